@@ -1,0 +1,206 @@
+#include "commands.hpp"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "bnb_layout.hpp"
+#include "error.hpp"
+#include "progress.hpp"
+#include "reader.hpp"
+#include "safetensors.hpp"
+
+using namespace qstore;
+
+namespace {
+
+std::string shape_string(const std::vector<uint64_t>& shape) {
+    std::ostringstream s;
+    s << "[";
+    for (size_t i = 0; i < shape.size(); ++i) s << (i ? "," : "") << shape[i];
+    s << "]";
+    return s.str();
+}
+
+const char* scheme_name(SchemeId id) { return id == SchemeId::int8_row ? "int8-row" : "passthrough"; }
+
+const char* section_name(uint32_t kind) {
+    switch (static_cast<SectionKind>(kind)) {
+        case SectionKind::metadata: return "metadata";
+        case SectionKind::tensor_index: return "tensor_index";
+        case SectionKind::level_data: return "level_data";
+    }
+    return "unknown";
+}
+
+struct Totals {
+    uint64_t elements = 0, quantized_elements = 0;
+    uint64_t high_bytes = 0, low_bytes = 0;              // separate raw files' tensor bytes
+    uint64_t stored_low = 0, stored_residual = 0;        // all tensors
+    uint64_t quantized_stored = 0;                       // quantized tensors: low + residual
+};
+
+Totals totals_of(const Reader& r) {
+    Totals t;
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+        const auto& rec = r.tensor(i);
+        t.elements += rec.elements();
+        t.high_bytes += r.high_bytes(rec);
+        t.low_bytes += r.low_code_bytes(rec) + r.low_scale_bytes(rec);
+        t.stored_low += r.stored_bytes(rec, 0);
+        t.stored_residual += r.stored_bytes(rec, 1);
+        if (rec.scheme != SchemeId::passthrough) {
+            t.quantized_elements += rec.elements();
+            t.quantized_stored += r.stored_bytes(rec, 0) + r.stored_bytes(rec, 1);
+        }
+    }
+    return t;
+}
+
+double pct(uint64_t a, uint64_t b) { return b ? 100.0 * a / b : 0.0; }
+double bpw(uint64_t bytes, uint64_t elements) { return elements ? 8.0 * bytes / elements : 0.0; }
+
+}  // namespace
+
+int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
+             const PackOptions& options_in) {
+    SafetensorsReader high(input);
+    std::unique_ptr<SafetensorsReader> low;
+    if (!low_file.empty()) low = std::make_unique<SafetensorsReader>(low_file);
+    PackOptions options = options_in;
+    Progress progress("packing");
+    options.progress = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
+    PackStats s = pack(high, low.get(), options, output);
+    const uint64_t separate = s.high_bytes + s.low_separate_bytes;
+    std::printf("%s: %llu tensors (%llu quantized), %llu bytes = %.1f%% of the separate raw files "
+                "(%llu high + %llu low); low prefix %llu bytes\n",
+                output.c_str(), (unsigned long long)s.tensors, (unsigned long long)s.quantized_tensors,
+                (unsigned long long)s.file_size, pct(s.file_size, separate), (unsigned long long)s.high_bytes,
+                (unsigned long long)s.low_separate_bytes, (unsigned long long)s.low_prefix_end);
+    return 0;
+}
+
+int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads) {
+    ReaderOptions ro;
+    ro.threads = threads;
+    Reader r(input, ro);
+    const bool high = precision == "high";
+    std::vector<SafetensorsWriter::Entry> entries;
+    std::map<std::string, std::string> metadata;
+    if (!r.metadata_json().empty()) {
+        auto meta = nlohmann::json::parse(r.metadata_json());
+        if (meta.contains("safetensors_metadata"))
+            for (auto& [k, v] : meta["safetensors_metadata"].items()) metadata[k] = v.get<std::string>();
+    }
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+        const auto& t = r.tensor(i);
+        if (high || t.scheme == SchemeId::passthrough) {
+            entries.push_back({t.name, t.high_dtype, t.shape, r.high_bytes(t)});
+        } else {
+            entries.push_back({t.name, DType::i8, t.shape, r.low_code_bytes(t)});
+            entries.push_back({bnb_scale_name(t.name), DType::f32, {t.geometry().rows}, r.low_scale_bytes(t)});
+        }
+    }
+    std::set<std::string> names;
+    for (const auto& e : entries)
+        if (!names.insert(e.name).second)
+            fail(Errc::invalid_argument, output + ": two tensors would be named '" + e.name + "'");
+    SafetensorsWriter w(output, entries, metadata);
+    Progress progress("unpacking");
+    std::vector<uint8_t> a, b;
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+        const auto& t = r.tensor(i);
+        if (high) {
+            a.resize(r.high_bytes(t));
+            r.load_high(i, a.data(), a.size());
+            w.write_next(a.data(), a.size());
+        } else {
+            a.resize(r.low_code_bytes(t));
+            b.resize(r.low_scale_bytes(t));
+            r.load_low(i, a.data(), a.size(), b.data(), b.size());
+            w.write_next(a.data(), a.size());
+            if (t.scheme != SchemeId::passthrough) w.write_next(b.data(), b.size());
+        }
+        progress.update(i + 1, r.tensor_count(), t.name);
+    }
+    w.finish();
+    return 0;
+}
+
+int cmd_info(const std::string& input, bool json) {
+    ReaderOptions ro;
+    ro.threads = 1;
+    Reader r(input, ro);
+    const Totals tot = totals_of(r);
+    const uint64_t separate = tot.high_bytes + tot.low_bytes;
+    const auto& h = r.header();
+    if (json) {
+        nlohmann::ordered_json j;
+        j["file"] = input;
+        j["file_size"] = r.actual_size();
+        j["format_version"] = std::to_string(h.major) + "." + std::to_string(h.minor);
+        j["low_prefix_end"] = h.low_prefix_end;
+        j["metadata"] = r.metadata_json().empty() ? nlohmann::json::object() : nlohmann::json::parse(r.metadata_json());
+        j["sections"] = nlohmann::json::array();
+        for (const auto& s : r.sections())
+            j["sections"].push_back({{"kind", section_name(s.kind)}, {"level", s.level}, {"offset", s.offset},
+                                     {"length", s.stored_size}, {"raw_length", s.raw_size}, {"checksum", s.checksum}});
+        j["tensors"] = nlohmann::json::array();
+        for (size_t i = 0; i < r.tensor_count(); ++i) {
+            const auto& t = r.tensor(i);
+            j["tensors"].push_back({{"name", t.name}, {"dtype", dtype_name(t.high_dtype)}, {"shape", t.shape},
+                                    {"scheme", scheme_name(t.scheme)}, {"high_bytes", r.high_bytes(t)},
+                                    {"low_code_bytes", r.low_code_bytes(t)}, {"low_scale_bytes", r.low_scale_bytes(t)},
+                                    {"stored_low_bytes", r.stored_bytes(t, 0)},
+                                    {"stored_residual_bytes", r.stored_bytes(t, 1)},
+                                    {"low_codes_raw", r.low_codes_raw(t)}});
+        }
+        j["totals"] = {{"elements", tot.elements},
+                       {"quantized_elements", tot.quantized_elements},
+                       {"separate_high_bytes", tot.high_bytes},
+                       {"separate_low_bytes", tot.low_bytes},
+                       {"stored_low_bytes", tot.stored_low},
+                       {"stored_residual_bytes", tot.stored_residual},
+                       {"percent_of_separate", pct(r.actual_size(), separate)},
+                       {"bits_per_weight", bpw(r.actual_size(), tot.elements)},
+                       {"quantized_bits_per_weight", bpw(tot.quantized_stored, tot.quantized_elements)}};
+        std::printf("%s\n", j.dump(2).c_str());
+        return 0;
+    }
+    std::printf("%s: qstore format %u.%u, %zu tensors, %llu bytes\n", input.c_str(), h.major, h.minor,
+                r.tensor_count(), (unsigned long long)r.actual_size());
+    std::printf("\n%-48s %-5s %-18s %-11s %12s %12s %6s\n", "tensor", "dtype", "shape", "low", "low bytes",
+                "resid bytes", "bpw");
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+        const auto& t = r.tensor(i);
+        std::string name = t.name.size() > 48 ? "..." + t.name.substr(t.name.size() - 45) : t.name;
+        const uint64_t lo = r.stored_bytes(t, 0), re = r.stored_bytes(t, 1);
+        std::printf("%-48s %-5s %-18s %-11s %12llu %12llu %6.2f\n", name.c_str(), dtype_name(t.high_dtype),
+                    shape_string(t.shape).c_str(), scheme_name(t.scheme), (unsigned long long)lo,
+                    (unsigned long long)re, bpw(lo + re, t.elements()));
+    }
+    std::printf("\nsections:\n");
+    for (const auto& s : r.sections())
+        std::printf("  %-13s level %u  offset %12llu  length %12llu\n", section_name(s.kind), s.level,
+                    (unsigned long long)s.offset, (unsigned long long)s.stored_size);
+    std::printf("\nseparate raw files (tensor bytes): high %llu + low %llu = %llu\n", (unsigned long long)tot.high_bytes,
+                (unsigned long long)tot.low_bytes, (unsigned long long)separate);
+    std::printf("qstore file: %llu bytes = %.1f%% of the separate files, %.2f bits/weight; "
+                "quantized tensors: %.2f bits/weight\n",
+                (unsigned long long)r.actual_size(), pct(r.actual_size(), separate), bpw(r.actual_size(), tot.elements),
+                bpw(tot.quantized_stored, tot.quantized_elements));
+    std::printf("low precision prefix: %llu bytes = %.1f%% of the separate low file\n",
+                (unsigned long long)h.low_prefix_end, pct(h.low_prefix_end, tot.low_bytes));
+    return 0;
+}
+
+int cmd_verify(const std::string& input, unsigned threads) {
+    ReaderOptions ro;
+    ro.threads = threads;
+    Reader r(input, ro);
+    Progress progress("verifying");
+    r.verify([&](size_t done, size_t total) { progress.update(done, total, r.tensor(done - 1).name); });
+    std::printf("%s: ok (%zu tensors, every checksum and both precisions decoded)\n", input.c_str(), r.tensor_count());
+    return 0;
+}

@@ -1,0 +1,13 @@
+// The qstore subcommands; each returns the process exit status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "packer.hpp"
+
+int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
+             const qstore::PackOptions& options);
+int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads);
+int cmd_info(const std::string& input, bool json);
+int cmd_verify(const std::string& input, unsigned threads);

@@ -1,0 +1,212 @@
+/*
+ * qstore — one file, two precisions of a neural network, losslessly.
+ *
+ * This is the whole public C API of libqstore (C99, no C++ types, no exceptions).
+ * A .qs file holds, for every tensor, a low precision (today: INT8 codes with one
+ * float32 scale per row) and the residual that rebuilds the original high precision
+ * (F32, F16 or BF16) bit for bit. Tensors that are not quantized (1-D norms and
+ * biases, integer tensors, excluded names) are stored as they are and come back
+ * identical from both loads.
+ *
+ * Conventions (the same for every function):
+ *   - Functions that can fail return a qs_status; QS_OK is 0. On failure, a
+ *     human-readable message naming the file and tensor is available from
+ *     qs_last_error_message() on the SAME thread until that thread's next call.
+ *   - Output buffers are provided by the caller together with their size in bytes;
+ *     a buffer that is too small yields QS_ERR_BUFFER_TOO_SMALL and nothing is written.
+ *   - A qs_file handle may be used from many threads at once for loads and queries;
+ *     only qs_close must not race with anything else on that handle.
+ *   - Strings returned by the library are owned by it: status strings and version
+ *     strings live forever, tensor names as long as their qs_file is open.
+ *   - Multi-byte data is returned in the host's byte order (little-endian hosts only
+ *     are supported in this version; see docs/FORMAT.md).
+ *
+ * Stability: everything in this header is part of the stable ABI of libqstore.so.1.
+ * New functions and new enum values may be added in minor versions; nothing is
+ * removed or changed before a new SONAME.
+ */
+#ifndef QSTORE_QSTORE_H
+#define QSTORE_QSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(QSTORE_SHARED)
+#  if defined(QSTORE_BUILDING)
+#    define QS_API __declspec(dllexport)
+#  else
+#    define QS_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) && defined(QSTORE_BUILDING)
+#  define QS_API __attribute__((visibility("default")))
+#else
+#  define QS_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version ------------------------------------------------------------- */
+
+#define QS_VERSION_MAJOR 1
+#define QS_VERSION_MINOR 0
+#define QS_VERSION_PATCH 0
+/* MAJOR*10000 + MINOR*100 + PATCH, e.g. 10000 for 1.0.0 */
+#define QS_VERSION_NUMBER (QS_VERSION_MAJOR * 10000 + QS_VERSION_MINOR * 100 + QS_VERSION_PATCH)
+
+/* The version of the library actually linked (compare with QS_VERSION_NUMBER). */
+QS_API unsigned qs_version_number(void);
+/* "1.0.0" */
+QS_API const char* qs_version_string(void);
+
+/* ---- Status -------------------------------------------------------------- */
+
+typedef enum qs_status {
+    QS_OK = 0,
+    QS_ERR_INVALID_ARGUMENT = 1, /* NULL pointer, index out of range, bad option */
+    QS_ERR_IO = 2,               /* the operating system refused open/stat/mmap/read */
+    QS_ERR_NOT_QSTORE = 3,       /* the file does not start with the qstore magic */
+    QS_ERR_UNSUPPORTED = 4,      /* newer format version, or a required section/scheme this
+                                    library does not know */
+    QS_ERR_CORRUPT = 5,          /* a checksum or a structural check failed */
+    QS_ERR_TRUNCATED = 6,        /* the data needed lies beyond the end of the file */
+    QS_ERR_NOT_FOUND = 7,        /* no tensor of that name */
+    QS_ERR_BUFFER_TOO_SMALL = 8, /* the caller's buffer is smaller than required */
+    QS_ERR_OUT_OF_MEMORY = 9,
+    QS_ERR_NOT_AVAILABLE = 10,   /* e.g. a zero-copy view of low codes that are entropy-coded */
+    QS_ERR_INTERNAL = 11         /* a bug in qstore; please report it */
+} qs_status;
+
+/* A fixed English description of a status ("corrupt file", ...). Never NULL. */
+QS_API const char* qs_status_string(qs_status status);
+
+/* The detailed message of the last failed qstore call on the calling thread, e.g.
+ * "model.qs: tensor 'lm_head.weight': residual block 3: checksum mismatch".
+ * Empty string if that thread's last call succeeded. Valid until the thread's next
+ * qstore call. Never NULL. (Thread-local, like errno: no state is shared between threads.) */
+QS_API const char* qs_last_error_message(void);
+
+/* ---- Types --------------------------------------------------------------- */
+
+/* Element types, with safetensors' names in comments. */
+typedef enum qs_dtype {
+    QS_DTYPE_UNKNOWN = 0,
+    QS_DTYPE_F32 = 1,  /* "F32" */
+    QS_DTYPE_F16 = 2,  /* "F16" */
+    QS_DTYPE_BF16 = 3, /* "BF16" */
+    QS_DTYPE_F64 = 4,  /* "F64" */
+    QS_DTYPE_I8 = 5,   /* "I8" */
+    QS_DTYPE_U8 = 6,   /* "U8" */
+    QS_DTYPE_I16 = 7,  /* "I16" */
+    QS_DTYPE_U16 = 8,  /* "U16" */
+    QS_DTYPE_I32 = 9,  /* "I32" */
+    QS_DTYPE_U32 = 10, /* "U32" */
+    QS_DTYPE_I64 = 11, /* "I64" */
+    QS_DTYPE_U64 = 12, /* "U64" */
+    QS_DTYPE_BOOL = 13, /* "BOOL" */
+    QS_DTYPE_F8_E4M3 = 14, /* "F8_E4M3" */
+    QS_DTYPE_F8_E5M2 = 15  /* "F8_E5M2" */
+} qs_dtype;
+
+/* Low-precision schemes. */
+typedef enum qs_low_scheme {
+    /* Not quantized: the tensor is stored as it is; qs_load_low and qs_load_high both
+     * return its original bytes (scales: none). */
+    QS_LOW_PASSTHROUGH = 0,
+    /* INT8 symmetric, one float32 scale per row (dimension 0 = rows, the product of
+     * the other dimensions = columns): codes int8 [rows x cols] row-major, scales
+     * float32 [rows]. Value ~= code * scale / 127. This is bitsandbytes' LLM.int8()
+     * layout (weight int8 + SCB float32). */
+    QS_LOW_INT8_ROW = 1
+} qs_low_scheme;
+
+#define QS_MAX_DIMS 8
+
+/* Description of one tensor. Set struct_size = sizeof(qs_tensor_info) before the
+ * call; a future library fills only the fields that fit in struct_size. */
+typedef struct qs_tensor_info {
+    size_t struct_size;
+    const char* name;             /* UTF-8, NUL-terminated, owned by the qs_file */
+    uint32_t ndim;
+    uint64_t shape[QS_MAX_DIMS];  /* first ndim entries are valid */
+    uint64_t num_elements;
+    qs_dtype high_dtype;          /* dtype returned by qs_load_high */
+    qs_low_scheme low_scheme;
+    qs_dtype low_dtype;           /* element type of the codes returned by qs_load_low
+                                     (QS_DTYPE_I8 for INT8; high_dtype for passthrough) */
+    uint64_t high_bytes;          /* bytes qs_load_high writes */
+    uint64_t low_code_bytes;      /* bytes qs_load_low writes to `codes` */
+    uint64_t low_scale_bytes;     /* bytes qs_load_low writes to `scales` (0 for passthrough) */
+    uint64_t stored_low_bytes;    /* bytes of the low part in the file (codes + scales) */
+    uint64_t stored_residual_bytes; /* bytes of the residual part in the file (0 for passthrough) */
+    int low_codes_are_raw;        /* 1 if the codes are stored raw and qs_view_low works */
+} qs_tensor_info;
+
+/* Options for qs_open_ex. Initialise with qs_open_options_default(). */
+typedef struct qs_open_options {
+    size_t struct_size;
+    /* Worker threads owned by the handle, used to decode one tensor's blocks in
+     * parallel. 0 = one per online CPU; 1 = decode on the calling thread only. */
+    uint32_t num_threads;
+    /* 1 (default) = verify each part's checksum on every load; 0 = skip (faster;
+     * corruption is then only caught by structural checks). */
+    int verify_checksums;
+} qs_open_options;
+
+typedef struct qs_file qs_file; /* opaque */
+
+/* ---- Opening ------------------------------------------------------------- */
+
+QS_API qs_open_options qs_open_options_default(void);
+
+/* Opens a .qs file read-only (memory-mapped) with default options. The header,
+ * section directory and tensor index are checked; tensor data is checked when loaded.
+ * A file cut after its low part opens fine: low loads work, high loads report
+ * QS_ERR_TRUNCATED. On failure *out is set to NULL. */
+QS_API qs_status qs_open(const char* path, qs_file** out);
+QS_API qs_status qs_open_ex(const char* path, const qs_open_options* options, qs_file** out);
+
+/* Closes the handle and unmaps the file. NULL is allowed. Pointers obtained from
+ * qs_view_low and tensor names become invalid. */
+QS_API void qs_close(qs_file* file);
+
+/* ---- Tensors ------------------------------------------------------------- */
+
+/* Number of tensors (0 if file is NULL). Tensors are indexed 0..count-1 in file order. */
+QS_API size_t qs_tensor_count(const qs_file* file);
+
+QS_API qs_status qs_tensor_info_get(const qs_file* file, size_t index, qs_tensor_info* info);
+
+/* Index of the tensor with this exact name, or QS_ERR_NOT_FOUND. */
+QS_API qs_status qs_find_tensor(const qs_file* file, const char* name, size_t* index);
+
+/* ---- Loading ------------------------------------------------------------- */
+
+/* Low precision: the codes (info.low_code_bytes) and the scales (info.low_scale_bytes)
+ * into caller buffers. For a passthrough tensor the codes are the tensor's own bytes;
+ * scales may then be NULL with scales_size 0. Needs only the low prefix of the file. */
+QS_API qs_status qs_load_low(qs_file* file, size_t index, void* codes, size_t codes_size,
+                             void* scales, size_t scales_size);
+
+/* Zero-copy view of the low precision, for files packed with raw low codes
+ * (info.low_codes_are_raw). Pointers are 64-byte aligned, read-only, and valid until
+ * qs_close. Checksums are verified once per call (unless disabled in the options).
+ * Returns QS_ERR_NOT_AVAILABLE when the codes are entropy-coded. */
+QS_API qs_status qs_view_low(qs_file* file, size_t index, const void** codes,
+                             const void** scales);
+
+/* High precision, bit-exact, into a caller buffer of info.high_bytes. */
+QS_API qs_status qs_load_high(qs_file* file, size_t index, void* out, size_t out_size);
+
+/* ---- Whole-file checks --------------------------------------------------- */
+
+/* Verifies every section checksum and decodes every tensor in both precisions,
+ * discarding the data. QS_OK means the whole file is intact. */
+QS_API qs_status qs_verify(qs_file* file);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* QSTORE_QSTORE_H */

@@ -1,0 +1,103 @@
+#include "file_sink.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "error.hpp"
+
+namespace qstore {
+
+FileSink::FileSink(const std::string& path, bool temporary) : path_(path), sum_(std::make_unique<Checksummer>()) {
+    if (temporary) {
+        std::string dir = std::filesystem::path(path).parent_path().string();
+        if (dir.empty()) dir = ".";
+        fd_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd_ < 0) {  // file systems without O_TMPFILE: a named file, unlinked at once
+            std::string tmpl = dir + "/.qstore-XXXXXX";
+            std::vector<char> buf(tmpl.begin(), tmpl.end());
+            buf.push_back('\0');
+            fd_ = ::mkstemp(buf.data());
+            if (fd_ >= 0) ::unlink(buf.data());
+        }
+        path_ = path + " (temporary residual file)";
+    } else {
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
+    if (fd_ < 0) {
+        fail(Errc::io, path + ": cannot create: " + std::strerror(errno));
+    }
+}
+
+FileSink::~FileSink() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void FileSink::write(const void* data, uint64_t size) {
+    sum_->update(data, size);
+    const auto* p = static_cast<const uint8_t*>(data);
+    uint64_t left = size;
+    while (left > 0) {
+        ssize_t w = ::write(fd_, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            fail(Errc::io, path_ + ": write failed: " + std::strerror(errno));
+        }
+        p += w;
+        left -= static_cast<uint64_t>(w);
+    }
+    position_ += size;
+}
+
+void FileSink::pad_to(uint64_t alignment) {
+    static const uint8_t zeros[64] = {};
+    while (position_ % alignment != 0) {
+        uint64_t n = alignment - position_ % alignment;
+        write(zeros, n < sizeof(zeros) ? n : sizeof(zeros));
+    }
+}
+
+void FileSink::restart_checksum() {
+    sum_ = std::make_unique<Checksummer>();
+}
+
+void FileSink::append_from(FileSink& other) {
+    if (::lseek(other.fd_, 0, SEEK_SET) < 0) fail(Errc::io, other.path_ + ": seek failed");
+    std::vector<uint8_t> buf(1 << 20);
+    for (;;) {
+        ssize_t r = ::read(other.fd_, buf.data(), buf.size());
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            fail(Errc::io, other.path_ + ": read failed: " + std::strerror(errno));
+        }
+        if (r == 0) break;
+        write(buf.data(), static_cast<uint64_t>(r));
+    }
+}
+
+void FileSink::write_at(uint64_t offset, const void* data, uint64_t size) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    while (size > 0) {
+        ssize_t w = ::pwrite(fd_, p, size, static_cast<off_t>(offset));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            fail(Errc::io, path_ + ": write failed: " + std::strerror(errno));
+        }
+        p += w;
+        offset += static_cast<uint64_t>(w);
+        size -= static_cast<uint64_t>(w);
+    }
+}
+
+void FileSink::close() {
+    if (fd_ < 0) return;
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) fail(Errc::io, path_ + ": close failed: " + std::strerror(errno));
+}
+
+}  // namespace qstore

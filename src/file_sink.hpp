@@ -1,0 +1,42 @@
+// Sequential output to a file descriptor with the running position and an XXH3 of
+// what was written since the last reset (a section's checksum), plus rewinding to
+// patch the header at the end of a pack.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "checksum.hpp"
+
+namespace qstore {
+
+class FileSink {
+public:
+    // Creates (truncates) `path`; with temporary=true makes an unnamed file in the
+    // same folder as `path` that vanishes when closed.
+    FileSink(const std::string& path, bool temporary);
+    ~FileSink();
+    FileSink(const FileSink&) = delete;
+    FileSink& operator=(const FileSink&) = delete;
+
+    void write(const void* data, uint64_t size);
+    void pad_to(uint64_t alignment);  // zero bytes up to the next multiple
+    uint64_t position() const { return position_; }
+
+    void restart_checksum();
+    uint64_t checksum() const { return sum_->digest(); }
+
+    // Appends everything written to `other` (read back from its start).
+    void append_from(FileSink& other);
+    void write_at(uint64_t offset, const void* data, uint64_t size);
+    void close();
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    uint64_t position_ = 0;
+    std::unique_ptr<Checksummer> sum_;
+};
+
+}  // namespace qstore

@@ -1,0 +1,88 @@
+// Bit-level helpers for the high-precision float types: conversions from float32
+// with round-to-nearest-even (used to turn a prediction into the high dtype) and the
+// order-preserving "key" map used to express residuals as integer distances.
+// Everything here is integer or plain IEEE float32 arithmetic, so encoder and decoder
+// compute identical predictions on every conforming platform (docs/FORMAT.md §5).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace qstore {
+
+inline uint32_t f32_bits(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u;
+}
+inline float f32_from_bits(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// float32 -> bfloat16, round to nearest even; NaN -> quiet NaN keeping sign and top payload.
+inline uint16_t bf16_from_f32(float f) {
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);
+    return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+inline float f32_from_bf16(uint16_t h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
+
+// float32 -> IEEE binary16, round to nearest even; overflow -> Inf; NaN -> 0x7E00 with sign.
+inline uint16_t f16_from_f32(float f) {
+    uint32_t u = f32_bits(f);
+    const uint32_t sign = (u >> 16) & 0x8000u;
+    u &= 0x7FFFFFFFu;
+    if (u >= 0x47800000u)  // |f| >= 65536 (or Inf/NaN): overflow after rounding
+        return static_cast<uint16_t>(sign | (u > 0x7F800000u ? 0x7E00u : 0x7C00u));
+    if (u < 0x38800000u) {  // below 2^-14: a half subnormal or zero.
+        // Adding 0.5 (2^-1) aligns the value so that the float32 adder's own RNE
+        // rounds it to a multiple of 2^-24 (the half subnormal step).
+        const float magic = f32_from_bits(0x3F000000u);
+        uint32_t r = f32_bits(f32_from_bits(u) + magic) - 0x3F000000u;
+        return static_cast<uint16_t>(sign | r);
+    }
+    // Normal: rebias exponent (127 -> 15) and round the 13 dropped mantissa bits to even.
+    uint32_t odd = (u >> 13) & 1u;
+    u += 0xC8000FFFu + odd;  // == (15-127)<<23 (mod 2^32) + 0xFFF
+    return static_cast<uint16_t>(sign | (u >> 13));  // a carry into exponent 31 gives Inf
+}
+inline float f32_from_f16(uint16_t h) {
+    uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu;
+    uint32_t mant = h & 0x3FFu;
+    if (exp == 0x1F) return f32_from_bits(sign | 0x7F800000u | (mant << 13));
+    if (exp == 0) {
+        float v = static_cast<float>(mant) * f32_from_bits(0x33800000u);  // mant * 2^-24, exact
+        return f32_from_bits(f32_bits(v) | sign);
+    }
+    return f32_from_bits(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+// Order-preserving key of a sign-magnitude float bit pattern of `Bits` bits: for
+// non-NaN values, a < b  =>  key(a) < key(b) (unsigned); -0 and +0 are adjacent.
+// A bijection on all bit patterns, so residual = key(x) - key(pred) mod 2^Bits is lossless.
+template <class U>
+inline U float_key(U bits) {
+    constexpr U sign = static_cast<U>(U(1) << (sizeof(U) * 8 - 1));
+    return (bits & sign) ? static_cast<U>(~bits) : static_cast<U>(bits | sign);
+}
+template <class U>
+inline U float_from_key(U key) {
+    constexpr U sign = static_cast<U>(U(1) << (sizeof(U) * 8 - 1));
+    return (key & sign) ? static_cast<U>(key & ~sign) : static_cast<U>(~key);
+}
+
+// Zigzag: signed distance -> unsigned, small magnitudes first (0,-1,1,-2,...).
+template <class U>
+inline U zigzag(U d) {
+    constexpr int top = sizeof(U) * 8 - 1;
+    return static_cast<U>((d << 1) ^ static_cast<U>(-(d >> top)));
+}
+template <class U>
+inline U unzigzag(U z) {
+    return static_cast<U>((z >> 1) ^ static_cast<U>(-(z & 1)));
+}
+
+}  // namespace qstore

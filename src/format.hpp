@@ -1,0 +1,97 @@
+// The .qs container, as written down in docs/FORMAT.md: constants, the fixed-size
+// file header and section directory, and the tensor index records. This file and
+// format.cpp are the only places that know the byte layout of those structures.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dtype.hpp"
+#include "low_scheme.hpp"
+
+namespace qstore {
+
+constexpr uint8_t kMagic[8] = {0x89, 'Q', 'S', 'T', 'O', 'R', 'E', '\n'};
+constexpr uint16_t kFormatMajor = 1;
+constexpr uint16_t kFormatMinor = 0;
+constexpr uint64_t kHeaderSize = 64;
+constexpr uint64_t kDirectoryEntrySize = 48;
+constexpr uint64_t kAlignment = 64;  // sections, and parts of --low-raw files
+
+enum class SectionKind : uint32_t {
+    metadata = 1,      // JSON object (docs/FORMAT.md §4)
+    tensor_index = 2,  // tensor records
+    level_data = 3,    // the parts of precision level `level` of every tensor
+};
+constexpr uint32_t kSectionRequired = 1u << 0;  // a reader that does not know the kind must refuse
+constexpr uint32_t kSectionZstd = 1u << 1;      // payload is one zstd frame of raw_size bytes
+
+struct FileHeader {
+    uint16_t major = kFormatMajor;
+    uint16_t minor = kFormatMinor;
+    uint32_t flags = 0;
+    uint64_t file_size = 0;
+    uint64_t directory_offset = 0;
+    uint32_t directory_count = 0;
+    uint64_t low_prefix_end = 0;  // first byte that level 0 (the low precision) does not need
+};
+
+struct SectionEntry {
+    uint32_t kind = 0;
+    uint32_t flags = 0;
+    uint32_t level = 0;  // level_data only
+    uint64_t offset = 0;
+    uint64_t stored_size = 0;
+    uint64_t raw_size = 0;
+    uint64_t checksum = 0;  // XXH3-64 of the stored bytes
+};
+
+enum class PartRole : uint8_t { data = 1, codes = 2, scales = 3, residual = 4 };
+enum class PartEncoding : uint8_t {
+    raw = 0,     // the decoded bytes themselves
+    blocks = 1,  // a block container of stream sets (docs/FORMAT.md §6)
+};
+
+struct PartRef {
+    PartRole role = PartRole::data;
+    PartEncoding encoding = PartEncoding::raw;
+    uint64_t offset = 0;  // relative to the start of its level's section
+    uint64_t size = 0;    // stored bytes
+    uint64_t checksum = 0;
+};
+
+struct TensorRecord {
+    std::string name;
+    DType high_dtype = DType::unknown;
+    std::vector<uint64_t> shape;
+    SchemeId scheme = SchemeId::passthrough;
+    uint64_t rows_per_block = 0;               // quantized tensors: rows in each coding block
+    std::vector<std::vector<PartRef>> levels;  // levels[0] = low precision, last = residual to high
+
+    uint64_t elements() const;
+    Geometry geometry() const;  // rows = shape[0], cols = the rest
+    const PartRef* part(size_t level, PartRole role) const;
+};
+
+std::vector<uint8_t> serialize_header(const FileHeader& h);
+FileHeader parse_header(const uint8_t* p, const std::string& what);  // kHeaderSize bytes
+
+std::vector<uint8_t> serialize_directory(const std::vector<SectionEntry>& entries);
+std::vector<SectionEntry> parse_directory(const uint8_t* p, size_t count, const std::string& what);
+inline uint64_t directory_size(size_t count) { return count * kDirectoryEntrySize + 8; }
+
+std::vector<uint8_t> serialize_index(const std::vector<TensorRecord>& tensors);
+std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::string& what);
+
+// Block container: varint block count, varint size of each block, then the blocks.
+void append_block_container(const std::vector<std::vector<uint8_t>>& blocks, std::vector<uint8_t>& out);
+struct BlockRef {
+    const uint8_t* data;
+    size_t size;
+};
+std::vector<BlockRef> parse_block_container(const uint8_t* p, size_t size, const std::string& what);
+
+inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+}  // namespace qstore

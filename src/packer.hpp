@@ -1,0 +1,41 @@
+// Packing: safetensors in, one .qs file out, tensor by tensor (peak memory is about
+// one tensor's working set, never the model). Level 0 (low codes, scales,
+// passthrough tensors) goes straight to the output; residuals go to an unnamed
+// temporary file and are appended after the index, so the low precision is a prefix.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "safetensors.hpp"
+
+namespace qstore {
+
+struct PackOptions {
+    bool low_raw = false;                // store INT8 codes raw and 64-byte aligned (zero-copy loads)
+    int zstd_level = 3;                  // level of every zstd stream
+    std::vector<std::string> exclude;    // fnmatch(3) patterns of tensor names stored as they are
+    unsigned threads = 0;                // 0 = one per CPU
+    uint64_t block_elements = 1u << 18;  // target elements per coding block (whole rows)
+    // Called after each tensor: (tensors done, total, name just written).
+    std::function<void(size_t, size_t, const std::string&)> progress;
+};
+
+struct PackStats {
+    uint64_t tensors = 0;
+    uint64_t quantized_tensors = 0;
+    uint64_t quantized_elements = 0;
+    uint64_t high_bytes = 0;         // all tensor bytes of the high model
+    uint64_t low_separate_bytes = 0; // all tensor bytes of the separate low model (int8 + SCB + passthrough)
+    uint64_t file_size = 0;
+    uint64_t low_prefix_end = 0;
+};
+
+// `given_low`, if not null, supplies the INT8 codes and scales (bitsandbytes layout)
+// instead of qstore's own quantizer.
+PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
+               const std::string& out_path);
+
+}  // namespace qstore

@@ -1,0 +1,291 @@
+#include "reader.hpp"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "byte_io.hpp"
+#include "checksum.hpp"
+#include "error.hpp"
+#include "residual_codec.hpp"
+#include "stream_set.hpp"
+
+namespace qstore {
+
+struct Reader::DecodeScratch {
+    DecodeScratch() : dctx(ZSTD_createDCtx()) {
+        if (!dctx) fail(Errc::out_of_memory, "cannot create a zstd context");
+    }
+    ~DecodeScratch() { ZSTD_freeDCtx(dctx); }
+    ZSTD_DCtx* dctx;
+    ResidualScratch residual;
+    std::vector<float> prediction;
+    std::vector<uint8_t> context;
+};
+
+namespace {
+
+std::vector<uint8_t> decompress_section(const uint8_t* p, const SectionEntry& e, const std::string& what) {
+    if (!(e.flags & kSectionZstd)) return std::vector<uint8_t>(p, p + e.stored_size);
+    if (e.raw_size > (1ull << 34)) fail(Errc::corrupt, what + ": implausible section size");
+    std::vector<uint8_t> raw(e.raw_size);
+    size_t n = ZSTD_decompress(raw.data(), raw.size(), p, e.stored_size);
+    if (ZSTD_isError(n) || n != raw.size()) fail(Errc::corrupt, what + ": section does not decompress");
+    return raw;
+}
+
+}  // namespace
+
+Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(path), options_(options) {
+    const uint8_t* base = file_.data();
+    const uint64_t size = file_.size();
+    if (size < kHeaderSize) {
+        if (size >= 8 && std::memcmp(base, kMagic, 8) == 0)
+            fail(Errc::truncated, path + ": truncated: the file ends inside its header");
+        fail(Errc::not_qstore, path + ": not a qstore file (too small)");
+    }
+    header_ = parse_header(base, path);
+    if (header_.directory_count > (1u << 16)) fail(Errc::corrupt, path + ": implausible section count");
+    if (header_.directory_offset > header_.file_size ||
+        directory_size(header_.directory_count) > header_.file_size - header_.directory_offset)
+        fail(Errc::corrupt, path + ": section directory lies outside the file");
+    if (header_.directory_offset + directory_size(header_.directory_count) > size)
+        fail(Errc::truncated, path + ": truncated: the file ends before its section directory (" +
+                                  std::to_string(size) + " of " + std::to_string(header_.file_size) + " bytes)");
+    sections_ = parse_directory(base + header_.directory_offset, header_.directory_count, path);
+
+    const SectionEntry* index = nullptr;
+    const SectionEntry* meta = nullptr;
+    for (const auto& s : sections_) {
+        if (s.offset > header_.file_size || s.stored_size > header_.file_size - s.offset)
+            fail(Errc::corrupt, path + ": a section lies outside the file");
+        switch (static_cast<SectionKind>(s.kind)) {
+            case SectionKind::metadata: meta = &s; break;
+            case SectionKind::tensor_index: index = &s; break;
+            case SectionKind::level_data:
+                if (level_sections_.count(s.level)) fail(Errc::corrupt, path + ": two sections for one level");
+                level_sections_[s.level] = &s;
+                break;
+            default:
+                if (s.flags & kSectionRequired)
+                    fail(Errc::unsupported, path + ": required section of unknown kind " + std::to_string(s.kind) +
+                                                " (written by a newer qstore?)");
+                break;  // optional and unknown: skipped
+        }
+    }
+    if (!index) fail(Errc::corrupt, path + ": no tensor index section");
+    for (const SectionEntry* s : {meta, index}) {
+        if (!s) continue;
+        const std::string what = path + (s == index ? ": tensor index" : ": metadata");
+        if (s->offset + s->stored_size > size) fail(Errc::truncated, what + ": truncated: section beyond end of file");
+        if (checksum(base + s->offset, s->stored_size) != s->checksum) fail(Errc::corrupt, what + ": checksum mismatch");
+        auto raw = decompress_section(base + s->offset, *s, what);
+        if (s == meta) metadata_json_.assign(raw.begin(), raw.end());
+        else tensors_ = parse_index(raw.data(), raw.size(), path);
+    }
+
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+        const TensorRecord& t = tensors_[i];
+        const std::string what = tensor_context(t);
+        if (!by_name_.emplace(t.name, i).second) fail(Errc::corrupt, what + "appears twice in the index");
+        if (t.high_dtype == DType::unknown) fail(Errc::corrupt, what + "unknown dtype");
+        const size_t expected_levels = t.scheme == SchemeId::passthrough ? 1 : 2;
+        if (t.levels.size() != expected_levels) fail(Errc::corrupt, what + "wrong number of precision levels");
+        if (t.scheme != SchemeId::passthrough) {
+            if (!dtype_is_quantizable(t.high_dtype) || t.shape.size() < 2 || t.elements() == 0)
+                fail(Errc::corrupt, what + "quantized tensor with a non-float dtype or an empty shape");
+            if (t.rows_per_block == 0) fail(Errc::corrupt, what + "zero rows per block");
+            require_part(t, 0, PartRole::codes, what);
+            require_part(t, 0, PartRole::scales, what);
+            require_part(t, 1, PartRole::residual, what);
+        } else {
+            require_part(t, 0, PartRole::data, what);
+        }
+        for (size_t level = 0; level < t.levels.size(); ++level) {
+            auto it = level_sections_.find(static_cast<uint32_t>(level));
+            if (it == level_sections_.end()) fail(Errc::corrupt, what + "no section for level " + std::to_string(level));
+            for (const auto& p : t.levels[level])
+                if (p.offset > it->second->stored_size || p.size > it->second->stored_size - p.offset)
+                    fail(Errc::corrupt, what + "a part lies outside its section");
+        }
+    }
+    pool_ = std::make_unique<ThreadPool>(options_.threads);
+    scratch_ = std::make_unique<ResourcePool<DecodeScratch>>([] { return std::make_unique<DecodeScratch>(); });
+}
+
+Reader::~Reader() = default;
+
+size_t Reader::find(const std::string& name) const {
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? SIZE_MAX : it->second;
+}
+
+std::string Reader::tensor_context(const TensorRecord& t) const { return path() + ": tensor '" + t.name + "': "; }
+
+const PartRef& Reader::require_part(const TensorRecord& t, size_t level, PartRole role, const std::string& what) const {
+    const PartRef* p = t.part(level, role);
+    if (!p) fail(Errc::corrupt, what + "a part is missing from the index");
+    return *p;
+}
+
+uint64_t Reader::high_bytes(const TensorRecord& t) const { return t.elements() * dtype_size(t.high_dtype); }
+uint64_t Reader::low_code_bytes(const TensorRecord& t) const {
+    return t.scheme == SchemeId::passthrough ? high_bytes(t) : low_scheme(t.scheme)->code_bytes(t.geometry());
+}
+uint64_t Reader::low_scale_bytes(const TensorRecord& t) const {
+    return t.scheme == SchemeId::passthrough ? 0 : low_scheme(t.scheme)->scale_count(t.geometry()) * 4;
+}
+uint64_t Reader::stored_bytes(const TensorRecord& t, size_t level) const {
+    uint64_t n = 0;
+    if (level < t.levels.size())
+        for (const auto& p : t.levels[level]) n += p.size;
+    return n;
+}
+bool Reader::low_codes_raw(const TensorRecord& t) const {
+    const PartRef* p = t.part(0, t.scheme == SchemeId::passthrough ? PartRole::data : PartRole::codes);
+    return p && p->encoding == PartEncoding::raw;
+}
+
+const uint8_t* Reader::part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const {
+    const SectionEntry* s = level_sections_.at(static_cast<uint32_t>(level));
+    const uint64_t begin = s->offset + p.offset;
+    if (begin + p.size > file_.size())
+        fail(Errc::truncated, what + "truncated: " + (level == 0 ? "low precision" : "residual for the high precision") +
+                                  " needs bytes up to " + std::to_string(begin + p.size) + " but the file has " +
+                                  std::to_string(file_.size()));
+    const uint8_t* data = file_.data() + begin;
+    if (options_.verify_checksums && checksum(data, p.size) != p.checksum)
+        fail(Errc::corrupt, what + "checksum mismatch in level " + std::to_string(level) + " data");
+    (void)t;
+    return data;
+}
+
+void Reader::read_scales(const TensorRecord& t, float* scales) const {
+    const std::string what = tensor_context(t);
+    const PartRef& p = require_part(t, 0, PartRole::scales, what);
+    if (p.encoding != PartEncoding::raw || p.size != low_scale_bytes(t)) fail(Errc::corrupt, what + "scales have the wrong size");
+    std::memcpy(scales, part_bytes(t, 0, p, what), p.size);
+}
+
+void Reader::decode_low_codes(const TensorRecord& t, uint8_t* codes) const {
+    const std::string what = tensor_context(t);
+    const PartRef& p = require_part(t, 0, PartRole::codes, what);
+    const uint8_t* data = part_bytes(t, 0, p, what);
+    const uint64_t n = low_code_bytes(t);
+    if (p.encoding == PartEncoding::raw) {
+        if (p.size != n) fail(Errc::corrupt, what + "raw codes have the wrong size");
+        std::memcpy(codes, data, n);
+        return;
+    }
+    const Geometry g = t.geometry();
+    auto blocks = parse_block_container(data, p.size, what + "codes");
+    const uint64_t rpb = t.rows_per_block;
+    if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of code blocks");
+    pool_->parallel_for(blocks.size(), [&](size_t b) {
+        const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
+        auto refs = parse_stream_set(blocks[b].data, blocks[b].size, what + "codes");
+        if (refs.size() != 1) fail(Errc::corrupt, what + "code block must hold one stream");
+        auto s = scratch_->acquire();
+        decode_stream(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, s->dctx, what + "codes");
+    });
+}
+
+void Reader::load_low(size_t i, void* codes, size_t codes_size, void* scales, size_t scales_size) const {
+    const TensorRecord& t = tensors_.at(i);
+    const std::string what = tensor_context(t);
+    if (codes_size < low_code_bytes(t) || scales_size < low_scale_bytes(t))
+        fail(Errc::buffer_too_small, what + "buffer too small for the low precision (need " +
+                                         std::to_string(low_code_bytes(t)) + " bytes of codes and " +
+                                         std::to_string(low_scale_bytes(t)) + " bytes of scales)");
+    if ((!codes && low_code_bytes(t)) || (!scales && low_scale_bytes(t)))
+        fail(Errc::invalid_argument, what + "NULL buffer");
+    if (t.scheme == SchemeId::passthrough) {
+        const PartRef& p = require_part(t, 0, PartRole::data, what);
+        if (p.size != high_bytes(t)) fail(Errc::corrupt, what + "stored size does not match shape");
+        std::memcpy(codes, part_bytes(t, 0, p, what), p.size);
+        return;
+    }
+    read_scales(t, static_cast<float*>(scales));
+    decode_low_codes(t, static_cast<uint8_t*>(codes));
+}
+
+void Reader::view_low(size_t i, const void** codes, const void** scales) const {
+    const TensorRecord& t = tensors_.at(i);
+    const std::string what = tensor_context(t);
+    if (!low_codes_raw(t)) fail(Errc::not_available, what + "low codes are entropy-coded; use qs_load_low");
+    const PartRole role = t.scheme == SchemeId::passthrough ? PartRole::data : PartRole::codes;
+    const PartRef& cp = require_part(t, 0, role, what);
+    if (cp.size != low_code_bytes(t)) fail(Errc::corrupt, what + "raw codes have the wrong size");
+    *codes = part_bytes(t, 0, cp, what);
+    if (scales) {
+        *scales = nullptr;
+        if (t.scheme != SchemeId::passthrough) {
+            const PartRef& sp = require_part(t, 0, PartRole::scales, what);
+            if (sp.size != low_scale_bytes(t)) fail(Errc::corrupt, what + "scales have the wrong size");
+            *scales = part_bytes(t, 0, sp, what);
+        }
+    }
+}
+
+void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
+    const TensorRecord& t = tensors_.at(i);
+    const std::string what = tensor_context(t);
+    if (out_size < high_bytes(t))
+        fail(Errc::buffer_too_small, what + "buffer too small for the high precision (need " +
+                                         std::to_string(high_bytes(t)) + " bytes)");
+    if (!out_ptr && high_bytes(t)) fail(Errc::invalid_argument, what + "NULL buffer");
+    auto* out = static_cast<uint8_t*>(out_ptr);
+    if (t.scheme == SchemeId::passthrough) {
+        load_low(i, out, out_size, nullptr, 0);
+        return;
+    }
+    const LowScheme& scheme = *low_scheme(t.scheme);
+    const Geometry g = t.geometry();
+    const PartRef& rp = require_part(t, 1, PartRole::residual, what);
+    const uint8_t* residual = part_bytes(t, 1, rp, what);
+    auto blocks = parse_block_container(residual, rp.size, what + "residual");
+    const uint64_t rpb = t.rows_per_block;
+    if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of residual blocks");
+
+    std::vector<float> scales(scheme.scale_count(g));
+    read_scales(t, scales.data());
+    std::vector<uint8_t> codes(scheme.code_bytes(g));
+    decode_low_codes(t, codes.data());
+
+    const size_t esize = dtype_size(t.high_dtype);
+    pool_->parallel_for(blocks.size(), [&](size_t b) {
+        const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
+        const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
+        auto s = scratch_->acquire();
+        s->prediction.resize(n);
+        s->context.resize(n);
+        scheme.predict(codes.data(), scales.data(), g, first, n, s->prediction.data(), s->context.data());
+        decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, s->prediction.data(), s->context.data(), n,
+                              out + first * esize, s->dctx, s->residual,
+                              what + "residual block " + std::to_string(b));
+    });
+}
+
+void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
+    for (const auto& s : sections_) {
+        const std::string what = path() + ": section of kind " + std::to_string(s.kind) + " (level " +
+                                 std::to_string(s.level) + ")";
+        if (s.offset + s.stored_size > file_.size()) fail(Errc::truncated, what + ": truncated");
+        if (checksum(file_.data() + s.offset, s.stored_size) != s.checksum) fail(Errc::corrupt, what + ": checksum mismatch");
+    }
+    if (file_.size() != header_.file_size)
+        fail(Errc::corrupt, path() + ": file is " + std::to_string(file_.size()) + " bytes, header says " +
+                                std::to_string(header_.file_size));
+    std::vector<uint8_t> a, b;
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+        const TensorRecord& t = tensors_[i];
+        a.resize(low_code_bytes(t) + low_scale_bytes(t));
+        load_low(i, a.data(), low_code_bytes(t), a.data() + low_code_bytes(t), low_scale_bytes(t));
+        b.resize(high_bytes(t));
+        load_high(i, b.data(), b.size());
+        if (progress) progress(i + 1, tensors_.size());
+    }
+}
+
+}  // namespace qstore

@@ -1,0 +1,71 @@
+// Reading a .qs file: the one place that interprets the container (via format.hpp)
+// and decodes tensors. Safe for concurrent loads from many threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "format.hpp"
+#include "mapped_file.hpp"
+#include "thread_pool.hpp"
+
+namespace qstore {
+
+struct ReaderOptions {
+    unsigned threads = 0;  // 0 = one per CPU
+    bool verify_checksums = true;
+};
+
+class Reader {
+public:
+    Reader(const std::string& path, const ReaderOptions& options);
+    ~Reader();
+
+    const std::string& path() const { return file_.path(); }
+    const FileHeader& header() const { return header_; }
+    const std::vector<SectionEntry>& sections() const { return sections_; }
+    const std::string& metadata_json() const { return metadata_json_; }
+    uint64_t actual_size() const { return file_.size(); }
+
+    size_t tensor_count() const { return tensors_.size(); }
+    const TensorRecord& tensor(size_t i) const { return tensors_.at(i); }
+    // SIZE_MAX if absent.
+    size_t find(const std::string& name) const;
+
+    uint64_t high_bytes(const TensorRecord& t) const;
+    uint64_t low_code_bytes(const TensorRecord& t) const;
+    uint64_t low_scale_bytes(const TensorRecord& t) const;
+    // Stored bytes of level k's parts.
+    uint64_t stored_bytes(const TensorRecord& t, size_t level) const;
+    bool low_codes_raw(const TensorRecord& t) const;
+
+    void load_low(size_t i, void* codes, size_t codes_size, void* scales, size_t scales_size) const;
+    void view_low(size_t i, const void** codes, const void** scales) const;
+    void load_high(size_t i, void* out, size_t out_size) const;
+    // Every section checksum, then every tensor decoded in both precisions.
+    void verify(const std::function<void(size_t, size_t)>& progress = nullptr) const;
+
+private:
+    struct DecodeScratch;
+    const uint8_t* part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
+    const PartRef& require_part(const TensorRecord& t, size_t level, PartRole role, const std::string& what) const;
+    std::string tensor_context(const TensorRecord& t) const;
+    void decode_low_codes(const TensorRecord& t, uint8_t* codes) const;
+    void read_scales(const TensorRecord& t, float* scales) const;
+
+    MappedFile file_;
+    ReaderOptions options_;
+    FileHeader header_;
+    std::vector<SectionEntry> sections_;
+    std::map<uint32_t, const SectionEntry*> level_sections_;
+    std::string metadata_json_;
+    std::vector<TensorRecord> tensors_;
+    std::map<std::string, size_t> by_name_;
+    std::unique_ptr<ThreadPool> pool_;
+    std::unique_ptr<ResourcePool<DecodeScratch>> scratch_;
+};
+
+}  // namespace qstore

@@ -1,0 +1,72 @@
+#include "scheme_int8_row.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "high_values.hpp"
+
+namespace qstore {
+
+namespace {
+struct ContextTable {
+    uint8_t of_code[256];
+    ContextTable() {
+        for (int b = 0; b < 256; ++b) {
+            int v = static_cast<int8_t>(b);
+            unsigned a = static_cast<unsigned>(v < 0 ? -v : v);
+            int len = 0;
+            while (a) {
+                ++len;
+                a >>= 1;
+            }
+            of_code[b] = static_cast<uint8_t>(len > 7 ? 7 : len);
+        }
+    }
+};
+const ContextTable kContext;
+}  // namespace
+
+void Int8RowScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
+                             uint8_t* codes, float* scales) const {
+    const size_t esize = dtype_size(t);
+    std::vector<float> row(g.cols);
+    for (uint64_t r = row_begin; r < row_end; ++r) {
+        high_to_f32(high + r * g.cols * esize, t, g.cols, row.data());
+        float absmax = 0.0f;
+        for (float x : row) {
+            float a = std::fabs(x);
+            if (std::isfinite(a) && a > absmax) absmax = a;
+        }
+        scales[r] = absmax;
+        const float inv = absmax > 0.0f ? 127.0f / absmax : 0.0f;
+        uint8_t* out = codes + r * g.cols;
+        for (uint64_t c = 0; c < g.cols; ++c) {
+            float v = row[c] * inv;
+            int q;
+            if (std::isnan(v)) q = 0;
+            else if (v >= 127.0f) q = 127;
+            else if (v <= -127.0f) q = -127;
+            else q = static_cast<int>(std::nearbyint(v));
+            out[c] = static_cast<uint8_t>(static_cast<int8_t>(q));
+        }
+    }
+}
+
+void Int8RowScheme::predict(const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
+                            float* prediction, uint8_t* context) const {
+    uint64_t i = 0;
+    while (i < n) {
+        const uint64_t e = first + i;
+        const uint64_t r = e / g.cols;
+        const uint64_t row_end = (r + 1) * g.cols;
+        const uint64_t stop = row_end - first < n ? row_end - first : n;
+        const float step = scales[r] / 127.0f;
+        for (; i < stop; ++i) {
+            const uint8_t b = codes[first + i];
+            prediction[i] = static_cast<float>(static_cast<int8_t>(b)) * step;
+            context[i] = kContext.of_code[b];
+        }
+    }
+}
+
+}  // namespace qstore

@@ -1,0 +1,24 @@
+// INT8 symmetric, one scale per row (LLM.int8() / bitsandbytes layout):
+//   scale = max |w| over the row's finite values (float32)
+//   code  = clamp(round_half_even(w * (127 / scale)), -127, 127); NaN -> 0; scale 0 -> 0
+//   prediction = float(code) * (scale / 127)            (all float32, no FMA)
+//   context    = bit length of |code|, capped at 7      (0 for code 0, 7 for |code| >= 64)
+#pragma once
+
+#include "low_scheme.hpp"
+
+namespace qstore {
+
+class Int8RowScheme final : public LowScheme {
+public:
+    SchemeId id() const override { return SchemeId::int8_row; }
+    DType code_dtype() const override { return DType::i8; }
+    uint64_t code_bytes(const Geometry& g) const override { return g.elements(); }
+    uint64_t scale_count(const Geometry& g) const override { return g.rows; }
+    void quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
+                  uint8_t* codes, float* scales) const override;
+    void predict(const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
+                 float* prediction, uint8_t* context) const override;
+};
+
+}  // namespace qstore

@@ -1,0 +1,113 @@
+#include "stream_set.hpp"
+
+#include <cstring>
+
+#include "byte_io.hpp"
+#include "error.hpp"
+
+namespace qstore {
+
+namespace {
+// zstd's frame and Huffman-table overhead makes it a loss below this size.
+constexpr size_t kMinZstdInput = 64;
+}
+
+StreamEncoder::StreamEncoder(int zstd_level) : cctx_(ZSTD_createCCtx()), level_(zstd_level) {
+    if (!cctx_) fail(Errc::out_of_memory, "cannot create a zstd context");
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level_);
+    // Our streams carry their own sizes and checksums; drop zstd's duplicates.
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_contentSizeFlag, 0);
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 0);
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_dictIDFlag, 0);
+}
+
+StreamEncoder::~StreamEncoder() { ZSTD_freeCCtx(cctx_); }
+
+void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, std::vector<uint8_t>& out) {
+    std::vector<uint8_t> table;
+    std::vector<uint8_t> payload;
+    put_varint(table, streams.size());
+    for (const auto& [data, n] : streams) {
+        if (n == 0) {
+            put_u8(table, static_cast<uint8_t>(StreamCodec::empty));
+            continue;
+        }
+        bool constant = true;
+        for (size_t i = 1; i < n && constant; ++i) constant = data[i] == data[0];
+        if (constant) {
+            put_u8(table, static_cast<uint8_t>(StreamCodec::constant));
+            put_varint(table, n);
+            put_u8(table, data[0]);
+            continue;
+        }
+        if (n >= kMinZstdInput) {
+            scratch_.resize(ZSTD_compressBound(n));
+            size_t c = ZSTD_compress2(cctx_, scratch_.data(), scratch_.size(), data, n);
+            if (ZSTD_isError(c)) fail(Errc::internal, std::string("zstd compression failed: ") + ZSTD_getErrorName(c));
+            if (c < n) {
+                put_u8(table, static_cast<uint8_t>(StreamCodec::zstd));
+                put_varint(table, n);
+                put_varint(table, c);
+                put_bytes(payload, scratch_.data(), c);
+                continue;
+            }
+        }
+        put_u8(table, static_cast<uint8_t>(StreamCodec::raw));
+        put_varint(table, n);
+        put_bytes(payload, data, n);
+    }
+    out.insert(out.end(), table.begin(), table.end());
+    out.insert(out.end(), payload.begin(), payload.end());
+}
+
+std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const std::string& what) {
+    ByteReader r(blob, size, what + ": stream table");
+    uint64_t count = r.varint();
+    if (count > size) fail(Errc::corrupt, what + ": implausible stream count");
+    std::vector<StreamRef> refs(count);
+    uint64_t payload_total = 0;
+    for (auto& s : refs) {
+        uint8_t c = r.u8();
+        if (c > static_cast<uint8_t>(StreamCodec::constant)) fail(Errc::corrupt, what + ": unknown stream codec");
+        s.codec = static_cast<StreamCodec>(c);
+        switch (s.codec) {
+            case StreamCodec::empty: break;
+            case StreamCodec::raw: s.raw_size = s.stored_size = r.varint(); break;
+            case StreamCodec::zstd:
+                s.raw_size = r.varint();
+                s.stored_size = r.varint();
+                break;
+            case StreamCodec::constant:
+                s.raw_size = r.varint();
+                s.fill = r.u8();
+                break;
+        }
+        if (s.stored_size > size) fail(Errc::corrupt, what + ": stream larger than its blob");
+        payload_total += s.stored_size;
+    }
+    if (payload_total != r.remaining()) fail(Errc::corrupt, what + ": stream sizes do not add up to the blob");
+    const uint8_t* p = r.position();
+    for (auto& s : refs) {
+        s.payload = p;
+        p += s.stored_size;
+    }
+    return refs;
+}
+
+void decode_stream(const StreamRef& ref, uint8_t* dst, size_t dst_size, ZSTD_DCtx* dctx, const std::string& what) {
+    if (ref.raw_size != dst_size) fail(Errc::corrupt, what + ": stream has the wrong decoded size");
+    switch (ref.codec) {
+        case StreamCodec::empty: return;
+        case StreamCodec::raw: std::memcpy(dst, ref.payload, dst_size); return;
+        case StreamCodec::constant: std::memset(dst, ref.fill, dst_size); return;
+        case StreamCodec::zstd: {
+            size_t n = ZSTD_decompressDCtx(dctx, dst, dst_size, ref.payload, ref.stored_size);
+            if (ZSTD_isError(n) || n != dst_size)
+                fail(Errc::corrupt, what + ": zstd stream does not decode" +
+                                        (ZSTD_isError(n) ? std::string(" (") + ZSTD_getErrorName(n) + ")" : ""));
+            return;
+        }
+    }
+}
+
+}  // namespace qstore

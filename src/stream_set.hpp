@@ -1,0 +1,49 @@
+// A "stream set": several byte streams stored back to back, each compressed on its
+// own (empty, raw, a single repeated byte, or one zstd frame), behind a small table.
+// Codes and residuals are split into streams of similar bytes so that zstd's
+// order-0 literal coder sees one distribution per stream. Layout: docs/FORMAT.md §6.
+#pragma once
+
+#include <zstd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qstore {
+
+enum class StreamCodec : uint8_t { empty = 0, raw = 1, zstd = 2, constant = 3 };
+
+// Owns a zstd compression context; one per thread.
+class StreamEncoder {
+public:
+    explicit StreamEncoder(int zstd_level);
+    ~StreamEncoder();
+    StreamEncoder(const StreamEncoder&) = delete;
+    StreamEncoder& operator=(const StreamEncoder&) = delete;
+
+    // Encodes `streams` (pointer, length pairs) into one stream-set blob.
+    void encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, std::vector<uint8_t>& out);
+
+private:
+    ZSTD_CCtx* cctx_;
+    int level_;
+    std::vector<uint8_t> scratch_;
+};
+
+struct StreamRef {
+    StreamCodec codec = StreamCodec::empty;
+    uint64_t raw_size = 0;
+    const uint8_t* payload = nullptr;  // stored bytes (raw or zstd frame)
+    uint64_t stored_size = 0;
+    uint8_t fill = 0;  // for constant
+};
+
+// Parses a stream-set blob; throws Errc::corrupt on any inconsistency.
+std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const std::string& what);
+
+// Decodes one stream into dst, which must hold exactly ref.raw_size bytes.
+void decode_stream(const StreamRef& ref, uint8_t* dst, size_t dst_size, ZSTD_DCtx* dctx, const std::string& what);
+
+}  // namespace qstore

@@ -1,0 +1,103 @@
+#include "thread_pool.hpp"
+
+#include <atomic>
+#include <exception>
+
+namespace qstore {
+
+struct ThreadPool::Job {
+    const std::function<void(size_t)>* fn;
+    size_t n;
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    size_t done = 0;  // indices finished (or skipped), under mutex
+    std::exception_ptr error;
+};
+
+ThreadPool::ThreadPool(unsigned threads) {
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::run_indices(Job& job) {
+    size_t finished = 0;
+    for (;;) {
+        size_t i = job.next.fetch_add(1);
+        if (i >= job.n) break;
+        if (!job.failed.load()) {
+            try {
+                (*job.fn)(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(job.mutex);
+                if (!job.error) job.error = std::current_exception();
+                job.failed = true;
+            }
+        }
+        ++finished;
+    }
+    if (finished) {
+        std::lock_guard<std::mutex> lock(job.mutex);
+        job.done += finished;
+        if (job.done == job.n) job.done_cv.notify_all();
+    }
+}
+
+void ThreadPool::worker_loop() {
+    for (;;) {
+        std::shared_ptr<Job> job;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (stopping_ && queue_.empty()) return;
+            job = queue_.front();
+            // Leave the job queued while indices remain so other workers join it.
+            if (job->next.load() + 1 >= job->n) queue_.pop_front();
+        }
+        run_indices(*job);
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!queue_.empty() && queue_.front() == job) queue_.pop_front();
+    }
+}
+
+void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
+    if (n == 0) return;
+    if (workers_.empty() || n == 1) {
+        for (size_t i = 0; i < n; ++i) fn(i);
+        return;
+    }
+    auto job = std::make_shared<Job>();
+    job->fn = &fn;
+    job->n = n;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.push_back(job);
+    }
+    wake_.notify_all();
+    run_indices(*job);
+    {
+        std::unique_lock<std::mutex> lock(job->mutex);
+        job->done_cv.wait(lock, [&] { return job->done == job->n; });
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = queue_.begin(); it != queue_.end(); ++it)
+            if (*it == job) {
+                queue_.erase(it);
+                break;
+            }
+    }
+    if (job->error) std::rethrow_exception(job->error);
+}
+
+}  // namespace qstore

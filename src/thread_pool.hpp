@@ -1,0 +1,84 @@
+// A fixed pool of worker threads owned by one object (a qs_file handle, a packer).
+// parallel_for may be called from many threads at once; the calling thread works on
+// its own job too, so a pool of size 1 has no workers and runs everything inline.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace qstore {
+
+class ThreadPool {
+public:
+    explicit ThreadPool(unsigned threads);  // 0 = one per online CPU
+    ~ThreadPool();
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+
+    // Runs fn(i) for i in [0, n); returns when all are done. If any call throws, the
+    // remaining indices are skipped and the first exception is rethrown here.
+    void parallel_for(size_t n, const std::function<void(size_t)>& fn);
+
+private:
+    struct Job;
+    void worker_loop();
+    static void run_indices(Job& job);
+
+    std::vector<std::thread> workers_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::shared_ptr<Job>> queue_;
+    bool stopping_ = false;
+};
+
+// A free list of reusable per-task resources (zstd contexts, scratch buffers).
+template <class T>
+class ResourcePool {
+public:
+    class Lease {
+    public:
+        Lease(ResourcePool& pool, std::unique_ptr<T> item) : pool_(pool), item_(std::move(item)) {}
+        ~Lease() { pool_.give_back(std::move(item_)); }
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        T& operator*() { return *item_; }
+        T* operator->() { return item_.get(); }
+
+    private:
+        ResourcePool& pool_;
+        std::unique_ptr<T> item_;
+    };
+
+    explicit ResourcePool(std::function<std::unique_ptr<T>()> make) : make_(std::move(make)) {}
+    Lease acquire() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!free_.empty()) {
+                auto item = std::move(free_.back());
+                free_.pop_back();
+                return Lease(*this, std::move(item));
+            }
+        }
+        return Lease(*this, make_());
+    }
+
+private:
+    void give_back(std::unique_ptr<T> item) {
+        if (!item) return;
+        std::lock_guard<std::mutex> lock(mutex_);
+        free_.push_back(std::move(item));
+    }
+    std::function<std::unique_ptr<T>()> make_;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<T>> free_;
+};
+
+}  // namespace qstore
