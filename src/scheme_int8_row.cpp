@@ -11,15 +11,14 @@ namespace {
 struct ContextTable {
     uint8_t of_code[256];
     ContextTable() {
+        // Lower bound of |code| for each class; see the header.
+        static const int kLow[kContextClasses] = {0, 1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
         for (int b = 0; b < 256; ++b) {
             int v = static_cast<int8_t>(b);
-            unsigned a = static_cast<unsigned>(v < 0 ? -v : v);
-            int len = 0;
-            while (a) {
-                ++len;
-                a >>= 1;
-            }
-            of_code[b] = static_cast<uint8_t>(len > 7 ? 7 : len);
+            int a = v < 0 ? -v : v;
+            int c = 0;
+            while (c + 1 < kContextClasses && a >= kLow[c + 1]) ++c;
+            of_code[b] = static_cast<uint8_t>(c);
         }
     }
 };

@@ -2,7 +2,8 @@
 //   scale = max |w| over the row's finite values (float32)
 //   code  = clamp(round_half_even(w * (127 / scale)), -127, 127); NaN -> 0; scale 0 -> 0
 //   prediction = float(code) * (scale / 127)            (all float32, no FMA)
-//   context    = bit length of |code|, capped at 7      (0 for code 0, 7 for |code| >= 64)
+//   context    = bucket of |code|: 0,1,2,3,4,5,6-7,8-11,12-15,16-23,24-31,32-47,48-63,
+//                64-95,96-127,128 -> classes 0..15 (finer where the residual's spread changes fastest)
 #pragma once
 
 #include "low_scheme.hpp"
