@@ -155,7 +155,7 @@ std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::
                 PartRef part;
                 part.role = static_cast<PartRole>(r.u8());
                 part.encoding = static_cast<PartEncoding>(r.u8());
-                if (part.encoding != PartEncoding::raw && part.encoding != PartEncoding::blocks)
+                if (static_cast<uint8_t>(part.encoding) > static_cast<uint8_t>(PartEncoding::byte_planes))
                     fail(Errc::unsupported, what + ": tensor '" + t.name + "': unknown part encoding");
                 part.offset = r.varint();
                 part.size = r.varint();

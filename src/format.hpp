@@ -50,7 +50,8 @@ struct SectionEntry {
 enum class PartRole : uint8_t { data = 1, codes = 2, scales = 3, residual = 4 };
 enum class PartEncoding : uint8_t {
     raw = 0,     // the decoded bytes themselves
-    blocks = 1,  // a block container of stream sets (docs/FORMAT.md §6)
+    blocks = 1,       // a block container of stream sets (docs/FORMAT.md §6)
+    byte_planes = 2,  // one stream set; stream k holds byte k of every element (scales)
 };
 
 struct PartRef {

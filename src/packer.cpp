@@ -11,6 +11,7 @@
 #include "checksum.hpp"
 #include "error.hpp"
 #include "file_sink.hpp"
+#include "float_bits.hpp"
 #include "format.hpp"
 #include "low_scheme.hpp"
 #include "residual_codec.hpp"
@@ -161,8 +162,20 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
                 rec.levels[0].push_back(
                     level0.write_part(PartRole::codes, PartEncoding::blocks, blob.data(), blob.size(), 1));
             }
-            rec.levels[0].push_back(
-                level0.write_part(PartRole::scales, PartEncoding::raw, scales.data(), scales.size() * 4, low_align));
+            if (options.low_raw) {
+                rec.levels[0].push_back(
+                    level0.write_part(PartRole::scales, PartEncoding::raw, scales.data(), scales.size() * 4, low_align));
+            } else {
+                // Row absmax scales of BF16/F16 weights have many zero low bytes: code each byte plane alone.
+                std::vector<uint8_t> planes(scales.size() * 4);
+                for (size_t k = 0; k < scales.size(); ++k)
+                    for (int b = 0; b < 4; ++b) planes[b * scales.size() + k] = static_cast<uint8_t>(f32_bits(scales[k]) >> (8 * b));
+                std::vector<std::pair<const uint8_t*, size_t>> streams;
+                for (int b = 0; b < 4; ++b) streams.emplace_back(planes.data() + b * scales.size(), scales.size());
+                std::vector<uint8_t> blob;
+                scratch_pool.acquire()->encoder.encode(streams, blob);
+                rec.levels[0].push_back(level0.write_part(PartRole::scales, PartEncoding::byte_planes, blob.data(), blob.size(), 1));
+            }
             std::vector<uint8_t> blob;
             append_block_container(residual_blocks, blob);
             rec.levels[1].push_back(level1.write_part(PartRole::residual, PartEncoding::blocks, blob.data(), blob.size(), 1));

@@ -164,8 +164,24 @@ const uint8_t* Reader::part_bytes(const TensorRecord& t, size_t level, const Par
 void Reader::read_scales(const TensorRecord& t, float* scales) const {
     const std::string what = tensor_context(t);
     const PartRef& p = require_part(t, 0, PartRole::scales, what);
-    if (p.encoding != PartEncoding::raw || p.size != low_scale_bytes(t)) fail(Errc::corrupt, what + "scales have the wrong size");
-    std::memcpy(scales, part_bytes(t, 0, p, what), p.size);
+    const uint64_t n = low_scale_bytes(t) / 4;
+    const uint8_t* data = part_bytes(t, 0, p, what);
+    if (p.encoding == PartEncoding::raw) {
+        if (p.size != n * 4) fail(Errc::corrupt, what + "scales have the wrong size");
+        std::memcpy(scales, data, p.size);
+        return;
+    }
+    if (p.encoding != PartEncoding::byte_planes) fail(Errc::corrupt, what + "scales have an unknown encoding");
+    auto refs = parse_stream_set(data, p.size, what + "scales");
+    if (refs.size() != 4) fail(Errc::corrupt, what + "scales must have 4 byte planes");
+    std::vector<uint8_t> planes(n * 4);
+    auto s = scratch_->acquire();
+    for (int b = 0; b < 4; ++b) decode_stream(refs[b], planes.data() + b * n, n, s->dctx, what + "scales");
+    for (uint64_t k = 0; k < n; ++k) {
+        uint32_t u = 0;
+        for (int b = 0; b < 4; ++b) u |= static_cast<uint32_t>(planes[b * n + k]) << (8 * b);
+        std::memcpy(scales + k, &u, 4);
+    }
 }
 
 void Reader::decode_low_codes(const TensorRecord& t, uint8_t* codes) const {

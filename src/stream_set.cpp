@@ -1,15 +1,18 @@
 #include "stream_set.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "byte_io.hpp"
 #include "error.hpp"
+#include "rans.hpp"
 
 namespace qstore {
 
 namespace {
-// zstd's frame and Huffman-table overhead makes it a loss below this size.
+// Below these sizes the coders' own headers make them a loss.
 constexpr size_t kMinZstdInput = 64;
+constexpr size_t kMinRansInput = 16;
 }
 
 StreamEncoder::StreamEncoder(int zstd_level) : cctx_(ZSTD_createCCtx()), level_(zstd_level) {
@@ -40,17 +43,26 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
             put_u8(table, data[0]);
             continue;
         }
+        size_t zstd_size = SIZE_MAX, rans_size = SIZE_MAX;
         if (n >= kMinZstdInput) {
             scratch_.resize(ZSTD_compressBound(n));
             size_t c = ZSTD_compress2(cctx_, scratch_.data(), scratch_.size(), data, n);
             if (ZSTD_isError(c)) fail(Errc::internal, std::string("zstd compression failed: ") + ZSTD_getErrorName(c));
-            if (c < n) {
-                put_u8(table, static_cast<uint8_t>(StreamCodec::zstd));
-                put_varint(table, n);
-                put_varint(table, c);
-                put_bytes(payload, scratch_.data(), c);
-                continue;
-            }
+            zstd_size = c;
+        }
+        if (n >= kMinRansInput) {
+            rans_scratch_.clear();
+            rans_encode(data, n, rans_scratch_);
+            rans_size = rans_scratch_.size();
+        }
+        if (std::min(zstd_size, rans_size) < n) {
+            const bool use_rans = rans_size <= zstd_size;
+            put_u8(table, static_cast<uint8_t>(use_rans ? StreamCodec::rans : StreamCodec::zstd));
+            put_varint(table, n);
+            put_varint(table, use_rans ? rans_size : zstd_size);
+            if (use_rans) put_bytes(payload, rans_scratch_.data(), rans_size);
+            else put_bytes(payload, scratch_.data(), zstd_size);
+            continue;
         }
         put_u8(table, static_cast<uint8_t>(StreamCodec::raw));
         put_varint(table, n);
@@ -68,12 +80,13 @@ std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const 
     uint64_t payload_total = 0;
     for (auto& s : refs) {
         uint8_t c = r.u8();
-        if (c > static_cast<uint8_t>(StreamCodec::constant)) fail(Errc::corrupt, what + ": unknown stream codec");
+        if (c > static_cast<uint8_t>(StreamCodec::rans)) fail(Errc::corrupt, what + ": unknown stream codec");
         s.codec = static_cast<StreamCodec>(c);
         switch (s.codec) {
             case StreamCodec::empty: break;
             case StreamCodec::raw: s.raw_size = s.stored_size = r.varint(); break;
             case StreamCodec::zstd:
+            case StreamCodec::rans:
                 s.raw_size = r.varint();
                 s.stored_size = r.varint();
                 break;
@@ -100,6 +113,7 @@ void decode_stream(const StreamRef& ref, uint8_t* dst, size_t dst_size, ZSTD_DCt
         case StreamCodec::empty: return;
         case StreamCodec::raw: std::memcpy(dst, ref.payload, dst_size); return;
         case StreamCodec::constant: std::memset(dst, ref.fill, dst_size); return;
+        case StreamCodec::rans: rans_decode(ref.payload, ref.stored_size, dst, dst_size, what); return;
         case StreamCodec::zstd: {
             size_t n = ZSTD_decompressDCtx(dctx, dst, dst_size, ref.payload, ref.stored_size);
             if (ZSTD_isError(n) || n != dst_size)

@@ -1,7 +1,8 @@
 // A "stream set": several byte streams stored back to back, each compressed on its
-// own (empty, raw, a single repeated byte, or one zstd frame), behind a small table.
-// Codes and residuals are split into streams of similar bytes so that zstd's
-// order-0 literal coder sees one distribution per stream. Layout: docs/FORMAT.md §6.
+// own (empty, raw, a single repeated byte, one zstd frame, or static rANS), behind a
+// small table. Codes and residual tokens are split into streams of similar bytes so
+// that an order-0 coder sees one distribution per stream; the encoder keeps whichever
+// coding is smallest for each stream. Layout: docs/FORMAT.md §6.
 #pragma once
 
 #include <zstd.h>
@@ -13,7 +14,7 @@
 
 namespace qstore {
 
-enum class StreamCodec : uint8_t { empty = 0, raw = 1, zstd = 2, constant = 3 };
+enum class StreamCodec : uint8_t { empty = 0, raw = 1, zstd = 2, constant = 3, rans = 4 };
 
 // Owns a zstd compression context; one per thread.
 class StreamEncoder {
@@ -30,12 +31,13 @@ private:
     ZSTD_CCtx* cctx_;
     int level_;
     std::vector<uint8_t> scratch_;
+    std::vector<uint8_t> rans_scratch_;
 };
 
 struct StreamRef {
     StreamCodec codec = StreamCodec::empty;
     uint64_t raw_size = 0;
-    const uint8_t* payload = nullptr;  // stored bytes (raw or zstd frame)
+    const uint8_t* payload = nullptr;  // stored bytes (raw, zstd frame or rANS stream)
     uint64_t stored_size = 0;
     uint8_t fill = 0;  // for constant
 };
