@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -195,12 +196,34 @@ int cmd_info(const std::string& input, bool json) {
     return 0;
 }
 
-int cmd_verify(const std::string& input, unsigned threads) {
+int cmd_verify(const std::string& input, unsigned threads, const std::string& against) {
     ReaderOptions ro;
     ro.threads = threads;
     Reader r(input, ro);
-    Progress progress("verifying");
-    r.verify([&](size_t done, size_t total) { progress.update(done, total, r.tensor(done - 1).name); });
+    {
+        Progress progress("verifying");
+        r.verify([&](size_t done, size_t total) { progress.update(done, total, r.tensor(done - 1).name); });
+    }
     std::printf("%s: ok (%zu tensors, every checksum and both precisions decoded)\n", input.c_str(), r.tensor_count());
+    if (against.empty()) return 0;
+    SafetensorsReader original(against);
+    if (original.tensors().size() != r.tensor_count())
+        fail(Errc::corrupt, input + ": holds " + std::to_string(r.tensor_count()) + " tensors, " + against + " holds " +
+                                std::to_string(original.tensors().size()));
+    Progress progress("comparing");
+    std::vector<uint8_t> high;
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+        const auto& t = r.tensor(i);
+        const SafetensorsTensor* o = original.find(t.name);
+        if (!o) fail(Errc::corrupt, against + ": has no tensor '" + t.name + "'");
+        if (o->dtype != t.high_dtype || o->shape != t.shape || o->size != r.high_bytes(t))
+            fail(Errc::corrupt, input + ": tensor '" + t.name + "': dtype or shape differs from " + against);
+        high.resize(r.high_bytes(t));
+        r.load_high(i, high.data(), high.size());
+        if (std::memcmp(high.data(), o->data, high.size()) != 0)
+            fail(Errc::corrupt, input + ": tensor '" + t.name + "': high precision differs from " + against);
+        progress.update(i + 1, r.tensor_count(), t.name);
+    }
+    std::printf("%s: every tensor's high precision is bit-identical to %s\n", input.c_str(), against.c_str());
     return 0;
 }

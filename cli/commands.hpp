@@ -10,4 +10,4 @@ int cmd_pack(const std::string& input, const std::string& low_file, const std::s
              const qstore::PackOptions& options);
 int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads);
 int cmd_info(const std::string& input, bool json);
-int cmd_verify(const std::string& input, unsigned threads);
+int cmd_verify(const std::string& input, unsigned threads, const std::string& against);

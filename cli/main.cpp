@@ -41,13 +41,16 @@ int main(int argc, char** argv) {
     auto* verify = app.add_subcommand("verify", "Check every checksum and decode every tensor in both precisions");
     verify->add_option("input", input, "the .qs file")->required();
     verify->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
+    std::string against;
+    verify->add_option("--against", against,
+                       "also compare every tensor's high precision, byte for byte, with this safetensors model");
 
     CLI11_PARSE(app, argc, argv);
     try {
         if (pack->parsed()) return cmd_pack(input, low_file, output, pack_options);
         if (unpack->parsed()) return cmd_unpack(input, precision, output, threads);
         if (info->parsed()) return cmd_info(input, json);
-        if (verify->parsed()) return cmd_verify(input, threads);
+        if (verify->parsed()) return cmd_verify(input, threads, against);
     } catch (const qstore::Error& e) {
         std::fprintf(stderr, "qstore: error: %s\n", e.what());
         return 1;

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds qstore (Release, with tests and benchmarks) and runs the whole test suite.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bash "$root/.ci/install-deps.sh"
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/build" -j "$(nproc)"
+ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)"
