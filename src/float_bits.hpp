@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace qstore {
 
@@ -23,9 +24,10 @@ inline float f32_from_bits(uint32_t u) {
 
 // float32 -> bfloat16, round to nearest even; NaN -> quiet NaN keeping sign and top payload.
 inline uint16_t bf16_from_f32(float f) {
-    uint32_t u = f32_bits(f);
-    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);
-    return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    const uint32_t u = f32_bits(f);
+    const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    const uint32_t quiet_nan = (u >> 16) | 0x0040u;
+    return static_cast<uint16_t>((u & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded);  // select, no branch
 }
 inline float f32_from_bf16(uint16_t h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
 
@@ -65,13 +67,18 @@ inline float f32_from_f16(uint16_t h) {
 // A bijection on all bit patterns, so residual = key(x) - key(pred) mod 2^Bits is lossless.
 template <class U>
 inline U float_key(U bits) {
+    // Negative: flip every bit; non-negative: set the sign bit. Branch-free.
+    using S = std::make_signed_t<U>;
     constexpr U sign = static_cast<U>(U(1) << (sizeof(U) * 8 - 1));
-    return (bits & sign) ? static_cast<U>(~bits) : static_cast<U>(bits | sign);
+    const U mask = static_cast<U>(static_cast<U>(static_cast<S>(bits) >> (sizeof(U) * 8 - 1)) | sign);
+    return static_cast<U>(bits ^ mask);
 }
 template <class U>
 inline U float_from_key(U key) {
+    using S = std::make_signed_t<U>;
     constexpr U sign = static_cast<U>(U(1) << (sizeof(U) * 8 - 1));
-    return (key & sign) ? static_cast<U>(key & ~sign) : static_cast<U>(~key);
+    const U mask = static_cast<U>(static_cast<U>(~(static_cast<S>(key) >> (sizeof(U) * 8 - 1))) | sign);
+    return static_cast<U>(key ^ mask);
 }
 
 // Zigzag: signed distance -> unsigned, small magnitudes first (0,-1,1,-2,...).

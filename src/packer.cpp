@@ -15,6 +15,7 @@
 #include "format.hpp"
 #include "low_scheme.hpp"
 #include "residual_codec.hpp"
+#include "stream_set.hpp"
 #include "thread_pool.hpp"
 #include "version.hpp"
 
@@ -150,7 +151,7 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
                 s->context.resize(n);
                 scheme.predict(codes.data(), scales.data(), g, first, n, s->prediction.data(), s->context.data());
                 encode_residual_block(t.data + first * dtype_size(t.dtype), t.dtype, s->prediction.data(),
-                                      s->context.data(), n, s->encoder, residual_blocks[b]);
+                                      s->context.data(), n, residual_blocks[b]);
             });
             rec.levels.resize(2);
             if (options.low_raw) {

@@ -1,25 +1,93 @@
-// Static order-0 rANS (range asymmetric numeral systems) over bytes: the entropy
-// coder of qstore's token and code streams. zstd's Huffman literals lose 0.3-0.5 bits
+// Static rANS (range asymmetric numeral systems) over byte symbols: the entropy coder
+// of qstore's low codes and residual tokens. zstd's Huffman literals lose 0.3-0.5 bit
 // per symbol on the small, skewed alphabets of residual tokens (docs/BENCHMARKS.md);
 // rANS codes within ~0.01 bit of the empirical entropy plus a small table.
 //
-// Stream layout (docs/FORMAT.md §6.1): u8 scale_bits, the normalized frequency table,
-// then the rANS payload: four interleaved 32-bit states (symbol i uses state i % 4),
-// byte-wise renormalization, states stored first, little-endian.
+// One payload may switch between several frequency models (contexts) symbol by
+// symbol; the decoder must know each symbol's context before decoding it. Four
+// interleaved 32-bit states (symbol i uses state i % 4) give the CPU independent
+// work. Byte-wise renormalization; layout in docs/FORMAT.md §6.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "byte_io.hpp"
+#include "error.hpp"
+
 namespace qstore {
 
-// Appends the encoding of data[0..n) to out. n must be >= 1.
-void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out);
+constexpr int kRansMaxScaleBits = 12;
+constexpr int kRansLanes = 4;
+constexpr uint32_t kRansLow = 1u << 23;  // states live in [kRansLow, 256 * kRansLow)
 
-// Decodes exactly n symbols from the stored stream; throws Errc::corrupt on any
-// inconsistency (bad table, payload too short or too long).
+// A normalized frequency model: freq sums to 2^scale_bits; every used symbol >= 1.
+struct RansModel {
+    int scale_bits = 0;
+    std::array<uint32_t, 256> freq{};
+    std::array<uint32_t, 256> start{};
+};
+
+// Builds the model of a histogram (n = sum of counts, n >= 1).
+RansModel rans_model(const std::array<uint64_t, 256>& count);
+// u8 scale_bits, varint (max symbol + 1), then per symbol a varint frequency, where a
+// zero is followed by a varint count of further zero frequencies.
+void rans_write_model(const RansModel& model, std::vector<uint8_t>& out);
+
+// What one decoding step needs of a model; cheap to copy into a hot loop's locals.
+struct RansTableView {
+    const uint32_t* slots = nullptr;  // entry = symbol | bias << 8 | (freq - 1) << 20
+    uint32_t mask = 0;
+    int scale_bits = 0;
+};
+
+// Decoding table of one model.
+class RansTable {
+public:
+    void read(ByteReader& r, const std::string& what);
+    RansTableView view() const { return {slots.data(), mask, scale_bits}; }
+    int scale_bits = 0;
+    uint32_t mask = 0;
+    std::vector<uint32_t> slots;
+};
+
+// Encodes symbols[i] with models[context ? context[i] : 0] and appends the payload
+// (the four final states, then the renormalization bytes).
+void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t n, const RansModel* models,
+                         std::vector<uint8_t>& out);
+
+[[noreturn]] void rans_corrupt(const std::string& what, const char* why);
+
+// Reads a payload symbol by symbol. Hot loops copy the states into locals (see
+// residual_codec.cpp) through state()/set_state(); decode_step is the one step.
+class RansDecoder {
+public:
+    RansDecoder(const uint8_t* payload, size_t size, const std::string& what);
+    // Checks the payload was consumed exactly and every state is back at its start.
+    void finish() const;
+
+    uint32_t x[kRansLanes];
+    const uint8_t* p;
+    const uint8_t* end;
+    const std::string& what;
+};
+
+inline uint8_t rans_decode_step(uint32_t& x, const uint8_t*& p, const uint8_t* end, const RansTableView& t,
+                                const std::string& what) {
+    const uint32_t e = t.slots[x & t.mask];
+    x = ((e >> 20) + 1) * (x >> t.scale_bits) + ((e >> 8) & 0xFFF);
+    while (x < kRansLow) {
+        if (p == end) rans_corrupt(what, "payload ends early");
+        x = (x << 8) | *p++;
+    }
+    return static_cast<uint8_t>(e);
+}
+
+// Single-model convenience, used as a stream-set codec: model, then payload.
+void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out);
 void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, const std::string& what);
 
 }  // namespace qstore

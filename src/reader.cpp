@@ -20,8 +20,6 @@ struct Reader::DecodeScratch {
     ~DecodeScratch() { ZSTD_freeDCtx(dctx); }
     ZSTD_DCtx* dctx;
     ResidualScratch residual;
-    std::vector<float> prediction;
-    std::vector<uint8_t> context;
 };
 
 namespace {
@@ -184,26 +182,48 @@ void Reader::read_scales(const TensorRecord& t, float* scales) const {
     }
 }
 
-void Reader::decode_low_codes(const TensorRecord& t, uint8_t* codes) const {
-    const std::string what = tensor_context(t);
+// The codes part of a quantized tensor: either raw bytes, or one stream set per block.
+struct Reader::CodeBlocks {
+    const uint8_t* raw = nullptr;  // whole tensor's codes when stored raw
+    std::vector<BlockRef> blocks;  // otherwise
+};
+
+Reader::CodeBlocks Reader::code_blocks(const TensorRecord& t, const std::string& what) const {
     const PartRef& p = require_part(t, 0, PartRole::codes, what);
     const uint8_t* data = part_bytes(t, 0, p, what);
-    const uint64_t n = low_code_bytes(t);
+    CodeBlocks cb;
     if (p.encoding == PartEncoding::raw) {
-        if (p.size != n) fail(Errc::corrupt, what + "raw codes have the wrong size");
-        std::memcpy(codes, data, n);
+        if (p.size != low_code_bytes(t)) fail(Errc::corrupt, what + "raw codes have the wrong size");
+        cb.raw = data;
+        return cb;
+    }
+    if (p.encoding != PartEncoding::blocks) fail(Errc::corrupt, what + "codes have an unknown encoding");
+    const Geometry g = t.geometry();
+    cb.blocks = parse_block_container(data, p.size, what + "codes");
+    if (cb.blocks.size() != (g.rows + t.rows_per_block - 1) / t.rows_per_block)
+        fail(Errc::corrupt, what + "wrong number of code blocks");
+    return cb;
+}
+
+void Reader::decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size_t b, uint8_t* codes,
+                               DecodeScratch& s, const std::string& what) const {
+    const Geometry g = t.geometry();
+    const uint64_t r0 = b * t.rows_per_block, r1 = std::min(g.rows, r0 + t.rows_per_block);
+    auto refs = parse_stream_set(cb.blocks[b].data, cb.blocks[b].size, what + "codes");
+    if (refs.size() != 1) fail(Errc::corrupt, what + "code block must hold one stream");
+    decode_stream(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, s.dctx, what + "codes");
+}
+
+void Reader::decode_low_codes(const TensorRecord& t, uint8_t* codes) const {
+    const std::string what = tensor_context(t);
+    const CodeBlocks cb = code_blocks(t, what);
+    if (cb.raw) {
+        std::memcpy(codes, cb.raw, low_code_bytes(t));
         return;
     }
-    const Geometry g = t.geometry();
-    auto blocks = parse_block_container(data, p.size, what + "codes");
-    const uint64_t rpb = t.rows_per_block;
-    if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of code blocks");
-    pool_->parallel_for(blocks.size(), [&](size_t b) {
-        const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
-        auto refs = parse_stream_set(blocks[b].data, blocks[b].size, what + "codes");
-        if (refs.size() != 1) fail(Errc::corrupt, what + "code block must hold one stream");
+    pool_->parallel_for(cb.blocks.size(), [&](size_t b) {
         auto s = scratch_->acquire();
-        decode_stream(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, s->dctx, what + "codes");
+        decode_code_block(t, cb, b, codes, *s, what);
     });
 }
 
@@ -266,20 +286,18 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
 
     std::vector<float> scales(scheme.scale_count(g));
     read_scales(t, scales.data());
-    std::vector<uint8_t> codes(scheme.code_bytes(g));
-    decode_low_codes(t, codes.data());
+    const CodeBlocks cb = code_blocks(t, what);
+    std::vector<uint8_t> decoded_codes(cb.raw ? 0 : scheme.code_bytes(g));
+    const uint8_t* codes = cb.raw ? cb.raw : decoded_codes.data();
 
     const size_t esize = dtype_size(t.high_dtype);
     pool_->parallel_for(blocks.size(), [&](size_t b) {
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         auto s = scratch_->acquire();
-        s->prediction.resize(n);
-        s->context.resize(n);
-        scheme.predict(codes.data(), scales.data(), g, first, n, s->prediction.data(), s->context.data());
-        decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, s->prediction.data(), s->context.data(), n,
-                              out + first * esize, s->dctx, s->residual,
-                              what + "residual block " + std::to_string(b));
+        if (!cb.raw) decode_code_block(t, cb, b, decoded_codes.data(), *s, what);
+        decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, codes, scales.data(), g, first, n,
+                              out + first * esize, s->residual, what + "residual block " + std::to_string(b));
     });
 }
 

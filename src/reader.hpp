@@ -50,6 +50,10 @@ public:
 
 private:
     struct DecodeScratch;
+    struct CodeBlocks;
+    CodeBlocks code_blocks(const TensorRecord& t, const std::string& what) const;
+    void decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size_t b, uint8_t* codes, DecodeScratch& s,
+                           const std::string& what) const;
     const uint8_t* part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
     const PartRef& require_part(const TensorRecord& t, size_t level, PartRole role, const std::string& what) const;
     std::string tensor_context(const TensorRecord& t) const;

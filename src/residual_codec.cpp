@@ -3,167 +3,205 @@
 #include <array>
 #include <cstring>
 
+#include "byte_io.hpp"
 #include "error.hpp"
 #include "float_bits.hpp"
-#include "low_scheme.hpp"
+#include "rans.hpp"
 
 namespace qstore {
 
 namespace {
 
 constexpr int kDirectTokens = 16;
+// Elements decoded per call of LowScheme::predict: the tile's predictions stay in L1.
+constexpr uint64_t kTile = 2048;
+static_assert(kTile % kRansLanes == 0, "tiles must keep the lane of element i at i % 4");
 
 inline int bit_length(uint32_t v) { return v ? 32 - __builtin_clz(v) : 0; }
 
-// Hybrid integer code of z: the token and how many extra bits follow.
-inline void tokenize(uint32_t z, uint8_t& token, int& extra_bits) {
-    if (z < kDirectTokens) {
-        token = static_cast<uint8_t>(z);
-        extra_bits = 0;
-        return;
-    }
-    const int e = bit_length(z);
-    token = static_cast<uint8_t>(kDirectTokens + 4 * (e - 5) + ((z >> (e - 3)) & 3));
-    extra_bits = e - 3;
-}
-
-// Appends bits LSB-first.
-class BitWriter {
-public:
-    explicit BitWriter(std::vector<uint8_t>& out) : out_(out) {}
-    void put(uint64_t v, int n) {
-        acc_ |= v << fill_;
-        fill_ += n;
-        while (fill_ >= 8) {
-            out_.push_back(static_cast<uint8_t>(acc_));
-            acc_ >>= 8;
-            fill_ -= 8;
-        }
-    }
-    void flush() {
-        if (fill_ > 0) out_.push_back(static_cast<uint8_t>(acc_));
-        acc_ = 0;
-        fill_ = 0;
-    }
-
-private:
-    std::vector<uint8_t>& out_;
-    uint64_t acc_ = 0;
-    int fill_ = 0;
+// The prediction in the high dtype's bits (round to nearest even).
+template <DType T>
+struct HighBits;
+template <>
+struct HighBits<DType::f32> {
+    using U = uint32_t;
+    static U of(float p) { return f32_bits(p); }
+};
+template <>
+struct HighBits<DType::bf16> {
+    using U = uint16_t;
+    static U of(float p) { return bf16_from_f32(p); }
+};
+template <>
+struct HighBits<DType::f16> {
+    using U = uint16_t;
+    static U of(float p) { return f16_from_f32(p); }
 };
 
-class BitReader {
-public:
-    BitReader(const uint8_t* p, size_t n, const std::string& what) : p_(p), end_(p + n), what_(what) {}
-    uint32_t get(int n) {  // n <= 32
-        while (fill_ < n) {
-            if (p_ == end_) fail(Errc::corrupt, what_ + ": residual extra bits run out");
-            acc_ |= static_cast<uint64_t>(*p_++) << fill_;
-            fill_ += 8;
-        }
-        uint32_t v = static_cast<uint32_t>(acc_ & ((uint64_t(1) << n) - 1));
-        acc_ >>= n;
-        fill_ -= n;
-        return v;
-    }
-
-private:
-    const uint8_t* p_;
-    const uint8_t* end_;
-    std::string what_;
-    uint64_t acc_ = 0;
-    int fill_ = 0;
-};
-
-template <class U>
-U prediction_bits(float p, DType t) {
-    if constexpr (sizeof(U) == 4) {
-        (void)t;
-        return f32_bits(p);
-    } else {
-        return t == DType::bf16 ? bf16_from_f32(p) : f16_from_f32(p);
-    }
-}
-
-struct ClassLayout {
-    std::array<uint64_t, kContextClasses> count{};
-    std::array<uint64_t, kContextClasses> start{};
-    ClassLayout(const uint8_t* ctx, uint64_t n) {
-        for (uint64_t i = 0; i < n; ++i) ++count[ctx[i]];
-        for (int c = 1; c < kContextClasses; ++c) start[c] = start[c - 1] + count[c - 1];
-    }
-};
-
-template <class U>
-void encode_typed(const uint8_t* high, DType t, const float* pred, const uint8_t* ctx, uint64_t n,
-                  StreamEncoder& encoder, std::vector<uint8_t>& out) {
-    const ClassLayout layout(ctx, n);
-    std::vector<uint8_t> tokens(n);  // grouped by class
+template <DType T>
+void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
+                  std::vector<uint8_t>& out) {
+    using U = typename HighBits<T>::U;
+    std::vector<uint8_t> tokens(n);
     std::vector<uint8_t> bits;
-    BitWriter extra(bits);
-    auto cursor = layout.start;
+    uint64_t acc = 0;
+    int fill = 0;
+    std::array<std::array<uint64_t, 256>, kContextClasses> count{};
     for (uint64_t i = 0; i < n; ++i) {
         U h;
         std::memcpy(&h, high + i * sizeof(U), sizeof(U));
-        const U z = zigzag<U>(static_cast<U>(float_key<U>(h) - float_key<U>(prediction_bits<U>(pred[i], t))));
+        const uint32_t z = zigzag<U>(static_cast<U>(float_key<U>(h) - float_key<U>(HighBits<T>::of(pred[i]))));
         uint8_t token;
-        int nbits;
-        tokenize(z, token, nbits);
-        tokens[cursor[ctx[i]]++] = token;
-        if (nbits) extra.put(z & ((uint64_t(1) << nbits) - 1), nbits);
+        if (z < kDirectTokens) {
+            token = static_cast<uint8_t>(z);
+        } else {
+            const int e = bit_length(z);
+            token = static_cast<uint8_t>(kDirectTokens + 4 * (e - 5) + ((z >> (e - 3)) & 3));
+            const int nbits = e - 3;  // LSB-first bit stream
+            acc |= static_cast<uint64_t>(z & ((uint64_t(1) << nbits) - 1)) << fill;
+            fill += nbits;
+            while (fill >= 8) {
+                bits.push_back(static_cast<uint8_t>(acc));
+                acc >>= 8;
+                fill -= 8;
+            }
+        }
+        tokens[i] = token;
+        ++count[ctx[i]][token];
     }
-    extra.flush();
-    std::vector<std::pair<const uint8_t*, size_t>> streams;
-    for (int c = 0; c < kContextClasses; ++c) streams.emplace_back(tokens.data() + layout.start[c], layout.count[c]);
-    streams.emplace_back(bits.data(), bits.size());
-    encoder.encode(streams, out);
+    if (fill > 0) bits.push_back(static_cast<uint8_t>(acc));
+
+    uint16_t used = 0;
+    std::array<RansModel, kContextClasses> models;
+    std::vector<uint8_t> header;
+    for (int c = 0; c < kContextClasses; ++c) {
+        uint64_t m = 0;
+        for (uint64_t k : count[c]) m += k;
+        if (m) used |= static_cast<uint16_t>(1u << c);
+    }
+    put_u16(header, used);
+    for (int c = 0; c < kContextClasses; ++c)
+        if (used & (1u << c)) {
+            models[c] = rans_model(count[c]);
+            rans_write_model(models[c], header);
+        }
+    std::vector<uint8_t> payload;
+    rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
+    out.insert(out.end(), header.begin(), header.end());
+    put_varint(out, payload.size());
+    out.insert(out.end(), payload.begin(), payload.end());
+    out.insert(out.end(), bits.begin(), bits.end());
 }
 
-template <class U>
-void decode_typed(const std::vector<StreamRef>& refs, DType t, const float* pred, const uint8_t* ctx, uint64_t n,
-                  uint8_t* high, ZSTD_DCtx* dctx, ResidualScratch& scratch, const std::string& what) {
-    const ClassLayout layout(ctx, n);
-    scratch.tokens.resize(n);
+template <DType T>
+void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme, const uint8_t* codes,
+                  const float* scales, const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
+                  ResidualScratch& scratch, const std::string& what) {
+    using U = typename HighBits<T>::U;
+    ByteReader r(blob, blob_size, what + ": residual header");
+    const uint16_t used = r.u16();
+    std::array<RansTable, kContextClasses> tables;
+    RansTableView views[kContextClasses] = {};
     for (int c = 0; c < kContextClasses; ++c)
-        decode_stream(refs[c], scratch.tokens.data() + layout.start[c], layout.count[c], dctx, what);
-    const StreamRef& bit_ref = refs[kContextClasses];
-    scratch.bits.resize(bit_ref.raw_size);
-    decode_stream(bit_ref, scratch.bits.data(), scratch.bits.size(), dctx, what);
-    BitReader extra(scratch.bits.data(), scratch.bits.size(), what);
-    constexpr int kMaxToken = kDirectTokens + 4 * (int(sizeof(U)) * 8 - 5) + 3;
-    const uint8_t* tokens = scratch.tokens.data();
-    auto cursor = layout.start;
-    for (uint64_t i = 0; i < n; ++i) {
-        const uint32_t token = tokens[cursor[ctx[i]]++];
-        U z;
-        if (token < kDirectTokens) {
-            z = static_cast<U>(token);
-        } else {
-            if (token > kMaxToken) fail(Errc::corrupt, what + ": residual token out of range");
-            const int e = 5 + static_cast<int>(token - kDirectTokens) / 4;
-            const uint32_t top = 4u | ((token - kDirectTokens) & 3u);
-            z = static_cast<U>((static_cast<uint64_t>(top) << (e - 3)) | extra.get(e - 3));
+        if (used & (1u << c)) {
+            tables[c].read(r, what);
+            views[c] = tables[c].view();
         }
-        const U h = float_from_key<U>(static_cast<U>(float_key<U>(prediction_bits<U>(pred[i], t)) + unzigzag<U>(z)));
-        std::memcpy(high + i * sizeof(U), &h, sizeof(U));
+    const uint64_t payload_size = r.varint();
+    if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
+    RansDecoder dec(r.take(payload_size), payload_size, what);
+    const uint8_t* bits = r.position();
+    const uint8_t* const bits_end = bits + r.remaining();
+
+    constexpr uint32_t kMaxToken = kDirectTokens + 4 * (sizeof(U) * 8 - 5) + 3;
+    uint32_t x0 = dec.x[0], x1 = dec.x[1], x2 = dec.x[2], x3 = dec.x[3];
+    const uint8_t* p = dec.p;
+    const uint8_t* const end = dec.end;
+    uint64_t acc = 0;
+    int fill = 0;
+
+    scratch.prediction.resize(kTile);
+    scratch.context.resize(kTile);
+    scratch.z.resize(kTile);
+    float* const pred = scratch.prediction.data();
+    uint8_t* const ctx = scratch.context.data();
+    uint32_t* const zs = scratch.z.data();
+    scratch.out.resize(kTile * sizeof(U) / sizeof(uint64_t));
+
+    // Pass 1 per element: the token (rANS, model chosen by the context) and its extra bits.
+    auto token_of = [&](uint32_t& x, uint64_t j) {
+        const RansTableView& v = views[ctx[j]];
+        if (!v.slots) fail(Errc::corrupt, what + ": residual context has no model");
+        const uint32_t token = rans_decode_step(x, p, end, v, what);
+        uint32_t z = token;
+        if (token >= kDirectTokens) {
+            if (token > kMaxToken) fail(Errc::corrupt, what + ": residual token out of range");
+            const int nbits = 2 + static_cast<int>(token - kDirectTokens) / 4;  // e - 3
+            while (fill < nbits) {
+                if (bits == bits_end) fail(Errc::corrupt, what + ": residual extra bits run out");
+                acc |= static_cast<uint64_t>(*bits++) << fill;
+                fill += 8;
+            }
+            const uint32_t low = static_cast<uint32_t>(acc & ((uint64_t(1) << nbits) - 1));
+            acc >>= nbits;
+            fill -= nbits;
+            z = ((4u | ((token - kDirectTokens) & 3u)) << nbits) | low;
+        }
+        zs[j] = z;
+    };
+
+    for (uint64_t tile = 0; tile < n; tile += kTile) {
+        const uint64_t m = std::min(kTile, n - tile);
+        scheme.predict(codes, scales, g, first + tile, m, pred, ctx);
+        uint64_t j = 0;
+        for (; j + kRansLanes <= m; j += kRansLanes) {
+            token_of(x0, j);
+            token_of(x1, j + 1);
+            token_of(x2, j + 2);
+            token_of(x3, j + 3);
+        }
+        uint32_t* lanes[kRansLanes] = {&x0, &x1, &x2, &x3};
+        for (; j < m; ++j) token_of(*lanes[j % kRansLanes], j);
+        // Pass 2, element-wise and branch-free (vectorizable): prediction + residual.
+        U* const out = reinterpret_cast<U*>(scratch.out.data());
+        for (uint64_t k = 0; k < m; ++k)
+            out[k] = float_from_key<U>(
+                static_cast<U>(float_key<U>(HighBits<T>::of(pred[k])) + unzigzag<U>(static_cast<U>(zs[k]))));
+        std::memcpy(high + tile * sizeof(U), out, m * sizeof(U));
     }
+    dec.x[0] = x0;
+    dec.x[1] = x1;
+    dec.x[2] = x2;
+    dec.x[3] = x3;
+    dec.p = p;
+    dec.finish();
+    if (bits != bits_end || (fill >= 8)) fail(Errc::corrupt, what + ": trailing residual extra bits");
 }
 
 }  // namespace
 
 void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
-                           StreamEncoder& encoder, std::vector<uint8_t>& out) {
-    if (dtype_size(t) == 4) encode_typed<uint32_t>(high, t, prediction, context, n, encoder, out);
-    else encode_typed<uint16_t>(high, t, prediction, context, n, encoder, out);
+                           std::vector<uint8_t>& out) {
+    switch (t) {
+        case DType::f32: return encode_typed<DType::f32>(high, prediction, context, n, out);
+        case DType::bf16: return encode_typed<DType::bf16>(high, prediction, context, n, out);
+        case DType::f16: return encode_typed<DType::f16>(high, prediction, context, n, out);
+        default: fail(Errc::internal, "residual of a non-float dtype");
+    }
 }
 
-void decode_residual_block(const uint8_t* blob, size_t blob_size, DType t, const float* prediction,
-                           const uint8_t* context, uint64_t n, uint8_t* high, ZSTD_DCtx* dctx,
-                           ResidualScratch& scratch, const std::string& what) {
-    auto refs = parse_stream_set(blob, blob_size, what);
-    if (refs.size() != kContextClasses + 1) fail(Errc::corrupt, what + ": wrong number of residual streams");
-    if (dtype_size(t) == 4) decode_typed<uint32_t>(refs, t, prediction, context, n, high, dctx, scratch, what);
-    else decode_typed<uint16_t>(refs, t, prediction, context, n, high, dctx, scratch, what);
+void decode_residual_block(const uint8_t* blob, size_t blob_size, DType t, const LowScheme& scheme,
+                           const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
+                           uint8_t* high, ResidualScratch& scratch, const std::string& what) {
+    switch (t) {
+        case DType::f32:
+            return decode_typed<DType::f32>(blob, blob_size, scheme, codes, scales, g, first, n, high, scratch, what);
+        case DType::bf16:
+            return decode_typed<DType::bf16>(blob, blob_size, scheme, codes, scales, g, first, n, high, scratch, what);
+        case DType::f16:
+            return decode_typed<DType::f16>(blob, blob_size, scheme, codes, scales, g, first, n, high, scratch, what);
+        default: fail(Errc::corrupt, what + ": residual of a non-float dtype");
+    }
 }
 
 }  // namespace qstore

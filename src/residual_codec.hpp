@@ -4,13 +4,12 @@
 // (float_bits.hpp). Close predictions give small z; any value at all (NaN payloads,
 // codes from a foreign quantizer) is still represented exactly.
 //
-// z is written as a token (one byte) plus extra bits (hybrid integer code): z < 16 is
-// its own token; otherwise, with e = bit length of z, token = 16 + 4*(e-5) + the two
-// bits below the leading one, and the e-3 lowest bits follow as extra bits. Tokens go
-// to one stream per context class, so each stream holds one distribution and zstd's
-// order-0 coder sees it alone; the extra bits (nearly uniform) go to one bit stream.
-// Block layout: a stream set of kContextClasses token streams, then the bit stream
-// (docs/FORMAT.md §7).
+// z is written as a token (one byte) plus extra bits (a hybrid integer code): z < 16
+// is its own token; otherwise, with e = bit length of z, token = 16 + 4*(e-5) + the
+// two bits below the leading one, and the e-3 lowest bits of z follow as extra bits.
+// Tokens are rANS-coded with one frequency model per context class (the class comes
+// from the element's low code, so the decoder knows it); the extra bits, nearly
+// uniform, are stored as they are. Block layout: docs/FORMAT.md §7.
 #pragma once
 
 #include <cstdint>
@@ -18,23 +17,27 @@
 #include <vector>
 
 #include "dtype.hpp"
-#include "stream_set.hpp"
+#include "low_scheme.hpp"
 
 namespace qstore {
 
-// Encodes one block of n elements. `high` points at the block's first element.
+// Encodes one block of n elements. `high` points at the block's first element;
+// prediction and context hold the scheme's values for those elements.
 void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
-                           StreamEncoder& encoder, std::vector<uint8_t>& out);
+                           std::vector<uint8_t>& out);
 
-// Reusable scratch for decoding.
+// Reusable decoding scratch (one per thread).
 struct ResidualScratch {
-    std::vector<uint8_t> tokens;
-    std::vector<uint8_t> bits;
+    std::vector<float> prediction;
+    std::vector<uint8_t> context;
+    std::vector<uint32_t> z;
+    std::vector<uint64_t> out;  // one tile of output, aligned for vector stores
 };
 
-// Decodes one block into `high` (n elements of dtype t).
-void decode_residual_block(const uint8_t* blob, size_t blob_size, DType t, const float* prediction,
-                           const uint8_t* context, uint64_t n, uint8_t* high, ZSTD_DCtx* dctx,
-                           ResidualScratch& scratch, const std::string& what);
+// Decodes the block of n elements starting at element `first` of a tensor whose
+// whole low precision is (codes, scales), writing n elements of dtype t to `high`.
+void decode_residual_block(const uint8_t* blob, size_t blob_size, DType t, const LowScheme& scheme,
+                           const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
+                           uint8_t* high, ResidualScratch& scratch, const std::string& what);
 
 }  // namespace qstore
