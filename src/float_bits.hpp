@@ -27,28 +27,31 @@ inline uint16_t bf16_from_f32(float f) {
     const uint32_t u = f32_bits(f);
     const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
     const uint32_t quiet_nan = (u >> 16) | 0x0040u;
-    return static_cast<uint16_t>((u & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : rounded);  // select, no branch
+    const uint32_t is_nan = -static_cast<uint32_t>((u & 0x7FFFFFFFu) > 0x7F800000u);
+    return static_cast<uint16_t>((quiet_nan & is_nan) | (rounded & ~is_nan));  // a mask select: no branch
 }
 inline float f32_from_bf16(uint16_t h) { return f32_from_bits(static_cast<uint32_t>(h) << 16); }
 
 // float32 -> IEEE binary16, round to nearest even; overflow -> Inf; NaN -> 0x7E00 with sign.
+// All three cases are computed and one is selected, so loops over it vectorize.
 inline uint16_t f16_from_f32(float f) {
-    uint32_t u = f32_bits(f);
-    const uint32_t sign = (u >> 16) & 0x8000u;
-    u &= 0x7FFFFFFFu;
-    if (u >= 0x47800000u)  // |f| >= 65536 (or Inf/NaN): overflow after rounding
-        return static_cast<uint16_t>(sign | (u > 0x7F800000u ? 0x7E00u : 0x7C00u));
-    if (u < 0x38800000u) {  // below 2^-14: a half subnormal or zero.
-        // Adding 0.5 (2^-1) aligns the value so that the float32 adder's own RNE
-        // rounds it to a multiple of 2^-24 (the half subnormal step).
-        const float magic = f32_from_bits(0x3F000000u);
-        uint32_t r = f32_bits(f32_from_bits(u) + magic) - 0x3F000000u;
-        return static_cast<uint16_t>(sign | r);
-    }
-    // Normal: rebias exponent (127 -> 15) and round the 13 dropped mantissa bits to even.
-    uint32_t odd = (u >> 13) & 1u;
-    u += 0xC8000FFFu + odd;  // == (15-127)<<23 (mod 2^32) + 0xFFF
-    return static_cast<uint16_t>(sign | (u >> 13));  // a carry into exponent 31 gives Inf
+    const uint32_t all = f32_bits(f);
+    const uint32_t sign = (all >> 16) & 0x8000u;
+    const uint32_t u = all & 0x7FFFFFFFu;
+    // |f| >= 65520 rounds to Inf (or is Inf/NaN).
+    const uint32_t overflow = 0x7C00u | (0x0200u & -static_cast<uint32_t>(u > 0x7F800000u));
+    // Below 2^-14, a half subnormal or zero: adding 0.5 (2^-1) aligns the value so the
+    // float32 adder's own round-to-nearest-even rounds it to a multiple of 2^-24.
+    const uint32_t subnormal = f32_bits(f32_from_bits(u) + 0.5f) - 0x3F000000u;
+    // Normal: rebias the exponent (127 -> 15), round the 13 dropped bits to even; a
+    // carry into exponent 31 gives Inf.
+    const uint32_t normal = (u + 0xC8000FFFu + ((u >> 13) & 1u)) >> 13;  // 0xC8000000 == (15-127) << 23
+    // Select with masks rather than ?: so the compiler keeps it branch-free.
+    const uint32_t is_overflow = -static_cast<uint32_t>(u >= 0x47800000u);
+    const uint32_t is_subnormal = -static_cast<uint32_t>(u < 0x38800000u);
+    const uint32_t finite = (subnormal & is_subnormal) | (normal & ~is_subnormal);
+    const uint32_t r = (overflow & is_overflow) | (finite & ~is_overflow);
+    return static_cast<uint16_t>(sign | r);
 }
 inline float f32_from_f16(uint16_t h) {
     uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;

@@ -17,6 +17,12 @@ constexpr int kDirectTokens = 16;
 constexpr uint64_t kTile = 2048;
 static_assert(kTile % kRansLanes == 0, "tiles must keep the lane of element i at i % 4");
 
+inline uint64_t load_le64(const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);  // little-endian hosts only (docs/FORMAT.md §2)
+    return v;
+}
+
 inline int bit_length(uint32_t v) { return v ? 32 - __builtin_clz(v) : 0; }
 
 // The prediction in the high dtype's bits (round to nearest even).
@@ -137,10 +143,18 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
         if (token >= kDirectTokens) {
             if (token > kMaxToken) fail(Errc::corrupt, what + ": residual token out of range");
             const int nbits = 2 + static_cast<int>(token - kDirectTokens) / 4;  // e - 3
-            while (fill < nbits) {
-                if (bits == bits_end) fail(Errc::corrupt, what + ": residual extra bits run out");
-                acc |= static_cast<uint64_t>(*bits++) << fill;
-                fill += 8;
+            if (fill < nbits) {
+                if (bits_end - bits >= 8) {  // refill to 56..63 bits with one load
+                    acc |= load_le64(bits) << fill;
+                    bits += (63 - fill) >> 3;
+                    fill |= 56;
+                } else {
+                    while (fill < nbits) {
+                        if (bits == bits_end) fail(Errc::corrupt, what + ": residual extra bits run out");
+                        acc |= static_cast<uint64_t>(*bits++) << fill;
+                        fill += 8;
+                    }
+                }
             }
             const uint32_t low = static_cast<uint32_t>(acc & ((uint64_t(1) << nbits) - 1));
             acc >>= nbits;
