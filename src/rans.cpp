@@ -97,8 +97,48 @@ void RansTable::read(ByteReader& r, const std::string& what) {
     if (filled != total) rans_corrupt(what, "frequencies do not sum to the total");
 }
 
+namespace {
+
+// Per-symbol encoder constants. x / freq is computed as a multiply by a 32-bit
+// reciprocal and a shift (division by an invariant integer), which is exact for the
+// state range used here (x < 2^31); freq == 1 uses the identity x/1 = x via the bias.
+struct EncSymbol {
+    uint32_t x_max;      // renormalize while x >= x_max
+    uint32_t rcp_freq;   // ceil(2^(shift+31) / freq)
+    uint32_t rcp_shift;  // shift - 1
+    uint32_t bias;       // start (+ 2^scale_bits - 1 when freq == 1)
+    uint32_t cmpl_freq;  // 2^scale_bits - freq
+};
+
+EncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
+    EncSymbol e{};
+    e.x_max = ((kRansLow >> scale_bits) << 8) * freq;
+    e.cmpl_freq = (1u << scale_bits) - freq;
+    if (freq < 2) {
+        e.rcp_freq = ~0u;
+        e.rcp_shift = 0;
+        e.bias = start + (1u << scale_bits) - 1;
+    } else {
+        uint32_t shift = 0;
+        while (freq > (1u << shift)) ++shift;
+        e.rcp_freq = static_cast<uint32_t>(((uint64_t(1) << (shift + 31)) + freq - 1) / freq);
+        e.rcp_shift = shift - 1;
+        e.bias = start;
+    }
+    return e;
+}
+
+}  // namespace
+
 void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t n, const RansModel* models,
                          std::vector<uint8_t>& out) {
+    int contexts = 1;
+    if (context)
+        for (size_t i = 0; i < n; ++i) contexts = std::max(contexts, context[i] + 1);
+    std::vector<EncSymbol> table(static_cast<size_t>(contexts) * 256);
+    for (int c = 0; c < contexts; ++c)
+        for (int s = 0; s < 256; ++s)
+            if (models[c].freq[s]) table[c * 256 + s] = enc_symbol(models[c].start[s], models[c].freq[s], models[c].scale_bits);
     // Encode backwards into a byte stack; the decoder reads it forwards. With
     // scale_bits <= 12 a symbol emits at most 2 bytes.
     std::vector<uint8_t> stack(2 * n + 4 * kRansLanes);
@@ -107,16 +147,14 @@ void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t 
     uint32_t state[kRansLanes];
     for (auto& x : state) x = kRansLow;
     for (size_t i = n; i-- > 0;) {
-        const RansModel& m = models[context ? context[i] : 0];
-        uint32_t& x = state[i % kRansLanes];
-        const uint8_t s = symbols[i];
-        const uint32_t f = m.freq[s];
-        const uint32_t x_max = ((kRansLow >> m.scale_bits) << 8) * f;
-        while (x >= x_max) {
+        const EncSymbol& e = table[(context ? context[i] * 256u : 0u) + symbols[i]];
+        uint32_t x = state[i % kRansLanes];
+        while (x >= e.x_max) {
             *--p = static_cast<uint8_t>(x);
             x >>= 8;
         }
-        x = ((x / f) << m.scale_bits) + (x % f) + m.start[s];
+        const uint32_t q = static_cast<uint32_t>((static_cast<uint64_t>(x) * e.rcp_freq) >> 32) >> e.rcp_shift;
+        state[i % kRansLanes] = x + e.bias + q * e.cmpl_freq;
     }
     // Final states, lane 0 first, each little-endian.
     for (int k = kRansLanes; k-- > 0;)

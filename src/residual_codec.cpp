@@ -49,7 +49,8 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
                   std::vector<uint8_t>& out) {
     using U = typename HighBits<T>::U;
     std::vector<uint8_t> tokens(n);
-    std::vector<uint8_t> bits;
+    std::vector<uint8_t> bits(n * sizeof(U) + 8);  // at most 8*sizeof(U) - 3 extra bits per element
+    uint8_t* bit_out = bits.data();
     uint64_t acc = 0;
     int fill = 0;
     std::array<std::array<uint64_t, 256>, kContextClasses> count{};
@@ -67,7 +68,7 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
             acc |= static_cast<uint64_t>(z & ((uint64_t(1) << nbits) - 1)) << fill;
             fill += nbits;
             while (fill >= 8) {
-                bits.push_back(static_cast<uint8_t>(acc));
+                *bit_out++ = static_cast<uint8_t>(acc);
                 acc >>= 8;
                 fill -= 8;
             }
@@ -75,7 +76,8 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
         tokens[i] = token;
         ++count[ctx[i]][token];
     }
-    if (fill > 0) bits.push_back(static_cast<uint8_t>(acc));
+    if (fill > 0) *bit_out++ = static_cast<uint8_t>(acc);
+    bits.resize(static_cast<size_t>(bit_out - bits.data()));
 
     uint16_t used = 0;
     std::array<RansModel, kContextClasses> models;
