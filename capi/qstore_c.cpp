@@ -1,6 +1,8 @@
 // The C ABI: a thin layer that converts between C types and the C++ core (src/),
 // catches every exception at the boundary, and records the failure message in a
 // thread-local buffer for qs_last_error_message().
+#include <cstddef>
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -76,6 +78,7 @@ const char* qs_last_error_message(void) { return g_last_error.c_str(); }
 
 qs_open_options qs_open_options_default(void) {
     qs_open_options o;
+    std::memset(&o, 0, sizeof(o));
     o.struct_size = sizeof(o);
     o.num_threads = 0;
     o.verify_checksums = 1;
@@ -92,7 +95,8 @@ qs_status qs_open_ex(const char* path, const qs_open_options* options, qs_file**
         if (options->struct_size < sizeof(size_t) + sizeof(uint32_t))
             return set_error(QS_ERR_INVALID_ARGUMENT, "qs_open_ex: options.struct_size is not set");
         o.num_threads = options->num_threads;
-        if (options->struct_size >= sizeof(qs_open_options)) o.verify_checksums = options->verify_checksums;
+        if (options->struct_size >= offsetof(qs_open_options, verify_checksums) + sizeof(int))
+            o.verify_checksums = options->verify_checksums;
     }
     return guarded([&] {
         qstore::ReaderOptions ro;

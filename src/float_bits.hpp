@@ -2,7 +2,7 @@
 // with round-to-nearest-even (used to turn a prediction into the high dtype) and the
 // order-preserving "key" map used to express residuals as integer distances.
 // Everything here is integer or plain IEEE float32 arithmetic, so encoder and decoder
-// compute identical predictions on every conforming platform (docs/FORMAT.md §5).
+// compute identical predictions on every conforming platform (docs/FORMAT.md §7.2-7.3).
 #pragma once
 
 #include <cstdint>

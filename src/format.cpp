@@ -47,14 +47,14 @@ std::vector<uint8_t> serialize_header(const FileHeader& h) {
 FileHeader parse_header(const uint8_t* p, const std::string& what) {
     if (std::memcmp(p, kMagic, 8) != 0) fail(Errc::not_qstore, what + ": not a qstore file (bad magic)");
     ByteReader r(p + 8, kHeaderSize - 8, what + ": header");
+    if (checksum(p, kHeaderSize - 8) != load_le(p + kHeaderSize - 8, 8))
+        fail(Errc::corrupt, what + ": header checksum mismatch");
     FileHeader h;
     h.major = r.u16();
     h.minor = r.u16();
     if (h.major != kFormatMajor)
         fail(Errc::unsupported, what + ": format version " + std::to_string(h.major) + "." + std::to_string(h.minor) +
                                     " is not supported (this library reads " + std::to_string(kFormatMajor) + ".x)");
-    if (checksum(p, kHeaderSize - 8) != load_le(p + kHeaderSize - 8, 8))
-        fail(Errc::corrupt, what + ": header checksum mismatch");
     h.flags = r.u32();
     h.file_size = r.u64();
     h.directory_offset = r.u64();

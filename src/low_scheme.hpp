@@ -1,5 +1,5 @@
 // A low-precision scheme turns high-precision rows into codes + float32 scales, and
-// back into a float32 prediction of each high value plus a context class (0..7) that
+// back into a float32 prediction of each high value plus a context class (0..15) that
 // selects the residual streams the element's correction is coded in. The residual
 // codec (residual_codec.hpp) is the same for every scheme.
 #pragma once

@@ -67,10 +67,12 @@ std::vector<uint8_t> zstd_frame(const std::vector<uint8_t>& raw) {
 
 SectionEntry write_small_section(FileSink& sink, SectionKind kind, const std::vector<uint8_t>& raw) {
     std::vector<uint8_t> stored = zstd_frame(raw);
+    const bool compressed = stored.size() < raw.size();
+    if (!compressed) stored = raw;
     sink.pad_to(kAlignment);
     SectionEntry e;
     e.kind = static_cast<uint32_t>(kind);
-    e.flags = kSectionRequired | kSectionZstd;
+    e.flags = kSectionRequired | (compressed ? kSectionZstd : 0);
     e.offset = sink.position();
     e.stored_size = stored.size();
     e.raw_size = raw.size();
@@ -121,7 +123,8 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
         if (!quantize) {
             rec.scheme = SchemeId::passthrough;
             rec.levels.resize(1);
-            rec.levels[0].push_back(level0.write_part(PartRole::data, PartEncoding::raw, t.data, t.size, low_align));
+            // Always aligned: passthrough bytes can then be viewed in place (qs_view_low).
+            rec.levels[0].push_back(level0.write_part(PartRole::data, PartEncoding::raw, t.data, t.size, kAlignment));
             stats.low_separate_bytes += t.size;
         } else {
             rec.scheme = scheme.id();
@@ -201,7 +204,7 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
         sections.push_back(e);
     }
     nlohmann::json meta = {{"generator", std::string("qstore ") + version_string()},
-                           {"low_codes", options.low_raw ? "raw" : "zstd"},
+                           {"low_codes", options.low_raw ? "raw" : "coded"},
                            {"low_source", given_low ? "given" : "qstore-int8-row"},
                            {"zstd_level", options.zstd_level}};
     meta["safetensors_metadata"] = nlohmann::json::object();

@@ -30,20 +30,16 @@ RansModel rans_model(const std::array<uint64_t, 256>& count) {
         m.freq[s] = static_cast<uint32_t>(std::max<uint64_t>(1, (count[s] * total + n / 2) / n));
         sum += m.freq[s];
     }
-    // Fix rounding on the most frequent symbols, where a unit of frequency costs least.
+    // Fix rounding on the most frequent symbol, where a unit of frequency costs least;
+    // if it cannot absorb all of it (it must keep >= 1), move on to the next largest.
     while (sum != total) {
         int best = -1;
-        for (int s = 0; s < 256; ++s) {
-            if (!m.freq[s] || (sum > total && m.freq[s] == 1)) continue;
-            if (best < 0 || m.freq[s] > m.freq[best]) best = s;
-        }
-        if (sum > total) {
-            --m.freq[best];
-            --sum;
-        } else {
-            ++m.freq[best];
-            ++sum;
-        }
+        for (int s = 0; s < 256; ++s)
+            if (m.freq[s] > 1 || (sum < total && m.freq[s]))
+                if (best < 0 || m.freq[s] > m.freq[best]) best = s;
+        const int64_t change = std::max<int64_t>(int64_t(total) - sum, 1 - int64_t(m.freq[best]));
+        m.freq[best] = static_cast<uint32_t>(int64_t(m.freq[best]) + change);
+        sum += change;
     }
     uint32_t acc = 0;
     for (int s = 0; s < 256; ++s) {

@@ -59,9 +59,16 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
         if (s.offset > header_.file_size || s.stored_size > header_.file_size - s.offset)
             fail(Errc::corrupt, path + ": a section lies outside the file");
         switch (static_cast<SectionKind>(s.kind)) {
-            case SectionKind::metadata: meta = &s; break;
-            case SectionKind::tensor_index: index = &s; break;
+            case SectionKind::metadata:
+                if (meta) fail(Errc::corrupt, path + ": two metadata sections");
+                meta = &s;
+                break;
+            case SectionKind::tensor_index:
+                if (index) fail(Errc::corrupt, path + ": two tensor index sections");
+                index = &s;
+                break;
             case SectionKind::level_data:
+                if (s.flags & kSectionZstd) fail(Errc::unsupported, path + ": compressed level sections are not supported");
                 if (level_sections_.count(s.level)) fail(Errc::corrupt, path + ": two sections for one level");
                 level_sections_[s.level] = &s;
                 break;
@@ -103,9 +110,16 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
         for (size_t level = 0; level < t.levels.size(); ++level) {
             auto it = level_sections_.find(static_cast<uint32_t>(level));
             if (it == level_sections_.end()) fail(Errc::corrupt, what + "no section for level " + std::to_string(level));
-            for (const auto& p : t.levels[level])
+            for (const auto& p : t.levels[level]) {
                 if (p.offset > it->second->stored_size || p.size > it->second->stored_size - p.offset)
                     fail(Errc::corrupt, what + "a part lies outside its section");
+                // Each role allows exactly the encodings the decoder implements.
+                const bool ok = (p.role == PartRole::data && p.encoding == PartEncoding::raw) ||
+                                (p.role == PartRole::codes && p.encoding != PartEncoding::byte_planes) ||
+                                (p.role == PartRole::scales && p.encoding != PartEncoding::blocks) ||
+                                (p.role == PartRole::residual && p.encoding == PartEncoding::blocks);
+                if (!ok) fail(Errc::corrupt, what + "part of unknown role or with a wrong encoding");
+            }
         }
     }
     pool_ = std::make_unique<ThreadPool>(options_.threads);
@@ -141,8 +155,13 @@ uint64_t Reader::stored_bytes(const TensorRecord& t, size_t level) const {
     return n;
 }
 bool Reader::low_codes_raw(const TensorRecord& t) const {
-    const PartRef* p = t.part(0, t.scheme == SchemeId::passthrough ? PartRole::data : PartRole::codes);
-    return p && p->encoding == PartEncoding::raw;
+    // Zero-copy needs raw bytes at a 64-byte aligned file offset (the mmap is page aligned).
+    auto raw_aligned = [&](const PartRef* p) {
+        return p && p->encoding == PartEncoding::raw &&
+               (level_sections_.at(0)->offset + p->offset) % kAlignment == 0;
+    };
+    if (t.scheme == SchemeId::passthrough) return raw_aligned(t.part(0, PartRole::data));
+    return raw_aligned(t.part(0, PartRole::codes)) && raw_aligned(t.part(0, PartRole::scales));
 }
 
 const uint8_t* Reader::part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const {
@@ -249,7 +268,8 @@ void Reader::load_low(size_t i, void* codes, size_t codes_size, void* scales, si
 void Reader::view_low(size_t i, const void** codes, const void** scales) const {
     const TensorRecord& t = tensors_.at(i);
     const std::string what = tensor_context(t);
-    if (!low_codes_raw(t)) fail(Errc::not_available, what + "low codes are entropy-coded; use qs_load_low");
+    if (!low_codes_raw(t))
+        fail(Errc::not_available, what + "low precision is not stored raw and aligned; use qs_load_low");
     const PartRole role = t.scheme == SchemeId::passthrough ? PartRole::data : PartRole::codes;
     const PartRef& cp = require_part(t, 0, role, what);
     if (cp.size != low_code_bytes(t)) fail(Errc::corrupt, what + "raw codes have the wrong size");
@@ -308,6 +328,9 @@ void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
         if (s.offset + s.stored_size > file_.size()) fail(Errc::truncated, what + ": truncated");
         if (checksum(file_.data() + s.offset, s.stored_size) != s.checksum) fail(Errc::corrupt, what + ": checksum mismatch");
     }
+    for (const auto& [level, s] : level_sections_)
+        if (level == 1 && s->offset != header_.low_prefix_end)
+            fail(Errc::corrupt, path() + ": low_prefix_end does not match the start of the residual section");
     if (file_.size() != header_.file_size)
         fail(Errc::corrupt, path() + ": file is " + std::to_string(file_.size()) + " bytes, header says " +
                                 std::to_string(header_.file_size));

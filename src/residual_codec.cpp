@@ -6,6 +6,7 @@
 #include "byte_io.hpp"
 #include "error.hpp"
 #include "float_bits.hpp"
+#include "float_env.hpp"
 #include "rans.hpp"
 
 namespace qstore {
@@ -198,6 +199,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
 
 void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
                            std::vector<uint8_t>& out) {
+    const FloatEnvironmentGuard float_env;
     switch (t) {
         case DType::f32: return encode_typed<DType::f32>(high, prediction, context, n, out);
         case DType::bf16: return encode_typed<DType::bf16>(high, prediction, context, n, out);
@@ -209,6 +211,7 @@ void encode_residual_block(const uint8_t* high, DType t, const float* prediction
 void decode_residual_block(const uint8_t* blob, size_t blob_size, DType t, const LowScheme& scheme,
                            const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
                            uint8_t* high, ResidualScratch& scratch, const std::string& what) {
+    const FloatEnvironmentGuard float_env;
     switch (t) {
         case DType::f32:
             return decode_typed<DType::f32>(blob, blob_size, scheme, codes, scales, g, first, n, high, scratch, what);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "float_env.hpp"
 #include "high_values.hpp"
 
 namespace qstore {
@@ -27,6 +28,7 @@ const ContextTable kContext;
 
 void Int8RowScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
                              uint8_t* codes, float* scales) const {
+    const FloatEnvironmentGuard float_env;  // the codes must not depend on the caller's FP mode
     const size_t esize = dtype_size(t);
     std::vector<float> row(g.cols);
     for (uint64_t r = row_begin; r < row_end; ++r) {
@@ -53,6 +55,7 @@ void Int8RowScheme::quantize(const uint8_t* high, DType t, const Geometry& g, ui
 
 void Int8RowScheme::predict(const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
                             float* prediction, uint8_t* context) const {
+    const FloatEnvironmentGuard float_env;
     uint64_t i = 0;
     while (i < n) {
         const uint64_t e = first + i;

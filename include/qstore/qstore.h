@@ -11,7 +11,8 @@
  * Conventions (the same for every function):
  *   - Functions that can fail return a qs_status; QS_OK is 0. On failure, a
  *     human-readable message naming the file and tensor is available from
- *     qs_last_error_message() on the SAME thread until that thread's next call.
+ *     qs_last_error_message() on the SAME thread until that thread's next call of a
+ *     function returning a qs_status.
  *   - Output buffers are provided by the caller together with their size in bytes;
  *     a buffer that is too small yields QS_ERR_BUFFER_TOO_SMALL and nothing is written.
  *   - A qs_file handle may be used from many threads at once for loads and queries;
@@ -143,7 +144,7 @@ typedef struct qs_tensor_info {
     int low_codes_are_raw;        /* 1 if the codes are stored raw and qs_view_low works */
 } qs_tensor_info;
 
-/* Options for qs_open_ex. Initialise with qs_open_options_default(). */
+/* Options for qs_open_ex. Initialise with qs_open_options_default(), then change fields. */
 typedef struct qs_open_options {
     size_t struct_size;
     /* Worker threads owned by the handle, used to decode one tensor's blocks in
@@ -152,6 +153,9 @@ typedef struct qs_open_options {
     /* 1 (default) = verify each part's checksum on every load; 0 = skip (faster;
      * corruption is then only caught by structural checks). */
     int verify_checksums;
+    /* Room for options of later 1.x versions, so that the struct's size (and the way
+     * qs_open_options_default returns it) never changes. Must be zero. */
+    uint8_t reserved[48];
 } qs_open_options;
 
 typedef struct qs_file qs_file; /* opaque */
@@ -189,10 +193,12 @@ QS_API qs_status qs_find_tensor(const qs_file* file, const char* name, size_t* i
 QS_API qs_status qs_load_low(qs_file* file, size_t index, void* codes, size_t codes_size,
                              void* scales, size_t scales_size);
 
-/* Zero-copy view of the low precision, for files packed with raw low codes
- * (info.low_codes_are_raw). Pointers are 64-byte aligned, read-only, and valid until
- * qs_close. Checksums are verified once per call (unless disabled in the options).
- * Returns QS_ERR_NOT_AVAILABLE when the codes are entropy-coded. */
+/* Zero-copy view of the low precision, for tensors whose low codes (or passthrough
+ * bytes) are stored raw (info.low_codes_are_raw: files packed with --low-raw, and
+ * passthrough tensors of any file). Pointers are 64-byte aligned, read-only, and valid
+ * until qs_close; *scales is NULL for passthrough tensors. Checksums are verified on
+ * every call (unless disabled in the options). Returns QS_ERR_NOT_AVAILABLE when the
+ * codes are entropy-coded. */
 QS_API qs_status qs_view_low(qs_file* file, size_t index, const void** codes,
                              const void** scales);
 
