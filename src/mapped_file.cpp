@@ -38,6 +38,15 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     ::close(fd);
 }
 
+void MappedFile::release(const uint8_t* p, size_t n) const {
+    if (!data_ || p < data_ || p + n > data_ + size_) return;
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    // Only whole pages inside the range: neighbours may still be in use.
+    uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+    uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

@@ -17,6 +17,9 @@ public:
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    // Drops the pages of [p, p+n) from this process's memory (they are re-read from the
+    // page cache if touched again), so streaming over a large file keeps RSS small.
+    void release(const uint8_t* p, size_t n) const;
 
 private:
     std::string path_;

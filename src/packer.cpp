@@ -188,6 +188,11 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
             stats.low_separate_bytes += codes.size() + scales.size() * 4;
         }
         records.push_back(std::move(rec));
+        high.release(t);  // keep RSS at about one tensor, not the whole mapped model
+        if (low_codes) {
+            given_low->release(*low_codes);
+            given_low->release(*low_scales);
+        }
         stats.tensors++;
         if (options.progress) options.progress(ti + 1, tensors.size(), t.name);
     }

@@ -120,6 +120,7 @@ void SafetensorsReader::add_file(const std::string& file) {
             t.data = data + off[0];
             t.size = off[1] - off[0];
             t.source = file;
+            t.file_index = files_.size();
             local.push_back(std::move(t));
         } catch (const nlohmann::json::exception& e) {
             fail(Errc::corrupt, what + ": malformed entry: " + e.what());
@@ -136,6 +137,8 @@ void SafetensorsReader::add_file(const std::string& file) {
     file_bytes_ += fsize;
     files_.push_back(std::move(mf));
 }
+
+void SafetensorsReader::release(const SafetensorsTensor& t) const { files_.at(t.file_index)->release(t.data, t.size); }
 
 const SafetensorsTensor* SafetensorsReader::find(const std::string& name) const {
     auto it = by_name_.find(name);

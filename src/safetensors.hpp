@@ -23,6 +23,7 @@ struct SafetensorsTensor {
     const uint8_t* data = nullptr;  // into the mmap; may be unaligned
     uint64_t size = 0;              // bytes
     std::string source;             // path of the file holding it
+    size_t file_index = 0;          // which mapped shard holds it
     uint64_t num_elements() const;
 };
 
@@ -35,6 +36,8 @@ public:
     // Tensors in a stable order: shard by shard, each by ascending data offset.
     const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
     const SafetensorsTensor* find(const std::string& name) const;
+    // Drops a tensor's pages from memory once it has been consumed (see MappedFile::release).
+    void release(const SafetensorsTensor& t) const;
     // "__metadata__" string map of the (first) file; empty if absent.
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
     uint64_t header_bytes() const { return header_bytes_; }  // sum over shards, incl. 8-byte prefix
