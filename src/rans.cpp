@@ -21,8 +21,9 @@ RansModel rans_model(const std::array<uint64_t, 256>& count) {
         n += c;
         distinct += c != 0;
     }
-    // Fewer slots for short streams: the decoder builds a table of 2^scale_bits.
-    m.scale_bits = std::clamp(bit_length(n), std::max(bit_length(distinct) + 1, 2), kRansMaxScaleBits);
+    // About n/4 slots (at most 4096): the decoder builds a table of 2^scale_bits per
+    // model, and on the shared models finer tables cost more than they save.
+    m.scale_bits = std::clamp(bit_length(n) - 2, std::max(bit_length(distinct) + 1, 2), kRansMaxScaleBits);
     const uint32_t total = 1u << m.scale_bits;
     int64_t sum = 0;
     for (int s = 0; s < 256; ++s) {
