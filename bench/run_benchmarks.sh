@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Runs the whole qstore benchmark suite and writes every result into one directory.
+#
+#   bench/run_benchmarks.sh [options] [RESULTS_DIR]      (default RESULTS_DIR: build-bench/results)
+#
+# Builds build-bench (Release) if needed, then:
+#   1. qstore_compare on every model in ../shared/models (one table: sizes, speeds, memory)
+#      -> compare-models.{md,json,log}
+#   2. qstore_compare on a SYNTHETIC Llama-shaped BF16 model (default 100M parameters;
+#      its ratios are not real-model results) -> compare-synthetic-SIZE.{md,json,log}
+#   3. the Google Benchmark micro-benchmarks of the codec kernels -> micro.{txt,json}
+#   4. machine.txt (CPU, cores, compiler, git commit) and summary.md with everything.
+#
+# Options:
+#   --models DIR        models folder (default: <repo>/../shared/models)
+#   --runs N            timed runs per speed measurement (default 5; synthetic uses 3)
+#   --synthetic SIZE    parameter count of the synthetic model (default 100M; e.g. 1B)
+#   --no-synthetic      skip step 2
+#   --no-micro          skip step 3
+#   --build-dir DIR     build directory (default: <repo>/build-bench)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="$REPO/build-bench"
+MODELS="$REPO/../shared/models"
+RUNS=5
+SYNTHETIC=100M
+MICRO=1
+OUT=""
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --models) MODELS="$2"; shift 2 ;;
+    --runs) RUNS="$2"; shift 2 ;;
+    --synthetic) SYNTHETIC="$2"; shift 2 ;;
+    --no-synthetic) SYNTHETIC=""; shift ;;
+    --no-micro) MICRO=0; shift ;;
+    --build-dir) BUILD="$2"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
+    *) OUT="$1"; shift ;;
+  esac
+done
+OUT="${OUT:-$BUILD/results}"
+
+JOBS="$(nproc 2>/dev/null || echo 2)"
+if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
+  cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release
+fi
+make -C "$BUILD" -j"$JOBS" qstore_compare qstore_micro_bench qstore_gen_synthetic >/dev/null
+COMPARE="$BUILD/bench/qstore_compare"
+MICROBIN="$BUILD/bench/qstore_micro_bench"
+
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+
+shopt -s nullglob
+MODEL_FILES=("$MODELS"/*.safetensors)
+shopt -u nullglob
+if [[ ${#MODEL_FILES[@]} -eq 0 ]]; then
+  echo "run_benchmarks.sh: no .safetensors files in $MODELS (use --models DIR)" >&2
+  exit 1
+fi
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)"
+  echo "cpus: $(nproc)  (cores per socket: $(lscpu 2>/dev/null | sed -n 's/^Core(s) per socket:[[:space:]]*//p' | head -1), threads per core: $(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core:[[:space:]]*//p' | head -1))"
+  echo "memory: $(free -g 2>/dev/null | awk '/^Mem:/ {print $2 " GiB"}')"
+  echo "kernel: $(uname -sr)"
+  cxx="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$BUILD/CMakeCache.txt")"
+  echo "compiler: $("${cxx:-c++}" --version 2>/dev/null | head -1)"
+  echo "build type: $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")"
+  echo "git commit: $(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)"
+  dirty="$(git -C "$REPO" status --short -- src capi include cli CMakeLists.txt bench 2>/dev/null || true)"
+  if [[ -n "$dirty" ]]; then
+    echo "git working tree: UNCOMMITTED changes in measured sources:"
+    echo "$dirty" | sed 's/^/  /'
+  else
+    echo "git working tree: clean (measured sources)"
+  fi
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "models: ${MODEL_FILES[*]}"
+} > "$OUT/machine.txt"
+cat "$OUT/machine.txt"
+
+echo "== qstore_compare on ${#MODEL_FILES[@]} models (runs: $RUNS)"
+"$COMPARE" "${MODEL_FILES[@]}" --runs "$RUNS" --json "$OUT/compare-models.json" --md "$OUT/compare-models.md" \
+  2> "$OUT/compare-models.log" >/dev/null
+cat "$OUT/compare-models.md"
+
+if [[ -n "$SYNTHETIC" ]]; then
+  echo "== qstore_compare on a SYNTHETIC $SYNTHETIC-parameter model"
+  "$COMPARE" --synthetic "$SYNTHETIC" --runs "$(( RUNS < 3 ? RUNS : 3 ))" --pack-runs 1 \
+    --json "$OUT/compare-synthetic-$SYNTHETIC.json" --md "$OUT/compare-synthetic-$SYNTHETIC.md" \
+    2> "$OUT/compare-synthetic-$SYNTHETIC.log" >/dev/null
+  cat "$OUT/compare-synthetic-$SYNTHETIC.md"
+fi
+
+if [[ "$MICRO" == 1 ]]; then
+  echo "== micro-benchmarks"
+  "$MICROBIN" --benchmark_min_time=0.2 --benchmark_out="$OUT/micro.json" --benchmark_out_format=json \
+    > "$OUT/micro.txt" 2>&1
+  cat "$OUT/micro.txt"
+fi
+
+{
+  echo "# qstore benchmark results"
+  echo
+  echo '```'
+  cat "$OUT/machine.txt"
+  echo '```'
+  echo
+  echo "## Real models"
+  echo
+  cat "$OUT/compare-models.md"
+  if [[ -n "$SYNTHETIC" ]]; then
+    echo
+    echo "## SYNTHETIC model ($SYNTHETIC parameters, generated weights: not a real-model result)"
+    echo
+    cat "$OUT/compare-synthetic-$SYNTHETIC.md"
+  fi
+  if [[ "$MICRO" == 1 ]]; then
+    echo
+    echo "## Micro-benchmarks (one 2^18-element block of synthetic weights)"
+    echo
+    echo '```'
+    cat "$OUT/micro.txt"
+    echo '```'
+  fi
+} > "$OUT/summary.md"
+echo "== results in $OUT (summary.md, *.json)"
