@@ -461,6 +461,14 @@ struct ModelResult {
     json j;
 };
 
+// The 1, 5 and 15 minute load averages ("0.52 0.40 0.33"), or "".
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return in ? a + " " + b + " " + c : "";
+}
+
 std::string mb(double bytes) { return format("%.1f MB", bytes / 1e6); }
 
 ModelResult measure_model(const std::string& path, const Options& opt, const std::string& work) {
@@ -502,7 +510,8 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     // ---- tensors, separate files ----
     qs_file* fc = open_qs(qs_coded, qs_all_threads);
     const auto infos = tensor_infos(fc);
-    uint64_t elements = 0, high_total = 0, low_total = 0, largest = 0, quantized = 0;
+    uint64_t elements = 0, high_total = 0, low_total = 0, largest = 0, quantized = 0, multi_block = 0;
+    const uint64_t block_elements = qstore::PackOptions().block_elements;
     std::map<std::string, uint64_t> quantized_dtype_elems;
     for (const auto& t : infos) {
         elements += t.elements;
@@ -511,6 +520,9 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
         largest = std::max(largest, t.high_bytes);
         if (t.scheme != QS_LOW_PASSTHROUGH) {
             ++quantized;
+            const uint64_t cols = t.shape.empty() || t.shape[0] == 0 ? 1 : t.elements / t.shape[0];
+            const uint64_t rows_per_block = std::max<uint64_t>(1, block_elements / std::max<uint64_t>(1, cols));
+            if (!t.shape.empty() && t.shape[0] > rows_per_block) ++multi_block;
             quantized_dtype_elems[t.dtype == QS_DTYPE_F32 ? "F32" : t.dtype == QS_DTYPE_F16 ? "F16" : "BF16"] +=
                 t.elements;
         }
@@ -679,6 +691,8 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     j["parameters"] = elements;
     j["tensors"] = infos.size();
     j["quantized_tensors"] = quantized;
+    j["quantized_tensors_multi_block"] = multi_block;
+    j["load_average_after"] = load_average();
     j["largest_tensor_bytes"] = largest;
     j["high_tensor_bytes"] = high_total;
     j["low_tensor_bytes"] = low_total;
@@ -689,6 +703,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     R.push_back({S0, "quantized tensors' dtype", dtypes.empty() ? "-" : dtypes});
     R.push_back({S0, "parameters", params_str(elements)});
     R.push_back({S0, "tensors (quantized)", std::to_string(infos.size()) + " (" + std::to_string(quantized) + ")"});
+    R.push_back({S0, "quantized tensors with more than one coding block", std::to_string(multi_block)});
     R.push_back({S0, "separate raw = high + INT8 codes + scales + passthrough", mb(separate_raw)});
 
     const std::string S1 = "Size: bits per weight over all tensors (% of separate raw)";
@@ -895,6 +910,7 @@ int main(int argc, char** argv) {
         }
 
         std::vector<ModelResult> results;
+        const std::string load_before = load_average();
         const double t0 = now_seconds();
         for (const auto& in : opt.inputs) results.push_back(measure_model(in, opt, opt.work_dir));
         const double elapsed = now_seconds() - t0;
@@ -905,7 +921,8 @@ int main(int argc, char** argv) {
         std::string table = render_table(results);
         std::string header = "qstore_compare: " + cpu_model_name() + ", " + std::to_string(hardware_threads()) +
                              " CPUs; threads: 1 and " + std::to_string(N) + "; qstore " + qs_version_string() +
-                             "; MB = 10^6 bytes\n";
+                             "; MB = 10^6 bytes; load average before/after: " + load_before + " / " +
+                             load_average() + "\n";
         if (any_synthetic)
             header += "NOTE: columns marked SYNTHETIC are generated weights (Student-t rows, outlier columns), "
                       "not a trained model: their ratios are not real-model results.\n";
@@ -930,7 +947,8 @@ int main(int argc, char** argv) {
             json j;
             j["tool"] = "qstore_compare";
             j["qstore_version"] = qs_version_string();
-            j["machine"] = {{"cpu_model", cpu_model_name()}, {"cpus", hardware_threads()}};
+            j["machine"] = {{"cpu_model", cpu_model_name()}, {"cpus", hardware_threads()},
+                            {"load_average_before", load_before}, {"load_average_after", load_average()}};
             j["threads"] = {{"one", 1}, {"all", N}, {"qs_open_num_threads_all", opt.threads ? opt.threads : 0}};
             j["runs"] = opt.runs;
             j["pack_runs"] = opt.pack_runs;
