@@ -46,6 +46,7 @@ static_assert(static_cast<int>(qstore::Errc::internal) == QS_ERR_INTERNAL, "stat
 static_assert(static_cast<int>(qstore::Errc::truncated) == QS_ERR_TRUNCATED, "status codes must match");
 static_assert(static_cast<int>(qstore::DType::f8_e5m2) == QS_DTYPE_F8_E5M2, "dtype codes must match");
 static_assert(static_cast<int>(qstore::SchemeId::int8_row) == QS_LOW_INT8_ROW, "scheme codes must match");
+static_assert(static_cast<int>(qstore::SchemeId::fp8_e5m2_tensor) == QS_LOW_FP8_E5M2_TENSOR, "scheme codes must match");
 
 bool valid_tensor(const qs_file* f, size_t index) { return f && index < f->reader.tensor_count(); }
 

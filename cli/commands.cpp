@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include "bnb_layout.hpp"
+#include "low_layout.hpp"
 #include "error.hpp"
 #include "progress.hpp"
 #include "reader.hpp"
@@ -24,7 +24,7 @@ std::string shape_string(const std::vector<uint64_t>& shape) {
     return s.str();
 }
 
-const char* scheme_name(SchemeId id) { return id == SchemeId::int8_row ? "int8-row" : "passthrough"; }
+const char* scheme_name(SchemeId id) { return id == SchemeId::passthrough ? "passthrough" : low_scheme(id)->name(); }
 
 const char* section_name(uint32_t kind) {
     switch (static_cast<SectionKind>(kind)) {
@@ -99,8 +99,10 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
         if (high || t.scheme == SchemeId::passthrough) {
             entries.push_back({t.name, t.high_dtype, t.shape, r.high_bytes(t)});
         } else {
-            entries.push_back({t.name, DType::i8, t.shape, r.low_code_bytes(t)});
-            entries.push_back({bnb_scale_name(t.name), DType::f32, {t.geometry().rows}, r.low_scale_bytes(t)});
+            const LowScheme& scheme = *low_scheme(t.scheme);
+            entries.push_back({t.name, scheme.code_dtype(), t.shape, r.low_code_bytes(t)});
+            entries.push_back({low_scale_name(scheme, t.name), DType::f32, low_scale_shape(scheme, t.geometry()),
+                               r.low_scale_bytes(t)});
         }
     }
     std::set<std::string> names;

@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "error.hpp"
+#include "low_scheme.hpp"
 #include "version.hpp"
 
 int main(int argc, char** argv) {
@@ -11,7 +12,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("qstore ") + qstore::version_string());
     app.require_subcommand(1);
 
-    std::string input, output, low_file, precision = "high";
+    std::string input, output, given_scheme, precision = "high";
     qstore::PackOptions pack_options;
     unsigned threads = 0;
     bool json = false;
@@ -19,10 +20,15 @@ int main(int argc, char** argv) {
     auto* pack = app.add_subcommand("pack", "Pack a safetensors model (file or sharded folder) into a .qs file");
     pack->add_option("input", input, "model.safetensors, model.safetensors.index.json or a folder")->required();
     pack->add_option("-o,--output", output, "output .qs file")->required();
-    pack->add_option("--low", low_file,
-                     "existing INT8 model in bitsandbytes layout (X.weight int8 + X.SCB float32) to use as the low "
-                     "precision instead of quantizing");
-    pack->add_flag("--low-raw", pack_options.low_raw, "store INT8 codes raw and 64-byte aligned (zero-copy loads)");
+    std::string low = "int8-row";
+    pack->add_option("--low", low,
+                     "low precision: a scheme (" + qstore::low_scheme_names() +
+                         "), or an existing low-precision safetensors file to use instead of quantizing "
+                         "(int8: X.weight int8 + X.SCB float32, bitsandbytes; fp8: X.weight F8 + X.weight_scale)")
+        ->capture_default_str();
+    pack->add_option("--low-scheme", given_scheme,
+                     "with --low FILE: the scheme the file follows (default int8-row)");
+    pack->add_flag("--low-raw", pack_options.low_raw, "store the low codes raw and 64-byte aligned (zero-copy loads)");
     pack->add_option("--exclude", pack_options.exclude, "glob pattern of tensor names to store unquantized (repeatable)");
     pack->add_option("--zstd-level", pack_options.zstd_level, "zstd level of the coded streams")->capture_default_str()
         ->check(CLI::Range(-7, 22));
@@ -47,7 +53,22 @@ int main(int argc, char** argv) {
 
     CLI11_PARSE(app, argc, argv);
     try {
-        if (pack->parsed()) return cmd_pack(input, low_file, output, pack_options);
+        if (pack->parsed()) {
+            // --low names a scheme or a file; with a file, --low-scheme names the scheme.
+            std::string given_file, scheme_name = low;
+            if (!qstore::low_scheme_by_name(low)) {
+                given_file = low;
+                scheme_name = given_scheme.empty() ? "int8-row" : given_scheme;
+            } else if (!given_scheme.empty()) {
+                throw qstore::Error(qstore::Errc::invalid_argument, "--low-scheme only goes with --low FILE");
+            }
+            const qstore::LowScheme* scheme = qstore::low_scheme_by_name(scheme_name);
+            if (!scheme)
+                throw qstore::Error(qstore::Errc::invalid_argument,
+                                    "unknown scheme '" + scheme_name + "' (known: " + qstore::low_scheme_names() + ")");
+            pack_options.scheme = scheme->id();
+            return cmd_pack(input, given_file, output, pack_options);
+        }
         if (unpack->parsed()) return cmd_unpack(input, precision, output, threads);
         if (info->parsed()) return cmd_info(input, json);
         if (verify->parsed()) return cmd_verify(input, threads, against);

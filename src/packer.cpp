@@ -7,7 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "bnb_layout.hpp"
+#include "low_layout.hpp"
 #include "checksum.hpp"
 #include "error.hpp"
 #include "file_sink.hpp"
@@ -99,7 +99,9 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
     out.restart_checksum();
     SectionWriter level1{residual_tmp, 0};
 
-    const LowScheme& scheme = *low_scheme(SchemeId::int8_row);
+    const LowScheme* scheme_ptr = low_scheme(options.scheme);
+    if (!scheme_ptr) fail(Errc::invalid_argument, out_path + ": unknown low-precision scheme");
+    const LowScheme& scheme = *scheme_ptr;
     const uint64_t low_align = options.low_raw ? kAlignment : 1;
     std::vector<TensorRecord> records;
     const auto& tensors = high.tensors();
@@ -117,8 +119,11 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
         bool quantize = should_quantize(t, options);
         if (quantize && given_low) {
             low_codes = given_low->find(t.name);
-            low_scales = given_low->find(bnb_scale_name(t.name));
-            if (!low_codes || low_codes->dtype != DType::i8 || !low_scales) quantize = false;  // kept as it is
+            low_scales = given_low->find(low_scale_name(scheme, t.name));
+            if (!low_codes || low_codes->dtype != scheme.code_dtype() || !low_scales) {
+                quantize = false;  // the low file does not quantize it: kept as it is
+                low_codes = low_scales = nullptr;
+            }
         }
         if (!quantize) {
             rec.scheme = SchemeId::passthrough;
@@ -134,11 +139,13 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
             if (low_codes) {
                 if (low_codes->shape != t.shape)
                     fail(Errc::invalid_argument, what + ": low codes have a different shape than the high tensor");
-                if (low_scales->dtype != DType::f32 || low_scales->num_elements() != g.rows)
-                    fail(Errc::invalid_argument, what + ": scales '" + low_scales->name + "' must be F32 with one value per row");
+                if (low_scales->dtype != DType::f32 || low_scales->num_elements() != scales.size())
+                    fail(Errc::invalid_argument, what + ": scales '" + low_scales->name + "' must be F32 with " +
+                                                     std::to_string(scales.size()) + " values");
                 std::memcpy(codes.data(), low_codes->data, codes.size());
                 std::memcpy(scales.data(), low_scales->data, scales.size() * 4);
             }
+            if (!low_codes) scheme.prepare(t.data, t.dtype, g, scales.data());
             const uint64_t rpb = std::max<uint64_t>(1, options.block_elements / g.cols);
             const uint64_t nblocks = (g.rows + rpb - 1) / rpb;
             rec.rows_per_block = rpb;
@@ -210,7 +217,8 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
     }
     nlohmann::json meta = {{"generator", std::string("qstore ") + version_string()},
                            {"low_codes", options.low_raw ? "raw" : "coded"},
-                           {"low_source", given_low ? "given" : "qstore-int8-row"},
+                           {"low_source", given_low ? "given" : "qstore"},
+                           {"low_scheme", scheme.name()},
                            {"zstd_level", options.zstd_level}};
     meta["safetensors_metadata"] = nlohmann::json::object();
     for (const auto& [k, v] : high.metadata()) meta["safetensors_metadata"][k] = v;

@@ -9,12 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "low_scheme.hpp"
 #include "safetensors.hpp"
 
 namespace qstore {
 
 struct PackOptions {
-    bool low_raw = false;                // store INT8 codes raw and 64-byte aligned (zero-copy loads)
+    SchemeId scheme = SchemeId::int8_row;  // the low precision qstore's own quantizer makes
+    bool low_raw = false;                // store the low codes raw and 64-byte aligned (zero-copy loads)
     int zstd_level = 3;                  // level of every zstd stream
     std::vector<std::string> exclude;    // fnmatch(3) patterns of tensor names stored as they are
     unsigned threads = 0;                // 0 = one per CPU
@@ -33,8 +35,8 @@ struct PackStats {
     uint64_t low_prefix_end = 0;
 };
 
-// `given_low`, if not null, supplies the INT8 codes and scales (bitsandbytes layout)
-// instead of qstore's own quantizer.
+// `given_low`, if not null, supplies the codes and scales (low_layout.hpp) instead of
+// qstore's own quantizer; options.scheme says which scheme they follow.
 PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
                const std::string& out_path);
 

@@ -2,8 +2,8 @@
  * qstore — one file, two precisions of a neural network, losslessly.
  *
  * This is the whole public C API of libqstore (C99, no C++ types, no exceptions).
- * A .qs file holds, for every tensor, a low precision (today: INT8 codes with one
- * float32 scale per row) and the residual that rebuilds the original high precision
+ * A .qs file holds, for every tensor, a low precision (INT8 or FP8 codes with float32
+ * scales per row or per tensor, see qs_low_scheme) and the residual that rebuilds the original high precision
  * (F32, F16 or BF16) bit for bit. Tensors that are not quantized (1-D norms and
  * biases, integer tensors, excluded names) are stored as they are and come back
  * identical from both loads.
@@ -119,7 +119,17 @@ typedef enum qs_low_scheme {
      * the other dimensions = columns): codes int8 [rows x cols] row-major, scales
      * float32 [rows]. Value ~= code * scale / 127. This is bitsandbytes' LLM.int8()
      * layout (weight int8 + SCB float32). */
-    QS_LOW_INT8_ROW = 1
+    QS_LOW_INT8_ROW = 1,
+    /* INT8 symmetric, one float32 scale (the tensor's absmax): codes int8, scales
+     * float32 [1]. Value ~= code * scale / 127. */
+    QS_LOW_INT8_TENSOR = 2,
+    /* OCP FP8 E4M3 codes (one byte each, saturating at +-448), float32 scales [rows]:
+     * value ~= fp8(code) * scale (scale = row absmax / 448). */
+    QS_LOW_FP8_E4M3_ROW = 3,
+    /* As above with one float32 scale for the tensor (scales float32 [1]). */
+    QS_LOW_FP8_E4M3_TENSOR = 4,
+    /* OCP FP8 E5M2 codes (saturating at +-57344), one float32 scale = absmax / 57344. */
+    QS_LOW_FP8_E5M2_TENSOR = 5
 } qs_low_scheme;
 
 #define QS_MAX_DIMS 8
@@ -135,7 +145,8 @@ typedef struct qs_tensor_info {
     qs_dtype high_dtype;          /* dtype returned by qs_load_high */
     qs_low_scheme low_scheme;
     qs_dtype low_dtype;           /* element type of the codes returned by qs_load_low
-                                     (QS_DTYPE_I8 for INT8; high_dtype for passthrough) */
+                                     (QS_DTYPE_I8, QS_DTYPE_F8_E4M3 or QS_DTYPE_F8_E5M2;
+                                     high_dtype for passthrough) */
     uint64_t high_bytes;          /* bytes qs_load_high writes */
     uint64_t low_code_bytes;      /* bytes qs_load_low writes to `codes` */
     uint64_t low_scale_bytes;     /* bytes qs_load_low writes to `scales` (0 for passthrough) */
