@@ -29,7 +29,6 @@
 #include <vector>
 
 #include "bench_common.hpp"
-#include "bnb_layout.hpp"
 #include "packer.hpp"
 #include "qstore/qstore.h"
 #include "safetensors.hpp"
@@ -414,9 +413,19 @@ uint64_t file_size(const std::string& p) { return static_cast<uint64_t>(fs::file
 // ---------------------------------------------------------------------------
 // One model.
 
+// bitsandbytes' name of the scale tensor of "X.weight": "X.SCB" ("<name>.SCB" otherwise).
+std::string scale_tensor_name(const std::string& weight_name) {
+    const std::string suffix = ".weight";
+    if (weight_name.size() > suffix.size() &&
+        weight_name.compare(weight_name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        return weight_name.substr(0, weight_name.size() - suffix.size()) + ".SCB";
+    return weight_name + ".SCB";
+}
+
 struct TensorInfo {
     std::string name;
     qs_dtype dtype;
+    qs_dtype low_dtype;
     qs_low_scheme scheme;
     std::vector<uint64_t> shape;
     uint64_t elements, high_bytes, low_code_bytes, low_scale_bytes;
@@ -431,6 +440,7 @@ std::vector<TensorInfo> tensor_infos(qs_file* f) {
         TensorInfo t;
         t.name = info.name;
         t.dtype = info.high_dtype;
+        t.low_dtype = info.low_dtype;
         t.scheme = info.low_scheme;
         t.shape.assign(info.shape, info.shape + info.ndim);
         t.elements = info.num_elements;
@@ -547,11 +557,11 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
                   "qs_load_low");
             const bool q = t.scheme != QS_LOW_PASSTHROUGH;
             low_units.push_back({codes, t.low_code_bytes, q ? 1 : esize, loff});
-            low_entries.push_back({t.name, q ? qstore::DType::i8 : s->dtype, t.shape, t.low_code_bytes});
+            low_entries.push_back({t.name, static_cast<qstore::DType>(t.low_dtype), t.shape, t.low_code_bytes});
             if (q) {
                 low_units.push_back({scales, t.low_scale_bytes, 4, loff + t.low_code_bytes});
-                low_entries.push_back(
-                    {qstore::bnb_scale_name(t.name), qstore::DType::f32, {t.shape[0]}, t.low_scale_bytes});
+                low_entries.push_back({scale_tensor_name(t.name), qstore::DType::f32, {t.low_scale_bytes / 4},
+                                       t.low_scale_bytes});
             }
             loff += t.low_code_bytes + t.low_scale_bytes;
         }

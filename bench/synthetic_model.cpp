@@ -128,7 +128,7 @@ void synthetic_matrix_rows(float* out, uint64_t rows, uint64_t cols, uint64_t se
         Rng rng(mix(seed, tensor_id, r));
         // Log-normal row scale: rows differ by about +-40% around the base scale.
         const double row_scale = base_scale * std::exp(0.35 * rng.normal());
-        float* o = out + r * cols;
+        float* o = out + (r - row_begin) * cols;
         for (uint64_t c = 0; c < cols; ++c)
             o[c] = static_cast<float>(row_scale * rng.student_t4()) * column_gain[c];
     }
@@ -173,26 +173,26 @@ SyntheticSummary write_synthetic_model(const std::string& path, uint64_t target_
         {"format", "pt"}};
     qstore::SafetensorsWriter writer(path, entries, metadata);
     qstore::ThreadPool pool(threads);
-    std::vector<float> values;
-    std::vector<uint16_t> bf16;
+    std::vector<uint16_t> bf16;  // one tensor at a time; float32 only per chunk of rows
     for (size_t ti = 0; ti < plan.size(); ++ti) {
         const auto& t = plan[ti];
         const uint64_t rows = t.shape[0], cols = t.shape.size() > 1 ? t.shape[1] : 1;
         const uint64_t n = rows * cols;
-        values.resize(n);
         bf16.resize(n);
         if (t.kind == TensorPlan::norm) {
             Rng rng(mix(seed, ti, 0));
-            for (uint64_t i = 0; i < n; ++i) values[i] = static_cast<float>(1.0 + 0.08 * rng.student_t4());
+            for (uint64_t i = 0; i < n; ++i) bf16[i] = qstore::bf16_from_f32(static_cast<float>(1.0 + 0.08 * rng.student_t4()));
         } else {
             const uint64_t chunk = std::max<uint64_t>(1, (1u << 16) / cols);
             const uint64_t jobs = (rows + chunk - 1) / chunk;
             pool.parallel_for(jobs, [&](size_t j) {
                 const uint64_t r0 = j * chunk, r1 = std::min(rows, r0 + chunk);
+                std::vector<float> values((r1 - r0) * cols);
+                // Rows r0..r1 of the matrix, generated into a chunk-sized buffer.
                 synthetic_matrix_rows(values.data(), rows, cols, seed, ti, t.base_scale, r0, r1);
+                for (uint64_t i = 0; i < values.size(); ++i) bf16[r0 * cols + i] = qstore::bf16_from_f32(values[i]);
             });
         }
-        for (uint64_t i = 0; i < n; ++i) bf16[i] = qstore::bf16_from_f32(values[i]);
         writer.write_next(bf16.data(), n * 2);
         if (progress) progress(ti + 1, plan.size());
     }

@@ -27,8 +27,8 @@ SyntheticShape synthetic_shape(uint64_t target_params);
 // "100M", "1B", "1.5B", "350m", "2000000" -> parameter count; throws on bad input.
 uint64_t parse_param_count(const std::string& text);
 
-// Fills rows [row_begin, row_end) of a rows x cols float32 weight matrix (out points at
-// row 0) with synthetic heavy-tailed values. Deterministic in (seed, tensor_id, row):
+// Writes rows [row_begin, row_end) of a rows x cols float32 weight matrix of synthetic
+// heavy-tailed values to out[0 .. (row_end - row_begin) * cols). Deterministic in (seed, tensor_id, row):
 // any split of rows over threads yields the same matrix.
 void synthetic_matrix_rows(float* out, uint64_t rows, uint64_t cols, uint64_t seed, uint64_t tensor_id,
                            float base_scale, uint64_t row_begin, uint64_t row_end);
