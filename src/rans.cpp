@@ -195,6 +195,13 @@ void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t
     const uint8_t* p = d.p;
     const uint8_t* const end = d.end;
     size_t i = 0;
+    // Unchecked groups while the payload surely holds their renormalization bytes.
+    for (; i + kRansLanes <= n && end - p >= kRansLanes * kRansMaxBytesPerStep; i += kRansLanes) {
+        dst[i] = rans_decode_step_unchecked(x0, p, view);
+        dst[i + 1] = rans_decode_step_unchecked(x1, p, view);
+        dst[i + 2] = rans_decode_step_unchecked(x2, p, view);
+        dst[i + 3] = rans_decode_step_unchecked(x3, p, view);
+    }
     for (; i + kRansLanes <= n; i += kRansLanes) {
         dst[i] = rans_decode_step(x0, p, end, view, what);
         dst[i + 1] = rans_decode_step(x1, p, end, view, what);

@@ -86,6 +86,20 @@ inline uint8_t rans_decode_step(uint32_t& x, const uint8_t*& p, const uint8_t* e
     return static_cast<uint8_t>(e);
 }
 
+// The same step without the end-of-payload check, for callers that checked there are
+// at least 2 bytes left per step they take (a step reads at most 2 renormalization
+// bytes because scale_bits <= 12).
+inline uint8_t rans_decode_step_unchecked(uint32_t& x, const uint8_t*& p, const RansTableView& t) {
+    const uint32_t e = t.slots[x & t.mask];
+    x = ((e >> 20) + 1) * (x >> t.scale_bits) + ((e >> 8) & 0xFFF);
+    if (x < kRansLow) {
+        x = (x << 8) | *p++;
+        if (x < kRansLow) x = (x << 8) | *p++;
+    }
+    return static_cast<uint8_t>(e);
+}
+constexpr ptrdiff_t kRansMaxBytesPerStep = 2;
+
 // Single-model convenience, used as a stream-set codec: model, then payload.
 void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out);
 void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, const std::string& what);

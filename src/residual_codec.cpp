@@ -138,10 +138,11 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
     scratch.out.resize(kTile * sizeof(U) / sizeof(uint64_t));
 
     // Pass 1 per element: the token (rANS, model chosen by the context) and its extra bits.
+    bool checked = true;  // false while the payload surely holds the group's bytes
     auto token_of = [&](uint32_t& x, uint64_t j) {
         const RansTableView& v = views[ctx[j]];
         if (!v.slots) fail(Errc::corrupt, what + ": residual context has no model");
-        const uint32_t token = rans_decode_step(x, p, end, v, what);
+        const uint32_t token = checked ? rans_decode_step(x, p, end, v, what) : rans_decode_step_unchecked(x, p, v);
         uint32_t z = token;
         if (token >= kDirectTokens) {
             if (token > kMaxToken) fail(Errc::corrupt, what + ": residual token out of range");
@@ -172,11 +173,13 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
         scheme.predict(codes, scales, g, first + tile, m, pred, ctx);
         uint64_t j = 0;
         for (; j + kRansLanes <= m; j += kRansLanes) {
+            checked = end - p < kRansLanes * kRansMaxBytesPerStep;
             token_of(x0, j);
             token_of(x1, j + 1);
             token_of(x2, j + 2);
             token_of(x3, j + 3);
         }
+        checked = true;
         uint32_t* lanes[kRansLanes] = {&x0, &x1, &x2, &x3};
         for (; j < m; ++j) token_of(*lanes[j % kRansLanes], j);
         // Pass 2, element-wise and branch-free (vectorizable): prediction + residual.
