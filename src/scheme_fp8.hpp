@@ -9,30 +9,35 @@
 #pragma once
 
 #include "fp8.hpp"
-#include "low_scheme.hpp"
+#include "scheme_absmax.hpp"
 
 namespace qstore {
 
-class Fp8Scheme final : public LowScheme {
+class Fp8Scheme final : public AbsmaxScheme {
 public:
     Fp8Scheme(SchemeId id, const char* name, const Fp8Format& format, bool per_tensor)
-        : id_(id), name_(name), format_(format), per_tensor_(per_tensor) {}
+        : AbsmaxScheme(per_tensor), id_(id), name_(name), format_(format) {
+        init_tables();
+    }
     SchemeId id() const override { return id_; }
     const char* name() const override { return name_; }
     DType code_dtype() const override { return format_.e4m3 ? DType::f8_e4m3 : DType::f8_e5m2; }
-    uint64_t code_bytes(const Geometry& g) const override { return g.elements(); }
-    uint64_t scale_count(const Geometry& g) const override { return per_tensor_ ? 1 : g.rows; }
-    void prepare(const uint8_t* high, DType t, const Geometry& g, float* scales) const override;
-    void quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
-                  uint8_t* codes, float* scales) const override;
-    void predict(const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
-                 float* prediction, uint8_t* context) const override;
 
 private:
+    float scale_of_absmax(float absmax) const override { return absmax / format_.max_value; }
+    void quantize_row(const float* row, uint64_t n, float scale, uint8_t* codes) const override {
+        for (uint64_t c = 0; c < n; ++c) codes[c] = scale > 0.0f ? fp8_from_f32(row[c] / scale, format_) : 0;
+    }
+    float value_of_code(uint8_t code) const override { return f32_from_fp8(code, format_); }
+    float step_of_scale(float scale) const override { return scale; }
+    uint8_t context_of_code(uint8_t code) const override {
+        const int exponent = (code & 0x7F) >> format_.mantissa_bits;
+        return static_cast<uint8_t>(format_.e4m3 ? exponent : exponent / 2);
+    }
+
     SchemeId id_;
     const char* name_;
     Fp8Format format_;
-    bool per_tensor_;
 };
 
 }  // namespace qstore

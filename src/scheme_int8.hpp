@@ -6,26 +6,23 @@
 //                64-95,96-127,128 -> classes 0..15 (finer where the residual's spread changes fastest)
 #pragma once
 
-#include "low_scheme.hpp"
+#include "scheme_absmax.hpp"
 
 namespace qstore {
 
-class Int8Scheme final : public LowScheme {
+class Int8Scheme final : public AbsmaxScheme {
 public:
-    explicit Int8Scheme(bool per_tensor) : per_tensor_(per_tensor) {}
+    explicit Int8Scheme(bool per_tensor) : AbsmaxScheme(per_tensor) { init_tables(); }
     SchemeId id() const override { return per_tensor_ ? SchemeId::int8_tensor : SchemeId::int8_row; }
     const char* name() const override { return per_tensor_ ? "int8-tensor" : "int8-row"; }
     DType code_dtype() const override { return DType::i8; }
-    uint64_t code_bytes(const Geometry& g) const override { return g.elements(); }
-    uint64_t scale_count(const Geometry& g) const override { return per_tensor_ ? 1 : g.rows; }
-    void prepare(const uint8_t* high, DType t, const Geometry& g, float* scales) const override;
-    void quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
-                  uint8_t* codes, float* scales) const override;
-    void predict(const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
-                 float* prediction, uint8_t* context) const override;
 
 private:
-    bool per_tensor_;
+    float scale_of_absmax(float absmax) const override { return absmax; }
+    void quantize_row(const float* row, uint64_t n, float scale, uint8_t* codes) const override;
+    float value_of_code(uint8_t code) const override { return static_cast<float>(static_cast<int8_t>(code)); }
+    float step_of_scale(float scale) const override { return scale / 127.0f; }
+    uint8_t context_of_code(uint8_t code) const override;
 };
 
 }  // namespace qstore

@@ -1,0 +1,50 @@
+#include "scheme_absmax.hpp"
+
+#include <vector>
+
+#include "finite_absmax.hpp"
+#include "float_env.hpp"
+#include "high_values.hpp"
+
+namespace qstore {
+
+void AbsmaxScheme::init_tables() {
+    for (int c = 0; c < 256; ++c) {
+        value_[c] = value_of_code(static_cast<uint8_t>(c));
+        context_[c] = context_of_code(static_cast<uint8_t>(c));
+    }
+}
+
+void AbsmaxScheme::prepare(const uint8_t* high, DType t, const Geometry& g, float* scales) const {
+    const FloatEnvironmentGuard float_env;
+    if (per_tensor_) scales[0] = scale_of_absmax(finite_absmax(high, t, g.elements()));
+}
+
+void AbsmaxScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
+                            uint8_t* codes, float* scales) const {
+    const FloatEnvironmentGuard float_env;  // the codes must not depend on the caller's FP mode
+    const size_t esize = dtype_size(t);
+    std::vector<float> row(g.cols);
+    for (uint64_t r = row_begin; r < row_end; ++r) {
+        const uint8_t* src = high + r * g.cols * esize;
+        if (!per_tensor_) scales[r] = scale_of_absmax(finite_absmax(src, t, g.cols));
+        high_to_f32(src, t, g.cols, row.data());
+        quantize_row(row.data(), g.cols, scales[per_tensor_ ? 0 : r], codes + r * g.cols);
+    }
+}
+
+void AbsmaxScheme::predict(const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
+                           float* prediction, uint8_t* context) const {
+    const FloatEnvironmentGuard float_env;
+    uint64_t i = 0;
+    while (i < n) {
+        const uint64_t r = (first + i) / g.cols;
+        const uint64_t stop = std::min(n, (r + 1) * g.cols - first);
+        const float step = step_of_scale(scales[per_tensor_ ? 0 : r]);
+        for (uint64_t k = i; k < stop; ++k) prediction[k] = value_[codes[first + k]] * step;
+        for (uint64_t k = i; k < stop; ++k) context[k] = context_[codes[first + k]];
+        i = stop;
+    }
+}
+
+}  // namespace qstore
