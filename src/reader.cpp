@@ -178,6 +178,20 @@ const uint8_t* Reader::part_bytes(const TensorRecord& t, size_t level, const Par
     return data;
 }
 
+void Reader::release_parts(const TensorRecord& t) const {
+    // A full load touches the whole mapping; dropping a tensor's pages once it is
+    // decoded keeps RSS near one tensor's working set (pages come back from the page
+    // cache if touched again, so this is safe while other threads read them).
+    for (size_t level = 0; level < t.levels.size(); ++level) {
+        auto it = level_sections_.find(static_cast<uint32_t>(level));
+        if (it == level_sections_.end()) continue;
+        for (const auto& p : t.levels[level]) {
+            const uint64_t begin = it->second->offset + p.offset;
+            if (begin + p.size <= file_.size()) file_.release(file_.data() + begin, p.size);
+        }
+    }
+}
+
 void Reader::read_scales(const TensorRecord& t, float* scales) const {
     const std::string what = tensor_context(t);
     const PartRef& p = require_part(t, 0, PartRole::scales, what);
@@ -259,10 +273,12 @@ void Reader::load_low(size_t i, void* codes, size_t codes_size, void* scales, si
         const PartRef& p = require_part(t, 0, PartRole::data, what);
         if (p.size != high_bytes(t)) fail(Errc::corrupt, what + "stored size does not match shape");
         std::memcpy(codes, part_bytes(t, 0, p, what), p.size);
+        release_parts(t);
         return;
     }
     read_scales(t, static_cast<float*>(scales));
     decode_low_codes(t, static_cast<uint8_t*>(codes));
+    release_parts(t);
 }
 
 void Reader::view_low(size_t i, const void** codes, const void** scales) const {
@@ -319,6 +335,7 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
         decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, codes, scales.data(), g, first, n,
                               out + first * esize, s->residual, what + "residual block " + std::to_string(b));
     });
+    release_parts(t);
 }
 
 void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {

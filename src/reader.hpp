@@ -57,6 +57,7 @@ private:
     const uint8_t* part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
     const PartRef& require_part(const TensorRecord& t, size_t level, PartRole role, const std::string& what) const;
     std::string tensor_context(const TensorRecord& t) const;
+    void release_parts(const TensorRecord& t) const;
     void decode_low_codes(const TensorRecord& t, uint8_t* codes) const;
     void read_scales(const TensorRecord& t, float* scales) const;
 

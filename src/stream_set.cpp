@@ -10,10 +10,12 @@
 namespace qstore {
 
 namespace {
-// Below these sizes the coders' own headers make them a loss. zstd rarely beats rANS
-// on our streams (by 0.2% on the shared models) and costs a table reset per frame, so it
-// is only tried on long streams, where LZ matches can pay.
-constexpr size_t kMinZstdInput = 16384;
+// Below these sizes the coders' own headers make them a loss; zstd also costs a table
+// reset per frame, which dominates on short streams.
+constexpr size_t kMinZstdInput = 4096;
+// zstd's Huffman decoder reads INT8 codes about 4x faster than our rANS; rANS is kept
+// only where it saves more than this share of the zstd size (docs/BENCHMARKS.md).
+constexpr double kRansMinSaving = 0.05;
 constexpr size_t kMinRansInput = 16;
 }
 
@@ -58,7 +60,7 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
             rans_size = rans_scratch_.size();
         }
         if (std::min(zstd_size, rans_size) < n) {
-            const bool use_rans = rans_size <= zstd_size;
+            const bool use_rans = zstd_size == SIZE_MAX || rans_size < zstd_size * (1.0 - kRansMinSaving);
             put_u8(table, static_cast<uint8_t>(use_rans ? StreamCodec::rans : StreamCodec::zstd));
             put_varint(table, n);
             put_varint(table, use_rans ? rans_size : zstd_size);
