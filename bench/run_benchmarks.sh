@@ -9,7 +9,9 @@
 #   2. qstore_compare on a SYNTHETIC Llama-shaped BF16 model (default 100M parameters;
 #      its ratios are not real-model results) -> compare-synthetic-SIZE.{md,json,log}
 #   3. the Google Benchmark micro-benchmarks of the codec kernels -> micro.{txt,json}
-#   4. machine.txt (CPU, cores, compiler, git commit) and summary.md with everything.
+#   4. qstore_schemes on every model: the pair's size and load speeds per low-precision
+#      scheme -> schemes.md
+#   5. machine.txt (CPU, cores, compiler, git commit) and summary.md with everything.
 #
 # Options:
 #   --models DIR        models folder (default: <repo>/../shared/models)
@@ -47,7 +49,7 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
   cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release
 fi
-make -C "$BUILD" -j"$JOBS" qstore_compare qstore_micro_bench qstore_gen_synthetic >/dev/null
+make -C "$BUILD" -j"$JOBS" qstore_compare qstore_micro_bench qstore_gen_synthetic qstore_schemes >/dev/null
 COMPARE="$BUILD/bench/qstore_compare"
 MICROBIN="$BUILD/bench/qstore_micro_bench"
 
@@ -97,6 +99,10 @@ if [[ -n "$SYNTHETIC" ]]; then
   cat "$OUT/compare-synthetic-$SYNTHETIC.md"
 fi
 
+echo "== qstore_schemes on ${#MODEL_FILES[@]} models"
+"$BUILD/bench/qstore_schemes" --runs "$(( RUNS < 3 ? RUNS : 3 ))" "${MODEL_FILES[@]}" > "$OUT/schemes.md"
+cat "$OUT/schemes.md"
+
 if [[ "$MICRO" == 1 ]]; then
   echo "== micro-benchmarks"
   "$MICROBIN" --benchmark_min_time=0.2 --benchmark_out="$OUT/micro.json" --benchmark_out_format=json \
@@ -120,6 +126,10 @@ fi
     echo
     cat "$OUT/compare-synthetic-$SYNTHETIC.md"
   fi
+  echo
+  echo "## Every low-precision scheme"
+  echo
+  cat "$OUT/schemes.md"
   if [[ "$MICRO" == 1 ]]; then
     echo
     echo "## Micro-benchmarks (one 2^18-element block of synthetic weights)"
