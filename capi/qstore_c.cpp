@@ -96,6 +96,9 @@ qs_status qs_open_ex(const char* path, const qs_open_options* options, qs_file**
         if (options->struct_size < sizeof(size_t) + sizeof(uint32_t))
             return set_error(QS_ERR_INVALID_ARGUMENT, "qs_open_ex: options.struct_size is not set");
         o.num_threads = options->num_threads;
+        if (options->struct_size >= sizeof(qs_open_options))
+            for (uint8_t b : options->reserved)
+                if (b != 0) return set_error(QS_ERR_INVALID_ARGUMENT, "qs_open_ex: options.reserved must be zero");
         if (options->struct_size >= offsetof(qs_open_options, verify_checksums) + sizeof(int))
             o.verify_checksums = options->verify_checksums;
     }

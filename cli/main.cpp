@@ -1,6 +1,7 @@
 // qstore: pack safetensors into one two-precision .qs file, inspect, verify, unpack.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 
 #include "commands.hpp"
 #include "error.hpp"
@@ -57,6 +58,11 @@ int main(int argc, char** argv) {
             // --low names a scheme or a file; with a file, --low-scheme names the scheme.
             std::string given_file, scheme_name = low;
             if (!qstore::low_scheme_by_name(low)) {
+                std::error_code ec;
+                if (!std::filesystem::exists(low, ec))
+                    throw qstore::Error(qstore::Errc::invalid_argument,
+                                        "--low '" + low + "' is neither a scheme (" + qstore::low_scheme_names() +
+                                            ") nor an existing file");
                 given_file = low;
                 scheme_name = given_scheme.empty() ? "int8-row" : given_scheme;
             } else if (!given_scheme.empty()) {

@@ -27,7 +27,7 @@ inline std::string low_scale_name(const LowScheme& scheme, const std::string& we
 
 inline std::vector<uint64_t> low_scale_shape(const LowScheme& scheme, const Geometry& g) {
     const uint64_t n = scheme.scale_count(g);
-    if (scheme.code_dtype() != DType::i8 && n == g.rows && n > 1) return {n, 1};
+    if (scheme.code_dtype() != DType::i8 && scheme.scales_per_row()) return {n, 1};
     return {n};
 }
 

@@ -24,6 +24,9 @@ enum class SchemeId : uint8_t {
 };
 constexpr int kSchemeCount = 6;
 constexpr int kContextClasses = 16;
+// The one NaN a prediction may be (positive quiet NaN, no payload): schemes map every
+// NaN result to it so predictions are the same on every CPU.
+constexpr uint32_t kCanonicalNaN = 0x7FC00000u;
 
 // A tensor seen as a matrix: dimension 0 = rows, product of the others = columns.
 struct Geometry {
@@ -40,6 +43,8 @@ public:
     virtual DType code_dtype() const = 0;
     virtual uint64_t code_bytes(const Geometry& g) const = 0;
     virtual uint64_t scale_count(const Geometry& g) const = 0;
+    // True if there is one scale per row (false: one per tensor).
+    virtual bool scales_per_row() const = 0;
     // Scales that depend on the whole tensor (per-tensor schemes) are computed here,
     // before rows are quantized in parallel. Row schemes do nothing.
     virtual void prepare(const uint8_t* high, DType t, const Geometry& g, float* scales) const {

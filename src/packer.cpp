@@ -3,6 +3,8 @@
 #include <fnmatch.h>
 #include <zstd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -83,8 +85,31 @@ SectionEntry write_small_section(FileSink& sink, SectionKind kind, const std::ve
 
 }  // namespace
 
+namespace {
+PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
+                    const std::string& out_path);
+}
+
 PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
                const std::string& out_path) {
+    // Written under a temporary name and renamed when complete: a failed or interrupted
+    // pack never leaves a partial .qs file behind (nor replaces a good one).
+    const std::string partial = out_path + ".partial";
+    try {
+        PackStats stats = pack_into(high, given_low, options, partial);
+        if (std::rename(partial.c_str(), out_path.c_str()) != 0)
+            fail(Errc::io, out_path + ": cannot rename " + partial + ": " + std::strerror(errno));
+        return stats;
+    } catch (...) {
+        std::remove(partial.c_str());
+        throw;
+    }
+}
+
+namespace {
+
+PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
+                    const std::string& out_path) {
     PackStats stats;
     ThreadPool pool(options.threads);
     ResourcePool<EncodeScratch> scratch_pool(
@@ -260,5 +285,7 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
     stats.low_prefix_end = h.low_prefix_end;
     return stats;
 }
+
+}  // namespace
 
 }  // namespace qstore

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "finite_absmax.hpp"
+#include "float_bits.hpp"
 #include "float_env.hpp"
 #include "high_values.hpp"
 
@@ -42,6 +43,12 @@ void AbsmaxScheme::predict(const uint8_t* codes, const float* scales, const Geom
         const uint64_t stop = std::min(n, (r + 1) * g.cols - first);
         const float step = step_of_scale(scales[per_tensor_ ? 0 : r]);
         for (uint64_t k = i; k < stop; ++k) prediction[k] = value_[codes[first + k]] * step;
+        // NaN results (a NaN or infinite scale, 0 x Inf) get one fixed pattern: which NaN
+        // IEEE arithmetic returns differs between CPUs, the prediction must not.
+        for (uint64_t k = i; k < stop; ++k) {
+            const uint32_t bits = f32_bits(prediction[k]);
+            prediction[k] = f32_from_bits((bits & 0x7FFFFFFFu) > 0x7F800000u ? kCanonicalNaN : bits);
+        }
         for (uint64_t k = i; k < stop; ++k) context[k] = context_[codes[first + k]];
         i = stop;
     }

@@ -3,7 +3,7 @@
 // whole tensor). A concrete scheme says how a scale follows from the absmax, how a
 // row is quantized, what value each code stands for, how a scale turns that value
 // into a prediction, and which context class each code belongs to:
-//   prediction = value(code) * step(scale)        (float32, no FMA)
+//   prediction = value(code) * step(scale)        (float32, no FMA; any NaN -> kCanonicalNaN)
 #pragma once
 
 #include "low_scheme.hpp"
@@ -14,6 +14,7 @@ class AbsmaxScheme : public LowScheme {
 public:
     uint64_t code_bytes(const Geometry& g) const override { return g.elements(); }
     uint64_t scale_count(const Geometry& g) const override { return per_tensor_ ? 1 : g.rows; }
+    bool scales_per_row() const override { return !per_tensor_; }
     void prepare(const uint8_t* high, DType t, const Geometry& g, float* scales) const override;
     void quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
                   uint8_t* codes, float* scales) const override;

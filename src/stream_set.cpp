@@ -60,7 +60,8 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
             rans_size = rans_scratch_.size();
         }
         if (std::min(zstd_size, rans_size) < n) {
-            const bool use_rans = zstd_size == SIZE_MAX || rans_size < zstd_size * (1.0 - kRansMinSaving);
+            const bool use_rans =
+                rans_size < n && (zstd_size >= n || rans_size < zstd_size * (1.0 - kRansMinSaving));
             put_u8(table, static_cast<uint8_t>(use_rans ? StreamCodec::rans : StreamCodec::zstd));
             put_varint(table, n);
             put_varint(table, use_rans ? rans_size : zstd_size);
