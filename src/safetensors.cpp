@@ -138,7 +138,13 @@ void SafetensorsReader::add_file(const std::string& file) {
     files_.push_back(std::move(mf));
 }
 
-void SafetensorsReader::release(const SafetensorsTensor& t) const { files_.at(t.file_index)->release(t.data, t.size); }
+void SafetensorsReader::release(const SafetensorsTensor& t) const {
+    // Consumers go through tensors in data order, so everything of the file up to the
+    // end of this tensor is done with: releasing that whole range also frees the pages
+    // that small tensors share with their neighbours.
+    const MappedFile& f = *files_.at(t.file_index);
+    f.release(f.data(), static_cast<size_t>(t.data + t.size - f.data()));
+}
 
 const SafetensorsTensor* SafetensorsReader::find(const std::string& name) const {
     auto it = by_name_.find(name);

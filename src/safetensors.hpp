@@ -36,7 +36,8 @@ public:
     // Tensors in a stable order: shard by shard, each by ascending data offset.
     const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
     const SafetensorsTensor* find(const std::string& name) const;
-    // Drops a tensor's pages from memory once it has been consumed (see MappedFile::release).
+    // Drops the pages of a tensor, and of its file up to it, from memory once consumed
+    // (MappedFile::release); meant for a pass over tensors() in order.
     void release(const SafetensorsTensor& t) const;
     // "__metadata__" string map of the (first) file; empty if absent.
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
