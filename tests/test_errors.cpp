@@ -199,7 +199,7 @@ TEST_CASE("unknown tensor names are QS_ERR_NOT_FOUND with a message naming them"
     CHECK(std::string(tensor_info(f.get(), idx).name) == kQuantized);
 }
 
-TEST_CASE("files that are not qstore files are QS_ERR_NOT_QSTORE; missing ones QS_ERR_IO", "[errors]") {
+TEST_CASE("files that are not qstore files are QS_ERR_NOT_QSTORE, missing ones QS_ERR_IO", "[errors]") {
     TempDir dir;
     std::mt19937_64 rng(1);
     std::vector<std::pair<std::string, std::vector<uint8_t>>> files;
@@ -242,7 +242,7 @@ TEST_CASE("files that are not qstore files are QS_ERR_NOT_QSTORE; missing ones Q
     CHECK(f == nullptr);
 }
 
-TEST_CASE("a newer format major version is QS_ERR_UNSUPPORTED; minor, flags, reserved are ignored", "[errors][format]") {
+TEST_CASE("a newer format major version is QS_ERR_UNSUPPORTED (minor, flags, reserved are ignored)", "[errors][format]") {
     Fixture fx;
     std::vector<uint8_t> b = read_file(fx.coded);
     REQUIRE(qstore::load_le(b.data() + 8, 2) == 1);

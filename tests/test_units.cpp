@@ -651,7 +651,7 @@ TEST_CASE("tensor index: serialize/parse round trip and damage detection", "[uni
     CHECK(thrown_code([&] { qstore::parse_index(longer.data(), longer.size(), "idx"); }) == Errc::corrupt);
 }
 
-TEST_CASE("tensor index: unknown dtype, scheme or encoding is unsupported; 9 dimensions corrupt", "[unit][format]") {
+TEST_CASE("tensor index: unknown dtype, scheme or encoding is unsupported, 9 dimensions corrupt", "[unit][format]") {
     auto one = [](auto mutate) {
         qstore::TensorRecord t;
         t.name = "w";
