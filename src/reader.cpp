@@ -272,7 +272,8 @@ void Reader::load_low(size_t i, void* codes, size_t codes_size, void* scales, si
     if (t.scheme == SchemeId::passthrough) {
         const PartRef& p = require_part(t, 0, PartRole::data, what);
         if (p.size != high_bytes(t)) fail(Errc::corrupt, what + "stored size does not match shape");
-        std::memcpy(codes, part_bytes(t, 0, p, what), p.size);
+        const uint8_t* data = part_bytes(t, 0, p, what);
+        if (p.size) std::memcpy(codes, data, p.size);  // codes may be NULL for an empty tensor
         release_parts(t);
         return;
     }
