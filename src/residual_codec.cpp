@@ -109,12 +109,11 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
     using U = typename HighBits<T>::U;
     ByteReader r(blob, blob_size, what + ": residual header");
     const uint16_t used = r.u16();
-    std::array<RansTable, kContextClasses> tables;
     RansTableView views[kContextClasses] = {};
     for (int c = 0; c < kContextClasses; ++c)
         if (used & (1u << c)) {
-            tables[c].read(r, what);
-            views[c] = tables[c].view();
+            scratch.tables[c].read(r, what);
+            views[c] = scratch.tables[c].view();
         }
     const uint64_t payload_size = r.varint();
     if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");

@@ -18,6 +18,7 @@
 
 #include "dtype.hpp"
 #include "low_scheme.hpp"
+#include "rans.hpp"
 
 namespace qstore {
 
@@ -32,6 +33,7 @@ struct ResidualScratch {
     std::vector<uint8_t> context;
     std::vector<uint32_t> z;
     std::vector<uint64_t> out;  // one tile of output, aligned for vector stores
+    RansTable tables[kContextClasses];  // reused: no allocation per block
 };
 
 // Decodes the block of n elements starting at element `first` of a tensor whose

@@ -1,5 +1,6 @@
 #include "scheme_absmax.hpp"
 
+#include <cmath>
 #include <vector>
 
 #include "finite_absmax.hpp"
@@ -10,9 +11,13 @@
 namespace qstore {
 
 void AbsmaxScheme::init_tables() {
+    values_finite_ = true;
+    values_are_int8_ = true;
     for (int c = 0; c < 256; ++c) {
         value_[c] = value_of_code(static_cast<uint8_t>(c));
         context_[c] = context_of_code(static_cast<uint8_t>(c));
+        values_finite_ = values_finite_ && std::isfinite(value_[c]);
+        values_are_int8_ = values_are_int8_ && value_[c] == static_cast<float>(static_cast<int8_t>(c));
     }
 }
 
@@ -42,12 +47,21 @@ void AbsmaxScheme::predict(const uint8_t* codes, const float* scales, const Geom
         const uint64_t r = (first + i) / g.cols;
         const uint64_t stop = std::min(n, (r + 1) * g.cols - first);
         const float step = step_of_scale(scales[per_tensor_ ? 0 : r]);
-        for (uint64_t k = i; k < stop; ++k) prediction[k] = value_[codes[first + k]] * step;
-        // NaN results (a NaN or infinite scale, 0 x Inf) get one fixed pattern: which NaN
-        // IEEE arithmetic returns differs between CPUs, the prediction must not.
-        for (uint64_t k = i; k < stop; ++k) {
-            const uint32_t bits = f32_bits(prediction[k]);
-            prediction[k] = f32_from_bits((bits & 0x7FFFFFFFu) > 0x7F800000u ? kCanonicalNaN : bits);
+        const uint8_t* c = codes + first;
+        if (values_are_int8_) {  // the same products as the table, as a vectorizable conversion
+            const int8_t* q = reinterpret_cast<const int8_t*>(c);
+            for (uint64_t k = i; k < stop; ++k) prediction[k] = static_cast<float>(q[k]) * step;
+        } else {
+            for (uint64_t k = i; k < stop; ++k) prediction[k] = value_[c[k]] * step;
+        }
+        // NaN results (a NaN or infinite scale, 0 x Inf, NaN codes) get one fixed pattern:
+        // which NaN IEEE arithmetic returns differs between CPUs, the prediction must not.
+        // Finite values times a finite step are never NaN, so that case skips the pass.
+        if (!values_finite_ || !std::isfinite(step)) {
+            for (uint64_t k = i; k < stop; ++k) {
+                const uint32_t bits = f32_bits(prediction[k]);
+                prediction[k] = f32_from_bits((bits & 0x7FFFFFFFu) > 0x7F800000u ? kCanonicalNaN : bits);
+            }
         }
         for (uint64_t k = i; k < stop; ++k) context[k] = context_[codes[first + k]];
         i = stop;

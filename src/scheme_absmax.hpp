@@ -35,6 +35,8 @@ protected:
 private:
     float value_[256] = {};
     uint8_t context_[256] = {};
+    bool values_finite_ = true;    // no code stands for NaN or Inf (INT8)
+    bool values_are_int8_ = true;  // value(code) == (float)(int8_t)code (INT8)
 };
 
 }  // namespace qstore
