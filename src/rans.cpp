@@ -165,7 +165,7 @@ RansDecoder::RansDecoder(const uint8_t* payload, size_t size, const std::string&
     for (auto& s : x) {
         s = static_cast<uint32_t>(load_le(p, 4));
         p += 4;
-        if (s < kRansLow) rans_corrupt(what, "bad initial state");
+        if (s < kRansLow || s >= (kRansLow << 8)) rans_corrupt(what, "bad initial state");
     }
 }
 
