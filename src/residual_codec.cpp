@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <type_traits>
 
 #include "byte_io.hpp"
 #include "error.hpp"
@@ -109,12 +110,18 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
     using U = typename HighBits<T>::U;
     ByteReader r(blob, blob_size, what + ": residual header");
     const uint16_t used = r.u16();
-    RansTableView views[kContextClasses] = {};
-    for (int c = 0; c < kContextClasses; ++c)
+    // A context without a model gets a one-slot table that always yields token 255,
+    // which no dtype allows: damaged data then fails the token range check below
+    // instead of costing a test per element.
+    static const uint32_t kInvalidTokenSlot = 255;
+    RansTableView views[kContextClasses];
+    for (int c = 0; c < kContextClasses; ++c) {
+        views[c] = RansTableView{&kInvalidTokenSlot, 0, 0};
         if (used & (1u << c)) {
             scratch.tables[c].read(r, what);
             views[c] = scratch.tables[c].view();
         }
+    }
     const uint64_t payload_size = r.varint();
     if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
     RansDecoder dec(r.take(payload_size), payload_size, what);
@@ -137,11 +144,12 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
     scratch.out.resize(kTile * sizeof(U) / sizeof(uint64_t));
 
     // Pass 1 per element: the token (rANS, model chosen by the context) and its extra bits.
-    bool checked = true;  // false while the payload surely holds the group's bytes
-    auto token_of = [&](uint32_t& x, uint64_t j) {
+    // `checked` is false while the payload surely holds the group's renormalization bytes.
+    auto token_of = [&](auto checked, uint32_t& x, uint64_t j) {
         const RansTableView& v = views[ctx[j]];
-        if (!v.slots) fail(Errc::corrupt, what + ": residual context has no model");
-        const uint32_t token = checked ? rans_decode_step(x, p, end, v, what) : rans_decode_step_unchecked(x, p, v);
+        uint32_t token;
+        if constexpr (decltype(checked)::value) token = rans_decode_step(x, p, end, v, what);
+        else token = rans_decode_step_unchecked(x, p, v);
         uint32_t z = token;
         if (token >= kDirectTokens) {
             if (token > kMaxToken) fail(Errc::corrupt, what + ": residual token out of range");
@@ -171,16 +179,23 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
         const uint64_t m = std::min(kTile, n - tile);
         scheme.predict(codes, scales, g, first + tile, m, pred, ctx);
         uint64_t j = 0;
+        const std::true_type checked;
+        const std::false_type unchecked;
         for (; j + kRansLanes <= m; j += kRansLanes) {
-            checked = end - p < kRansLanes * kRansMaxBytesPerStep;
-            token_of(x0, j);
-            token_of(x1, j + 1);
-            token_of(x2, j + 2);
-            token_of(x3, j + 3);
+            if (end - p >= kRansLanes * kRansMaxBytesPerStep) {
+                token_of(unchecked, x0, j);
+                token_of(unchecked, x1, j + 1);
+                token_of(unchecked, x2, j + 2);
+                token_of(unchecked, x3, j + 3);
+            } else {
+                token_of(checked, x0, j);
+                token_of(checked, x1, j + 1);
+                token_of(checked, x2, j + 2);
+                token_of(checked, x3, j + 3);
+            }
         }
-        checked = true;
         uint32_t* lanes[kRansLanes] = {&x0, &x1, &x2, &x3};
-        for (; j < m; ++j) token_of(*lanes[j % kRansLanes], j);
+        for (; j < m; ++j) token_of(checked, *lanes[j % kRansLanes], j);
         // Pass 2, element-wise and branch-free (vectorizable): prediction + residual.
         U* const out = reinterpret_cast<U*>(scratch.out.data());
         for (uint64_t k = 0; k < m; ++k)
