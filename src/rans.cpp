@@ -132,27 +132,45 @@ void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t 
     int contexts = 1;
     if (context)
         for (size_t i = 0; i < n; ++i) contexts = std::max(contexts, context[i] + 1);
-    std::vector<EncSymbol> table(static_cast<size_t>(contexts) * 256);
+    // Per-thread table, reused: only the entries of used symbols are written (and read).
+    thread_local std::vector<EncSymbol> table;
+    if (table.size() < static_cast<size_t>(contexts) * 256) table.resize(static_cast<size_t>(contexts) * 256);
     for (int c = 0; c < contexts; ++c)
         for (int s = 0; s < 256; ++s)
             if (models[c].freq[s]) table[c * 256 + s] = enc_symbol(models[c].start[s], models[c].freq[s], models[c].scale_bits);
+    const EncSymbol* const tab = table.data();
     // Encode backwards into a byte stack; the decoder reads it forwards. With
     // scale_bits <= 12 a symbol emits at most 2 bytes.
     std::vector<uint8_t> stack(2 * n + 4 * kRansLanes);
     uint8_t* const end = stack.data() + stack.size();
     uint8_t* p = end;
-    uint32_t state[kRansLanes];
-    for (auto& x : state) x = kRansLow;
-    for (size_t i = n; i-- > 0;) {
-        const EncSymbol& e = table[(context ? context[i] * 256u : 0u) + symbols[i]];
-        uint32_t x = state[i % kRansLanes];
+    auto put = [&](uint32_t& x, size_t i) {
+        const EncSymbol& e = tab[(context ? context[i] * 256u : 0u) + symbols[i]];
         while (x >= e.x_max) {
             *--p = static_cast<uint8_t>(x);
             x >>= 8;
         }
         const uint32_t q = static_cast<uint32_t>((static_cast<uint64_t>(x) * e.rcp_freq) >> 32) >> e.rcp_shift;
-        state[i % kRansLanes] = x + e.bias + q * e.cmpl_freq;
+        x = x + e.bias + q * e.cmpl_freq;
+    };
+    uint32_t state[kRansLanes] = {kRansLow, kRansLow, kRansLow, kRansLow};
+    uint32_t x0 = kRansLow, x1 = kRansLow, x2 = kRansLow, x3 = kRansLow;
+    size_t i = n;
+    uint32_t* lanes[kRansLanes] = {&x0, &x1, &x2, &x3};
+    while (i % kRansLanes != 0) {  // the tail first (encoding runs backwards)
+        --i;
+        put(*lanes[i % kRansLanes], i);
     }
+    for (; i > 0; i -= kRansLanes) {
+        put(x3, i - 1);
+        put(x2, i - 2);
+        put(x1, i - 3);
+        put(x0, i - 4);
+    }
+    state[0] = x0;
+    state[1] = x1;
+    state[2] = x2;
+    state[3] = x3;
     // Final states, lane 0 first, each little-endian.
     for (int k = kRansLanes; k-- > 0;)
         for (int b = 3; b >= 0; --b) *--p = static_cast<uint8_t>(state[k] >> (8 * b));

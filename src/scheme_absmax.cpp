@@ -32,9 +32,15 @@ void AbsmaxScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uin
     const size_t esize = dtype_size(t);
     std::vector<float> row(g.cols);
     for (uint64_t r = row_begin; r < row_end; ++r) {
-        const uint8_t* src = high + r * g.cols * esize;
-        if (!per_tensor_) scales[r] = scale_of_absmax(finite_absmax(src, t, g.cols));
-        high_to_f32(src, t, g.cols, row.data());
+        high_to_f32(high + r * g.cols * esize, t, g.cols, row.data());
+        if (!per_tensor_) {
+            float absmax = 0.0f;
+            for (float x : row) {
+                const float a = std::fabs(x);
+                if (std::isfinite(a) && a > absmax) absmax = a;
+            }
+            scales[r] = scale_of_absmax(absmax);
+        }
         quantize_row(row.data(), g.cols, scales[per_tensor_ ? 0 : r], codes + r * g.cols);
     }
 }

@@ -1,6 +1,7 @@
 #include "stream_set.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "byte_io.hpp"
@@ -17,7 +18,17 @@ constexpr size_t kMinZstdInput = 4096;
 // only where it saves more than this share of the zstd size (docs/BENCHMARKS.md).
 constexpr double kRansMinSaving = 0.05;
 constexpr size_t kMinRansInput = 16;
+
+// Order-0 empirical entropy of a byte stream, in bytes.
+double entropy_bytes(const uint8_t* data, size_t n) {
+    size_t count[256] = {};
+    for (size_t i = 0; i < n; ++i) ++count[data[i]];
+    double bits = 0;
+    for (size_t c : count)
+        if (c) bits -= static_cast<double>(c) * std::log2(static_cast<double>(c) / static_cast<double>(n));
+    return bits / 8;
 }
+}  // namespace
 
 StreamEncoder::StreamEncoder(int zstd_level) : cctx_(ZSTD_createCCtx()), level_(zstd_level) {
     if (!cctx_) fail(Errc::out_of_memory, "cannot create a zstd context");
@@ -54,7 +65,10 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
             if (ZSTD_isError(c)) fail(Errc::internal, std::string("zstd compression failed: ") + ZSTD_getErrorName(c));
             zstd_size = c;
         }
-        if (n >= kMinRansInput) {
+        // A static rANS code is never shorter than the stream's order-0 entropy (less
+        // the 16 bytes of final states): skip encoding when that bound already loses.
+        if (n >= kMinRansInput && (zstd_size == SIZE_MAX || entropy_bytes(data, n) - 16 <
+                                                                zstd_size * (1.0 - kRansMinSaving))) {
             rans_scratch_.clear();
             rans_encode(data, n, rans_scratch_);
             rans_size = rans_scratch_.size();
