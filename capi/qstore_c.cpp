@@ -165,6 +165,32 @@ qs_status qs_load_high(qs_file* file, size_t index, void* out, size_t out_size) 
     return guarded([&] { file->reader.load_high(index, out, out_size); });
 }
 
+qs_status qs_load_high_many(qs_file* file, size_t count, const size_t* indices, void* const* outs,
+                            const size_t* out_sizes) {
+    if (!file || (count && (!indices || !outs || !out_sizes)))
+        return set_error(QS_ERR_INVALID_ARGUMENT, "qs_load_high_many: NULL argument");
+    for (size_t k = 0; k < count; ++k)
+        if (indices[k] >= file->reader.tensor_count())
+            return set_error(QS_ERR_INVALID_ARGUMENT, "qs_load_high_many: index out of range");
+    return guarded([&] {
+        file->reader.for_each_parallel(count, [&](size_t k) { file->reader.load_high(indices[k], outs[k], out_sizes[k]); });
+    });
+}
+
+qs_status qs_load_low_many(qs_file* file, size_t count, const size_t* indices, void* const* codes,
+                           const size_t* codes_sizes, void* const* scales, const size_t* scales_sizes) {
+    if (!file || (count && (!indices || !codes || !codes_sizes || !scales || !scales_sizes)))
+        return set_error(QS_ERR_INVALID_ARGUMENT, "qs_load_low_many: NULL argument");
+    for (size_t k = 0; k < count; ++k)
+        if (indices[k] >= file->reader.tensor_count())
+            return set_error(QS_ERR_INVALID_ARGUMENT, "qs_load_low_many: index out of range");
+    return guarded([&] {
+        file->reader.for_each_parallel(count, [&](size_t k) {
+            file->reader.load_low(indices[k], codes[k], codes_sizes[k], scales[k], scales_sizes[k]);
+        });
+    });
+}
+
 qs_status qs_verify(qs_file* file) {
     if (!file) return set_error(QS_ERR_INVALID_ARGUMENT, "qs_verify: NULL file");
     return guarded([&] { file->reader.verify(); });

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -45,6 +46,11 @@ public:
     void load_low(size_t i, void* codes, size_t codes_size, void* scales, size_t scales_size) const;
     void view_low(size_t i, const void** codes, const void** scales) const;
     void load_high(size_t i, void* out, size_t out_size) const;
+    // Runs body(k) for k in [0, count) on the handle's threads (tensors decoded in
+    // parallel; each load may itself use the pool for its blocks).
+    void for_each_parallel(size_t count, const std::function<void(size_t)>& body) const {
+        pool_->parallel_for(count, body);
+    }
     // Every section checksum, then every tensor decoded in both precisions.
     void verify(const std::function<void(size_t, size_t)>& progress = nullptr) const;
 

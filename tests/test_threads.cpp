@@ -158,3 +158,59 @@ TEST_CASE("many handles opened and closed concurrently", "[threads]") {
     for (auto& th : threads) th.join();
     CHECK(failures.load() == 0);
 }
+
+TEST_CASE("qs_load_high_many and qs_load_low_many decode many tensors in parallel, exactly", "[threads]") {
+    const unsigned handle_threads = GENERATE(2u, 1u);
+    CAPTURE(handle_threads);
+    const std::vector<Tensor> model = thread_model();
+    TempDir dir;
+    qstore::PackOptions o;
+    o.block_elements = GENERATE(4096u, 1u << 18);  // many blocks per tensor, or one
+    pack_model(dir, model, "m.qs", o);
+    auto f = open_qs(dir.path() + "/m.qs", nullptr, handle_threads);
+    REQUIRE(f);
+    const size_t n = qs_tensor_count(f.get());
+    REQUIRE(n == model.size());
+
+    // Every tensor twice, in reverse order: the batch may repeat and reorder tensors.
+    std::vector<size_t> idx;
+    for (size_t i = n; i-- > 0;) idx.push_back(i);
+    for (size_t i = 0; i < n; ++i) idx.push_back(i);
+    std::vector<std::vector<uint8_t>> high(idx.size()), codes(idx.size()), scales(idx.size());
+    std::vector<void*> high_p, codes_p, scales_p;
+    std::vector<size_t> high_n, codes_n, scales_n;
+    for (size_t k = 0; k < idx.size(); ++k) {
+        const qs_tensor_info info = tensor_info(f.get(), idx[k]);
+        high[k].assign(info.high_bytes, 0xCD);
+        codes[k].assign(info.low_code_bytes, 0xCD);
+        scales[k].assign(info.low_scale_bytes + 1, 0xCD);
+        high_p.push_back(high[k].data());
+        codes_p.push_back(codes[k].data());
+        scales_p.push_back(scales[k].data());
+        high_n.push_back(high[k].size());
+        codes_n.push_back(codes[k].size());
+        scales_n.push_back(info.low_scale_bytes);
+    }
+    REQUIRE(qs_load_high_many(f.get(), idx.size(), idx.data(), high_p.data(), high_n.data()) == QS_OK);
+    REQUIRE(qs_load_low_many(f.get(), idx.size(), idx.data(), codes_p.data(), codes_n.data(), scales_p.data(),
+                             scales_n.data()) == QS_OK);
+    for (size_t k = 0; k < idx.size(); ++k) {
+        INFO("tensor " << idx[k]);
+        CHECK(first_mismatch(high[k], model[idx[k]].bytes) == -1);
+        LowData one;
+        REQUIRE(load_low(f.get(), idx[k], one) == QS_OK);
+        CHECK(codes[k] == one.codes);
+        CHECK(first_mismatch(scales[k].data(), scales_n[k], one.scales.data(), one.scales.size()) == -1);
+    }
+
+    // A bad index or a too-small buffer fails the call with that tensor's status.
+    std::vector<size_t> bad = {0, n};
+    CHECK(qs_load_high_many(f.get(), 2, bad.data(), high_p.data(), high_n.data()) == QS_ERR_INVALID_ARGUMENT);
+    std::vector<size_t> small = high_n;
+    small[3] -= 1;
+    CHECK(qs_load_high_many(f.get(), idx.size(), idx.data(), high_p.data(), small.data()) ==
+          QS_ERR_BUFFER_TOO_SMALL);
+    CHECK(std::string(qs_last_error_message()).find("buffer too small") != std::string::npos);
+    CHECK(qs_load_high_many(f.get(), 1, nullptr, high_p.data(), high_n.data()) == QS_ERR_INVALID_ARGUMENT);
+    CHECK(qs_load_high_many(f.get(), 0, nullptr, nullptr, nullptr) == QS_OK);
+}

@@ -216,6 +216,19 @@ QS_API qs_status qs_view_low(qs_file* file, size_t index, const void** codes,
 /* High precision, bit-exact, into a caller buffer of info.high_bytes. */
 QS_API qs_status qs_load_high(qs_file* file, size_t index, void* out, size_t out_size);
 
+/* Several tensors at once: decodes tensors indices[0..count-1] in parallel on the
+ * handle's threads (qs_open_options.num_threads), which also helps models made of many
+ * small tensors, whose blocks alone cannot keep the threads busy. outs[k] is a buffer
+ * of out_sizes[k] bytes for tensor indices[k] (qs_load_high_many: high precision;
+ * qs_load_low_many: the low codes as qs_load_low writes them, scales in scales[k] of
+ * scale_sizes[k] bytes, which may be NULL/0 for passthrough tensors). On failure the
+ * status and message are those of one failed tensor; other buffers may or may not
+ * have been written. */
+QS_API qs_status qs_load_high_many(qs_file* file, size_t count, const size_t* indices, void* const* outs,
+                                   const size_t* out_sizes);
+QS_API qs_status qs_load_low_many(qs_file* file, size_t count, const size_t* indices, void* const* codes,
+                                  const size_t* codes_sizes, void* const* scales, const size_t* scales_sizes);
+
 /* ---- Whole-file checks --------------------------------------------------- */
 
 /* Verifies every section checksum and decodes every tensor in both precisions,
