@@ -666,6 +666,25 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     both("qs_load_high_coded", high_total, qs_op(qs_coded, true, true, false));
     for (const auto& u : high_units)
         if (std::memcmp(high_out.data() + u.out_offset, u.data, u.size) != 0) die(name + ": qs_load_high is not bit-exact");
+    // The same loads as one qs_load_high_many call: tensors decoded in parallel.
+    both("qs_load_high_many", high_total, [&](qstore::ThreadPool& p) {
+        qs_file* f = open_qs(qs_coded, p.size() == 1 ? 1 : qs_all_threads, true);
+        std::vector<size_t> idx(infos.size());
+        std::vector<void*> outs(infos.size());
+        std::vector<size_t> sizes(infos.size());
+        size_t hoff = 0;
+        for (size_t i = 0; i < infos.size(); ++i) {
+            idx[i] = i;
+            outs[i] = high_out.data() + hoff;
+            sizes[i] = infos[i].high_bytes;
+            hoff += infos[i].high_bytes;
+        }
+        check(qs_load_high_many(f, idx.size(), idx.data(), outs.data(), sizes.data()), "qs_load_high_many");
+        qs_close(f);
+    });
+    for (const auto& u : high_units)
+        if (std::memcmp(high_out.data() + u.out_offset, u.data, u.size) != 0)
+            die(name + ": qs_load_high_many is not bit-exact");
     both("qs_load_high_lowraw", high_total, qs_op(qs_raw, true, true, false));
     both("qs_load_high_coded_nocheck", high_total, qs_op(qs_coded, true, false, false));
     both("qs_load_low_coded", low_total, qs_op(qs_coded, false, true, false));
@@ -773,6 +792,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     speed_row("pack_low_raw", "pack --low-raw (of high input)", pk("raw"));
     auto sr = [&](const std::string& key, const std::string& label) { speed_row(key, label, speed[key]); };
     sr("qs_load_high_coded", "qs_load_high, coded file (of output)");
+    sr("qs_load_high_many", "qs_load_high_many (all tensors in one call), coded file");
     sr("qs_load_high_lowraw", "qs_load_high, --low-raw file");
     sr("qs_load_high_coded_nocheck", "qs_load_high, coded, checksums off");
     sr("qs_load_low_coded", "qs_load_low, coded file (of output)");
