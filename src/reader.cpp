@@ -26,7 +26,11 @@ namespace {
 
 std::vector<uint8_t> decompress_section(const uint8_t* p, const SectionEntry& e, const std::string& what) {
     if (!(e.flags & kSectionZstd)) return std::vector<uint8_t>(p, p + e.stored_size);
-    if (e.raw_size > (1ull << 34)) fail(Errc::corrupt, what + ": implausible section size");
+    // The frame states its content size (the writer uses ZSTD_compress); it must agree,
+    // and be plausible for JSON and index records, before anything is allocated.
+    const unsigned long long content = ZSTD_getFrameContentSize(p, e.stored_size);
+    if (content != e.raw_size) fail(Errc::corrupt, what + ": section size disagrees with its zstd frame");
+    if (e.raw_size > e.stored_size * 1024 + (1u << 20)) fail(Errc::corrupt, what + ": implausible section size");
     std::vector<uint8_t> raw(e.raw_size);
     size_t n = ZSTD_decompress(raw.data(), raw.size(), p, e.stored_size);
     if (ZSTD_isError(n) || n != raw.size()) fail(Errc::corrupt, what + ": section does not decompress");
@@ -339,6 +343,41 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
     release_parts(t);
 }
 
+void Reader::check_declared_sizes(const TensorRecord& t) const {
+    // The stored parts must declare exactly the sizes the shape implies: a damaged
+    // shape is then reported as corruption instead of being allocated. Stream tables
+    // are parsed, nothing is decoded.
+    const std::string what = tensor_context(t);
+    auto bytes_of = [&](size_t level, const PartRef& p) {
+        const SectionEntry* s = level_sections_.at(static_cast<uint32_t>(level));
+        if (s->offset + p.offset + p.size > file_.size()) fail(Errc::truncated, what + "truncated");
+        return file_.data() + s->offset + p.offset;
+    };
+    if (t.scheme == SchemeId::passthrough) {
+        if (require_part(t, 0, PartRole::data, what).size != high_bytes(t))
+            fail(Errc::corrupt, what + "stored size does not match shape");
+        return;
+    }
+    const Geometry g = t.geometry();
+    const uint64_t rpb = t.rows_per_block, nblocks = (g.rows + rpb - 1) / rpb;
+    const PartRef& cp = require_part(t, 0, PartRole::codes, what);
+    if (cp.encoding == PartEncoding::raw) {
+        if (cp.size != g.elements()) fail(Errc::corrupt, what + "raw codes have the wrong size");
+    } else {
+        auto blocks = parse_block_container(bytes_of(0, cp), cp.size, what + "codes");
+        if (blocks.size() != nblocks) fail(Errc::corrupt, what + "wrong number of code blocks");
+        for (size_t b = 0; b < blocks.size(); ++b) {
+            auto refs = parse_stream_set(blocks[b].data, blocks[b].size, what + "codes");
+            const uint64_t rows = std::min(g.rows, (b + 1) * rpb) - b * rpb;
+            if (refs.size() != 1 || refs[0].raw_size != rows * g.cols)
+                fail(Errc::corrupt, what + "code block size does not match shape");
+        }
+    }
+    const PartRef& rp = require_part(t, 1, PartRole::residual, what);
+    if (parse_block_container(bytes_of(1, rp), rp.size, what + "residual").size() != nblocks)
+        fail(Errc::corrupt, what + "wrong number of residual blocks");
+}
+
 void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
     for (const auto& s : sections_) {
         const std::string what = path() + ": section of kind " + std::to_string(s.kind) + " (level " +
@@ -355,6 +394,7 @@ void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
     std::vector<uint8_t> a, b;
     for (size_t i = 0; i < tensors_.size(); ++i) {
         const TensorRecord& t = tensors_[i];
+        check_declared_sizes(t);  // before allocating what the shape claims
         a.resize(low_code_bytes(t) + low_scale_bytes(t));
         load_low(i, a.data(), low_code_bytes(t), a.data() + low_code_bytes(t), low_scale_bytes(t));
         b.resize(high_bytes(t));

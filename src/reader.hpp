@@ -64,6 +64,7 @@ private:
     const PartRef& require_part(const TensorRecord& t, size_t level, PartRole role, const std::string& what) const;
     std::string tensor_context(const TensorRecord& t) const;
     void release_parts(const TensorRecord& t) const;
+    void check_declared_sizes(const TensorRecord& t) const;
     void decode_low_codes(const TensorRecord& t, uint8_t* codes) const;
     void read_scales(const TensorRecord& t, float* scales) const;
 
