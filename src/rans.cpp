@@ -187,12 +187,12 @@ RansDecoder::RansDecoder(const uint8_t* payload, size_t size, const std::string&
     }
 }
 
-void RansDecoder::finish() const {
+void RansDecoder::finish(uint32_t x0, uint32_t x1, uint32_t x2, uint32_t x3, const uint8_t* at) const {
     // The encoder started every state at kRansLow and used every byte: anything else
     // means the payload was damaged.
-    for (uint32_t s : x)
+    for (uint32_t s : {x0, x1, x2, x3})
         if (s != kRansLow) rans_corrupt(what, "stream does not end in its initial state");
-    if (p != end) rans_corrupt(what, "trailing bytes after the payload");
+    if (at != end) rans_corrupt(what, "trailing bytes after the payload");
 }
 
 void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out) {
@@ -228,12 +228,7 @@ void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t
     }
     uint32_t* lanes[kRansLanes] = {&x0, &x1, &x2, &x3};
     for (; i < n; ++i) dst[i] = rans_decode_step(*lanes[i % kRansLanes], p, end, view, what);
-    d.x[0] = x0;
-    d.x[1] = x1;
-    d.x[2] = x2;
-    d.x[3] = x3;
-    d.p = p;
-    d.finish();
+    d.finish(x0, x1, x2, x3, p);
 }
 
 }  // namespace qstore

@@ -66,8 +66,9 @@ void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t 
 class RansDecoder {
 public:
     RansDecoder(const uint8_t* payload, size_t size, const std::string& what);
-    // Checks the payload was consumed exactly and every state is back at its start.
-    void finish() const;
+    // Checks the payload was consumed exactly and every state is back at its start,
+    // given the final lane states and position of a hot loop that worked on copies.
+    void finish(uint32_t x0, uint32_t x1, uint32_t x2, uint32_t x3, const uint8_t* at) const;
 
     uint32_t x[kRansLanes];
     const uint8_t* p;

@@ -203,12 +203,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
                 static_cast<U>(float_key<U>(HighBits<T>::of(pred[k])) + unzigzag<U>(static_cast<U>(zs[k]))));
         std::memcpy(high + tile * sizeof(U), out, m * sizeof(U));
     }
-    dec.x[0] = x0;
-    dec.x[1] = x1;
-    dec.x[2] = x2;
-    dec.x[3] = x3;
-    dec.p = p;
-    dec.finish();
+    dec.finish(x0, x1, x2, x3, p);
     if (bits != bits_end || (fill >= 8)) fail(Errc::corrupt, what + ": trailing residual extra bits");
 }
 
