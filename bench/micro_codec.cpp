@@ -44,10 +44,10 @@ const Prepared& prepared(DType t) {
         p->g.cols = d.cols;
         p->codes.resize(scheme().code_bytes(p->g));
         p->scales.resize(scheme().scale_count(p->g));
-        scheme().quantize(d.high(t), t, p->g, 0, d.rows, p->codes.data(), p->scales.data());
+        scheme().quantize(d.high(t), t, p->g, 0, d.rows, {p->codes.data(), p->scales.data(), nullptr});
         p->prediction.resize(d.n());
         p->context.resize(d.n());
-        scheme().predict(p->codes.data(), p->scales.data(), p->g, 0, d.n(), p->prediction.data(), p->context.data());
+        scheme().predict({p->codes.data(), p->scales.data(), nullptr}, p->g, 0, d.n(), p->prediction.data(), p->context.data());
         qstore::encode_residual_block(d.high(t), t, p->prediction.data(), p->context.data(), d.n(), p->residual);
         qstore::StreamEncoder enc(3);
         enc.encode({{p->codes.data(), p->codes.size()}}, p->code_blob);
@@ -65,7 +65,7 @@ void BM_int8row_quantize(benchmark::State& state, DType t) {
     std::vector<uint8_t> codes(p.codes.size());
     std::vector<float> scales(p.scales.size());
     for (auto _ : state) {
-        scheme().quantize(d.high(t), t, p.g, 0, d.rows, codes.data(), scales.data());
+        scheme().quantize(d.high(t), t, p.g, 0, d.rows, {codes.data(), scales.data(), nullptr});
         benchmark::DoNotOptimize(codes.data());
         benchmark::ClobberMemory();
     }
@@ -84,7 +84,7 @@ void BM_int8row_predict(benchmark::State& state) {
     std::vector<float> prediction(d.n());
     std::vector<uint8_t> context(d.n());
     for (auto _ : state) {
-        scheme().predict(p.codes.data(), p.scales.data(), p.g, 0, d.n(), prediction.data(), context.data());
+        scheme().predict({p.codes.data(), p.scales.data(), nullptr}, p.g, 0, d.n(), prediction.data(), context.data());
         benchmark::DoNotOptimize(prediction.data());
         benchmark::ClobberMemory();
     }
@@ -119,8 +119,8 @@ void BM_decode_residual_block(benchmark::State& state, DType t) {
     std::vector<uint8_t> out(size_t(high_bytes(t)));
     const std::string what = "bench";
     for (auto _ : state) {
-        qstore::decode_residual_block(p.residual.data(), p.residual.size(), t, scheme(), p.codes.data(),
-                                      p.scales.data(), p.g, 0, d.n(), out.data(), scratch, what);
+        qstore::decode_residual_block(p.residual.data(), p.residual.size(), t, scheme(),
+                                      {p.codes.data(), p.scales.data(), nullptr}, p.g, 0, d.n(), out.data(), scratch, what);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }

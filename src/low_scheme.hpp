@@ -35,6 +35,21 @@ struct Geometry {
     uint64_t elements() const { return rows * cols; }
 };
 
+// A tensor's whole low precision in qstore's internal form (what the coder stores and
+// predictions are made from): one byte per element, scales widened to float32 (exact
+// for float16 scales), and one zero point byte per scale for asymmetric schemes.
+struct LowTensorView {
+    const uint8_t* codes = nullptr;
+    const float* scales = nullptr;
+    const uint8_t* zero_points = nullptr;  // nullptr for symmetric schemes
+};
+struct LowTensorData {
+    uint8_t* codes = nullptr;
+    float* scales = nullptr;
+    uint8_t* zero_points = nullptr;
+    LowTensorView view() const { return {codes, scales, zero_points}; }
+};
+
 class LowScheme {
 public:
     virtual ~LowScheme() = default;
@@ -47,18 +62,18 @@ public:
     virtual bool scales_per_row() const = 0;
     // Scales that depend on the whole tensor (per-tensor schemes) are computed here,
     // before rows are quantized in parallel. Row schemes do nothing.
-    virtual void prepare(const uint8_t* high, DType t, const Geometry& g, float* scales) const {
-        (void)high, (void)t, (void)g, (void)scales;
+    virtual void prepare(const uint8_t* high, DType t, const Geometry& g, const LowTensorData& low) const {
+        (void)high, (void)t, (void)g, (void)low;
     }
     // Quantizes rows [row_begin, row_end) of `high` (whole tensor, dtype `t`, may be
     // unaligned) into the matching slices of `codes` and `scales` (whole-tensor arrays;
     // per-tensor schemes read the scale prepare() wrote).
     virtual void quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
-                          uint8_t* codes, float* scales) const = 0;
+                          const LowTensorData& low) const = 0;
     // Prediction and context (0..kContextClasses-1) of elements [first, first+n) from the whole tensor's
     // codes and scales.
-    virtual void predict(const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
-                         float* prediction, uint8_t* context) const = 0;
+    virtual void predict(const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, float* prediction,
+                         uint8_t* context) const = 0;
 };
 
 // nullptr for passthrough or unknown ids.

@@ -161,6 +161,7 @@ PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* give
             const Geometry g = rec.geometry();
             std::vector<uint8_t> codes(scheme.code_bytes(g));
             std::vector<float> scales(scheme.scale_count(g));
+            const LowTensorData low{codes.data(), scales.data(), nullptr};
             if (low_codes) {
                 if (low_codes->shape != t.shape)
                     fail(Errc::invalid_argument, what + ": low codes have a different shape than the high tensor");
@@ -170,7 +171,7 @@ PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* give
                 std::memcpy(codes.data(), low_codes->data, codes.size());
                 std::memcpy(scales.data(), low_scales->data, scales.size() * 4);
             }
-            if (!low_codes) scheme.prepare(t.data, t.dtype, g, scales.data());
+            if (!low_codes) scheme.prepare(t.data, t.dtype, g, low);
             const uint64_t rpb = std::max<uint64_t>(1, options.block_elements / g.cols);
             const uint64_t nblocks = (g.rows + rpb - 1) / rpb;
             rec.rows_per_block = rpb;
@@ -178,13 +179,13 @@ PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* give
             std::vector<std::vector<uint8_t>> residual_blocks(nblocks);
             pool.parallel_for(nblocks, [&](size_t b) {
                 const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
-                if (!low_codes) scheme.quantize(t.data, t.dtype, g, r0, r1, codes.data(), scales.data());
+                if (!low_codes) scheme.quantize(t.data, t.dtype, g, r0, r1, low);
                 auto s = scratch_pool.acquire();
                 const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
                 if (!options.low_raw) s->encoder.encode({{codes.data() + first, n}}, code_blocks[b]);
                 s->prediction.resize(n);
                 s->context.resize(n);
-                scheme.predict(codes.data(), scales.data(), g, first, n, s->prediction.data(), s->context.data());
+                scheme.predict(low.view(), g, first, n, s->prediction.data(), s->context.data());
                 encode_residual_block(t.data + first * dtype_size(t.dtype), t.dtype, s->prediction.data(),
                                       s->context.data(), n, residual_blocks[b]);
             });

@@ -337,7 +337,7 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         auto s = scratch_->acquire();
         if (!cb.raw) decode_code_block(t, cb, b, decoded_codes.data(), *s, what);
-        decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, codes, scales.data(), g, first, n,
+        decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, {codes, scales.data(), nullptr}, g, first, n,
                               out + first * esize, s->residual, what + "residual block " + std::to_string(b));
     });
     release_parts(t);

@@ -104,8 +104,8 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
 }
 
 template <DType T>
-void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme, const uint8_t* codes,
-                  const float* scales, const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
+void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme, const LowTensorView& low,
+                  const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
                   ResidualScratch& scratch, const std::string& what) {
     using U = typename HighBits<T>::U;
     ByteReader r(blob, blob_size, what + ": residual header");
@@ -177,7 +177,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
 
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
-        scheme.predict(codes, scales, g, first + tile, m, pred, ctx);
+        scheme.predict(low, g, first + tile, m, pred, ctx);
         uint64_t j = 0;
         const std::true_type checked;
         const std::false_type unchecked;
@@ -221,16 +221,16 @@ void encode_residual_block(const uint8_t* high, DType t, const float* prediction
 }
 
 void decode_residual_block(const uint8_t* blob, size_t blob_size, DType t, const LowScheme& scheme,
-                           const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
-                           uint8_t* high, ResidualScratch& scratch, const std::string& what) {
+                           const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
+                           ResidualScratch& scratch, const std::string& what) {
     const FloatEnvironmentGuard float_env;
     switch (t) {
         case DType::f32:
-            return decode_typed<DType::f32>(blob, blob_size, scheme, codes, scales, g, first, n, high, scratch, what);
+            return decode_typed<DType::f32>(blob, blob_size, scheme, low, g, first, n, high, scratch, what);
         case DType::bf16:
-            return decode_typed<DType::bf16>(blob, blob_size, scheme, codes, scales, g, first, n, high, scratch, what);
+            return decode_typed<DType::bf16>(blob, blob_size, scheme, low, g, first, n, high, scratch, what);
         case DType::f16:
-            return decode_typed<DType::f16>(blob, blob_size, scheme, codes, scales, g, first, n, high, scratch, what);
+            return decode_typed<DType::f16>(blob, blob_size, scheme, low, g, first, n, high, scratch, what);
         default: fail(Errc::corrupt, what + ": residual of a non-float dtype");
     }
 }

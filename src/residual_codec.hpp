@@ -37,9 +37,9 @@ struct ResidualScratch {
 };
 
 // Decodes the block of n elements starting at element `first` of a tensor whose
-// whole low precision is (codes, scales), writing n elements of dtype t to `high`.
+// whole low precision is `low`, writing n elements of dtype t to `high`.
 void decode_residual_block(const uint8_t* blob, size_t blob_size, DType t, const LowScheme& scheme,
-                           const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
-                           uint8_t* high, ResidualScratch& scratch, const std::string& what);
+                           const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
+                           ResidualScratch& scratch, const std::string& what);
 
 }  // namespace qstore

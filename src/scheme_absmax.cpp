@@ -21,13 +21,15 @@ void AbsmaxScheme::init_tables() {
     }
 }
 
-void AbsmaxScheme::prepare(const uint8_t* high, DType t, const Geometry& g, float* scales) const {
+void AbsmaxScheme::prepare(const uint8_t* high, DType t, const Geometry& g, const LowTensorData& low) const {
     const FloatEnvironmentGuard float_env;
-    if (per_tensor_) scales[0] = scale_of_absmax(finite_absmax(high, t, g.elements()));
+    if (per_tensor_) low.scales[0] = scale_of_absmax(finite_absmax(high, t, g.elements()));
 }
 
 void AbsmaxScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
-                            uint8_t* codes, float* scales) const {
+                            const LowTensorData& low) const {
+    uint8_t* const codes = low.codes;
+    float* const scales = low.scales;
     const FloatEnvironmentGuard float_env;  // the codes must not depend on the caller's FP mode
     const size_t esize = dtype_size(t);
     std::vector<float> row(g.cols);
@@ -45,8 +47,10 @@ void AbsmaxScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uin
     }
 }
 
-void AbsmaxScheme::predict(const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
+void AbsmaxScheme::predict(const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n,
                            float* prediction, uint8_t* context) const {
+    const uint8_t* const codes = low.codes;
+    const float* const scales = low.scales;
     const FloatEnvironmentGuard float_env;
     uint64_t i = 0;
     while (i < n) {

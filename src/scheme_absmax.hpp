@@ -15,11 +15,11 @@ public:
     uint64_t code_bytes(const Geometry& g) const override { return g.elements(); }
     uint64_t scale_count(const Geometry& g) const override { return per_tensor_ ? 1 : g.rows; }
     bool scales_per_row() const override { return !per_tensor_; }
-    void prepare(const uint8_t* high, DType t, const Geometry& g, float* scales) const override;
+    void prepare(const uint8_t* high, DType t, const Geometry& g, const LowTensorData& low) const override;
     void quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
-                  uint8_t* codes, float* scales) const override;
-    void predict(const uint8_t* codes, const float* scales, const Geometry& g, uint64_t first, uint64_t n,
-                 float* prediction, uint8_t* context) const override;
+                  const LowTensorData& low) const override;
+    void predict(const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, float* prediction,
+                 uint8_t* context) const override;
 
 protected:
     explicit AbsmaxScheme(bool per_tensor) : per_tensor_(per_tensor) {}

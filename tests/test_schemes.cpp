@@ -39,8 +39,9 @@ Quantized quantize(SchemeId id, const std::vector<float>& values, uint64_t rows)
     q.codes.resize(s.code_bytes(g));
     q.scales.resize(s.scale_count(g));
     const auto bytes = f32_bytes(values);
-    s.prepare(bytes.data(), DType::f32, g, q.scales.data());
-    s.quantize(bytes.data(), DType::f32, g, 0, rows, q.codes.data(), q.scales.data());
+    const qstore::LowTensorData low{q.codes.data(), q.scales.data(), nullptr};
+    s.prepare(bytes.data(), DType::f32, g, low);
+    s.quantize(bytes.data(), DType::f32, g, 0, rows, low);
     return q;
 }
 
@@ -169,8 +170,9 @@ TEST_CASE("Every scheme round-trips both precisions bit for bit", "[schemes]") {
                     const qstore::Geometry g{t.rows(), t.cols()};
                     std::vector<uint8_t> codes(scheme.code_bytes(g));
                     std::vector<float> scales(scheme.scale_count(g));
-                    scheme.prepare(t.bytes.data(), t.dtype, g, scales.data());
-                    scheme.quantize(t.bytes.data(), t.dtype, g, 0, g.rows, codes.data(), scales.data());
+                    const qstore::LowTensorData own{codes.data(), scales.data(), nullptr};
+                    scheme.prepare(t.bytes.data(), t.dtype, g, own);
+                    scheme.quantize(t.bytes.data(), t.dtype, g, 0, g.rows, own);
                     LowData low;
                     REQUIRE(load_low(f.get(), i, low) == QS_OK);
                     CHECK(low.codes == codes);
