@@ -101,9 +101,15 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "qstore_schemes: give one or more safetensors models\n");
         return 2;
     }
-    const qstore::SchemeId schemes[] = {qstore::SchemeId::int8_row, qstore::SchemeId::int8_tensor,
-                                        qstore::SchemeId::fp8_e4m3_row, qstore::SchemeId::fp8_e4m3_tensor,
-                                        qstore::SchemeId::fp8_e5m2_tensor};
+    // Every scheme as a pair, then chains of three precisions (lowest level first).
+    std::vector<std::vector<std::string>> configs;
+    for (const char* n : {"int8-row", "int8-tensor", "int8-group:128", "fp8-e4m3-row", "fp8-e4m3-tensor",
+                          "fp8-e4m3-block128", "fp8-e5m2-tensor", "q8_0", "q4_0", "int4-asym-group:128",
+                          "uint8-asym-tensor"})
+        configs.push_back({n});
+    configs.push_back({"q4_0", "int8-row"});
+    configs.push_back({"int4-asym-group:128", "int8-row"});
+    configs.push_back({"q4_0", "q8_0"});
     std::printf("qstore_schemes: %s, 1 thread, median of %d runs; MB = 10^6 bytes\n\n",
                 qstore_bench::cpu_model_name().c_str(), runs);
     for (const auto& model : models) {
@@ -120,18 +126,25 @@ int main(int argc, char** argv) {
                     static_cast<unsigned long long>(elements), h0 / elements);
         std::printf("| scheme | bits/weight (pair) | %% of separate raw | x H0(high) | low prefix bits/weight | "
                     "pack MB/s | qs_load_low MB/s | qs_load_high MB/s |\n|---|---|---|---|---|---|---|---|\n");
-        for (auto id : schemes) {
-            const qstore::LowScheme& scheme = *qstore::low_scheme(id);
-            const std::string out = work + "/qstore-schemes-" + name + "-" + scheme.name() + ".qs";
+        for (const auto& config : configs) {
+            std::string label;  // high to low, as `qstore pack --low A --low B` takes them
             qstore::PackOptions po;
-            po.scheme = id;
+            po.low.clear();
+            for (const auto& n : config) {
+                po.low.push_back(qstore::low_scheme_by_name(n)->spec());
+                label = n + (label.empty() ? "" : " > " + label);
+            }
+            std::string file_label = label;
+            for (char& c : file_label)
+                if (c == ' ' || c == '>' || c == ':') c = '_';
+            const std::string out = work + "/qstore-schemes-" + name + "-" + file_label + ".qs";
             po.threads = 1;
             const double t0 = qstore_bench::now_seconds();
             const qstore::PackStats s = qstore::pack(st, nullptr, po, out);
             const double pack_s = qstore_bench::now_seconds() - t0;
             const Loads l = time_loads(out, runs);
             const uint64_t separate = s.high_bytes + s.low_separate_bytes;
-            std::printf("| %s | %.3f | %.1f%% | %.3f | %.3f | %.0f | %.0f | %.0f |\n", scheme.name(),
+            std::printf("| %s | %.3f | %.1f%% | %.3f | %.3f | %.0f | %.0f | %.0f |\n", label.c_str(),
                         8.0 * s.file_size / elements, 100.0 * s.file_size / separate, 8.0 * s.file_size / h0,
                         8.0 * s.low_prefix_end / elements, high_bytes / pack_s / 1e6, l.low_mbs, l.high_mbs);
             std::fflush(stdout);

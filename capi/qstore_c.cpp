@@ -117,7 +117,10 @@ size_t qs_tensor_count(const qs_file* file) { return file ? file->reader.tensor_
 qs_status qs_tensor_info_get(const qs_file* file, size_t index, qs_tensor_info* info) {
     if (!valid_tensor(file, index) || !info)
         return set_error(QS_ERR_INVALID_ARGUMENT, "qs_tensor_info_get: NULL argument or index out of range");
-    if (info->struct_size < sizeof(qs_tensor_info))
+    // Callers built against 1.0 pass the 1.0 struct (up to low_codes_are_raw); the
+    // fields added since are filled only when they fit.
+    const size_t size_1_0 = offsetof(qs_tensor_info, low_codes_are_raw) + sizeof(int);
+    if (info->struct_size < size_1_0)
         return set_error(QS_ERR_INVALID_ARGUMENT, "qs_tensor_info_get: info.struct_size must be sizeof(qs_tensor_info)");
     return guarded([&] {
         const qstore::Reader& r = file->reader;
@@ -127,16 +130,63 @@ qs_status qs_tensor_info_get(const qs_file* file, size_t index, qs_tensor_info* 
         for (size_t d = 0; d < QS_MAX_DIMS; ++d) info->shape[d] = d < t.shape.size() ? t.shape[d] : 0;
         info->num_elements = t.elements();
         info->high_dtype = static_cast<qs_dtype>(t.high_dtype);
-        info->low_scheme = static_cast<qs_low_scheme>(t.scheme);
-        info->low_dtype = t.scheme == qstore::SchemeId::passthrough
-                              ? static_cast<qs_dtype>(t.high_dtype)
-                              : static_cast<qs_dtype>(qstore::low_scheme(t.scheme)->code_dtype());
+        info->low_scheme = t.quantized() ? static_cast<qs_low_scheme>(t.low[0].id) : QS_LOW_PASSTHROUGH;
+        info->low_dtype = t.quantized() ? static_cast<qs_dtype>(t.scheme(0).code_dtype())
+                                        : static_cast<qs_dtype>(t.high_dtype);
         info->high_bytes = r.high_bytes(t);
         info->low_code_bytes = r.low_code_bytes(t);
         info->low_scale_bytes = r.low_scale_bytes(t);
         info->stored_low_bytes = r.stored_bytes(t, 0);
-        info->stored_residual_bytes = r.stored_bytes(t, 1);
+        info->stored_residual_bytes = t.quantized() ? r.stored_bytes(t, t.top_level()) : 0;
         info->low_codes_are_raw = r.low_codes_raw(t) ? 1 : 0;
+        auto fits = [&](size_t end) { return info->struct_size >= end; };
+        if (fits(offsetof(qs_tensor_info, num_levels) + sizeof(uint32_t)))
+            info->num_levels = static_cast<uint32_t>(t.levels.size());
+        if (fits(offsetof(qs_tensor_info, low_group_size) + sizeof(uint32_t)))
+            info->low_group_size = t.quantized() ? t.low[0].group : 0;
+        if (fits(offsetof(qs_tensor_info, low_scale_dtype) + sizeof(qs_dtype)))
+            info->low_scale_dtype =
+                t.quantized() ? static_cast<qs_dtype>(t.scheme(0).scale_dtype()) : QS_DTYPE_UNKNOWN;
+        if (fits(offsetof(qs_tensor_info, low_zero_point_bytes) + sizeof(uint64_t)))
+            info->low_zero_point_bytes = r.level_zero_point_bytes(t, 0);
+    });
+}
+
+qs_status qs_level_info_get(const qs_file* file, size_t index, uint32_t level, qs_level_info* info) {
+    if (!valid_tensor(file, index) || !info)
+        return set_error(QS_ERR_INVALID_ARGUMENT, "qs_level_info_get: NULL argument or index out of range");
+    if (info->struct_size < sizeof(qs_level_info))
+        return set_error(QS_ERR_INVALID_ARGUMENT, "qs_level_info_get: info.struct_size must be sizeof(qs_level_info)");
+    const qstore::Reader& r = file->reader;
+    const qstore::TensorRecord& t = r.tensor(index);
+    if (level >= t.levels.size())
+        return set_error(QS_ERR_INVALID_ARGUMENT, r.path() + ": tensor '" + t.name + "': level " +
+                                                      std::to_string(level) + " does not exist (it has " +
+                                                      std::to_string(t.levels.size()) + ")");
+    return guarded([&] {
+        const bool low = t.quantized() && level < t.top_level();
+        info->scheme = low ? static_cast<qs_low_scheme>(t.low[level].id) : QS_LOW_PASSTHROUGH;
+        info->group_size = low ? t.low[level].group : 0;
+        info->code_dtype = low ? static_cast<qs_dtype>(t.scheme(level).code_dtype()) : static_cast<qs_dtype>(t.high_dtype);
+        info->scale_dtype = low ? static_cast<qs_dtype>(t.scheme(level).scale_dtype()) : QS_DTYPE_UNKNOWN;
+        info->code_bytes = low ? r.level_code_bytes(t, level) : r.high_bytes(t);
+        info->scale_bytes = low ? r.level_scale_bytes(t, level) : 0;
+        info->zero_point_bytes = low ? r.level_zero_point_bytes(t, level) : 0;
+        info->stored_bytes = r.stored_bytes(t, level);
+    });
+}
+
+qs_status qs_load_level(qs_file* file, size_t index, uint32_t level, void* codes, size_t codes_size, void* scales,
+                        size_t scales_size, void* zero_points, size_t zero_points_size) {
+    if (!valid_tensor(file, index)) return set_error(QS_ERR_INVALID_ARGUMENT, "qs_load_level: NULL file or index out of range");
+    const qstore::TensorRecord& t = file->reader.tensor(index);
+    if (level >= t.levels.size())
+        return set_error(QS_ERR_INVALID_ARGUMENT, file->reader.path() + ": tensor '" + t.name + "': level " +
+                                                      std::to_string(level) + " does not exist (it has " +
+                                                      std::to_string(t.levels.size()) + ")");
+    return guarded([&] {
+        if (level == t.levels.size() - 1) file->reader.load_high(index, codes, codes_size);
+        else file->reader.load_level(index, level, codes, codes_size, scales, scales_size, zero_points, zero_points_size);
     });
 }
 

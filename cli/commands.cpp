@@ -24,7 +24,13 @@ std::string shape_string(const std::vector<uint64_t>& shape) {
     return s.str();
 }
 
-const char* scheme_name(SchemeId id) { return id == SchemeId::passthrough ? "passthrough" : low_scheme(id)->name(); }
+// "passthrough", "int8-row", or a chain from high to low: "int8-row>q4_0".
+std::string scheme_name(const TensorRecord& t) {
+    if (!t.quantized()) return "passthrough";
+    std::string s;
+    for (size_t k = t.low.size(); k-- > 0;) s += t.scheme(k).name() + (k ? ">" : "");
+    return s;
+}
 
 const char* section_name(uint32_t kind) {
     switch (static_cast<SectionKind>(kind)) {
@@ -38,7 +44,7 @@ const char* section_name(uint32_t kind) {
 struct Totals {
     uint64_t elements = 0, quantized_elements = 0;
     uint64_t high_bytes = 0, low_bytes = 0;              // separate raw files' tensor bytes
-    uint64_t stored_low = 0, stored_residual = 0;        // all tensors
+    uint64_t stored_low = 0, stored_residual = 0;        // all tensors: level 0, levels above it
     uint64_t quantized_stored = 0;                       // quantized tensors: low + residual
 };
 
@@ -48,15 +54,22 @@ Totals totals_of(const Reader& r) {
         const auto& rec = r.tensor(i);
         t.elements += rec.elements();
         t.high_bytes += r.high_bytes(rec);
-        t.low_bytes += r.low_code_bytes(rec) + r.low_scale_bytes(rec);
+        for (size_t k = 0; k < std::max<size_t>(1, rec.top_level()); ++k)
+            t.low_bytes += r.level_code_bytes(rec, k) + r.level_scale_bytes(rec, k) + r.level_zero_point_bytes(rec, k);
         t.stored_low += r.stored_bytes(rec, 0);
-        t.stored_residual += r.stored_bytes(rec, 1);
-        if (rec.scheme != SchemeId::passthrough) {
+        if (rec.quantized()) {
+            for (size_t k = 1; k < rec.levels.size(); ++k) t.stored_residual += r.stored_bytes(rec, k);
             t.quantized_elements += rec.elements();
-            t.quantized_stored += r.stored_bytes(rec, 0) + r.stored_bytes(rec, 1);
+            for (size_t k = 0; k < rec.levels.size(); ++k) t.quantized_stored += r.stored_bytes(rec, k);
         }
     }
     return t;
+}
+
+std::vector<uint64_t> level_sizes(const Reader& r, const TensorRecord& t) {
+    std::vector<uint64_t> v;
+    for (size_t k = 0; k < t.levels.size(); ++k) v.push_back(r.stored_bytes(t, k));
+    return v;
 }
 
 double pct(uint64_t a, uint64_t b) { return b ? 100.0 * a / b : 0.0; }
@@ -86,7 +99,23 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     ReaderOptions ro;
     ro.threads = threads;
     Reader r(input, ro);
-    const bool high = precision == "high";
+    // "high", "low" (level 0) or a level number (the top level number is "high").
+    // Passthrough tensors are written as they are at every level.
+    size_t level = 0;
+    bool high = precision == "high";
+    if (!high && precision != "low") {
+        if (precision.empty() || precision.find_first_not_of("0123456789") != std::string::npos || precision.size() > 2)
+            fail(Errc::invalid_argument, "--precision must be high, low or a level number");
+        level = std::stoul(precision);
+    }
+    size_t max_levels = 1;
+    for (size_t i = 0; i < r.tensor_count(); ++i) max_levels = std::max(max_levels, r.tensor(i).levels.size());
+    if (!high && level + 1 >= max_levels && max_levels > 1) high = level + 1 == max_levels;
+    if (!high && level + 1 > max_levels)
+        fail(Errc::invalid_argument, input + ": has no precision level " + precision);
+    for (size_t i = 0; i < r.tensor_count() && !high; ++i)
+        if (r.tensor(i).quantized() && level >= r.tensor(i).top_level())
+            fail(Errc::invalid_argument, input + ": tensor '" + r.tensor(i).name + "' has no low level " + precision);
     std::vector<SafetensorsWriter::Entry> entries;
     std::map<std::string, std::string> metadata;
     if (!r.metadata_json().empty()) {
@@ -96,13 +125,20 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     }
     for (size_t i = 0; i < r.tensor_count(); ++i) {
         const auto& t = r.tensor(i);
-        if (high || t.scheme == SchemeId::passthrough) {
+        if (high || !t.quantized()) {
             entries.push_back({t.name, t.high_dtype, t.shape, r.high_bytes(t)});
         } else {
-            const LowScheme& scheme = *low_scheme(t.scheme);
-            entries.push_back({t.name, scheme.code_dtype(), t.shape, r.low_code_bytes(t)});
-            entries.push_back({low_scale_name(scheme, t.name), DType::f32, low_scale_shape(scheme, t.geometry()),
-                               r.low_scale_bytes(t)});
+            const LowScheme& scheme = t.scheme(level);
+            const Geometry g = t.geometry();
+            const LowTensorNames names = low_tensor_names(scheme, t.name);
+            entries.push_back({names.codes, scheme.code_dtype(), low_code_shape(scheme, g, t.shape),
+                               r.level_code_bytes(t, level)});
+            if (!names.scales.empty())
+                entries.push_back({names.scales, scheme.scale_dtype(), low_scale_shape(scheme, g),
+                                   r.level_scale_bytes(t, level)});
+            if (!names.zero_points.empty())
+                entries.push_back({names.zero_points, DType::u8, low_scale_shape(scheme, g),
+                                   r.level_zero_point_bytes(t, level)});
         }
     }
     std::set<std::string> names;
@@ -118,12 +154,19 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
             a.resize(r.high_bytes(t));
             r.load_high(i, a.data(), a.size());
             w.write_next(a.data(), a.size());
-        } else {
-            a.resize(r.low_code_bytes(t));
-            b.resize(r.low_scale_bytes(t));
-            r.load_low(i, a.data(), a.size(), b.data(), b.size());
+        } else if (!t.quantized()) {
+            a.resize(r.high_bytes(t));
+            r.load_low(i, a.data(), a.size(), nullptr, 0);
             w.write_next(a.data(), a.size());
-            if (t.scheme != SchemeId::passthrough) w.write_next(b.data(), b.size());
+        } else {
+            const uint64_t nc = r.level_code_bytes(t, level), ns = r.level_scale_bytes(t, level),
+                           nz = r.level_zero_point_bytes(t, level);
+            a.resize(nc);
+            b.resize(ns + nz);
+            r.load_level(i, level, a.data(), nc, b.data(), ns, b.data() + ns, nz);
+            w.write_next(a.data(), nc);
+            if (!low_tensor_names(t.scheme(level), t.name).scales.empty()) w.write_next(b.data(), ns);
+            if (nz) w.write_next(b.data() + ns, nz);
         }
         progress.update(i + 1, r.tensor_count(), t.name);
     }
@@ -144,6 +187,14 @@ int cmd_info(const std::string& input, bool json) {
         j["file_size"] = r.actual_size();
         j["format_version"] = std::to_string(h.major) + "." + std::to_string(h.minor);
         j["low_prefix_end"] = h.low_prefix_end;
+        // level_prefix_end[k]: the file up to here serves precision levels 0..k.
+        std::vector<uint64_t> ends;
+        for (const auto& s : r.sections())
+            if (static_cast<SectionKind>(s.kind) == SectionKind::level_data) {
+                if (ends.size() <= s.level) ends.resize(s.level + 1, 0);
+                ends[s.level] = s.level == 0 ? h.low_prefix_end : s.offset + s.stored_size;
+            }
+        j["level_prefix_end"] = ends;
         j["metadata"] = r.metadata_json().empty() ? nlohmann::json::object() : nlohmann::json::parse(r.metadata_json());
         j["sections"] = nlohmann::json::array();
         for (const auto& s : r.sections())
@@ -153,10 +204,11 @@ int cmd_info(const std::string& input, bool json) {
         for (size_t i = 0; i < r.tensor_count(); ++i) {
             const auto& t = r.tensor(i);
             j["tensors"].push_back({{"name", t.name}, {"dtype", dtype_name(t.high_dtype)}, {"shape", t.shape},
-                                    {"scheme", scheme_name(t.scheme)}, {"high_bytes", r.high_bytes(t)},
+                                    {"scheme", scheme_name(t)}, {"high_bytes", r.high_bytes(t)},
                                     {"low_code_bytes", r.low_code_bytes(t)}, {"low_scale_bytes", r.low_scale_bytes(t)},
                                     {"stored_low_bytes", r.stored_bytes(t, 0)},
-                                    {"stored_residual_bytes", r.stored_bytes(t, 1)},
+                                    {"stored_residual_bytes", t.quantized() ? r.stored_bytes(t, t.top_level()) : 0},
+                                    {"stored_level_bytes", level_sizes(r, t)},
                                     {"low_codes_raw", r.low_codes_raw(t)}});
         }
         j["totals"] = {{"elements", tot.elements},
@@ -178,9 +230,11 @@ int cmd_info(const std::string& input, bool json) {
     for (size_t i = 0; i < r.tensor_count(); ++i) {
         const auto& t = r.tensor(i);
         std::string name = t.name.size() > 48 ? "..." + t.name.substr(t.name.size() - 45) : t.name;
-        const uint64_t lo = r.stored_bytes(t, 0), re = r.stored_bytes(t, 1);
+        const uint64_t lo = r.stored_bytes(t, 0);
+        uint64_t re = 0;
+        for (size_t k = 1; k < t.levels.size(); ++k) re += r.stored_bytes(t, k);
         std::printf("%-48s %-5s %-18s %-11s %12llu %12llu %6.2f\n", name.c_str(), dtype_name(t.high_dtype),
-                    shape_string(t.shape).c_str(), scheme_name(t.scheme), (unsigned long long)lo,
+                    shape_string(t.shape).c_str(), scheme_name(t).c_str(), (unsigned long long)lo,
                     (unsigned long long)re, bpw(lo + re, t.elements()));
     }
     std::printf("\nsections:\n");

@@ -21,11 +21,12 @@ int main(int argc, char** argv) {
     auto* pack = app.add_subcommand("pack", "Pack a safetensors model (file or sharded folder) into a .qs file");
     pack->add_option("input", input, "model.safetensors, model.safetensors.index.json or a folder")->required();
     pack->add_option("-o,--output", output, "output .qs file")->required();
-    std::string low = "int8-row";
-    pack->add_option("--low", low,
+    std::vector<std::string> lows = {"int8-row"};
+    pack->add_option("--low", lows,
                      "low precision: a scheme (" + qstore::low_scheme_names() +
-                         "), or an existing low-precision safetensors file to use instead of quantizing "
-                         "(int8: X.weight int8 + X.SCB float32, bitsandbytes; fp8: X.weight F8 + X.weight_scale)")
+                         "; G = group size, default 128), or an existing low-precision safetensors file to use "
+                         "instead of quantizing (layouts in docs/FORMAT.md). Repeat to store a chain, highest "
+                         "first: --low int8-row --low q4_0")
         ->capture_default_str();
     pack->add_option("--low-scheme", given_scheme,
                      "with --low FILE: the scheme the file follows (default int8-row)");
@@ -37,7 +38,9 @@ int main(int argc, char** argv) {
 
     auto* unpack = app.add_subcommand("unpack", "Write one precision of a .qs file as safetensors");
     unpack->add_option("input", input, "the .qs file")->required();
-    unpack->add_option("--precision", precision, "high or low")->check(CLI::IsMember({"high", "low"}))->capture_default_str();
+    unpack->add_option("--precision", precision,
+                       "high, low (the lowest level) or a level number (0 = lowest) of a chain")
+        ->capture_default_str();
     unpack->add_option("-o,--output", output, "output .safetensors file")->required();
     unpack->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
 
@@ -56,6 +59,22 @@ int main(int argc, char** argv) {
     try {
         if (pack->parsed()) {
             // --low names a scheme or a file; with a file, --low-scheme names the scheme.
+            // Several --low: a chain of schemes, highest first.
+            if (lows.size() > 1) {
+                if (!given_scheme.empty())
+                    throw qstore::Error(qstore::Errc::invalid_argument, "--low-scheme only goes with one --low FILE");
+                pack_options.low.clear();
+                for (auto it = lows.rbegin(); it != lows.rend(); ++it) {
+                    const qstore::LowScheme* s = qstore::low_scheme_by_name(*it);
+                    if (!s)
+                        throw qstore::Error(qstore::Errc::invalid_argument,
+                                            "--low '" + *it + "' is not a scheme (a chain is made of schemes: " +
+                                                qstore::low_scheme_names() + ")");
+                    pack_options.low.push_back(s->spec());
+                }
+                return cmd_pack(input, "", output, pack_options);
+            }
+            const std::string low = lows.at(0);
             std::string given_file, scheme_name = low;
             if (!qstore::low_scheme_by_name(low)) {
                 std::error_code ec;
@@ -72,7 +91,7 @@ int main(int argc, char** argv) {
             if (!scheme)
                 throw qstore::Error(qstore::Errc::invalid_argument,
                                     "unknown scheme '" + scheme_name + "' (known: " + qstore::low_scheme_names() + ")");
-            pack_options.scheme = scheme->id();
+            pack_options.low = {scheme->spec()};
             return cmd_pack(input, given_file, output, pack_options);
         }
         if (unpack->parsed()) return cmd_unpack(input, precision, output, threads);

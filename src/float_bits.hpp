@@ -65,6 +65,15 @@ inline float f32_from_f16(uint16_t h) {
     return f32_from_bits(sign | ((exp + 112u) << 23) | (mant << 13));
 }
 
+// The binary16 pattern a float32 came from (inverse of f32_from_f16, NaN payloads
+// included): scales of float16 schemes are kept widened to float32 in memory.
+inline uint16_t f16_bits_of_widened(float f) {
+    const uint32_t u = f32_bits(f);
+    if ((u & 0x7F800000u) == 0x7F800000u)
+        return static_cast<uint16_t>(((u >> 16) & 0x8000u) | 0x7C00u | ((u >> 13) & 0x3FFu));
+    return f16_from_f32(f);
+}
+
 // Order-preserving key of a sign-magnitude float bit pattern of `Bits` bits: for
 // non-NaN values, a < b  =>  key(a) < key(b) (unsigned); -0 and +0 are adjacent.
 // A bijection on all bit patterns, so residual = key(x) - key(pred) mod 2^Bits is lossless.

@@ -107,7 +107,19 @@ std::vector<uint8_t> serialize_index(const std::vector<TensorRecord>& tensors) {
         put_u8(out, static_cast<uint8_t>(t.high_dtype));
         put_u8(out, static_cast<uint8_t>(t.shape.size()));
         for (uint64_t d : t.shape) put_varint(out, d);
-        put_u8(out, static_cast<uint8_t>(t.scheme));
+        auto put_spec = [&](const SchemeSpec& s) {
+            put_u8(out, static_cast<uint8_t>(s.id));
+            if (scheme_has_group(s.id)) put_varint(out, s.group);
+        };
+        if (t.low.empty()) {
+            put_u8(out, static_cast<uint8_t>(SchemeId::passthrough));
+        } else if (t.low.size() == 1) {
+            put_spec(t.low[0]);
+        } else {
+            put_u8(out, kSchemeChain);
+            put_u8(out, static_cast<uint8_t>(t.low.size()));
+            for (const auto& s : t.low) put_spec(s);
+        }
         put_varint(out, t.rows_per_block);
         put_u8(out, static_cast<uint8_t>(t.levels.size()));
         for (const auto& level : t.levels) {
@@ -143,9 +155,31 @@ std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::
             n *= d;
             t.shape.push_back(d);
         }
-        t.scheme = static_cast<SchemeId>(r.u8());
-        if (t.scheme != SchemeId::passthrough && !low_scheme(t.scheme))
-            fail(Errc::unsupported, what + ": tensor '" + t.name + "': unknown low-precision scheme");
+        auto read_spec = [&](uint8_t id) {
+            SchemeSpec s;
+            s.id = static_cast<SchemeId>(id);
+            if (scheme_has_group(s.id)) {
+                const uint64_t g = r.varint();
+                if (g == 0 || g > UINT32_MAX) fail(Errc::corrupt, what + ": tensor '" + t.name + "': bad group size");
+                s.group = static_cast<uint32_t>(g);
+            }
+            if (!low_scheme(s))
+                fail(Errc::unsupported, what + ": tensor '" + t.name + "': unknown low-precision scheme " +
+                                            std::to_string(id));
+            t.low.push_back(s);
+        };
+        const uint8_t scheme = r.u8();
+        if (scheme == kSchemeChain) {
+            const uint8_t count = r.u8();
+            if (count < 2 || count > 8) fail(Errc::corrupt, what + ": tensor '" + t.name + "': bad chain length");
+            for (int k = 0; k < count; ++k) {
+                const uint8_t id = r.u8();
+                if (id == 0 || id == kSchemeChain) fail(Errc::corrupt, what + ": tensor '" + t.name + "': bad chain");
+                read_spec(id);
+            }
+        } else if (scheme != 0) {
+            read_spec(scheme);
+        }
         t.rows_per_block = r.varint();
         uint8_t levels = r.u8();
         t.levels.resize(levels);

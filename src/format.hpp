@@ -14,7 +14,7 @@ namespace qstore {
 
 constexpr uint8_t kMagic[8] = {0x89, 'Q', 'S', 'T', 'O', 'R', 'E', '\n'};
 constexpr uint16_t kFormatMajor = 1;
-constexpr uint16_t kFormatMinor = 0;
+constexpr uint16_t kFormatMinor = 1;  // 1.1: schemes 6-11, group sizes, chains, zero points
 constexpr uint64_t kHeaderSize = 64;
 constexpr uint64_t kDirectoryEntrySize = 48;
 constexpr uint64_t kAlignment = 64;  // sections, and parts of --low-raw files
@@ -47,7 +47,15 @@ struct SectionEntry {
     uint64_t checksum = 0;  // XXH3-64 of the stored bytes
 };
 
-enum class PartRole : uint8_t { data = 1, codes = 2, scales = 3, residual = 4 };
+enum class PartRole : uint8_t {
+    data = 1,           // a passthrough tensor's bytes
+    codes = 2,          // level 0 codes
+    scales = 3,         // a low level's scales
+    residual = 4,       // the top level: the residual that rebuilds the high precision
+    zero_points = 5,    // a low level's zero points (asymmetric schemes)
+    code_residual = 6,  // levels 1..L-1 of a chain: codes coded on the level below
+};
+constexpr uint8_t kSchemeChain = 255;  // index scheme byte of a tensor with several low levels
 enum class PartEncoding : uint8_t {
     raw = 0,     // the decoded bytes themselves
     blocks = 1,       // a block container of stream sets (docs/FORMAT.md §6)
@@ -66,9 +74,15 @@ struct TensorRecord {
     std::string name;
     DType high_dtype = DType::unknown;
     std::vector<uint64_t> shape;
-    SchemeId scheme = SchemeId::passthrough;
+    std::vector<SchemeSpec> low;               // low precisions, lowest first; empty = passthrough
     uint64_t rows_per_block = 0;               // quantized tensors: rows in each coding block
-    std::vector<std::vector<PartRef>> levels;  // levels[0] = low precision, last = residual to high
+    // levels[k] for k < low.size(): low precision k; levels[low.size()]: residual to high.
+    std::vector<std::vector<PartRef>> levels;
+
+    bool quantized() const { return !low.empty(); }
+    size_t top_level() const { return low.size(); }  // the high precision's level
+    // The scheme of low level k (k < low.size()).
+    const LowScheme& scheme(size_t k) const { return *low_scheme(low.at(k)); }
 
     uint64_t elements() const;
     Geometry geometry() const;  // rows = shape[0], cols = the rest

@@ -16,6 +16,7 @@
 #include "float_bits.hpp"
 #include "format.hpp"
 #include "low_scheme.hpp"
+#include "code_residual.hpp"
 #include "residual_codec.hpp"
 #include "stream_set.hpp"
 #include "thread_pool.hpp"
@@ -30,7 +31,24 @@ struct EncodeScratch {
     StreamEncoder encoder;
     std::vector<float> prediction;
     std::vector<uint8_t> context;
+    std::vector<uint8_t> predicted_codes;
 };
+
+// Scales as byte planes of their stored dtype: plane k holds byte k of every scale's
+// float32 or float16 bit pattern (row scales of BF16/F16 weights have many zero low bytes).
+std::vector<uint8_t> encode_scale_planes(StreamEncoder& encoder, const LowScheme& scheme, const std::vector<float>& scales) {
+    const size_t n = scales.size(), width = dtype_size(scheme.scale_dtype());
+    std::vector<uint8_t> planes(n * width);
+    for (size_t k = 0; k < n; ++k) {
+        const uint32_t bits = width == 4 ? f32_bits(scales[k]) : f16_bits_of_widened(scales[k]);
+        for (size_t b = 0; b < width; ++b) planes[b * n + k] = static_cast<uint8_t>(bits >> (8 * b));
+    }
+    std::vector<std::pair<const uint8_t*, size_t>> streams;
+    for (size_t b = 0; b < width; ++b) streams.emplace_back(planes.data() + b * n, n);
+    std::vector<uint8_t> blob;
+    encoder.encode(streams, blob);
+    return blob;
+}
 
 // One level's section being written: where it starts and its running checksum.
 struct SectionWriter {
@@ -115,18 +133,31 @@ PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* give
     ResourcePool<EncodeScratch> scratch_pool(
         [&] { return std::make_unique<EncodeScratch>(options.zstd_level); });
 
+    if (options.low.empty() || options.low.size() > 8)
+        fail(Errc::invalid_argument, out_path + ": give one to eight low-precision schemes");
+    std::vector<const LowScheme*> schemes;
+    for (const auto& spec : options.low) {
+        const LowScheme* s = low_scheme(spec);
+        if (!s) fail(Errc::invalid_argument, out_path + ": unknown low-precision scheme");
+        schemes.push_back(s);
+    }
+    if (given_low && schemes.size() != 1)
+        fail(Errc::invalid_argument, out_path + ": a given low-precision file makes a pair, not a chain");
+    const size_t L = schemes.size();  // low levels; level L is the residual to the high precision
+
     FileSink out(out_path, false);
-    FileSink residual_tmp(out_path, true);
+    // Levels 1..L are written to unnamed temporary files and appended after the index,
+    // in level order, so that every level's data is a prefix of the file.
+    std::vector<std::unique_ptr<FileSink>> upper_sinks;
+    for (size_t k = 1; k <= L; ++k) upper_sinks.push_back(std::make_unique<FileSink>(out_path, true));
     const std::vector<uint8_t> zero_header(kHeaderSize, 0);
     out.write(zero_header.data(), zero_header.size());  // patched at the end
 
-    SectionWriter level0{out, out.position()};
+    std::vector<SectionWriter> writers;
+    writers.push_back(SectionWriter{out, out.position()});
     out.restart_checksum();
-    SectionWriter level1{residual_tmp, 0};
+    for (auto& sink : upper_sinks) writers.push_back(SectionWriter{*sink, 0});
 
-    const LowScheme* scheme_ptr = low_scheme(options.scheme);
-    if (!scheme_ptr) fail(Errc::invalid_argument, out_path + ": unknown low-precision scheme");
-    const LowScheme& scheme = *scheme_ptr;
     const uint64_t low_align = options.low_raw ? kAlignment : 1;
     std::vector<TensorRecord> records;
     const auto& tensors = high.tensors();
@@ -139,93 +170,143 @@ PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* give
         rec.shape = t.shape;
         stats.high_bytes += t.size;
 
-        const SafetensorsTensor* low_codes = nullptr;
-        const SafetensorsTensor* low_scales = nullptr;
         bool quantize = should_quantize(t, options);
+        const Geometry g = rec.geometry();
+        for (const LowScheme* s : schemes) quantize = quantize && s->accepts(g);
+        // The given file's tensors for this one (low_layout.hpp), if it quantizes it.
+        const SafetensorsTensor* given[3] = {nullptr, nullptr, nullptr};
         if (quantize && given_low) {
-            low_codes = given_low->find(t.name);
-            low_scales = given_low->find(low_scale_name(scheme, t.name));
-            if (!low_codes || low_codes->dtype != scheme.code_dtype() || !low_scales) {
+            const LowScheme& s = *schemes[0];
+            const LowTensorNames names = low_tensor_names(s, t.name);
+            given[0] = given_low->find(names.codes);
+            given[1] = names.scales.empty() ? nullptr : given_low->find(names.scales);
+            given[2] = names.zero_points.empty() ? nullptr : given_low->find(names.zero_points);
+            const bool complete = given[0] && given[0]->dtype == s.code_dtype() &&
+                                  (names.scales.empty() || given[1]) && (names.zero_points.empty() || given[2]);
+            if (!complete) {
                 quantize = false;  // the low file does not quantize it: kept as it is
-                low_codes = low_scales = nullptr;
+            } else {
+                if (given[0]->size != s.code_bytes(g) || (s.native_is_internal() && given[0]->shape != t.shape))
+                    fail(Errc::invalid_argument, what + ": low codes '" + given[0]->name + "' do not match the shape " +
+                                                     "of the high tensor");
+                if (given[1] && (given[1]->dtype != s.scale_dtype() || given[1]->size != s.scale_bytes(g)))
+                    fail(Errc::invalid_argument, what + ": scales '" + given[1]->name + "' must be " +
+                                                     dtype_name(s.scale_dtype()) + " with " +
+                                                     std::to_string(s.scale_bytes(g) / dtype_size(s.scale_dtype())) +
+                                                     " values");
+                if (given[2] && (given[2]->dtype != DType::u8 || given[2]->size != s.zero_point_bytes(g)))
+                    fail(Errc::invalid_argument, what + ": zero points '" + given[2]->name + "' must be U8 with " +
+                                                     std::to_string(s.zero_point_bytes(g)) + " values");
             }
         }
         if (!quantize) {
-            rec.scheme = SchemeId::passthrough;
             rec.levels.resize(1);
             // Always aligned: passthrough bytes can then be viewed in place (qs_view_low).
-            rec.levels[0].push_back(level0.write_part(PartRole::data, PartEncoding::raw, t.data, t.size, kAlignment));
+            rec.levels[0].push_back(
+                writers[0].write_part(PartRole::data, PartEncoding::raw, t.data, t.size, kAlignment));
             stats.low_separate_bytes += t.size;
         } else {
-            rec.scheme = scheme.id();
-            const Geometry g = rec.geometry();
-            std::vector<uint8_t> codes(scheme.code_bytes(g));
-            std::vector<float> scales(scheme.scale_count(g));
-            const LowTensorData low{codes.data(), scales.data(), nullptr};
-            if (low_codes) {
-                if (low_codes->shape != t.shape)
-                    fail(Errc::invalid_argument, what + ": low codes have a different shape than the high tensor");
-                if (low_scales->dtype != DType::f32 || low_scales->num_elements() != scales.size())
-                    fail(Errc::invalid_argument, what + ": scales '" + low_scales->name + "' must be F32 with " +
-                                                     std::to_string(scales.size()) + " values");
-                std::memcpy(codes.data(), low_codes->data, codes.size());
-                std::memcpy(scales.data(), low_scales->data, scales.size() * 4);
+            for (const LowScheme* s : schemes) rec.low.push_back(s->spec());
+            // Every level in internal form (low_scheme.hpp).
+            struct Level {
+                std::vector<uint8_t> codes;
+                std::vector<float> scales;
+                std::vector<uint8_t> zero_points;
+                LowTensorData data() { return {codes.data(), scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
+            };
+            std::vector<Level> lv(L);
+            for (size_t k = 0; k < L; ++k) {
+                lv[k].codes.resize(g.elements());
+                lv[k].scales.resize(schemes[k]->scale_count(g));
+                lv[k].zero_points.resize(schemes[k]->has_zero_points() ? lv[k].scales.size() : 0);
+                if (given[0]) {
+                    schemes[k]->from_native(given[0]->data, given[1] ? given[1]->data : nullptr,
+                                            given[2] ? given[2]->data : nullptr, g, lv[k].data());
+                } else {
+                    schemes[k]->prepare(t.data, t.dtype, g, lv[k].data());
+                }
             }
-            if (!low_codes) scheme.prepare(t.data, t.dtype, g, low);
             const uint64_t rpb = std::max<uint64_t>(1, options.block_elements / g.cols);
             const uint64_t nblocks = (g.rows + rpb - 1) / rpb;
             rec.rows_per_block = rpb;
             std::vector<std::vector<uint8_t>> code_blocks(options.low_raw ? 0 : nblocks);
-            std::vector<std::vector<uint8_t>> residual_blocks(nblocks);
+            // blocks[k][b]: level k's block b (k = 1..L-1 code residuals, k = L the residual).
+            std::vector<std::vector<std::vector<uint8_t>>> blocks(L + 1, std::vector<std::vector<uint8_t>>(nblocks));
             pool.parallel_for(nblocks, [&](size_t b) {
                 const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
-                if (!low_codes) scheme.quantize(t.data, t.dtype, g, r0, r1, low);
+                if (!given[0])
+                    for (size_t k = 0; k < L; ++k) schemes[k]->quantize(t.data, t.dtype, g, r0, r1, lv[k].data());
                 auto s = scratch_pool.acquire();
                 const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
-                if (!options.low_raw) s->encoder.encode({{codes.data() + first, n}}, code_blocks[b]);
+                if (!options.low_raw) s->encoder.encode({{lv[0].codes.data() + first, n}}, code_blocks[b]);
                 s->prediction.resize(n);
                 s->context.resize(n);
-                scheme.predict(low.view(), g, first, n, s->prediction.data(), s->context.data());
-                encode_residual_block(t.data + first * dtype_size(t.dtype), t.dtype, s->prediction.data(),
-                                      s->context.data(), n, residual_blocks[b]);
+                for (size_t k = 0; k < L; ++k) {
+                    schemes[k]->predict(lv[k].data().view(), g, first, n, s->prediction.data(), s->context.data());
+                    if (k + 1 < L) {  // the next level's codes, coded on this level's prediction
+                        s->predicted_codes.resize(n);
+                        schemes[k + 1]->quantize_with_scales(s->prediction.data(), lv[k + 1].data().view(), g, first,
+                                                             n, s->predicted_codes.data());
+                        encode_code_residual_block(lv[k + 1].codes.data() + first, s->predicted_codes.data(),
+                                                   s->context.data(), n, *schemes[k + 1], blocks[k + 1][b]);
+                    } else {
+                        encode_residual_block(t.data + first * dtype_size(t.dtype), t.dtype, s->prediction.data(),
+                                              s->context.data(), n, blocks[L][b]);
+                    }
+                }
             });
-            rec.levels.resize(2);
+            rec.levels.resize(L + 1);
+            auto enc = scratch_pool.acquire();
+            const LowScheme& s0 = *schemes[0];
             if (options.low_raw) {
+                // Raw parts hold the native layout, so qs_view_low can hand them out in place.
+                std::vector<uint8_t> codes(s0.code_bytes(g)), scales(s0.scale_bytes(g)), zps(s0.zero_point_bytes(g));
+                s0.to_native(lv[0].data().view(), g, codes.data(), scales.data(), zps.data());
                 rec.levels[0].push_back(
-                    level0.write_part(PartRole::codes, PartEncoding::raw, codes.data(), codes.size(), low_align));
+                    writers[0].write_part(PartRole::codes, PartEncoding::raw, codes.data(), codes.size(), low_align));
+                rec.levels[0].push_back(
+                    writers[0].write_part(PartRole::scales, PartEncoding::raw, scales.data(), scales.size(), low_align));
+                if (s0.has_zero_points())
+                    rec.levels[0].push_back(writers[0].write_part(PartRole::zero_points, PartEncoding::raw, zps.data(),
+                                                                  zps.size(), low_align));
             } else {
                 std::vector<uint8_t> blob;
                 append_block_container(code_blocks, blob);
                 rec.levels[0].push_back(
-                    level0.write_part(PartRole::codes, PartEncoding::blocks, blob.data(), blob.size(), 1));
+                    writers[0].write_part(PartRole::codes, PartEncoding::blocks, blob.data(), blob.size(), 1));
             }
-            if (options.low_raw) {
-                rec.levels[0].push_back(
-                    level0.write_part(PartRole::scales, PartEncoding::raw, scales.data(), scales.size() * 4, low_align));
-            } else {
-                // Row absmax scales of BF16/F16 weights have many zero low bytes: code each byte plane alone.
-                std::vector<uint8_t> planes(scales.size() * 4);
-                for (size_t k = 0; k < scales.size(); ++k)
-                    for (int b = 0; b < 4; ++b) planes[b * scales.size() + k] = static_cast<uint8_t>(f32_bits(scales[k]) >> (8 * b));
-                std::vector<std::pair<const uint8_t*, size_t>> streams;
-                for (int b = 0; b < 4; ++b) streams.emplace_back(planes.data() + b * scales.size(), scales.size());
-                std::vector<uint8_t> blob;
-                scratch_pool.acquire()->encoder.encode(streams, blob);
-                rec.levels[0].push_back(level0.write_part(PartRole::scales, PartEncoding::byte_planes, blob.data(), blob.size(), 1));
+            for (size_t k = 0; k < L; ++k) {
+                if (k > 0 || !options.low_raw) {
+                    std::vector<uint8_t> blob = encode_scale_planes(enc->encoder, *schemes[k], lv[k].scales);
+                    rec.levels[k].push_back(
+                        writers[k].write_part(PartRole::scales, PartEncoding::byte_planes, blob.data(), blob.size(), 1));
+                    if (schemes[k]->has_zero_points()) {
+                        blob.clear();
+                        enc->encoder.encode({{lv[k].zero_points.data(), lv[k].zero_points.size()}}, blob);
+                        rec.levels[k].push_back(writers[k].write_part(PartRole::zero_points, PartEncoding::byte_planes,
+                                                                      blob.data(), blob.size(), 1));
+                    }
+                }
+                if (k > 0) {
+                    std::vector<uint8_t> blob;
+                    append_block_container(blocks[k], blob);
+                    rec.levels[k].push_back(
+                        writers[k].write_part(PartRole::code_residual, PartEncoding::blocks, blob.data(), blob.size(), 1));
+                }
+                stats.low_separate_bytes +=
+                    schemes[k]->code_bytes(g) + schemes[k]->scale_bytes(g) + schemes[k]->zero_point_bytes(g);
             }
             std::vector<uint8_t> blob;
-            append_block_container(residual_blocks, blob);
-            rec.levels[1].push_back(level1.write_part(PartRole::residual, PartEncoding::blocks, blob.data(), blob.size(), 1));
+            append_block_container(blocks[L], blob);
+            rec.levels[L].push_back(
+                writers[L].write_part(PartRole::residual, PartEncoding::blocks, blob.data(), blob.size(), 1));
             stats.quantized_tensors++;
             stats.quantized_elements += g.elements();
-            stats.low_separate_bytes += codes.size() + scales.size() * 4;
         }
         records.push_back(std::move(rec));
         high.release(t);  // keep RSS at about one tensor, not the whole mapped model
-        if (low_codes) {
-            given_low->release(*low_codes);
-            given_low->release(*low_scales);
-        }
+        for (const SafetensorsTensor* x : given)
+            if (x) given_low->release(*x);
         stats.tensors++;
         if (options.progress) options.progress(ti + 1, tensors.size(), t.name);
     }
@@ -236,16 +317,19 @@ PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* give
         e.kind = static_cast<uint32_t>(SectionKind::level_data);
         e.flags = kSectionRequired;
         e.level = 0;
-        e.offset = level0.start;
-        e.stored_size = e.raw_size = out.position() - level0.start;
+        e.offset = writers[0].start;
+        e.stored_size = e.raw_size = out.position() - writers[0].start;
         e.checksum = out.checksum();
         sections.push_back(e);
     }
+    nlohmann::json levels = nlohmann::json::array();
+    for (const LowScheme* s : schemes) levels.push_back(s->name());
     nlohmann::json meta = {{"generator", std::string("qstore ") + version_string()},
                            {"low_codes", options.low_raw ? "raw" : "coded"},
                            {"low_source", given_low ? "given" : "qstore"},
-                           {"low_scheme", scheme.name()},
+                           {"low_scheme", schemes[0]->name()},
                            {"zstd_level", options.zstd_level}};
+    if (L > 1) meta["low_levels"] = levels;
     meta["safetensors_metadata"] = nlohmann::json::object();
     for (const auto& [k, v] : high.metadata()) meta["safetensors_metadata"][k] = v;
     std::string meta_text = meta.dump();
@@ -253,28 +337,39 @@ PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* give
                                            std::vector<uint8_t>(meta_text.begin(), meta_text.end())));
     sections.push_back(write_small_section(out, SectionKind::tensor_index, serialize_index(records)));
 
-    // Directory: 3 sections above + the residual level. Its own offset is known now.
+    // Directory: the 3 sections above + levels 1..L. Its own offset is known now, and so
+    // is where each upper level will start.
     out.pad_to(kAlignment);
     const uint64_t directory_offset = out.position();
-    const size_t directory_count = sections.size() + 1;
-    const uint64_t level1_start = align_up(directory_offset + directory_size(directory_count), kAlignment);
-    {
+    const size_t directory_count = sections.size() + L;
+    uint64_t next = align_up(directory_offset + directory_size(directory_count), kAlignment);
+    const uint64_t level1_start = next;
+    for (size_t k = 1; k <= L; ++k) {
         SectionEntry e;
         e.kind = static_cast<uint32_t>(SectionKind::level_data);
         e.flags = kSectionRequired;
-        e.level = 1;
-        e.offset = level1_start;
-        e.stored_size = e.raw_size = residual_tmp.position();
-        e.checksum = residual_tmp.checksum();
+        e.level = static_cast<uint32_t>(k);
+        e.offset = next;
+        e.stored_size = e.raw_size = upper_sinks[k - 1]->position();
+        e.checksum = upper_sinks[k - 1]->checksum();
         sections.push_back(e);
+        next = align_up(next + e.stored_size, kAlignment);
     }
     const auto dir = serialize_directory(sections);
     out.write(dir.data(), dir.size());
-    out.pad_to(kAlignment);
-    if (out.position() != level1_start) fail(Errc::internal, out_path + ": directory size mismatch");
-    out.append_from(residual_tmp);
+    for (size_t k = 1; k <= L; ++k) {
+        out.pad_to(kAlignment);
+        if (out.position() != sections[sections.size() - L + k - 1].offset)
+            fail(Errc::internal, out_path + ": section offset mismatch");
+        out.append_from(*upper_sinks[k - 1]);
+    }
 
     FileHeader h;
+    // A file that uses nothing of format 1.1 (schemes 1-5, no chains) is stamped 1.0,
+    // so readers of 1.0 open it.
+    h.minor = 0;
+    for (const auto& rec : records)
+        if (rec.low.size() > 1 || (rec.low.size() == 1 && static_cast<int>(rec.low[0].id) > 5)) h.minor = 1;
     h.file_size = out.position();
     h.directory_offset = directory_offset;
     h.directory_count = static_cast<uint32_t>(directory_count);

@@ -15,7 +15,10 @@
 namespace qstore {
 
 struct PackOptions {
-    SchemeId scheme = SchemeId::int8_row;  // the low precision qstore's own quantizer makes
+    // The low precisions, LOWEST first: one scheme makes a pair (high + low), two or more
+    // a chain (high > low[n-1] > ... > low[0]). qstore's own quantizers make each level
+    // from the high weights.
+    std::vector<SchemeSpec> low = {SchemeSpec{SchemeId::int8_row, 0}};
     bool low_raw = false;                // store the low codes raw and 64-byte aligned (zero-copy loads)
     int zstd_level = 3;                  // level of every zstd stream
     std::vector<std::string> exclude;    // fnmatch(3) patterns of tensor names stored as they are
@@ -30,13 +33,14 @@ struct PackStats {
     uint64_t quantized_tensors = 0;
     uint64_t quantized_elements = 0;
     uint64_t high_bytes = 0;         // all tensor bytes of the high model
-    uint64_t low_separate_bytes = 0; // all tensor bytes of the separate low model (int8 + SCB + passthrough)
+    uint64_t low_separate_bytes = 0; // tensor bytes of the separate low models (codes + scales + zero points
+                                     // of every low level, + passthrough once)
     uint64_t file_size = 0;
     uint64_t low_prefix_end = 0;
 };
 
-// `given_low`, if not null, supplies the codes and scales (low_layout.hpp) instead of
-// qstore's own quantizer; options.scheme says which scheme they follow.
+// `given_low`, if not null, supplies the low precision (low_layout.hpp) instead of
+// qstore's own quantizer; options.low (one scheme) says which scheme it follows.
 PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
                const std::string& out_path);
 

@@ -8,6 +8,8 @@
 #include "byte_io.hpp"
 #include "checksum.hpp"
 #include "error.hpp"
+#include "code_residual.hpp"
+#include "float_bits.hpp"
 #include "residual_codec.hpp"
 #include "stream_set.hpp"
 
@@ -99,15 +101,19 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
         const std::string what = tensor_context(t);
         if (!by_name_.emplace(t.name, i).second) fail(Errc::corrupt, what + "appears twice in the index");
         if (t.high_dtype == DType::unknown) fail(Errc::corrupt, what + "unknown dtype");
-        const size_t expected_levels = t.scheme == SchemeId::passthrough ? 1 : 2;
-        if (t.levels.size() != expected_levels) fail(Errc::corrupt, what + "wrong number of precision levels");
-        if (t.scheme != SchemeId::passthrough) {
+        if (t.levels.size() != t.low.size() + 1) fail(Errc::corrupt, what + "wrong number of precision levels");
+        if (t.quantized()) {
             if (!dtype_is_quantizable(t.high_dtype) || t.shape.size() < 2 || t.elements() == 0)
                 fail(Errc::corrupt, what + "quantized tensor with a non-float dtype or an empty shape");
             if (t.rows_per_block == 0) fail(Errc::corrupt, what + "zero rows per block");
-            require_part(t, 0, PartRole::codes, what);
-            require_part(t, 0, PartRole::scales, what);
-            require_part(t, 1, PartRole::residual, what);
+            for (size_t k = 0; k < t.low.size(); ++k) {
+                const LowScheme& s = t.scheme(k);
+                if (!s.accepts(t.geometry())) fail(Errc::corrupt, what + "shape not allowed by scheme " + s.name());
+                require_part(t, k, k == 0 ? PartRole::codes : PartRole::code_residual, what);
+                require_part(t, k, PartRole::scales, what);
+                if (s.has_zero_points()) require_part(t, k, PartRole::zero_points, what);
+            }
+            require_part(t, t.top_level(), PartRole::residual, what);
         } else {
             require_part(t, 0, PartRole::data, what);
         }
@@ -117,11 +123,15 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
             for (const auto& p : t.levels[level]) {
                 if (p.offset > it->second->stored_size || p.size > it->second->stored_size - p.offset)
                     fail(Errc::corrupt, what + "a part lies outside its section");
-                // Each role allows exactly the encodings the decoder implements.
-                const bool ok = (p.role == PartRole::data && p.encoding == PartEncoding::raw) ||
-                                (p.role == PartRole::codes && p.encoding != PartEncoding::byte_planes) ||
-                                (p.role == PartRole::scales && p.encoding != PartEncoding::blocks) ||
-                                (p.role == PartRole::residual && p.encoding == PartEncoding::blocks);
+                // Each role allows exactly the encodings the decoder implements, at its levels.
+                const bool top = level == t.top_level();
+                const bool ok =
+                    (p.role == PartRole::data && p.encoding == PartEncoding::raw && !t.quantized()) ||
+                    (p.role == PartRole::codes && p.encoding != PartEncoding::byte_planes && level == 0 && !top) ||
+                    ((p.role == PartRole::scales || p.role == PartRole::zero_points) && !top &&
+                     (p.encoding == PartEncoding::byte_planes || (p.encoding == PartEncoding::raw && level == 0))) ||
+                    (p.role == PartRole::code_residual && p.encoding == PartEncoding::blocks && level > 0 && !top) ||
+                    (p.role == PartRole::residual && p.encoding == PartEncoding::blocks && top && t.quantized());
                 if (!ok) fail(Errc::corrupt, what + "part of unknown role or with a wrong encoding");
             }
         }
@@ -146,11 +156,14 @@ const PartRef& Reader::require_part(const TensorRecord& t, size_t level, PartRol
 }
 
 uint64_t Reader::high_bytes(const TensorRecord& t) const { return t.elements() * dtype_size(t.high_dtype); }
-uint64_t Reader::low_code_bytes(const TensorRecord& t) const {
-    return t.scheme == SchemeId::passthrough ? high_bytes(t) : low_scheme(t.scheme)->code_bytes(t.geometry());
+uint64_t Reader::level_code_bytes(const TensorRecord& t, size_t level) const {
+    return t.quantized() ? t.scheme(level).code_bytes(t.geometry()) : high_bytes(t);
 }
-uint64_t Reader::low_scale_bytes(const TensorRecord& t) const {
-    return t.scheme == SchemeId::passthrough ? 0 : low_scheme(t.scheme)->scale_count(t.geometry()) * 4;
+uint64_t Reader::level_scale_bytes(const TensorRecord& t, size_t level) const {
+    return t.quantized() ? t.scheme(level).scale_bytes(t.geometry()) : 0;
+}
+uint64_t Reader::level_zero_point_bytes(const TensorRecord& t, size_t level) const {
+    return t.quantized() ? t.scheme(level).zero_point_bytes(t.geometry()) : 0;
 }
 uint64_t Reader::stored_bytes(const TensorRecord& t, size_t level) const {
     uint64_t n = 0;
@@ -164,21 +177,24 @@ bool Reader::low_codes_raw(const TensorRecord& t) const {
         return p && p->encoding == PartEncoding::raw &&
                (level_sections_.at(0)->offset + p->offset) % kAlignment == 0;
     };
-    if (t.scheme == SchemeId::passthrough) return raw_aligned(t.part(0, PartRole::data));
-    return raw_aligned(t.part(0, PartRole::codes)) && raw_aligned(t.part(0, PartRole::scales));
+    if (!t.quantized()) return raw_aligned(t.part(0, PartRole::data));
+    return raw_aligned(t.part(0, PartRole::codes)) && raw_aligned(t.part(0, PartRole::scales)) &&
+           (!t.scheme(0).has_zero_points() || raw_aligned(t.part(0, PartRole::zero_points)));
 }
 
 const uint8_t* Reader::part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const {
     const SectionEntry* s = level_sections_.at(static_cast<uint32_t>(level));
     const uint64_t begin = s->offset + p.offset;
     if (begin + p.size > file_.size())
-        fail(Errc::truncated, what + "truncated: " + (level == 0 ? "low precision" : "residual for the high precision") +
+        fail(Errc::truncated, what + "truncated: " +
+                                  (level == 0 ? std::string("low precision")
+                                   : level == t.top_level() ? std::string("residual for the high precision")
+                                                            : "precision level " + std::to_string(level)) +
                                   " needs bytes up to " + std::to_string(begin + p.size) + " but the file has " +
                                   std::to_string(file_.size()));
     const uint8_t* data = file_.data() + begin;
     if (options_.verify_checksums && checksum(data, p.size) != p.checksum)
         fail(Errc::corrupt, what + "checksum mismatch in level " + std::to_string(level) + " data");
-    (void)t;
     return data;
 }
 
@@ -196,32 +212,58 @@ void Reader::release_parts(const TensorRecord& t) const {
     }
 }
 
-void Reader::read_scales(const TensorRecord& t, float* scales) const {
-    const std::string what = tensor_context(t);
-    const PartRef& p = require_part(t, 0, PartRole::scales, what);
-    const uint64_t n = low_scale_bytes(t) / 4;
-    const uint8_t* data = part_bytes(t, 0, p, what);
-    if (p.encoding == PartEncoding::raw) {
-        if (p.size != n * 4) fail(Errc::corrupt, what + "scales have the wrong size");
-        std::memcpy(scales, data, p.size);
-        return;
-    }
-    if (p.encoding != PartEncoding::byte_planes) fail(Errc::corrupt, what + "scales have an unknown encoding");
-    auto refs = parse_stream_set(data, p.size, what + "scales");
-    if (refs.size() != 4) fail(Errc::corrupt, what + "scales must have 4 byte planes");
-    std::vector<uint8_t> planes(n * 4);
+void Reader::decode_planes(const TensorRecord& t, size_t level, const PartRef& p, uint64_t n, size_t width,
+                           uint8_t* bytes, const std::string& what) const {
+    // A stream set of `width` planes of n bytes; element k's byte b is plane b's byte k.
+    const uint8_t* data = part_bytes(t, level, p, what);
+    auto refs = parse_stream_set(data, p.size, what);
+    if (refs.size() != width) fail(Errc::corrupt, what + ": wrong number of byte planes");
+    std::vector<uint8_t> planes(n * width);
     auto s = scratch_->acquire();
-    for (int b = 0; b < 4; ++b) decode_stream(refs[b], planes.data() + b * n, n, s->dctx, what + "scales");
-    for (uint64_t k = 0; k < n; ++k) {
-        uint32_t u = 0;
-        for (int b = 0; b < 4; ++b) u |= static_cast<uint32_t>(planes[b * n + k]) << (8 * b);
-        std::memcpy(scales + k, &u, 4);
-    }
+    for (size_t b = 0; b < width; ++b) decode_stream(refs[b], planes.data() + b * n, n, s->dctx, what);
+    for (uint64_t k = 0; k < n; ++k)
+        for (size_t b = 0; b < width; ++b) bytes[k * width + b] = planes[b * n + k];
 }
 
-// The codes part of a quantized tensor: either raw bytes, or one stream set per block.
+// A quantized tensor's low level in internal form (low_scheme.hpp).
+struct Reader::InternalLevel {
+    std::vector<uint8_t> codes_store;
+    const uint8_t* codes = nullptr;  // codes_store, or raw bytes in the mapping
+    std::vector<float> scales;
+    std::vector<uint8_t> zero_points;
+    LowTensorView view() const { return {codes, scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
+};
+
+void Reader::read_level_params(const TensorRecord& t, size_t level, InternalLevel& out) const {
+    // Coded scales and zero points (byte planes of the stored dtype). Raw ones are the
+    // native layout and are read by decode_internal together with the codes.
+    const std::string what = tensor_context(t);
+    const LowScheme& scheme = t.scheme(level);
+    const Geometry g = t.geometry();
+    const uint64_t n = scheme.scale_count(g);
+    out.scales.resize(n);
+    out.zero_points.resize(scheme.has_zero_points() ? n : 0);
+    const PartRef& sp = require_part(t, level, PartRole::scales, what);
+    const size_t width = dtype_size(scheme.scale_dtype());
+    std::vector<uint8_t> bytes(n * width);
+    decode_planes(t, level, sp, n, width, bytes.data(), what + "scales");
+    for (uint64_t k = 0; k < n; ++k) {
+        if (width == 4) {
+            std::memcpy(&out.scales[k], &bytes[4 * k], 4);
+        } else {
+            uint16_t h;
+            std::memcpy(&h, &bytes[2 * k], 2);
+            out.scales[k] = f32_from_f16(h);
+        }
+    }
+    if (scheme.has_zero_points())
+        decode_planes(t, level, require_part(t, level, PartRole::zero_points, what), n, 1, out.zero_points.data(),
+                      what + "zero points");
+}
+
+// The codes part of level 0: either raw (native layout), or one stream set per block.
 struct Reader::CodeBlocks {
-    const uint8_t* raw = nullptr;  // whole tensor's codes when stored raw
+    const uint8_t* raw = nullptr;  // whole tensor's native codes when stored raw
     std::vector<BlockRef> blocks;  // otherwise
 };
 
@@ -251,38 +293,134 @@ void Reader::decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size
     decode_stream(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, s.dctx, what + "codes");
 }
 
-void Reader::decode_low_codes(const TensorRecord& t, uint8_t* codes) const {
+void Reader::decode_internal(const TensorRecord& t, size_t level, InternalLevel& out, bool defer_code_blocks) const {
     const std::string what = tensor_context(t);
-    const CodeBlocks cb = code_blocks(t, what);
-    if (cb.raw) {
-        std::memcpy(codes, cb.raw, low_code_bytes(t));
+    const LowScheme& scheme = t.scheme(level);
+    const Geometry g = t.geometry();
+    if (level == 0) {
+        const CodeBlocks cb = code_blocks(t, what);
+        if (cb.raw) {  // native layout: raw scales and zero points too
+            const PartRef& sp = require_part(t, 0, PartRole::scales, what);
+            if (sp.encoding != PartEncoding::raw || sp.size != scheme.scale_bytes(g))
+                fail(Errc::corrupt, what + "raw scales have the wrong size");
+            const uint8_t* zps = nullptr;
+            if (scheme.has_zero_points()) {
+                const PartRef& zp = require_part(t, 0, PartRole::zero_points, what);
+                if (zp.encoding != PartEncoding::raw || zp.size != scheme.zero_point_bytes(g))
+                    fail(Errc::corrupt, what + "raw zero points have the wrong size");
+                zps = part_bytes(t, 0, zp, what);
+            }
+            out.scales.resize(scheme.scale_count(g));
+            out.zero_points.resize(scheme.has_zero_points() ? out.scales.size() : 0);
+            const uint8_t* scales = part_bytes(t, 0, sp, what);
+            if (scheme.native_is_internal()) {
+                out.codes = cb.raw;  // in place
+                if (sp.size) std::memcpy(out.scales.data(), scales, sp.size);
+                if (zps) std::memcpy(out.zero_points.data(), zps, out.zero_points.size());
+            } else {
+                out.codes_store.resize(g.elements());
+                out.codes = out.codes_store.data();
+                scheme.from_native(cb.raw, scales, zps, g,
+                                   {out.codes_store.data(), out.scales.data(),
+                                    out.zero_points.empty() ? nullptr : out.zero_points.data()});
+            }
+            return;
+        }
+        read_level_params(t, 0, out);
+        out.codes_store.resize(g.elements());
+        out.codes = out.codes_store.data();
+        if (defer_code_blocks) return;
+        pool_->parallel_for(cb.blocks.size(), [&](size_t b) {
+            auto s = scratch_->acquire();
+            decode_code_block(t, cb, b, out.codes_store.data(), *s, what);
+        });
         return;
     }
-    pool_->parallel_for(cb.blocks.size(), [&](size_t b) {
+    // A middle level of a chain: the level below predicts every code; the stored
+    // residual corrects it (code_residual.hpp).
+    InternalLevel lower;
+    decode_internal(t, level - 1, lower, false);
+    read_level_params(t, level, out);
+    const PartRef& cp = require_part(t, level, PartRole::code_residual, what);
+    auto blocks = parse_block_container(part_bytes(t, level, cp, what), cp.size, what + "code residual");
+    const uint64_t rpb = t.rows_per_block;
+    if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of code residual blocks");
+    out.codes_store.resize(g.elements());
+    out.codes = out.codes_store.data();
+    const LowScheme& below = t.scheme(level - 1);
+    pool_->parallel_for(blocks.size(), [&](size_t b) {
+        const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
+        const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
+        std::vector<float> prediction(n);
+        std::vector<uint8_t> context(n), predicted(n);
+        below.predict(lower.view(), g, first, n, prediction.data(), context.data());
+        scheme.quantize_with_scales(prediction.data(), out.view(), g, first, n, predicted.data());
         auto s = scratch_->acquire();
-        decode_code_block(t, cb, b, codes, *s, what);
+        decode_code_residual_block(blocks[b].data, blocks[b].size, predicted.data(), context.data(), n, scheme,
+                                   out.codes_store.data() + first, s->residual.tables,
+                                   what + "code residual block " + std::to_string(b));
     });
 }
 
-void Reader::load_low(size_t i, void* codes, size_t codes_size, void* scales, size_t scales_size) const {
+void Reader::load_level(size_t i, size_t level, void* codes, size_t codes_size, void* scales, size_t scales_size,
+                        void* zero_points, size_t zero_points_size) const {
     const TensorRecord& t = tensors_.at(i);
     const std::string what = tensor_context(t);
-    if (codes_size < low_code_bytes(t) || scales_size < low_scale_bytes(t))
-        fail(Errc::buffer_too_small, what + "buffer too small for the low precision (need " +
-                                         std::to_string(low_code_bytes(t)) + " bytes of codes and " +
-                                         std::to_string(low_scale_bytes(t)) + " bytes of scales)");
-    if ((!codes && low_code_bytes(t)) || (!scales && low_scale_bytes(t)))
-        fail(Errc::invalid_argument, what + "NULL buffer");
-    if (t.scheme == SchemeId::passthrough) {
+    if (level >= t.top_level() && t.quantized())
+        fail(Errc::invalid_argument, what + "level " + std::to_string(level) + " is not a low precision");
+    if (!t.quantized() && level != 0) fail(Errc::invalid_argument, what + "a passthrough tensor has only level 0");
+    const uint64_t code_bytes = level_code_bytes(t, level), scale_bytes = level_scale_bytes(t, level);
+    const uint64_t zp_bytes = zero_points ? level_zero_point_bytes(t, level) : 0;
+    if (codes_size < code_bytes || scales_size < scale_bytes || zero_points_size < zp_bytes)
+        fail(Errc::buffer_too_small, what + "buffer too small for precision level " + std::to_string(level) + " (need " +
+                                         std::to_string(code_bytes) + " bytes of codes, " +
+                                         std::to_string(scale_bytes) + " of scales" +
+                                         (zero_points ? " and " + std::to_string(zp_bytes) + " of zero points" : "") +
+                                         ")");
+    if ((!codes && code_bytes) || (!scales && scale_bytes)) fail(Errc::invalid_argument, what + "NULL buffer");
+    auto* out_codes = static_cast<uint8_t*>(codes);
+    if (!t.quantized()) {
         const PartRef& p = require_part(t, 0, PartRole::data, what);
         if (p.size != high_bytes(t)) fail(Errc::corrupt, what + "stored size does not match shape");
         const uint8_t* data = part_bytes(t, 0, p, what);
-        if (p.size) std::memcpy(codes, data, p.size);  // codes may be NULL for an empty tensor
+        if (p.size) std::memcpy(out_codes, data, p.size);  // codes may be NULL for an empty tensor
         release_parts(t);
         return;
     }
-    read_scales(t, static_cast<float*>(scales));
-    decode_low_codes(t, static_cast<uint8_t*>(codes));
+    const LowScheme& scheme = t.scheme(level);
+    const Geometry g = t.geometry();
+    std::vector<uint8_t> zp_scratch;
+    auto* out_zps = static_cast<uint8_t*>(zero_points);
+    if (!out_zps && scheme.has_zero_points()) {
+        zp_scratch.resize(scheme.zero_point_bytes(g));
+        out_zps = zp_scratch.data();
+    }
+    if (level == 0 && scheme.native_is_internal()) {
+        // Decode straight into the caller's buffers.
+        const CodeBlocks cb = code_blocks(t, what);
+        if (cb.raw) {
+            InternalLevel l;
+            decode_internal(t, 0, l, true);
+            std::memcpy(out_codes, l.codes, code_bytes);
+            if (scale_bytes) std::memcpy(scales, l.scales.data(), scale_bytes);
+            if (zero_points && zp_bytes) std::memcpy(zero_points, l.zero_points.data(), zp_bytes);
+        } else {
+            InternalLevel l;
+            read_level_params(t, 0, l);
+            std::memcpy(scales, l.scales.data(), scale_bytes);
+            if (zero_points && zp_bytes) std::memcpy(zero_points, l.zero_points.data(), zp_bytes);
+            pool_->parallel_for(cb.blocks.size(), [&](size_t b) {
+                auto s = scratch_->acquire();
+                decode_code_block(t, cb, b, out_codes, *s, what);
+            });
+        }
+        release_parts(t);
+        return;
+    }
+    InternalLevel l;
+    decode_internal(t, level, l, false);
+    std::vector<uint8_t> scale_scratch(scales ? 0 : scheme.scale_bytes(g));
+    scheme.to_native(l.view(), g, out_codes, scales ? static_cast<uint8_t*>(scales) : scale_scratch.data(), out_zps);
     release_parts(t);
 }
 
@@ -291,13 +429,13 @@ void Reader::view_low(size_t i, const void** codes, const void** scales) const {
     const std::string what = tensor_context(t);
     if (!low_codes_raw(t))
         fail(Errc::not_available, what + "low precision is not stored raw and aligned; use qs_load_low");
-    const PartRole role = t.scheme == SchemeId::passthrough ? PartRole::data : PartRole::codes;
+    const PartRole role = t.quantized() ? PartRole::codes : PartRole::data;
     const PartRef& cp = require_part(t, 0, role, what);
     if (cp.size != low_code_bytes(t)) fail(Errc::corrupt, what + "raw codes have the wrong size");
     *codes = part_bytes(t, 0, cp, what);
     if (scales) {
         *scales = nullptr;
-        if (t.scheme != SchemeId::passthrough) {
+        if (t.quantized() && low_scale_bytes(t)) {
             const PartRef& sp = require_part(t, 0, PartRole::scales, what);
             if (sp.size != low_scale_bytes(t)) fail(Errc::corrupt, what + "scales have the wrong size");
             *scales = part_bytes(t, 0, sp, what);
@@ -313,31 +451,32 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
                                          std::to_string(high_bytes(t)) + " bytes)");
     if (!out_ptr && high_bytes(t)) fail(Errc::invalid_argument, what + "NULL buffer");
     auto* out = static_cast<uint8_t*>(out_ptr);
-    if (t.scheme == SchemeId::passthrough) {
+    if (!t.quantized()) {
         load_low(i, out, out_size, nullptr, 0);
         return;
     }
-    const LowScheme& scheme = *low_scheme(t.scheme);
+    const size_t top = t.top_level();
+    const LowScheme& scheme = t.scheme(top - 1);
     const Geometry g = t.geometry();
-    const PartRef& rp = require_part(t, 1, PartRole::residual, what);
-    const uint8_t* residual = part_bytes(t, 1, rp, what);
+    const PartRef& rp = require_part(t, top, PartRole::residual, what);
+    const uint8_t* residual = part_bytes(t, top, rp, what);
     auto blocks = parse_block_container(residual, rp.size, what + "residual");
     const uint64_t rpb = t.rows_per_block;
     if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of residual blocks");
 
-    std::vector<float> scales(scheme.scale_count(g));
-    read_scales(t, scales.data());
-    const CodeBlocks cb = code_blocks(t, what);
-    std::vector<uint8_t> decoded_codes(cb.raw ? 0 : scheme.code_bytes(g));
-    const uint8_t* codes = cb.raw ? cb.raw : decoded_codes.data();
-
+    // The level below the high precision. For a pair with coded codes, each block's
+    // codes are decoded right before its residual (they are then still in cache).
+    InternalLevel low;
+    decode_internal(t, top - 1, low, true);
+    const bool fused = top == 1 && require_part(t, 0, PartRole::codes, what).encoding == PartEncoding::blocks;
+    const CodeBlocks cb = fused ? code_blocks(t, what) : CodeBlocks{};
     const size_t esize = dtype_size(t.high_dtype);
     pool_->parallel_for(blocks.size(), [&](size_t b) {
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         auto s = scratch_->acquire();
-        if (!cb.raw) decode_code_block(t, cb, b, decoded_codes.data(), *s, what);
-        decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, {codes, scales.data(), nullptr}, g, first, n,
+        if (fused) decode_code_block(t, cb, b, low.codes_store.data(), *s, what);
+        decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, low.view(), g, first, n,
                               out + first * esize, s->residual, what + "residual block " + std::to_string(b));
     });
     release_parts(t);
@@ -353,16 +492,40 @@ void Reader::check_declared_sizes(const TensorRecord& t) const {
         if (s->offset + p.offset + p.size > file_.size()) fail(Errc::truncated, what + "truncated");
         return file_.data() + s->offset + p.offset;
     };
-    if (t.scheme == SchemeId::passthrough) {
+    if (!t.quantized()) {
         if (require_part(t, 0, PartRole::data, what).size != high_bytes(t))
             fail(Errc::corrupt, what + "stored size does not match shape");
         return;
     }
     const Geometry g = t.geometry();
     const uint64_t rpb = t.rows_per_block, nblocks = (g.rows + rpb - 1) / rpb;
+    auto check_planes = [&](size_t level, PartRole role, uint64_t n, size_t width, uint64_t raw_bytes) {
+        const PartRef* p = t.part(level, role);
+        if (!p) return;
+        if (p->encoding == PartEncoding::raw) {
+            if (p->size != raw_bytes) fail(Errc::corrupt, what + "raw scales or zero points have the wrong size");
+            return;
+        }
+        auto refs = parse_stream_set(bytes_of(level, *p), p->size, what + "scales");
+        if (refs.size() != width) fail(Errc::corrupt, what + "wrong number of byte planes");
+        for (const auto& r : refs)
+            if (r.raw_size != n) fail(Errc::corrupt, what + "byte plane size does not match shape");
+    };
+    auto check_blocks = [&](size_t level, PartRole role) {
+        const PartRef& p = require_part(t, level, role, what);
+        if (parse_block_container(bytes_of(level, p), p.size, what + "blocks").size() != nblocks)
+            fail(Errc::corrupt, what + "wrong number of blocks");
+    };
+    for (size_t k = 0; k < t.low.size(); ++k) {
+        const LowScheme& s = t.scheme(k);
+        const uint64_t n = s.scale_count(g);
+        check_planes(k, PartRole::scales, n, dtype_size(s.scale_dtype()), s.scale_bytes(g));
+        check_planes(k, PartRole::zero_points, n, 1, s.zero_point_bytes(g));
+        if (k > 0) check_blocks(k, PartRole::code_residual);
+    }
     const PartRef& cp = require_part(t, 0, PartRole::codes, what);
     if (cp.encoding == PartEncoding::raw) {
-        if (cp.size != g.elements()) fail(Errc::corrupt, what + "raw codes have the wrong size");
+        if (cp.size != low_code_bytes(t)) fail(Errc::corrupt, what + "raw codes have the wrong size");
     } else {
         auto blocks = parse_block_container(bytes_of(0, cp), cp.size, what + "codes");
         if (blocks.size() != nblocks) fail(Errc::corrupt, what + "wrong number of code blocks");
@@ -373,9 +536,7 @@ void Reader::check_declared_sizes(const TensorRecord& t) const {
                 fail(Errc::corrupt, what + "code block size does not match shape");
         }
     }
-    const PartRef& rp = require_part(t, 1, PartRole::residual, what);
-    if (parse_block_container(bytes_of(1, rp), rp.size, what + "residual").size() != nblocks)
-        fail(Errc::corrupt, what + "wrong number of residual blocks");
+    check_blocks(t.top_level(), PartRole::residual);
 }
 
 void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
@@ -387,7 +548,7 @@ void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
     }
     for (const auto& [level, s] : level_sections_)
         if (level == 1 && s->offset != header_.low_prefix_end)
-            fail(Errc::corrupt, path() + ": low_prefix_end does not match the start of the residual section");
+            fail(Errc::corrupt, path() + ": low_prefix_end does not match the start of the level 1 section");
     if (file_.size() != header_.file_size)
         fail(Errc::corrupt, path() + ": file is " + std::to_string(file_.size()) + " bytes, header says " +
                                 std::to_string(header_.file_size));
@@ -395,8 +556,12 @@ void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
     for (size_t i = 0; i < tensors_.size(); ++i) {
         const TensorRecord& t = tensors_[i];
         check_declared_sizes(t);  // before allocating what the shape claims
-        a.resize(low_code_bytes(t) + low_scale_bytes(t));
-        load_low(i, a.data(), low_code_bytes(t), a.data() + low_code_bytes(t), low_scale_bytes(t));
+        for (size_t level = 0; level < std::max<size_t>(1, t.top_level()); ++level) {
+            const uint64_t c = level_code_bytes(t, level), s = level_scale_bytes(t, level),
+                           z = level_zero_point_bytes(t, level);
+            a.resize(c + s + z);
+            load_level(i, level, a.data(), c, a.data() + c, s, a.data() + c + s, z);
+        }
         b.resize(high_bytes(t));
         load_high(i, b.data(), b.size());
         if (progress) progress(i + 1, tensors_.size());

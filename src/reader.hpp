@@ -37,13 +37,23 @@ public:
     size_t find(const std::string& name) const;
 
     uint64_t high_bytes(const TensorRecord& t) const;
-    uint64_t low_code_bytes(const TensorRecord& t) const;
-    uint64_t low_scale_bytes(const TensorRecord& t) const;
+    // Native sizes of low level k (level 0 of a passthrough tensor: its bytes).
+    uint64_t level_code_bytes(const TensorRecord& t, size_t level) const;
+    uint64_t level_scale_bytes(const TensorRecord& t, size_t level) const;
+    uint64_t level_zero_point_bytes(const TensorRecord& t, size_t level) const;
+    uint64_t low_code_bytes(const TensorRecord& t) const { return level_code_bytes(t, 0); }
+    uint64_t low_scale_bytes(const TensorRecord& t) const { return level_scale_bytes(t, 0); }
     // Stored bytes of level k's parts.
     uint64_t stored_bytes(const TensorRecord& t, size_t level) const;
     bool low_codes_raw(const TensorRecord& t) const;
 
-    void load_low(size_t i, void* codes, size_t codes_size, void* scales, size_t scales_size) const;
+    // Low level `level` (< t.top_level()) in its native layout; zero_points may be null
+    // (then not written). The top level is the high precision: load_high.
+    void load_level(size_t i, size_t level, void* codes, size_t codes_size, void* scales, size_t scales_size,
+                    void* zero_points, size_t zero_points_size) const;
+    void load_low(size_t i, void* codes, size_t codes_size, void* scales, size_t scales_size) const {
+        load_level(i, 0, codes, codes_size, scales, scales_size, nullptr, 0);
+    }
     void view_low(size_t i, const void** codes, const void** scales) const;
     void load_high(size_t i, void* out, size_t out_size) const;
     // Runs body(k) for k in [0, count) on the handle's threads (tensors decoded in
@@ -57,16 +67,22 @@ public:
 private:
     struct DecodeScratch;
     struct CodeBlocks;
+    struct InternalLevel;
     CodeBlocks code_blocks(const TensorRecord& t, const std::string& what) const;
     void decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size_t b, uint8_t* codes, DecodeScratch& s,
                            const std::string& what) const;
+    // Level k of a quantized tensor in internal form; level 0's codes may stay in the
+    // file (raw, internal layout) when `allow_in_place`, or be left for the caller to
+    // decode block by block (`defer_code_blocks`, level 0 only).
+    void decode_internal(const TensorRecord& t, size_t level, InternalLevel& out, bool defer_code_blocks) const;
+    void read_level_params(const TensorRecord& t, size_t level, InternalLevel& out) const;
     const uint8_t* part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
     const PartRef& require_part(const TensorRecord& t, size_t level, PartRole role, const std::string& what) const;
     std::string tensor_context(const TensorRecord& t) const;
     void release_parts(const TensorRecord& t) const;
     void check_declared_sizes(const TensorRecord& t) const;
-    void decode_low_codes(const TensorRecord& t, uint8_t* codes) const;
-    void read_scales(const TensorRecord& t, float* scales) const;
+    void decode_planes(const TensorRecord& t, size_t level, const PartRef& p, uint64_t n, size_t width,
+                       uint8_t* bytes, const std::string& what) const;
 
     MappedFile file_;
     ReaderOptions options_;

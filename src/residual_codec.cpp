@@ -9,6 +9,8 @@
 #include "float_bits.hpp"
 #include "float_env.hpp"
 #include "rans.hpp"
+#include "rans_tokens.hpp"
+#include "rans_word.hpp"
 
 namespace qstore {
 
@@ -45,6 +47,18 @@ struct HighBits<DType::f16> {
     using U = uint16_t;
     static U of(float p) { return f16_from_f32(p); }
 };
+
+// Residual blocks of at least this many elements use the word-rANS layout (§7.6) with
+// 32 lanes; smaller ones the 4-lane byte layout, whose 4 states cost less (each lane
+// costs about 3 bytes of final state and flush).
+constexpr uint64_t kWordMinElements = 4096;
+constexpr uint64_t kWord32Elements = 16384;
+
+int word_lanes_for(uint64_t n) {
+    if (n >= kWord32Elements) return 32;
+    if (n >= kWordMinElements) return 16;
+    return 0;
+}
 
 template <DType T>
 void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
@@ -89,18 +103,97 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
         for (uint64_t k : count[c]) m += k;
         if (m) used |= static_cast<uint16_t>(1u << c);
     }
+    const int lanes = word_lanes_for(n);
+    if (lanes) {  // word-rANS layout (§7.6): marker u16 0, u8 log2(lanes)
+        put_u16(header, 0);
+        put_u8(header, static_cast<uint8_t>(__builtin_ctz(static_cast<unsigned>(lanes))));
+    }
     put_u16(header, used);
+    int scale = 0;
     for (int c = 0; c < kContextClasses; ++c)
         if (used & (1u << c)) {
             models[c] = rans_model(count[c]);
             rans_write_model(models[c], header);
+            scale = std::max(scale, models[c].scale_bits);
         }
     std::vector<uint8_t> payload;
-    rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
+    if (lanes) word_rans_encode(tokens.data(), ctx, n, lanes, models.data(), scale, payload);
+    else rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
     out.insert(out.end(), header.begin(), header.end());
     put_varint(out, payload.size());
     out.insert(out.end(), payload.begin(), payload.end());
     out.insert(out.end(), bits.begin(), bits.end());
+}
+
+// Pass 2 of decoding, element-wise and branch-free: prediction + residual. The same
+// source compiled for AVX2 and AVX-512 (integer operations and one IEEE float32
+// addition per element: identical results on every path).
+template <DType T>
+__attribute__((always_inline)) inline void reconstruct_body(const float* pred, const uint32_t* zs, uint64_t m,
+                                                            typename HighBits<T>::U* out) {
+    using U = typename HighBits<T>::U;
+    for (uint64_t k = 0; k < m; ++k)
+        out[k] = float_from_key<U>(
+            static_cast<U>(float_key<U>(HighBits<T>::of(pred[k])) + unzigzag<U>(static_cast<U>(zs[k]))));
+}
+template <DType T>
+void reconstruct_scalar(const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
+    reconstruct_body<T>(pred, zs, m, out);
+}
+template <DType T>
+__attribute__((target("avx2"))) void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m,
+                                                      typename HighBits<T>::U* out) {
+    reconstruct_body<T>(pred, zs, m, out);
+}
+template <DType T>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstruct_avx512(
+    const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
+    reconstruct_body<T>(pred, zs, m, out);
+}
+template <DType T>
+void reconstruct(RansIsa isa, const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
+    switch (isa) {
+        case RansIsa::avx512: return reconstruct_avx512<T>(pred, zs, m, out);
+        case RansIsa::avx2: return reconstruct_avx2<T>(pred, zs, m, out);
+        default: return reconstruct_scalar<T>(pred, zs, m, out);
+    }
+}
+
+// A block in the word-rANS layout (§7.6), after its marker u16 0.
+template <DType T>
+void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorView& low, const Geometry& g,
+                       uint64_t first, uint64_t n, uint8_t* high, ResidualScratch& scratch, const std::string& what) {
+    using U = typename HighBits<T>::U;
+    const int lanes_log2 = r.u8();
+    if (lanes_log2 < 2 || lanes_log2 > 5) fail(Errc::corrupt, what + ": residual block of an unknown layout");
+    const uint16_t used = r.u16();
+    // The combined slot table lives in the first scratch table's storage (reused).
+    const WordRansTableView table = word_rans_read_table(r, used, scratch.tables[0].slots, what);
+    const uint64_t payload_size = r.varint();
+    if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
+    WordRansDecoder dec(r.take(payload_size), payload_size, 1 << lanes_log2, what);
+    ExtraBitReader bits{r.position(), r.remaining(), 0};
+
+    const RansIsa isa = rans_isa();
+    scratch.prediction.resize(kTile);
+    scratch.context.resize(kTile + 64);
+    scratch.z.resize(kTile + kTile / 4);
+    float* const pred = scratch.prediction.data();
+    uint8_t* const ctx = scratch.context.data();
+    uint32_t* const zs = scratch.z.data();
+    uint8_t* const tokens = reinterpret_cast<uint8_t*>(zs + kTile);
+    scratch.out.resize(kTile * sizeof(U) / sizeof(uint64_t));
+    U* const out = reinterpret_cast<U*>(scratch.out.data());
+    for (uint64_t tile = 0; tile < n; tile += kTile) {
+        const uint64_t m = std::min(kTile, n - tile);
+        scheme.predict(low, g, first + tile, m, pred, ctx);
+        dec.decode(table, ctx, m, tokens, isa);
+        tokens_to_z(tokens, m, 8 * sizeof(U), bits, zs, isa, what);
+        reconstruct<T>(isa, pred, zs, m, out);
+        std::memcpy(high + tile * sizeof(U), out, m * sizeof(U));
+    }
+    dec.finish();
+    extra_bits_finish(bits, what);
 }
 
 template <DType T>
@@ -110,6 +203,11 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
     using U = typename HighBits<T>::U;
     ByteReader r(blob, blob_size, what + ": residual header");
     const uint16_t used = r.u16();
+    // A 4-lane block with elements always has a class bit set, and one without any
+    // element continues with payload_size >= 16: u16 0 then a byte < 16 is the
+    // word-rANS layout.
+    if (used == 0 && r.remaining() > 0 && *r.position() < 16)
+        return decode_word_typed<T>(r, scheme, low, g, first, n, high, scratch, what);
     // A context without a model gets a one-slot table that always yields token 255,
     // which no dtype allows: damaged data then fails the token range check below
     // instead of costing a test per element.
@@ -129,6 +227,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
     const uint8_t* const bits_end = bits + r.remaining();
 
     constexpr uint32_t kMaxToken = kDirectTokens + 4 * (sizeof(U) * 8 - 5) + 3;
+    const RansIsa isa = rans_isa();
     uint32_t x0 = dec.x[0], x1 = dec.x[1], x2 = dec.x[2], x3 = dec.x[3];
     const uint8_t* p = dec.p;
     const uint8_t* const end = dec.end;
@@ -198,9 +297,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
         for (; j < m; ++j) token_of(checked, *lanes[j % kRansLanes], j);
         // Pass 2, element-wise and branch-free (vectorizable): prediction + residual.
         U* const out = reinterpret_cast<U*>(scratch.out.data());
-        for (uint64_t k = 0; k < m; ++k)
-            out[k] = float_from_key<U>(
-                static_cast<U>(float_key<U>(HighBits<T>::of(pred[k])) + unzigzag<U>(static_cast<U>(zs[k]))));
+        reconstruct<T>(isa, pred, zs, m, out);
         std::memcpy(high + tile * sizeof(U), out, m * sizeof(U));
     }
     dec.finish(x0, x1, x2, x3, p);

@@ -4,7 +4,7 @@
 #     checked list tests/exported_symbols.txt, which must equal the global: list of
 #     capi/libqstore.map and the QS_API functions declared in include/qstore/qstore.h;
 #   - nothing else is exported (no C++ symbols, no data) apart from the version node;
-#   - every qs_ symbol carries the default version QSTORE_1;
+#   - every qs_ symbol carries a default version QSTORE_1 or QSTORE_1.<minor>;
 #   - the SONAME is libqstore.so.1.
 #   check_exports.sh LIBQSTORE.so LIBQSTORE.map QSTORE.h EXPORTED_SYMBOLS.txt
 set -eu
@@ -44,7 +44,7 @@ if [ -s "$tmp/other" ]; then
   cat "$tmp/other"
   status=1
 fi
-unversioned=$(awk 'NF >= 3 && $3 ~ /^qs_/ && $3 !~ /@@QSTORE_1$/ { print $3 }' "$tmp/nm")
+unversioned=$(awk 'NF >= 3 && $3 ~ /^qs_/ && $3 !~ /@@QSTORE_1(\.[0-9]+)?$/ { print $3 }' "$tmp/nm")
 if [ -n "$unversioned" ]; then
   echo "FAIL: symbols without the default version QSTORE_1: $unversioned"
   status=1

@@ -98,7 +98,7 @@ Tensor codes_tensor(const Tensor& high, const LowRef& low) {
 }
 Tensor scales_tensor(const Tensor& high, const LowRef& low) {
     Tensor s;
-    s.name = qstore::bnb_scale_name(high.name);
+    s.name = qstore::low_tensor_names(*qstore::low_scheme(qstore::SchemeId::int8_row), high.name).scales;
     s.dtype = DType::f32;
     s.shape = {high.rows()};
     s.bytes = as_bytes(low.scales);

@@ -149,7 +149,7 @@ TEST_CASE("Every scheme round-trips both precisions bit for bit", "[schemes]") {
                 write_safetensors(in, tensors);
                 qstore::SafetensorsReader reader(in);
                 qstore::PackOptions o;
-                o.scheme = id;
+                o.low = {qstore::low_scheme(id)->spec()};
                 o.low_raw = raw;
                 o.threads = 2;
                 o.block_elements = 256;  // many blocks per tensor
@@ -200,7 +200,7 @@ TEST_CASE("Given low codes that are not the quantizer's round-trip for every sch
                 std::vector<float> scales(scheme.scale_count(g));
                 for (auto& s : scales) s = static_cast<float>(gen.normal(3.0));
                 scales[0] = NAN;
-                Tensor sc{qstore::low_scale_name(scheme, t.name), DType::f32, qstore::low_scale_shape(scheme, g),
+                Tensor sc{qstore::low_tensor_names(scheme, t.name).scales, DType::f32, qstore::low_scale_shape(scheme, g),
                           f32_bytes(scales)};
                 low.push_back(codes);
                 low.push_back(sc);
@@ -210,7 +210,7 @@ TEST_CASE("Given low codes that are not the quantizer's round-trip for every sch
             write_safetensors(lp, low);
             qstore::SafetensorsReader hr(hp), lr(lp);
             qstore::PackOptions o;
-            o.scheme = id;
+            o.low = {qstore::low_scheme(id)->spec()};
             qstore::pack(hr, &lr, o, dir.path() + "/out.qs");
             auto f = open_qs(dir.path() + "/out.qs");
             REQUIRE(f);

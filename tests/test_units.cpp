@@ -592,15 +592,20 @@ TEST_CASE("tensor index: serialize/parse round trip and damage detection", "[uni
         t.high_dtype = static_cast<qstore::DType>(1 + rng() % 15);
         const int ndim = static_cast<int>(rng() % 9);
         for (int d = 0; d < ndim; ++d) t.shape.push_back(d == 0 && rng() % 3 == 0 ? (rng() % 100000) : (rng() % 7));
-        const bool quantized = i % 3 != 0;
-        t.scheme = quantized ? qstore::SchemeId::int8_row : qstore::SchemeId::passthrough;
+        // Passthrough, pairs of every scheme (grouped ones with random group sizes), chains.
+        const int low_levels = i % 3 == 0 ? 0 : i % 3 == 1 ? 1 : 2 + static_cast<int>(rng() % 3);
+        for (int k = 0; k < low_levels; ++k) {
+            const auto id = static_cast<qstore::SchemeId>(1 + rng() % (qstore::kSchemeCount - 1));
+            t.low.push_back({id, qstore::scheme_has_group(id) ? static_cast<uint32_t>(1 + rng() % 4096) : 0});
+        }
+        const bool quantized = low_levels > 0;
         t.rows_per_block = quantized ? 1 + rng() % 100000 : 0;
-        t.levels.resize(quantized ? 2 : 1);
+        t.levels.resize(low_levels + 1);
         for (size_t l = 0; l < t.levels.size(); ++l) {
             const int parts = static_cast<int>(1 + rng() % 3);
             for (int k = 0; k < parts; ++k) {
                 qstore::PartRef p;
-                p.role = static_cast<qstore::PartRole>(1 + rng() % 4);
+                p.role = static_cast<qstore::PartRole>(1 + rng() % 6);
                 p.encoding = static_cast<qstore::PartEncoding>(rng() % 2);
                 p.offset = rng() >> (rng() % 64);
                 p.size = rng() >> (rng() % 64);
@@ -618,7 +623,7 @@ TEST_CASE("tensor index: serialize/parse round trip and damage detection", "[uni
         CHECK(back[i].name == recs[i].name);
         CHECK(back[i].high_dtype == recs[i].high_dtype);
         CHECK(back[i].shape == recs[i].shape);
-        CHECK(back[i].scheme == recs[i].scheme);
+        CHECK(back[i].low == recs[i].low);
         CHECK(back[i].rows_per_block == recs[i].rows_per_block);
         REQUIRE(back[i].levels.size() == recs[i].levels.size());
         for (size_t l = 0; l < recs[i].levels.size(); ++l) {
@@ -657,7 +662,6 @@ TEST_CASE("tensor index: unknown dtype, scheme or encoding is unsupported, 9 dim
         t.name = "w";
         t.high_dtype = qstore::DType::f32;
         t.shape = {2, 3};
-        t.scheme = qstore::SchemeId::passthrough;
         t.levels.resize(1);
         t.levels[0].push_back(qstore::PartRef{});
         mutate(t);
@@ -669,7 +673,18 @@ TEST_CASE("tensor index: unknown dtype, scheme or encoding is unsupported, 9 dim
     CHECK(parse(one([](qstore::TensorRecord&) {})) == Errc::ok);
     CHECK(parse(one([](qstore::TensorRecord& t) { t.high_dtype = static_cast<qstore::DType>(16); })) == Errc::unsupported);
     CHECK(parse(one([](qstore::TensorRecord& t) { t.high_dtype = qstore::DType::unknown; })) == Errc::unsupported);
-    CHECK(parse(one([](qstore::TensorRecord& t) { t.scheme = static_cast<qstore::SchemeId>(9); })) == Errc::unsupported);
+    CHECK(parse(one([](qstore::TensorRecord& t) { t.low = {{static_cast<qstore::SchemeId>(12), 0}}; })) ==
+          Errc::unsupported);
+    CHECK(parse(one([](qstore::TensorRecord& t) { t.low = {{static_cast<qstore::SchemeId>(254), 0}}; })) ==
+          Errc::unsupported);
+    // A group size of 0 and a chain containing passthrough are damage, not a newer writer.
+    CHECK(parse(one([](qstore::TensorRecord& t) { t.low = {{qstore::SchemeId::int8_group, 0}}; })) == Errc::corrupt);
+    CHECK(parse(one([](qstore::TensorRecord& t) {
+              t.low = {{qstore::SchemeId::q4_0, 0}, {qstore::SchemeId::passthrough, 0}};
+          })) == Errc::corrupt);
+    CHECK(parse(one([](qstore::TensorRecord& t) {
+              t.low = {{qstore::SchemeId::q4_0, 0}, {qstore::SchemeId::int8_group, 64}};
+          })) == Errc::ok);
     CHECK(parse(one([](qstore::TensorRecord& t) { t.levels[0][0].encoding = static_cast<qstore::PartEncoding>(200); })) ==
           Errc::unsupported);
     CHECK(parse(one([](qstore::TensorRecord& t) { t.shape.assign(9, 1); })) == Errc::corrupt);

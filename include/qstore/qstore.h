@@ -2,9 +2,11 @@
  * qstore — one file, two precisions of a neural network, losslessly.
  *
  * This is the whole public C API of libqstore (C99, no C++ types, no exceptions).
- * A .qs file holds, for every tensor, a low precision (INT8 or FP8 codes with float32
- * scales per row or per tensor, see qs_low_scheme) and the residual that rebuilds the original high precision
- * (F32, F16 or BF16) bit for bit. Tensors that are not quantized (1-D norms and
+ * A .qs file holds, for every tensor, a low precision (INT8, FP8, GGUF Q8_0/Q4_0, INT4
+ * or UINT8 codes with their scales, see qs_low_scheme) and the residual that rebuilds
+ * the original high precision (F32, F16 or BF16) bit for bit. A file may also hold a
+ * chain of precisions (e.g. BF16 > INT8 > Q4_0): level 0 is the lowest, each level
+ * above is coded on the one below, the top level is the high precision (qs_load_level). Tensors that are not quantized (1-D norms and
  * biases, integer tensors, excluded names) are stored as they are and come back
  * identical from both loads.
  *
@@ -51,14 +53,14 @@ extern "C" {
 /* ---- Version ------------------------------------------------------------- */
 
 #define QS_VERSION_MAJOR 1
-#define QS_VERSION_MINOR 0
+#define QS_VERSION_MINOR 1
 #define QS_VERSION_PATCH 0
-/* MAJOR*10000 + MINOR*100 + PATCH, e.g. 10000 for 1.0.0 */
+/* MAJOR*10000 + MINOR*100 + PATCH, e.g. 10100 for 1.1.0 */
 #define QS_VERSION_NUMBER (QS_VERSION_MAJOR * 10000 + QS_VERSION_MINOR * 100 + QS_VERSION_PATCH)
 
 /* The version of the library actually linked (compare with QS_VERSION_NUMBER). */
 QS_API unsigned qs_version_number(void);
-/* "1.0.0" */
+/* "1.1.0" */
 QS_API const char* qs_version_string(void);
 
 /* ---- Status -------------------------------------------------------------- */
@@ -129,7 +131,29 @@ typedef enum qs_low_scheme {
     /* As above with one float32 scale for the tensor (scales float32 [1]). */
     QS_LOW_FP8_E4M3_TENSOR = 4,
     /* OCP FP8 E5M2 codes (saturating at +-57344), one float32 scale = absmax / 57344. */
-    QS_LOW_FP8_E5M2_TENSOR = 5
+    QS_LOW_FP8_E5M2_TENSOR = 5,
+    /* Since 1.1. INT8 symmetric per group of G consecutive elements of a row
+     * (info.low_group_size): codes int8 [rows x cols], scales float32
+     * [rows x ceil(cols/G)] = group absmax / 127. Value ~= code * scale. */
+    QS_LOW_INT8_GROUP = 6,
+    /* GGUF Q8_0, as llama.cpp reads it: codes are ggml blocks of 32 elements along a
+     * row, 34 bytes each (float16 d, then 32 int8), row after row; no separate scales
+     * (low_scale_bytes 0). Value ~= code * d. */
+    QS_LOW_Q8_0 = 7,
+    /* GGUF Q4_0: blocks of 32, 18 bytes each (float16 d, then 16 bytes: byte j holds
+     * code j in its low nibble and code j+16 in its high nibble). Value ~= (code - 8) * d. */
+    QS_LOW_Q4_0 = 8,
+    /* OCP FP8 E4M3 codes, float32 scales per 128x128 tile [ceil(rows/128) x
+     * ceil(cols/128)] (DeepSeek-V3's weight_scale_inv). Value ~= fp8(code) * scale. */
+    QS_LOW_FP8_E4M3_BLOCK128 = 9,
+    /* INT4 asymmetric per group of G along a row: codes packed eight per little-endian
+     * int32 along the row (code k of a word in bits 4k..4k+3), [rows x cols/8];
+     * scales float16 [rows x ceil(cols/G)]; zero points uint8, same count.
+     * Value ~= (code - zero_point) * scale. Zero points come from qs_load_level. */
+    QS_LOW_INT4_ASYM_GROUP = 10,
+    /* UINT8 asymmetric per tensor (ONNX QuantizeLinear): codes uint8, one float32
+     * scale, one uint8 zero point (qs_load_level). Value ~= (code - zero_point) * scale. */
+    QS_LOW_UINT8_ASYM_TENSOR = 11
 } qs_low_scheme;
 
 #define QS_MAX_DIMS 8
@@ -153,7 +177,27 @@ typedef struct qs_tensor_info {
     uint64_t stored_low_bytes;    /* bytes of the low part in the file (codes + scales) */
     uint64_t stored_residual_bytes; /* bytes of the residual part in the file (0 for passthrough) */
     int low_codes_are_raw;        /* 1 if the codes are stored raw and qs_view_low works */
+    /* Since 1.1 (filled when struct_size covers them): */
+    uint32_t num_levels;          /* precision levels: 1 passthrough, 2 low + high, 3+ a chain */
+    uint32_t low_group_size;      /* G of the grouped schemes, else 0 */
+    qs_dtype low_scale_dtype;     /* QS_DTYPE_F32 or QS_DTYPE_F16 (Q8_0/Q4_0: F16 inside the
+                                     blocks); QS_DTYPE_UNKNOWN for passthrough */
+    uint64_t low_zero_point_bytes; /* bytes of zero points qs_load_level writes at level 0 */
 } qs_tensor_info;
+
+/* One precision level of a tensor (qs_level_info_get). Level 0 is the lowest
+ * (qs_load_low's), level num_levels-1 the high precision. Since 1.1. */
+typedef struct qs_level_info {
+    size_t struct_size;           /* set to sizeof(qs_level_info) */
+    qs_low_scheme scheme;         /* QS_LOW_PASSTHROUGH for the high level */
+    uint32_t group_size;          /* G of the grouped schemes, else 0 */
+    qs_dtype code_dtype;          /* element type of the codes (the high dtype for the high level) */
+    qs_dtype scale_dtype;         /* QS_DTYPE_UNKNOWN for the high level */
+    uint64_t code_bytes;          /* bytes qs_load_level writes to `codes` */
+    uint64_t scale_bytes;         /* ... to `scales` */
+    uint64_t zero_point_bytes;    /* ... to `zero_points` */
+    uint64_t stored_bytes;        /* bytes of this level's data in the file */
+} qs_level_info;
 
 /* Options for qs_open_ex. Initialise with qs_open_options_default(), then change fields. */
 typedef struct qs_open_options {
@@ -193,6 +237,9 @@ QS_API size_t qs_tensor_count(const qs_file* file);
 
 QS_API qs_status qs_tensor_info_get(const qs_file* file, size_t index, qs_tensor_info* info);
 
+/* Level `level` (0 .. info.num_levels-1) of tensor `index`. Since 1.1. */
+QS_API qs_status qs_level_info_get(const qs_file* file, size_t index, uint32_t level, qs_level_info* info);
+
 /* Index of the tensor with this exact name, or QS_ERR_NOT_FOUND. */
 QS_API qs_status qs_find_tensor(const qs_file* file, const char* name, size_t* index);
 
@@ -212,6 +259,15 @@ QS_API qs_status qs_load_low(qs_file* file, size_t index, void* codes, size_t co
  * codes are entropy-coded. */
 QS_API qs_status qs_view_low(qs_file* file, size_t index, const void** codes,
                              const void** scales);
+
+/* Any precision level, in its native layout (qs_level_info): level 0 is what qs_load_low
+ * returns (plus zero points), the top level (num_levels-1) what qs_load_high returns
+ * (into `codes`; scales and zero points are then ignored and may be NULL). zero_points
+ * may be NULL (0 bytes) to skip them; scales may be NULL when scale_bytes is 0.
+ * Needs only the file up to the end of that level's section: a file cut after level k
+ * serves every level <= k. Since 1.1. */
+QS_API qs_status qs_load_level(qs_file* file, size_t index, uint32_t level, void* codes, size_t codes_size,
+                               void* scales, size_t scales_size, void* zero_points, size_t zero_points_size);
 
 /* High precision, bit-exact, into a caller buffer of info.high_bytes. */
 QS_API qs_status qs_load_high(qs_file* file, size_t index, void* out, size_t out_size);

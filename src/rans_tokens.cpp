@@ -1,0 +1,139 @@
+#include "rans_tokens.hpp"
+
+// GCC 12 warns about the intentionally undefined registers inside its AVX-512 intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "error.hpp"
+
+namespace qstore {
+
+namespace {
+
+constexpr uint32_t kDirect = 16;
+
+inline uint32_t max_token(int dtype_bits) { return kDirect + 4 * (static_cast<uint32_t>(dtype_bits) - 5) + 3; }
+
+// nbits (<= 29) bits at bit position pos of the stream; the caller checked they exist.
+inline uint32_t read_bits(const uint8_t* data, size_t size, uint64_t pos, int nbits) {
+    const size_t byte = static_cast<size_t>(pos >> 3);
+    uint64_t v;
+    if (size - byte >= 8) {
+        std::memcpy(&v, data + byte, 8);  // little-endian hosts only (docs/FORMAT.md §2)
+    } else {
+        v = 0;
+        for (size_t k = 0; byte + k < size; ++k) v |= static_cast<uint64_t>(data[byte + k]) << (8 * k);
+    }
+    return static_cast<uint32_t>((v >> (pos & 7)) & ((uint64_t(1) << nbits) - 1));
+}
+
+void scalar_tokens(const uint8_t* tokens, size_t m, uint32_t max_tok, ExtraBitReader& r, uint32_t* z,
+                   const std::string& what) {
+    const uint64_t total = static_cast<uint64_t>(r.size) * 8;
+    uint64_t pos = r.pos;
+    for (size_t k = 0; k < m; ++k) {
+        const uint32_t t = tokens[k];
+        if (t < kDirect) {
+            z[k] = t;
+            continue;
+        }
+        if (t > max_tok) fail(Errc::corrupt, what + ": residual token out of range");
+        const int nbits = 2 + static_cast<int>(t - kDirect) / 4;  // e - 3
+        if (static_cast<uint64_t>(nbits) > total - pos) fail(Errc::corrupt, what + ": residual extra bits run out");
+        const uint32_t low = read_bits(r.data, r.size, pos, nbits);
+        pos += static_cast<uint64_t>(nbits);
+        z[k] = ((4u | ((t - kDirect) & 3u)) << nbits) | low;
+    }
+    r.pos = pos;
+}
+
+// 16 tokens per vector. The fields of 16 tokens span at most 16 x 29 + 7 bits, so one
+// 64-byte load at the byte of the first field holds them all; a byte permute (VBMI)
+// moves each field's bytes into its lane. Returns the tokens done (a multiple of 16);
+// stops where that load would pass the end of the stream (the scalar loop, which
+// checks every read, does the rest). Sets `bad` if a token is out of range.
+template <bool kWide>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2"))) size_t avx512_tokens(
+    const uint8_t* tokens, size_t m, uint32_t max_tok, const uint8_t* data, size_t size, uint64_t& pos_ref,
+    uint32_t* z, bool& bad) {
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2), three = _mm512_set1_epi32(3);
+    const __m512i four = _mm512_set1_epi32(4), seven = _mm512_set1_epi32(7);
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    const __m512i maxv = _mm512_set1_epi32(static_cast<int>(max_tok));
+    // Byte k of dword lane i <- byte 0 of lane i, plus k: the 4 bytes from the field's byte.
+    const __m512i spread32 = _mm512_set4_epi32(0x0C0C0C0C, 0x08080808, 0x04040404, 0x00000000);
+    const __m512i ramp32 = _mm512_set1_epi32(0x03020100);
+    const __m512i spread64 = _mm512_set4_epi32(0x08080808, 0x08080808, 0x00000000, 0x00000000);
+    const __m512i ramp64 = _mm512_set1_epi64(0x0706050403020100LL);
+    uint64_t pos = pos_ref;
+    __mmask16 any_bad = 0;
+    size_t k = 0;
+    for (; k + 16 <= m; k += 16) {
+        const size_t byte = static_cast<size_t>(pos >> 3);
+        if (size < 64 || byte > size - 64) break;
+        const __m512i window = _mm512_loadu_si512(data + byte);
+        const __m512i t = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tokens + k)));
+        any_bad |= _mm512_cmpgt_epu32_mask(t, maxv);
+        const __mmask16 big = _mm512_cmpge_epu32_mask(t, sixteen);
+        const __m512i u = _mm512_sub_epi32(_mm512_min_epu32(t, maxv), sixteen);
+        const __m512i nb = _mm512_maskz_add_epi32(big, _mm512_srli_epi32(u, 2), two);
+        __m512i s = _mm512_add_epi32(nb, _mm512_alignr_epi32(nb, zero, 15));
+        s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, zero, 14));
+        s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, zero, 12));
+        s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, zero, 8));
+        // Bit offset of each field from the window's first byte (exclusive prefix sum).
+        const __m512i rel = _mm512_add_epi32(_mm512_sub_epi32(s, nb), _mm512_set1_epi32(static_cast<int>(pos & 7)));
+        const __m512i fb = _mm512_srli_epi32(rel, 3);
+        const __m512i sh = _mm512_and_si512(rel, seven);
+        __m512i val;
+        if constexpr (kWide) {  // fields up to 29 bits + 7 of shift: 64-bit lanes, two halves
+            const __m512i fb_lo = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(fb));
+            const __m512i fb_hi = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(fb, 1));
+            const __m512i g_lo = _mm512_permutexvar_epi8(
+                _mm512_add_epi64(_mm512_shuffle_epi8(fb_lo, spread64), ramp64), window);
+            const __m512i g_hi = _mm512_permutexvar_epi8(
+                _mm512_add_epi64(_mm512_shuffle_epi8(fb_hi, spread64), ramp64), window);
+            const __m512i v_lo = _mm512_srlv_epi64(g_lo, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(sh)));
+            const __m512i v_hi = _mm512_srlv_epi64(g_hi, _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(sh, 1)));
+            val = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(v_lo)), _mm512_cvtepi64_epi32(v_hi),
+                                     1);
+        } else {  // fields up to 13 bits + 7 of shift: 32-bit lanes
+            const __m512i g =
+                _mm512_permutexvar_epi8(_mm512_add_epi32(_mm512_shuffle_epi8(fb, spread32), ramp32), window);
+            val = _mm512_srlv_epi32(g, sh);
+        }
+        val = _mm512_and_si512(val, _mm512_sub_epi32(_mm512_sllv_epi32(one, nb), one));
+        const __m512i lead = _mm512_sllv_epi32(_mm512_or_si512(four, _mm512_and_si512(u, three)), nb);
+        _mm512_storeu_si512(z + k, _mm512_mask_or_epi32(t, big, lead, val));
+        pos += static_cast<uint32_t>(_mm_extract_epi32(_mm512_extracti32x4_epi32(s, 3), 3));
+    }
+    pos_ref = pos;
+    bad = any_bad != 0;
+    return k;
+}
+
+}  // namespace
+
+void tokens_to_z(const uint8_t* tokens, size_t m, int dtype_bits, ExtraBitReader& r, uint32_t* z, RansIsa isa,
+                 const std::string& what) {
+    const uint32_t max_tok = max_token(dtype_bits);
+    size_t done = 0;
+    isa = static_cast<RansIsa>(std::min(static_cast<int>(isa), static_cast<int>(rans_isa())));
+    if (isa == RansIsa::avx512) {
+        bool bad = false;
+        done = dtype_bits > 16 ? avx512_tokens<true>(tokens, m, max_tok, r.data, r.size, r.pos, z, bad)
+                               : avx512_tokens<false>(tokens, m, max_tok, r.data, r.size, r.pos, z, bad);
+        if (bad) fail(Errc::corrupt, what + ": residual token out of range");
+    }
+    scalar_tokens(tokens + done, m - done, max_tok, r, z + done, what);
+}
+
+void extra_bits_finish(const ExtraBitReader& r, const std::string& what) {
+    if ((r.pos + 7) / 8 != r.size) fail(Errc::corrupt, what + ": trailing residual extra bits");
+}
+
+}  // namespace qstore

@@ -1,0 +1,382 @@
+#include "rans_word.hpp"
+
+// GCC 12 warns about the intentionally undefined registers inside its AVX-512 intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "error.hpp"
+
+namespace qstore {
+
+// ---- instruction sets ----
+
+RansIsa rans_isa_detected() {
+    static const RansIsa detected = [] {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") &&
+            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
+            return RansIsa::avx512;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) return RansIsa::avx2;
+        return RansIsa::scalar;
+    }();
+    return detected;
+}
+
+namespace {
+std::atomic<int> g_isa_limit{static_cast<int>(RansIsa::avx512)};
+}  // namespace
+
+RansIsa rans_isa() {
+    return static_cast<RansIsa>(std::min(static_cast<int>(rans_isa_detected()), g_isa_limit.load(std::memory_order_relaxed)));
+}
+
+void rans_set_isa_limit(RansIsa limit) { g_isa_limit.store(static_cast<int>(limit), std::memory_order_relaxed); }
+
+const char* rans_isa_name(RansIsa isa) {
+    switch (isa) {
+        case RansIsa::avx512: return "avx512";
+        case RansIsa::avx2: return "avx2";
+        default: return "scalar";
+    }
+}
+
+// ---- models ----
+
+RansModel rans_read_model(ByteReader& r, const std::string& what) {
+    RansModel m;
+    m.scale_bits = r.u8();
+    if (m.scale_bits < 1 || m.scale_bits > kRansMaxScaleBits) rans_corrupt(what, "scale out of range");
+    const uint32_t total = 1u << m.scale_bits;
+    const uint64_t symbols = r.varint();
+    if (symbols > 256) rans_corrupt(what, "table has too many symbols");
+    uint32_t filled = 0;
+    for (uint64_t s = 0; s < symbols;) {
+        const uint64_t f = r.varint();
+        if (f == 0) {
+            const uint64_t run = r.varint();
+            if (run >= symbols - s) rans_corrupt(what, "table zero run too long");
+            s += 1 + run;
+            continue;
+        }
+        if (f > total - filled) rans_corrupt(what, "frequencies exceed the total");
+        m.freq[s] = static_cast<uint32_t>(f);
+        m.start[s] = filled;
+        filled += static_cast<uint32_t>(f);
+        ++s;
+    }
+    if (filled != total) rans_corrupt(what, "frequencies do not sum to the total");
+    return m;
+}
+
+// ---- encoder ----
+
+namespace {
+
+// x / freq as a 64-bit reciprocal multiply: q = (x * rcp) >> 44 with
+// rcp = ceil(2^44 / freq) is exact for x < 2^32 and freq <= 2^12 (the error term
+// x * (rcp - 2^44/freq) / 2^44 < 2^-12 <= 1/freq never carries into the integer part).
+struct WordEncSymbol {
+    uint64_t x_max;  // renormalize when x >= x_max = freq << (32 - S)
+    uint64_t rcp;
+    uint32_t bias;  // start
+    uint32_t cmpl;  // 2^S - freq
+};
+
+}  // namespace
+
+void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, int lanes, const RansModel* models,
+                      int scale_bits, std::vector<uint8_t>& out) {
+    if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
+        fail(Errc::internal, "word rANS: bad lanes or scale");
+    thread_local std::vector<WordEncSymbol> table;
+    table.assign(kWordRansContexts * 256, WordEncSymbol{});
+    bool need[kWordRansContexts] = {};
+    for (size_t i = 0; i < n; ++i) {
+        if (context[i] >= kWordRansContexts) fail(Errc::internal, "word rANS: context out of range");
+        need[context[i]] = true;
+    }
+    for (int c = 0; c < kWordRansContexts; ++c) {
+        if (!need[c]) continue;
+        const RansModel& m = models[c];
+        if (m.scale_bits > scale_bits) fail(Errc::internal, "word rANS: model scale above the payload scale");
+        const int up = scale_bits - m.scale_bits;
+        for (int s = 0; s < 256; ++s) {
+            if (!m.freq[s]) continue;
+            const uint32_t f = m.freq[s] << up;
+            WordEncSymbol& e = table[c * 256 + s];
+            e.x_max = static_cast<uint64_t>(f) << (32 - scale_bits);
+            e.rcp = ((uint64_t(1) << 44) + f - 1) / f;
+            e.bias = m.start[s] << up;
+            e.cmpl = (1u << scale_bits) - f;
+        }
+    }
+    for (size_t i = 0; i < n; ++i)
+        if (!table[context[i] * 256 + symbols[i]].x_max) fail(Errc::internal, "word rANS: symbol without frequency");
+    const WordEncSymbol* const tab = table.data();
+    // Backwards into a stack; the decoder reads forwards. One word per symbol at most.
+    thread_local std::vector<uint8_t> stack;
+    stack.resize(2 * n + 4 * static_cast<size_t>(lanes));
+    uint8_t* const end = stack.data() + stack.size();
+    uint8_t* p = end;
+    uint32_t x[kWordRansMaxLanes];
+    for (int k = 0; k < lanes; ++k) x[k] = kWordRansLow;
+    const size_t lane_mask = static_cast<size_t>(lanes) - 1;
+    for (size_t i = n; i-- > 0;) {
+        uint32_t& s = x[i & lane_mask];
+        const WordEncSymbol& e = tab[context[i] * 256u + symbols[i]];
+        if (s >= e.x_max) {
+            p -= 2;
+            p[0] = static_cast<uint8_t>(s);
+            p[1] = static_cast<uint8_t>(s >> 8);
+            s >>= 16;
+        }
+        const uint32_t q = static_cast<uint32_t>((static_cast<unsigned __int128>(s) * e.rcp) >> 44);
+        s = s + e.bias + q * e.cmpl;
+    }
+    for (int k = lanes; k-- > 0;)
+        for (int b = 3; b >= 0; --b) *--p = static_cast<uint8_t>(x[k] >> (8 * b));
+    out.insert(out.end(), p, end);
+}
+
+// ---- decoding table ----
+
+namespace {
+
+constexpr uint32_t kInvalidEntry = 255;  // symbol 255, bias 0, freq 1
+
+WordRansTableView build_table(const RansModel* models, uint16_t used, std::vector<uint32_t>& storage) {
+    WordRansTableView v;
+    int scale = 0;
+    int count = 0;
+    for (int c = 0; c < kWordRansContexts; ++c)
+        if (used & (1u << c)) {
+            scale = std::max(scale, models[c].scale_bits);
+            ++count;
+        }
+    const uint32_t size = 1u << scale;
+    storage.resize(static_cast<size_t>(count + 1) << scale);
+    uint32_t* slots = storage.data();
+    std::fill(slots, slots + size, kInvalidEntry);  // section 0: contexts without a model
+    uint32_t at = size;
+    for (int c = 0; c < kWordRansContexts; ++c) {
+        v.base[c] = 0;
+        if (!(used & (1u << c))) continue;
+        v.base[c] = at;
+        const RansModel& m = models[c];
+        const int up = scale - m.scale_bits;
+        uint32_t* t = slots + at;
+        for (int s = 0; s < 256; ++s) {
+            const uint32_t f = m.freq[s] << up;
+            if (!f) continue;
+            const uint32_t head = static_cast<uint32_t>(s) | (f - 1) << 20;
+            uint32_t* dst = t + (m.start[s] << up);
+            for (uint32_t k = 0; k < f; ++k) dst[k] = head | k << 8;
+        }
+        at += size;
+    }
+    v.slots = slots;
+    v.scale_bits = scale;
+    return v;
+}
+
+}  // namespace
+
+WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, std::vector<uint32_t>& storage,
+                                       const std::string& what) {
+    RansModel models[kWordRansContexts];
+    for (int c = 0; c < kWordRansContexts; ++c)
+        if (used & (1u << c)) models[c] = rans_read_model(r, what);
+    return build_table(models, used, storage);
+}
+
+WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, std::vector<uint32_t>& storage) {
+    return build_table(models, used, storage);
+}
+
+// ---- decoder ----
+
+WordRansDecoder::WordRansDecoder(const uint8_t* payload, size_t size, int lanes, const std::string& what)
+    : lanes_(lanes), p_(payload), end_(payload + size), what_(what) {
+    if (!word_rans_lanes_valid(lanes)) rans_corrupt(what, "bad lane count");
+    if (size < 4 * static_cast<size_t>(lanes)) rans_corrupt(what, "payload too short");
+    for (int k = 0; k < lanes; ++k) {
+        x_[k] = static_cast<uint32_t>(load_le(p_, 4));
+        p_ += 4;
+        if (x_[k] < kWordRansLow) rans_corrupt(what, "bad initial state");
+    }
+}
+
+void WordRansDecoder::finish() const {
+    for (int k = 0; k < lanes_; ++k)
+        if (x_[k] != kWordRansLow) rans_corrupt(what_, "stream does not end in its initial state");
+    if (p_ != end_) rans_corrupt(what_, "trailing bytes after the payload");
+}
+
+namespace {
+
+inline uint32_t load_u16(const uint8_t* p) { return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8; }
+
+// One step of the reference decoder. A context >= 16 is taken mod 16 (as the SIMD
+// kernels' permutes do); the residual's contexts are always < 16.
+template <bool kChecked>
+inline uint8_t word_step(uint32_t& x, const uint8_t*& p, const uint8_t* end, const WordRansTableView& t, uint8_t ctx,
+                         const std::string& what) {
+    const uint32_t mask = (1u << t.scale_bits) - 1;
+    const uint32_t e = t.slots[t.base[ctx & 15] + (x & mask)];
+    x = ((e >> 20) + 1) * (x >> t.scale_bits) + ((e >> 8) & 0xFFF);
+    if (x < kWordRansLow) {
+        if (kChecked && end - p < 2) rans_corrupt(what, "payload ends early");
+        x = (x << 16) | load_u16(p);
+        p += 2;
+    }
+    return static_cast<uint8_t>(e);
+}
+
+// Whole groups, scalar; stops early only for lack of bytes when `unchecked_only`.
+void scalar_groups(uint32_t* x, int lanes, const uint8_t*& p, const uint8_t* end, const WordRansTableView& t,
+                   const uint8_t* ctx, size_t groups, uint8_t* out, const std::string& what) {
+    const size_t n = static_cast<size_t>(lanes);
+    for (size_t g = 0; g < groups; ++g, ctx += n, out += n) {
+        if (end - p >= static_cast<ptrdiff_t>(2 * n)) {
+            for (size_t j = 0; j < n; ++j) out[j] = word_step<false>(x[j], p, end, t, ctx[j], what);
+        } else {
+            for (size_t j = 0; j < n; ++j) out[j] = word_step<true>(x[j], p, end, t, ctx[j], what);
+        }
+    }
+}
+
+// ---- AVX2: 8 lanes per vector ----
+
+// kExpand8[m][k] = index of the word for lane k under renormalization mask m: the
+// number of set bits of m below k (lanes take consecutive words in increasing order).
+struct Expand8 {
+    alignas(32) uint32_t idx[256][8];
+    constexpr Expand8() : idx{} {
+        for (int m = 0; m < 256; ++m) {
+            int r = 0;
+            for (int k = 0; k < 8; ++k) {
+                idx[m][k] = static_cast<uint32_t>(r);
+                if (m & (1 << k)) ++r;
+            }
+        }
+    }
+};
+constexpr Expand8 kExpand8{};
+
+template <int V>
+__attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end,
+                                                           const WordRansTableView& t, const uint8_t* ctx,
+                                                           size_t groups, uint8_t* out) {
+    constexpr int N = 8 * V;
+    __m256i x[V];
+    for (int v = 0; v < V; ++v) x[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(xs + 8 * v));
+    const __m256i base_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.base.data()));
+    const __m256i base_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.base.data() + 8));
+    const __m256i mask = _mm256_set1_epi32(static_cast<int>((1u << t.scale_bits) - 1));
+    const __m128i shift = _mm_cvtsi32_si128(t.scale_bits);
+    const __m256i one = _mm256_set1_epi32(1), low12 = _mm256_set1_epi32(0xFFF), seven = _mm256_set1_epi32(7);
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  //
+                                          0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const int* slots = reinterpret_cast<const int*>(t.slots);
+    const uint8_t* p = p_ref;
+    size_t g = 0;
+    for (; g < groups; ++g, ctx += N, out += N) {
+        if (end - p < 2 * N) break;
+        for (int v = 0; v < V; ++v) {
+            const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ctx + 8 * v)));
+            const __m256i c15 = _mm256_and_si256(c, _mm256_set1_epi32(15));
+            const __m256i b = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(base_lo, c15),
+                                                 _mm256_permutevar8x32_epi32(base_hi, c15),
+                                                 _mm256_cmpgt_epi32(c15, seven));
+            const __m256i idx = _mm256_add_epi32(b, _mm256_and_si256(x[v], mask));
+            const __m256i e = _mm256_i32gather_epi32(slots, idx, 4);
+            const __m256i freq = _mm256_add_epi32(_mm256_srli_epi32(e, 20), one);
+            const __m256i bias = _mm256_and_si256(_mm256_srli_epi32(e, 8), low12);
+            x[v] = _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srl_epi32(x[v], shift)), bias);
+            const __m256i sym = _mm256_shuffle_epi8(e, pick);
+            const __m128i sym8 = _mm_unpacklo_epi32(_mm256_castsi256_si128(sym), _mm256_extracti128_si256(sym, 1));
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 8 * v), sym8);
+            const __m256i need = _mm256_cmpeq_epi32(_mm256_srli_epi32(x[v], 16), zero);
+            const unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(need)));
+            __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+            w = _mm256_permutevar8x32_epi32(w, _mm256_load_si256(reinterpret_cast<const __m256i*>(kExpand8.idx[m])));
+            x[v] = _mm256_blendv_epi8(x[v], _mm256_or_si256(_mm256_slli_epi32(x[v], 16), w), need);
+            p += 2 * __builtin_popcount(m);
+        }
+    }
+    for (int v = 0; v < V; ++v) _mm256_store_si256(reinterpret_cast<__m256i*>(xs + 8 * v), x[v]);
+    p_ref = p;
+    return g;
+}
+
+// ---- AVX-512: 16 lanes per vector ----
+
+template <int V>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,popcnt"))) size_t avx512_groups(
+    uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end, const WordRansTableView& t, const uint8_t* ctx,
+    size_t groups, uint8_t* out) {
+    constexpr int N = 16 * V;
+    __m512i x[V];
+    for (int v = 0; v < V; ++v) x[v] = _mm512_load_si512(xs + 16 * v);
+    const __m512i base = _mm512_loadu_si512(t.base.data());
+    const __m512i mask = _mm512_set1_epi32(static_cast<int>((1u << t.scale_bits) - 1));
+    const __m128i shift = _mm_cvtsi32_si128(t.scale_bits);
+    const __m512i one = _mm512_set1_epi32(1), low12 = _mm512_set1_epi32(0xFFF);
+    const __m512i low = _mm512_set1_epi32(static_cast<int>(kWordRansLow));
+    const uint32_t* slots = t.slots;
+    const uint8_t* p = p_ref;
+    size_t g = 0;
+    for (; g < groups; ++g, ctx += N, out += N) {
+        if (end - p < 2 * N) break;
+        for (int v = 0; v < V; ++v) {
+            const __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ctx + 16 * v)));
+            const __m512i idx = _mm512_add_epi32(_mm512_permutexvar_epi32(c, base), _mm512_and_si512(x[v], mask));
+            const __m512i e = _mm512_i32gather_epi32(idx, slots, 4);
+            const __m512i freq = _mm512_add_epi32(_mm512_srli_epi32(e, 20), one);
+            const __m512i bias = _mm512_and_si512(_mm512_srli_epi32(e, 8), low12);
+            x[v] = _mm512_add_epi32(_mm512_mullo_epi32(freq, _mm512_srl_epi32(x[v], shift)), bias);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * v), _mm512_cvtepi32_epi8(e));
+            const __mmask16 m = _mm512_cmplt_epu32_mask(x[v], low);
+            const __m512i w = _mm512_maskz_expand_epi32(
+                m, _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+            x[v] = _mm512_mask_or_epi32(x[v], m, _mm512_slli_epi32(x[v], 16), w);
+            p += 2 * __builtin_popcount(m);
+        }
+    }
+    for (int v = 0; v < V; ++v) _mm512_store_si512(xs + 16 * v, x[v]);
+    p_ref = p;
+    return g;
+}
+
+}  // namespace
+
+void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, size_t m, uint8_t* out) {
+    decode(t, ctx, m, out, RansIsa::avx512);
+}
+
+void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, size_t m, uint8_t* out, RansIsa isa) {
+    if (ended_) fail(Errc::internal, "word rANS: decode after a partial group");
+    isa = static_cast<RansIsa>(std::min(static_cast<int>(isa), static_cast<int>(rans_isa())));
+    const size_t n = static_cast<size_t>(lanes_);
+    const size_t groups = m / n;
+    size_t done = 0;
+    if (isa == RansIsa::avx512 && lanes_ >= 16) {
+        done = lanes_ == 32 ? avx512_groups<2>(x_, p_, end_, t, ctx, groups, out)
+                            : avx512_groups<1>(x_, p_, end_, t, ctx, groups, out);
+    } else if (isa >= RansIsa::avx2 && lanes_ >= 8) {
+        done = lanes_ == 32   ? avx2_groups<4>(x_, p_, end_, t, ctx, groups, out)
+               : lanes_ == 16 ? avx2_groups<2>(x_, p_, end_, t, ctx, groups, out)
+                              : avx2_groups<1>(x_, p_, end_, t, ctx, groups, out);
+    }
+    scalar_groups(x_, lanes_, p_, end_, t, ctx + done * n, groups - done, out + done * n, what_);
+    for (size_t k = groups * n; k < m; ++k) out[k] = word_step<true>(x_[k % n], p_, end_, t, ctx[k], what_);
+    if (m % n) ended_ = true;
+}
+
+}  // namespace qstore

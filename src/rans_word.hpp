@@ -1,0 +1,93 @@
+// Interleaved word rANS: the token coder of residual blocks written since format 1.1
+// (docs/FORMAT.md §6.4, §7.6). Same models as rans.hpp, but
+//   - N = 4, 8, 16 or 32 interleaved 32-bit states (symbol i uses lane i mod N),
+//   - 16-bit (word) renormalization: states live in [2^16, 2^32) and a step reads at
+//     most one little-endian u16,
+//   - one scale S for all contexts of a payload (each model is scaled up to the largest
+//     scale among them, which codes the same probabilities), so that one combined slot
+//     table indexed by (context, slot) serves every symbol.
+// The lanes of one group are independent, so the decoder runs them in SIMD registers
+// (AVX2: 8 lanes per vector, AVX-512: 16), with a table gather per vector and the
+// renormalization words spread over the lanes that need one. The scalar decoder is the
+// reference; every kernel produces the same symbols and consumes the same bytes.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "byte_io.hpp"
+#include "rans.hpp"
+
+namespace qstore {
+
+constexpr uint32_t kWordRansLow = 1u << 16;  // states live in [kWordRansLow, 2^32)
+constexpr int kWordRansMaxLanes = 32;
+constexpr int kWordRansContexts = 16;  // contexts 0..15 (the residual's context classes)
+
+inline bool word_rans_lanes_valid(int lanes) { return lanes == 4 || lanes == 8 || lanes == 16 || lanes == 32; }
+
+// Instruction sets of the decoding kernels, in increasing order.
+enum class RansIsa : int { scalar = 0, avx2 = 1, avx512 = 2 };
+// What this CPU runs (AVX-512 means F, BW, VL, DQ and VBMI).
+RansIsa rans_isa_detected();
+// The kernels in use: the detected set, capped by rans_set_isa_limit (tests and
+// benchmarks compare the paths; every path decodes the same bytes to the same output).
+RansIsa rans_isa();
+void rans_set_isa_limit(RansIsa limit);
+const char* rans_isa_name(RansIsa isa);
+
+// Parses one model (§6.4 syntax) into frequencies and starts at its own scale.
+RansModel rans_read_model(ByteReader& r, const std::string& what);
+
+// Encodes symbols[i] with models[context[i]] (context[i] < 16; every context used must
+// have a model whose scale is <= scale_bits; the models are scaled up to scale_bits) on
+// `lanes` interleaved states; appends the payload: the lane states (lane 0 first, u32
+// little-endian), then the renormalization words (u16 little-endian).
+void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, int lanes, const RansModel* models,
+                      int scale_bits, std::vector<uint8_t>& out);
+
+// The combined decoding table of up to 16 models at one scale S. Entry =
+// symbol | bias << 8 | (freq - 1) << 20 (S <= 12, so bias and freq - 1 fit 12 bits).
+// Context c's slots start at base[c]; a context without a model points at a section
+// that yields symbol 255 (freq 1, bias 0), which callers reject as out of range.
+struct WordRansTableView {
+    const uint32_t* slots = nullptr;
+    std::array<uint32_t, kWordRansContexts> base{};
+    int scale_bits = 0;
+};
+
+// Reads the models of the contexts set in `used` (increasing c) and builds the table in
+// `storage` (reused between blocks). Returns the view.
+WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, std::vector<uint32_t>& storage,
+                                       const std::string& what);
+// The same from models in memory (tests, benchmarks).
+WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, std::vector<uint32_t>& storage);
+
+// Decodes a payload in pieces: decode() may be called repeatedly, every piece but the
+// last holding a multiple of `lanes` symbols; then finish() checks the end condition.
+class WordRansDecoder {
+public:
+    WordRansDecoder(const uint8_t* payload, size_t size, int lanes, const std::string& what);
+    // Decodes m symbols; symbol k uses the model of context[k]. Contexts must be < 16.
+    void decode(const WordRansTableView& t, const uint8_t* context, size_t m, uint8_t* symbols);
+    // The same with a given kernel set (capped at what the CPU runs).
+    void decode(const WordRansTableView& t, const uint8_t* context, size_t m, uint8_t* symbols, RansIsa isa);
+    // Every state back at kWordRansLow and every payload byte read, else corrupt.
+    void finish() const;
+
+    int lanes() const { return lanes_; }
+    const uint8_t* position() const { return p_; }
+
+private:
+    alignas(64) uint32_t x_[kWordRansMaxLanes];
+    int lanes_;
+    bool ended_ = false;  // a piece that was not a multiple of lanes was decoded
+    const uint8_t* p_;
+    const uint8_t* end_;
+    const std::string& what_;
+};
+
+}  // namespace qstore

@@ -1,0 +1,162 @@
+#include "scheme_grid.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
+#include "error.hpp"
+#include "float_bits.hpp"
+#include "float_env.hpp"
+#include "high_values.hpp"
+
+namespace qstore {
+
+uint8_t magnitude_class(int a) {
+    static const int kLow[kContextClasses] = {0, 1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
+    int c = 0;
+    while (c + 1 < kContextClasses && a >= kLow[c + 1]) ++c;
+    return static_cast<uint8_t>(c);
+}
+
+void BlockStats::add(const float* x, uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(x[i])) continue;
+        const float a = std::fabs(x[i]);
+        if (a > absmax) {
+            absmax = a;
+            signed_absmax = x[i];
+        }
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+    }
+}
+
+uint8_t GridScheme::context_of_code(uint8_t code) const {
+    const float v = value_of_code(code);
+    if (!std::isfinite(v)) return kContextClasses - 1;
+    return magnitude_class(static_cast<int>(std::fmin(std::fabs(v), 1024.0f)));
+}
+
+void GridScheme::init_tables() {
+    values_finite_ = true;
+    values_are_int8_ = !asymmetric_;
+    for (int c = 0; c < 256; ++c) {
+        value_[c] = value_of_code(static_cast<uint8_t>(c));
+        context_[c] = asymmetric_ ? magnitude_class(c) : context_of_code(static_cast<uint8_t>(c));
+        values_finite_ = values_finite_ && std::isfinite(value_[c]);
+        values_are_int8_ = values_are_int8_ && value_[c] == static_cast<float>(static_cast<int8_t>(c));
+    }
+}
+
+uint64_t GridScheme::scale_count(const Geometry& g) const {
+    const ScaleGrid b = grid(g);
+    return (g.rows + b.block_rows - 1) / b.block_rows * blocks_across(b, g);
+}
+
+void GridScheme::prepare(const uint8_t* high, DType t, const Geometry& g, const LowTensorData& low) const {
+    const ScaleGrid b = grid(g);
+    if (b.block_rows == 1) return;  // row-local: quantize() computes the scales
+    const FloatEnvironmentGuard float_env;
+    const uint64_t across = blocks_across(b, g);
+    std::vector<BlockStats> stats(scale_count(g));
+    std::vector<float> row(g.cols);
+    const size_t esize = dtype_size(t);
+    for (uint64_t r = 0; r < g.rows; ++r) {
+        high_to_f32(high + r * g.cols * esize, t, g.cols, row.data());
+        for (uint64_t j = 0; j < across; ++j) {
+            const uint64_t c0 = j * b.block_cols, len = std::min(b.block_cols, g.cols - c0);
+            stats[r / b.block_rows * across + j].add(row.data() + c0, len);
+        }
+    }
+    for (size_t i = 0; i < stats.size(); ++i) {
+        const BlockScale s = scale_of_block(stats[i]);
+        if (s.stored != s.quantize_with && !(std::isnan(s.stored) && std::isnan(s.quantize_with)))
+            fail(Errc::internal, "multi-row blocks must quantize with their stored scale");
+        low.scales[i] = s.stored;
+        if (asymmetric_) low.zero_points[i] = s.zero_point;
+    }
+}
+
+void GridScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
+                          const LowTensorData& low) const {
+    const FloatEnvironmentGuard float_env;  // the codes must not depend on the caller's FP mode
+    const ScaleGrid b = grid(g);
+    const uint64_t across = blocks_across(b, g);
+    const size_t esize = dtype_size(t);
+    std::vector<float> row(g.cols);
+    for (uint64_t r = row_begin; r < row_end; ++r) {
+        high_to_f32(high + r * g.cols * esize, t, g.cols, row.data());
+        for (uint64_t j = 0; j < across; ++j) {
+            const uint64_t c0 = j * b.block_cols, len = std::min(b.block_cols, g.cols - c0);
+            const uint64_t k = r / b.block_rows * across + j;
+            BlockScale s;
+            if (b.block_rows == 1) {
+                BlockStats stats;
+                stats.add(row.data() + c0, len);
+                s = scale_of_block(stats);
+                low.scales[k] = s.stored;
+                if (asymmetric_) low.zero_points[k] = s.zero_point;
+            } else {
+                s.quantize_with = low.scales[k];
+                s.zero_point = asymmetric_ ? low.zero_points[k] : 0;
+            }
+            quantize_segment(row.data() + c0, len, s.quantize_with, s.zero_point, low.codes + r * g.cols + c0);
+        }
+    }
+}
+
+void GridScheme::quantize_with_scales(const float* values, const LowTensorView& low, const Geometry& g,
+                                      uint64_t first, uint64_t n, uint8_t* codes) const {
+    const FloatEnvironmentGuard float_env;
+    const ScaleGrid b = grid(g);
+    const uint64_t across = blocks_across(b, g);
+    for (uint64_t i = 0; i < n;) {
+        const uint64_t e = first + i, r = e / g.cols, c = e % g.cols;
+        const uint64_t k = r / b.block_rows * across + c / b.block_cols;
+        const uint64_t len = std::min(n - i, std::min(g.cols, (c / b.block_cols + 1) * b.block_cols) - c);
+        quantize_segment(values + i, len, low.scales[k], asymmetric_ ? low.zero_points[k] : 0, codes + i);
+        i += len;
+    }
+}
+
+void GridScheme::predict(const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, float* prediction,
+                         uint8_t* context) const {
+    const FloatEnvironmentGuard float_env;
+    const ScaleGrid b = grid(g);
+    const uint64_t across = blocks_across(b, g);
+    const uint8_t* const c = low.codes + first;
+    for (uint64_t i = 0; i < n;) {
+        const uint64_t e = first + i, r = e / g.cols, col = e % g.cols;
+        const uint64_t k = r / b.block_rows * across + col / b.block_cols;
+        const uint64_t stop = i + std::min(n - i, std::min(g.cols, (col / b.block_cols + 1) * b.block_cols) - col);
+        const float step = step_of_scale(low.scales[k]);
+        if (asymmetric_) {
+            const int zp = low.zero_points[k];
+            for (uint64_t j = i; j < stop; ++j) {
+                const int d = static_cast<int>(c[j]) - zp;
+                prediction[j] = static_cast<float>(d) * step;
+                context[j] = context_[d < 0 ? -d : d];
+            }
+        } else {
+            if (values_are_int8_) {  // the same products as the table, as a vectorizable conversion
+                const int8_t* q = reinterpret_cast<const int8_t*>(c);
+                for (uint64_t j = i; j < stop; ++j) prediction[j] = static_cast<float>(q[j]) * step;
+            } else {
+                for (uint64_t j = i; j < stop; ++j) prediction[j] = value_[c[j]] * step;
+            }
+            for (uint64_t j = i; j < stop; ++j) context[j] = context_[c[j]];
+        }
+        // NaN results (a NaN or infinite scale, 0 x Inf, NaN codes) get one fixed pattern:
+        // which NaN IEEE arithmetic returns differs between CPUs, the prediction must not.
+        // Finite values times a finite step are never NaN, so that case skips the pass.
+        if (!values_finite_ || !std::isfinite(step)) {
+            for (uint64_t j = i; j < stop; ++j) {
+                const uint32_t bits = f32_bits(prediction[j]);
+                prediction[j] = f32_from_bits((bits & 0x7FFFFFFFu) > 0x7F800000u ? kCanonicalNaN : bits);
+            }
+        }
+        i = stop;
+    }
+}
+
+}  // namespace qstore

@@ -1,0 +1,591 @@
+// Tests of the interleaved word-rANS token coder (src/rans_word.*), the token -> z
+// kernels (src/rans_tokens.*) and both residual block layouts (docs/FORMAT.md §7.6):
+//   - round trips for every lane count (4, 8, 16, 32) and every tail length, random
+//     symbol distributions, contexts and model scales, decoded in pieces;
+//   - the scalar, AVX2 and AVX-512 kernels (those this CPU runs) give the same bytes,
+//     on valid and on damaged input (the same symbols, or all throw);
+//   - 4-lane byte-rANS blocks of format 1.0 (built here from the spec by an independent
+//     encoder) still decode, at every size;
+//   - truncated or damaged payloads, tables and blocks throw qstore::Error with
+//     Errc::corrupt, never crash.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "byte_io.hpp"
+#include "error.hpp"
+#include "float_bits.hpp"
+#include "float_env.hpp"
+#include "low_scheme.hpp"
+#include "rans.hpp"
+#include "rans_tokens.hpp"
+#include "rans_word.hpp"
+#include "residual_codec.hpp"
+
+using qstore::DType;
+using qstore::Errc;
+using qstore::RansIsa;
+
+namespace {
+
+template <class F>
+Errc thrown_code(F&& f) {
+    try {
+        f();
+    } catch (const qstore::Error& e) {
+        return e.code();
+    }
+    return Errc::ok;
+}
+
+// Every kernel set this CPU runs (scalar first).
+std::vector<RansIsa> isas() {
+    std::vector<RansIsa> v{RansIsa::scalar};
+    if (qstore::rans_isa_detected() >= RansIsa::avx2) v.push_back(RansIsa::avx2);
+    if (qstore::rans_isa_detected() >= RansIsa::avx512) v.push_back(RansIsa::avx512);
+    return v;
+}
+
+// Restores the ISA limit at scope exit.
+struct IsaLimit {
+    explicit IsaLimit(RansIsa isa) { qstore::rans_set_isa_limit(isa); }
+    ~IsaLimit() { qstore::rans_set_isa_limit(RansIsa::avx512); }
+};
+
+// A random model at scale `scale` over `alphabet` symbols (some possibly unused), with
+// frequencies drawn from a random shape.
+qstore::RansModel random_model(std::mt19937_64& rng, int scale, int alphabet, int shape) {
+    std::array<uint64_t, 256> w{};
+    const int offset = static_cast<int>(rng() % static_cast<uint64_t>(257 - alphabet));
+    for (int k = 0; k < alphabet; ++k) {
+        uint64_t v = 0;
+        switch (shape) {
+            case 0: v = 1; break;                                         // uniform
+            case 1: v = uint64_t(1) << std::max(0, 20 - k); break;        // geometric
+            case 2: v = (rng() % 3 == 0) ? 0 : 1 + rng() % 1000; break;   // random, holes
+            default: v = k == 0 ? 1000000 : 1; break;                     // one dominant symbol
+        }
+        w[offset + k] = v;
+    }
+    if (std::all_of(w.begin(), w.end(), [](uint64_t v) { return v == 0; })) w[offset] = 1;
+    // Scale the weights to 2^scale with every used symbol >= 1 (as rans_model does).
+    qstore::RansModel m;
+    m.scale_bits = scale;
+    const uint64_t total = uint64_t(1) << scale;
+    int used = 0;
+    for (uint64_t v : w) used += v != 0;
+    if (used > static_cast<int>(total)) {  // too many symbols for the scale: keep the first `total`
+        int kept = 0;
+        for (auto& v : w)
+            if (v && ++kept > static_cast<int>(total)) v = 0;
+    }
+    uint64_t sum = 0;
+    for (uint64_t v : w) sum += v;
+    uint64_t acc = 0;
+    int last = -1;
+    for (int s = 0; s < 256; ++s) {
+        if (!w[s]) continue;
+        m.freq[s] = static_cast<uint32_t>(std::max<uint64_t>(1, w[s] * total / sum));
+        acc += m.freq[s];
+        last = s;
+    }
+    // Fix the sum on the largest frequencies.
+    while (acc != total) {
+        int best = last;
+        for (int s = 0; s < 256; ++s)
+            if (m.freq[s] > m.freq[best]) best = s;
+        if (acc < total) {
+            m.freq[best] += static_cast<uint32_t>(total - acc);
+            acc = total;
+        } else {
+            const uint64_t cut = std::min<uint64_t>(acc - total, m.freq[best] - 1);
+            m.freq[best] -= static_cast<uint32_t>(cut);
+            acc -= cut;
+        }
+    }
+    uint32_t st = 0;
+    for (int s = 0; s < 256; ++s) {
+        m.start[s] = st;
+        st += m.freq[s];
+    }
+    return m;
+}
+
+// Symbols drawn from a model.
+uint8_t draw(std::mt19937_64& rng, const qstore::RansModel& m) {
+    const uint32_t r = static_cast<uint32_t>(rng() & ((1u << m.scale_bits) - 1));
+    for (int s = 0; s < 256; ++s)
+        if (r >= m.start[s] && r < m.start[s] + m.freq[s]) return static_cast<uint8_t>(s);
+    return 0;
+}
+
+struct Case {
+    std::vector<qstore::RansModel> models = std::vector<qstore::RansModel>(16);
+    uint16_t used = 0;
+    int scale = 0;
+    std::vector<uint8_t> ctx, sym, payload, table_bytes;
+};
+
+Case make_case(std::mt19937_64& rng, size_t n, int lanes) {
+    Case c;
+    const int contexts = 1 + static_cast<int>(rng() % 16);
+    for (int k = 0; k < contexts; ++k) {
+        const int ctx = static_cast<int>(rng() % 16);
+        if (c.used & (1u << ctx)) continue;
+        c.used |= static_cast<uint16_t>(1u << ctx);
+        const int scale = 1 + static_cast<int>(rng() % 12);
+        const int alphabet = 1 + static_cast<int>(rng() % 256);
+        c.models[ctx] = random_model(rng, scale, alphabet, static_cast<int>(rng() % 4));
+        c.scale = std::max(c.scale, scale);
+    }
+    std::vector<int> live;
+    for (int k = 0; k < 16; ++k)
+        if (c.used & (1u << k)) live.push_back(k);
+    c.ctx.resize(n);
+    c.sym.resize(n);
+    // Contexts in runs (as rows of codes give them) or shuffled.
+    const bool runs = rng() % 2;
+    int cur = live[0];
+    for (size_t i = 0; i < n; ++i) {
+        if (!runs || rng() % 37 == 0) cur = live[rng() % live.size()];
+        c.ctx[i] = static_cast<uint8_t>(cur);
+        c.sym[i] = draw(rng, c.models[cur]);
+    }
+    qstore::word_rans_encode(c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, c.payload);
+    for (int k = 0; k < 16; ++k)
+        if (c.used & (1u << k)) qstore::rans_write_model(c.models[k], c.table_bytes);
+    return c;
+}
+
+// Decodes a payload with one kernel set, in pieces of `piece` symbols (a multiple of
+// lanes); returns the symbols (throws on damage).
+std::vector<uint8_t> decode_with(const Case& c, const std::vector<uint8_t>& payload, size_t n, int lanes, RansIsa isa,
+                                 size_t piece) {
+    static const std::string what = "test";
+    std::vector<uint32_t> storage;
+    qstore::ByteReader r(c.table_bytes.data(), c.table_bytes.size(), what);
+    const auto table = qstore::word_rans_read_table(r, c.used, storage, what);
+    qstore::WordRansDecoder dec(payload.data(), payload.size(), lanes, what);
+    std::vector<uint8_t> out(n + 64, 0xEE);
+    for (size_t at = 0; at < n; at += piece) {
+        const size_t m = std::min(piece, n - at);
+        dec.decode(table, c.ctx.data() + at, m, out.data() + at, isa);
+    }
+    dec.finish();
+    out.resize(n);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("word rANS round trip: every lane count, every tail, random distributions", "[rans]") {
+    std::mt19937_64 rng(42);
+    for (int lanes : {4, 8, 16, 32}) {
+        std::vector<size_t> sizes;
+        for (size_t k = 0; k < 3 * static_cast<size_t>(lanes) + 1; ++k) sizes.push_back(k);  // every tail, small
+        for (size_t tail = 0; tail < static_cast<size_t>(lanes); ++tail) sizes.push_back(4096 + tail);
+        sizes.push_back(70001);
+        for (size_t n : sizes) {
+            const Case c = make_case(rng, n, lanes);
+            CAPTURE(lanes, n, c.scale, c.used);
+            REQUIRE(c.payload.size() >= 4u * lanes);
+            const size_t piece = static_cast<size_t>(lanes) * (1 + rng() % 40);
+            for (RansIsa isa : isas()) {
+                CAPTURE(qstore::rans_isa_name(isa));
+                const auto out = decode_with(c, c.payload, n, lanes, isa, piece);
+                REQUIRE(out == c.sym);
+            }
+            // Encoding is deterministic.
+            std::vector<uint8_t> again;
+            qstore::word_rans_encode(c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, again);
+            REQUIRE(again == c.payload);
+        }
+    }
+}
+
+TEST_CASE("word rANS codes within 0.5% of byte rANS on a skewed source", "[rans]") {
+    // The word coder's models are the byte coder's; its only costs are the larger lane
+    // count (about 3 bytes per lane) and 16-bit renormalization.
+    std::mt19937_64 rng(7);
+    Case c = make_case(rng, 0, 4);
+    const size_t n = 1 << 18;
+    std::array<uint64_t, 256> count{};
+    std::vector<uint8_t> sym(n), ctx(n, 0);
+    for (auto& s : sym) {
+        const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+        s = static_cast<uint8_t>(std::min(63.0, -std::log(1 - u) * 3));
+        ++count[s];
+    }
+    std::vector<qstore::RansModel> models(16);
+    models[0] = qstore::rans_model(count);
+    std::vector<uint8_t> byte_payload, word_payload;
+    qstore::rans_encode_payload(sym.data(), ctx.data(), n, models.data(), byte_payload);
+    qstore::word_rans_encode(sym.data(), ctx.data(), n, 32, models.data(), models[0].scale_bits, word_payload);
+    CAPTURE(byte_payload.size(), word_payload.size());
+    CHECK(double(word_payload.size()) < 1.005 * double(byte_payload.size()));
+}
+
+TEST_CASE("word rANS kernels agree on damaged payloads; damage gives Errc::corrupt", "[rans]") {
+    std::mt19937_64 rng(99);
+    int threw = 0;
+    for (int lanes : {4, 8, 16, 32}) {
+        for (int round = 0; round < 40; ++round) {
+            const size_t n = 200 + rng() % 3000;
+            const Case c = make_case(rng, n, lanes);
+            std::vector<uint8_t> bad = c.payload;
+            const int flips = 1 + static_cast<int>(rng() % 3);
+            for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+            if (rng() % 3 == 0) bad.resize(rng() % bad.size());  // and truncated
+            if (rng() % 5 == 0) bad.push_back(0);                  // or longer
+            std::vector<std::vector<uint8_t>> outs;
+            std::vector<Errc> codes;
+            for (RansIsa isa : isas()) {
+                std::vector<uint8_t> out;
+                codes.push_back(thrown_code([&] { out = decode_with(c, bad, n, lanes, isa, 2048); }));
+                outs.push_back(out);
+            }
+            CAPTURE(lanes, n, round);
+            for (size_t k = 1; k < codes.size(); ++k) {
+                CHECK(codes[k] == codes[0]);
+                CHECK(outs[k] == outs[0]);
+            }
+            CHECK((codes[0] == Errc::ok || codes[0] == Errc::corrupt));
+            threw += codes[0] == Errc::corrupt;
+        }
+    }
+    CHECK(threw > 100);  // the end check catches nearly all damage
+}
+
+TEST_CASE("word rANS: every truncation of a payload is corrupt", "[rans]") {
+    std::mt19937_64 rng(5);
+    for (int lanes : {4, 8, 16, 32}) {
+        const size_t n = 1000 + static_cast<size_t>(lanes) / 2;
+        const Case c = make_case(rng, n, lanes);
+        for (size_t cut = 0; cut < c.payload.size(); ++cut) {
+            const std::vector<uint8_t> part(c.payload.begin(), c.payload.begin() + static_cast<ptrdiff_t>(cut));
+            for (RansIsa isa : isas())
+                REQUIRE(thrown_code([&] { decode_with(c, part, n, lanes, isa, 256); }) == Errc::corrupt);
+        }
+    }
+}
+
+TEST_CASE("word rANS: bad lane counts, bad states, bad tables", "[rans]") {
+    static const std::string what = "test";
+    const std::vector<uint8_t> zeros(256, 0);
+    for (int lanes : {0, 1, 2, 3, 5, 6, 7, 12, 64})
+        CHECK(thrown_code([&] { qstore::WordRansDecoder d(zeros.data(), zeros.size(), lanes, what); }) ==
+              Errc::corrupt);
+    // Initial states below 2^16.
+    CHECK(thrown_code([&] { qstore::WordRansDecoder d(zeros.data(), zeros.size(), 8, what); }) == Errc::corrupt);
+    // Damaged model bytes.
+    const std::vector<std::vector<uint8_t>> bad_tables = {
+        {},                      // missing
+        {0},                     // scale 0
+        {13, 1, 1},              // scale 13
+        {3, 2, 4},               // sum 4 of 8
+        {3, 2, 9},               // above the total
+        {3, 1, 0, 1},            // zero run too long
+        {3, 0xFF, 0xFF, 0x03},   // too many symbols
+    };
+    for (const auto& t : bad_tables) {
+        std::vector<uint32_t> storage;
+        qstore::ByteReader r(t.data(), t.size(), what);
+        CHECK(thrown_code([&] { qstore::word_rans_read_table(r, 1, storage, what); }) == Errc::corrupt);
+    }
+    // A symbol in a context without a model decodes to token 255 (rejected by callers).
+    std::vector<uint32_t> storage;
+    std::vector<qstore::RansModel> models(16);
+    models[3].scale_bits = 2;
+    models[3].freq[7] = 4;
+    const auto view = qstore::word_rans_build_table(models.data(), 1u << 3, storage);
+    std::vector<uint8_t> payload(4 * 4 + 64, 0);
+    for (int k = 0; k < 4; ++k) payload[4 * k + 2] = 1;  // states 2^16
+    for (RansIsa isa : isas()) {
+        qstore::WordRansDecoder d(payload.data(), payload.size(), 4, what);
+        const uint8_t ctx[4] = {3, 5, 3, 0};
+        uint8_t out[4];
+        d.decode(view, ctx, 4, out, isa);
+        CHECK(out[0] == 7);
+        CHECK(out[1] == 255);
+        CHECK(out[3] == 255);
+    }
+}
+
+namespace {
+
+// Writes values LSB-first.
+struct BitWriter {
+    std::vector<uint8_t> bytes;
+    uint64_t bits = 0;
+    void put(uint32_t v, int n) {
+        for (int k = 0; k < n; ++k, ++bits) {
+            if (bits % 8 == 0) bytes.push_back(0);
+            if ((v >> k) & 1) bytes.back() |= static_cast<uint8_t>(1u << (bits % 8));
+        }
+    }
+};
+
+// Token and extra bits of z (§7.5), straight from the spec.
+void tokenize(uint32_t z, uint8_t& token, BitWriter& w) {
+    if (z < 16) {
+        token = static_cast<uint8_t>(z);
+        return;
+    }
+    int e = 0;
+    while ((uint64_t(1) << e) <= z) ++e;
+    token = static_cast<uint8_t>(16 + 4 * (e - 5) + ((z >> (e - 3)) & 3));
+    w.put(z & ((1u << (e - 3)) - 1), e - 3);
+}
+
+}  // namespace
+
+TEST_CASE("tokens to z: scalar and AVX-512 agree, every tail, both widths", "[rans]") {
+    static const std::string what = "test";
+    std::mt19937_64 rng(11);
+    for (int bits : {16, 32}) {
+        for (size_t m : {0, 1, 15, 16, 17, 31, 33, 100, 2047, 2048}) {
+            for (int shape = 0; shape < 3; ++shape) {
+                std::vector<uint32_t> z(m);
+                for (auto& v : z) {
+                    const int e = shape == 0 ? static_cast<int>(rng() % (bits + 1))
+                                             : shape == 1 ? static_cast<int>(rng() % 6) : bits;
+                    v = e == 0 ? 0 : static_cast<uint32_t>((uint64_t(1) << (e - 1)) | (rng() & ((uint64_t(1) << (e - 1)) - 1)));
+                }
+                std::vector<uint8_t> tokens(m);
+                BitWriter w;
+                for (size_t k = 0; k < m; ++k) tokenize(z[k], tokens[k], w);
+                for (RansIsa isa : isas()) {
+                    CAPTURE(bits, m, shape, qstore::rans_isa_name(isa));
+                    // Decoded in two calls, as tiles are.
+                    qstore::ExtraBitReader r{w.bytes.data(), w.bytes.size(), 0};
+                    std::vector<uint32_t> got(m + 16, 0xDEADBEEF);
+                    const size_t half = m / 2;
+                    qstore::tokens_to_z(tokens.data(), half, bits, r, got.data(), isa, what);
+                    qstore::tokens_to_z(tokens.data() + half, m - half, bits, r, got.data() + half, isa, what);
+                    qstore::extra_bits_finish(r, what);
+                    got.resize(m);
+                    REQUIRE(got == z);
+                    REQUIRE(r.pos == w.bits);
+                    // Truncated streams: the bits run out or the end check fails.
+                    if (!w.bytes.empty()) {
+                        qstore::ExtraBitReader cut{w.bytes.data(), w.bytes.size() - 1, 0};
+                        CHECK(thrown_code([&] {
+                                  qstore::tokens_to_z(tokens.data(), m, bits, cut, got.data(), isa, what);
+                                  qstore::extra_bits_finish(cut, what);
+                              }) == Errc::corrupt);
+                    }
+                    // A byte more than used.
+                    std::vector<uint8_t> longer = w.bytes;
+                    longer.push_back(0);
+                    qstore::ExtraBitReader more{longer.data(), longer.size(), 0};
+                    CHECK(thrown_code([&] {
+                              qstore::tokens_to_z(tokens.data(), m, bits, more, got.data(), isa, what);
+                              qstore::extra_bits_finish(more, what);
+                          }) == Errc::corrupt);
+                    // A token above the dtype's largest.
+                    if (m) {
+                        std::vector<uint8_t> badtok = tokens;
+                        badtok[rng() % m] = static_cast<uint8_t>(bits == 16 ? 64 + rng() % 192 : 128 + rng() % 128);
+                        std::vector<uint8_t> pad = w.bytes;
+                        pad.resize(pad.size() + 200, 0);
+                        qstore::ExtraBitReader rb{pad.data(), pad.size(), 0};
+                        CHECK(thrown_code([&] {
+                                  qstore::tokens_to_z(badtok.data(), m, bits, rb, got.data(), isa, what);
+                              }) == Errc::corrupt);
+                    }
+                }
+            }
+        }
+    }
+}
+
+namespace {
+
+const qstore::LowScheme& int8_row() { return *qstore::low_scheme(qstore::SchemeId::int8_row); }
+
+uint32_t high_bits_of(float p, DType t) {
+    switch (t) {
+        case DType::f32: return qstore::f32_bits(p);
+        case DType::bf16: return qstore::bf16_from_f32(p);
+        default: return qstore::f16_from_f32(p);
+    }
+}
+
+// The format 1.0 residual block (4-lane byte rANS), written from the spec (§7.5-7.6).
+std::vector<uint8_t> encode_v10_block(const uint8_t* high, DType t, const float* pred, const uint8_t* ctx, uint64_t n) {
+    const qstore::FloatEnvironmentGuard env;
+    const int B = t == DType::f32 ? 32 : 16;
+    std::vector<uint8_t> tokens(n);
+    BitWriter w;
+    std::array<std::array<uint64_t, 256>, 16> count{};
+    for (uint64_t i = 0; i < n; ++i) {
+        uint32_t z;
+        if (B == 32) {
+            uint32_t h;
+            std::memcpy(&h, high + 4 * i, 4);
+            z = qstore::zigzag<uint32_t>(qstore::float_key<uint32_t>(h) -
+                                         qstore::float_key<uint32_t>(high_bits_of(pred[i], t)));
+        } else {
+            uint16_t h;
+            std::memcpy(&h, high + 2 * i, 2);
+            z = qstore::zigzag<uint16_t>(static_cast<uint16_t>(
+                qstore::float_key<uint16_t>(h) -
+                qstore::float_key<uint16_t>(static_cast<uint16_t>(high_bits_of(pred[i], t)))));
+        }
+        tokenize(z, tokens[i], w);
+        ++count[ctx[i]][tokens[i]];
+    }
+    std::vector<uint8_t> out;
+    uint16_t used = 0;
+    std::vector<qstore::RansModel> models(16);
+    for (int c = 0; c < 16; ++c) {
+        uint64_t m = 0;
+        for (uint64_t k : count[c]) m += k;
+        if (m) used |= static_cast<uint16_t>(1u << c);
+    }
+    qstore::put_u16(out, used);
+    for (int c = 0; c < 16; ++c)
+        if (used & (1u << c)) {
+            models[c] = qstore::rans_model(count[c]);
+            qstore::rans_write_model(models[c], out);
+        }
+    std::vector<uint8_t> payload;
+    qstore::rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
+    qstore::put_varint(out, payload.size());
+    out.insert(out.end(), payload.begin(), payload.end());
+    out.insert(out.end(), w.bytes.begin(), w.bytes.end());
+    return out;
+}
+
+struct BlockData {
+    qstore::Geometry g;
+    std::vector<uint8_t> high, codes;
+    std::vector<float> scales, pred;
+    std::vector<uint8_t> ctx;
+};
+
+BlockData make_block(std::mt19937_64& rng, DType t, uint64_t rows, uint64_t cols) {
+    BlockData b;
+    b.g.rows = rows;
+    b.g.cols = cols;
+    const uint64_t n = rows * cols;
+    const size_t es = qstore::dtype_size(t);
+    b.high.resize(n * es);
+    std::student_t_distribution<float> dist(5);
+    for (uint64_t i = 0; i < n; ++i) {
+        float v = dist(rng) * 0.02f * float(1 + (i / cols) % 7);
+        if (rng() % 1000 == 0) v = -v * 1e3f;  // outliers: long residuals
+        uint32_t bits = high_bits_of(v, t);
+        if (rng() % 5000 == 0) bits = static_cast<uint32_t>(rng());  // any pattern (NaN, Inf, ...)
+        std::memcpy(b.high.data() + i * es, &bits, es);
+    }
+    b.codes.resize(int8_row().code_bytes(b.g));
+    b.scales.resize(int8_row().scale_count(b.g));
+    int8_row().quantize(b.high.data(), t, b.g, 0, rows, {b.codes.data(), b.scales.data(), nullptr});
+    b.pred.resize(n);
+    b.ctx.resize(n);
+    int8_row().predict({b.codes.data(), b.scales.data(), nullptr}, b.g, 0, n, b.pred.data(), b.ctx.data());
+    return b;
+}
+
+std::vector<uint8_t> decode_block(const std::vector<uint8_t>& blob, DType t, const BlockData& b) {
+    static const std::string what = "test";
+    qstore::ResidualScratch scratch;
+    std::vector<uint8_t> out(b.high.size(), 0xAB);
+    qstore::decode_residual_block(blob.data(), blob.size(), t, int8_row(), {b.codes.data(), b.scales.data(), nullptr},
+                                  b.g, 0, b.g.elements(), out.data(), scratch, what);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set", "[rans]") {
+    std::mt19937_64 rng(2024);
+    // Sizes around the layout thresholds, odd sizes and several tiles.
+    const std::vector<std::pair<uint64_t, uint64_t>> shapes = {
+        {1, 1}, {3, 5}, {4095, 1}, {64, 64}, {1, 4097}, {127, 129}, {16383, 1}, {128, 128}, {33, 1001}, {7, 9999}};
+    for (DType t : {DType::bf16, DType::f16, DType::f32}) {
+        for (const auto& [rows, cols] : shapes) {
+            const BlockData b = make_block(rng, t, rows, cols);
+            const uint64_t n = rows * cols;
+            std::vector<uint8_t> blob;
+            qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, blob);
+            const bool word = blob.size() >= 3 && blob[0] == 0 && blob[1] == 0 && blob[2] < 16;
+            CHECK(word == (n >= 4096));  // the writer's choice (residual_codec.cpp)
+            const std::vector<uint8_t> v10 = encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n);
+            CHECK(!(v10[0] == 0 && v10[1] == 0));
+            if (!word) CHECK(blob == v10);  // small blocks keep the 1.0 layout byte for byte
+            // Size: within 0.5% (+ the lane states) of the 1.0 layout.
+            CAPTURE(qstore::dtype_name(t), rows, cols, blob.size(), v10.size());
+            CHECK(double(blob.size()) <= 1.005 * double(v10.size()) + 100);
+            for (RansIsa isa : isas()) {
+                CAPTURE(qstore::rans_isa_name(isa));
+                const IsaLimit limit(isa);
+                REQUIRE(decode_block(blob, t, b) == b.high);
+                REQUIRE(decode_block(v10, t, b) == b.high);
+            }
+        }
+    }
+}
+
+TEST_CASE("residual blocks: an empty 1.0 block decodes; damaged blocks are corrupt on every kernel set", "[rans]") {
+    std::mt19937_64 rng(77);
+    static const std::string what = "test";
+    {  // n = 0, format 1.0: used = 0, payload_size = 16, four states 2^23
+        const std::vector<uint8_t> blob = {0, 0, 16, 0, 0, 0x80, 0, 0, 0, 0x80, 0,
+                                           0, 0, 0x80, 0, 0, 0, 0x80, 0};
+        qstore::ResidualScratch scratch;
+        const qstore::Geometry g{0, 4};
+        CHECK(thrown_code([&] {
+                  qstore::decode_residual_block(blob.data(), blob.size(), DType::bf16, int8_row(), {}, g, 0, 0,
+                                                nullptr, scratch, what);
+              }) == Errc::ok);
+    }
+    for (DType t : {DType::bf16, DType::f32}) {
+        const BlockData b = make_block(rng, t, 40, 700);
+        std::vector<uint8_t> blob;
+        qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), b.g.elements(), blob);
+        REQUIRE(blob[2] == 5);  // 32 lanes
+        // Unknown layout bytes.
+        for (uint8_t layout : {0, 1, 6, 7, 15}) {
+            std::vector<uint8_t> bad = blob;
+            bad[2] = layout;
+            for (RansIsa isa : isas()) {
+                const IsaLimit limit(isa);
+                CHECK(thrown_code([&] { decode_block(bad, t, b); }) == Errc::corrupt);
+            }
+        }
+        // Truncations (every byte of the header, then a stride through the rest).
+        for (size_t cut = 0; cut < blob.size(); cut += cut < 600 ? 1 : 97) {
+            const std::vector<uint8_t> part(blob.begin(), blob.begin() + static_cast<ptrdiff_t>(cut));
+            for (RansIsa isa : isas()) {
+                const IsaLimit limit(isa);
+                REQUIRE(thrown_code([&] { decode_block(part, t, b); }) == Errc::corrupt);
+            }
+        }
+        // Random damage: every kernel set gives the same result, and damage is corrupt
+        // or (rarely) a different but well-formed decode.
+        for (int round = 0; round < 60; ++round) {
+            std::vector<uint8_t> bad = blob;
+            bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+            std::vector<std::vector<uint8_t>> outs;
+            std::vector<Errc> codes;
+            for (RansIsa isa : isas()) {
+                const IsaLimit limit(isa);
+                std::vector<uint8_t> out;
+                codes.push_back(thrown_code([&] { out = decode_block(bad, t, b); }));
+                outs.push_back(out);
+            }
+            for (size_t k = 1; k < codes.size(); ++k) {
+                CHECK(codes[k] == codes[0]);
+                CHECK(outs[k] == outs[0]);
+            }
+            CHECK((codes[0] == Errc::ok || codes[0] == Errc::corrupt));
+        }
+    }
+}
