@@ -260,7 +260,7 @@ int cmd_verify(const std::string& input, unsigned threads, const std::string& ag
         Progress progress("verifying");
         r.verify([&](size_t done, size_t total) { progress.update(done, total, r.tensor(done - 1).name); });
     }
-    std::printf("%s: ok (%zu tensors, every checksum and both precisions decoded)\n", input.c_str(), r.tensor_count());
+    std::printf("%s: ok (%zu tensors, every checksum and every precision level decoded)\n", input.c_str(), r.tensor_count());
     if (against.empty()) return 0;
     SafetensorsReader original(against);
     if (original.tensors().size() != r.tensor_count())

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     info->add_option("input", input, "the .qs file")->required();
     info->add_flag("--json", json, "machine-readable output, with each section's offset and length");
 
-    auto* verify = app.add_subcommand("verify", "Check every checksum and decode every tensor in both precisions");
+    auto* verify = app.add_subcommand("verify", "Check every checksum and decode every tensor at every precision level");
     verify->add_option("input", input, "the .qs file")->required();
     verify->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
     std::string against;

@@ -244,6 +244,10 @@ void Reader::read_level_params(const TensorRecord& t, size_t level, InternalLeve
     out.scales.resize(n);
     out.zero_points.resize(scheme.has_zero_points() ? n : 0);
     const PartRef& sp = require_part(t, level, PartRole::scales, what);
+    const PartRef* zp = t.part(level, PartRole::zero_points);
+    // Coded codes come with coded scales and zero points (raw ones only with raw codes).
+    if (sp.encoding != PartEncoding::byte_planes || (zp && zp->encoding != PartEncoding::byte_planes))
+        fail(Errc::corrupt, what + "scales or zero points are raw next to coded codes");
     const size_t width = dtype_size(scheme.scale_dtype());
     std::vector<uint8_t> bytes(n * width);
     decode_planes(t, level, sp, n, width, bytes.data(), what + "scales");
