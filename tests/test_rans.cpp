@@ -230,7 +230,7 @@ TEST_CASE("word rANS codes within 0.5% of byte rANS on a skewed source", "[rans]
     CHECK(double(word_payload.size()) < 1.005 * double(byte_payload.size()));
 }
 
-TEST_CASE("word rANS kernels agree on damaged payloads; damage gives Errc::corrupt", "[rans]") {
+TEST_CASE("word rANS kernels agree on damaged payloads, damage gives Errc::corrupt", "[rans]") {
     std::mt19937_64 rng(99);
     int threw = 0;
     for (int lanes : {4, 8, 16, 32}) {
@@ -533,7 +533,7 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
     }
 }
 
-TEST_CASE("residual blocks: an empty 1.0 block decodes; damaged blocks are corrupt on every kernel set", "[rans]") {
+TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corrupt on every kernel set", "[rans]") {
     std::mt19937_64 rng(77);
     static const std::string what = "test";
     {  // n = 0, format 1.0: used = 0, payload_size = 16, four states 2^23
