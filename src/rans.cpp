@@ -13,7 +13,7 @@ int bit_length(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
 
 void rans_corrupt(const std::string& what, const char* why) { fail(Errc::corrupt, what + ": rANS " + why); }
 
-RansModel rans_model(const std::array<uint64_t, 256>& count) {
+RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits) {
     RansModel m;
     uint64_t n = 0;
     int distinct = 0;
@@ -23,7 +23,8 @@ RansModel rans_model(const std::array<uint64_t, 256>& count) {
     }
     // About n/4 slots (at most 4096): the decoder builds a table of 2^scale_bits per
     // model, and on the shared models finer tables cost more than they save.
-    m.scale_bits = std::clamp(bit_length(n) - 2, std::max(bit_length(distinct) + 1, 2), kRansMaxScaleBits);
+    const int cap = std::clamp(max_scale_bits, 1, kRansMaxScaleBits);
+    m.scale_bits = std::clamp(bit_length(n) - 2, std::min(std::max(bit_length(distinct) + 1, 2), cap), cap);
     const uint32_t total = 1u << m.scale_bits;
     int64_t sum = 0;
     for (int s = 0; s < 256; ++s) {

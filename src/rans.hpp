@@ -31,8 +31,9 @@ struct RansModel {
     std::array<uint32_t, 256> start{};
 };
 
-// Builds the model of a histogram (n = sum of counts, n >= 1).
-RansModel rans_model(const std::array<uint64_t, 256>& count);
+// Builds the model of a histogram (n = sum of counts, n >= 1), with at most
+// 2^max_scale_bits slots (max_scale_bits in 1..kRansMaxScaleBits).
+RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits = kRansMaxScaleBits);
 // u8 scale_bits, varint (max symbol + 1), then per symbol a varint frequency, where a
 // zero is followed by a varint count of further zero frequencies.
 void rans_write_model(const RansModel& model, std::vector<uint8_t>& out);

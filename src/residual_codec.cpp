@@ -53,6 +53,9 @@ struct HighBits<DType::f16> {
 // costs about 3 bytes of final state and flush).
 constexpr uint64_t kWordMinElements = 4096;
 constexpr uint64_t kWord32Elements = 16384;
+// Largest model scale of the word layout: its decoder gathers from one table of
+// (classes + 1) x 2^S entries, which should stay in the first-level caches.
+constexpr int kWordMaxScaleBits = 10;
 
 int word_lanes_for(uint64_t n) {
     if (n >= kWord32Elements) return 32;
@@ -112,7 +115,7 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
     int scale = 0;
     for (int c = 0; c < kContextClasses; ++c)
         if (used & (1u << c)) {
-            models[c] = rans_model(count[c]);
+            models[c] = rans_model(count[c], lanes ? kWordMaxScaleBits : kRansMaxScaleBits);
             rans_write_model(models[c], header);
             scale = std::max(scale, models[c].scale_bits);
         }
