@@ -299,6 +299,57 @@ int main(int argc, char** argv) {
                 CHECK(qs_view_low(f, i, &vc, NULL) == QS_ERR_NOT_AVAILABLE, "%s: view of coded low", info.name);
             }
         }
+        /* levels (1.1): level 0 is qs_load_low's, the top level qs_load_high's */
+        {
+            qs_level_info li;
+            uint32_t top = info.num_levels > 0 ? info.num_levels - 1 : 0;
+            unsigned char* lc;
+            unsigned char* ls;
+            unsigned char* lz;
+            CHECK(info.num_levels == (info.low_scheme == QS_LOW_PASSTHROUGH ? 1u : 2u), "%s: num_levels %u", info.name,
+                  (unsigned)info.num_levels);
+            memset(&li, 0, sizeof li);
+            li.struct_size = sizeof li;
+            st = qs_level_info_get(f, i, 0, &li);
+            CHECK(st == QS_OK, "qs_level_info_get(%s, 0)", info.name);
+            if (st == QS_OK) {
+                CHECK(li.code_bytes == info.low_code_bytes && li.scale_bytes == info.low_scale_bytes &&
+                          li.zero_point_bytes == info.low_zero_point_bytes,
+                      "%s: level 0 sizes", info.name);
+                CHECK(info.low_scheme == QS_LOW_PASSTHROUGH || li.scheme == info.low_scheme, "%s: level 0 scheme",
+                      info.name);
+                lc = (unsigned char*)malloc((size_t)li.code_bytes + 1);
+                ls = (unsigned char*)malloc((size_t)li.scale_bytes + 1);
+                lz = (unsigned char*)malloc((size_t)li.zero_point_bytes + 1);
+                st = qs_load_level(f, i, 0, lc, (size_t)li.code_bytes, ls, (size_t)li.scale_bytes, lz,
+                                   (size_t)li.zero_point_bytes);
+                CHECK(st == QS_OK, "qs_load_level(%s, 0)", info.name);
+                CHECK(li.code_bytes == info.low_code_bytes && memcmp(lc, codes, (size_t)li.code_bytes) == 0,
+                      "%s: level 0 codes differ from qs_load_low", info.name);
+                CHECK(li.scale_bytes == info.low_scale_bytes && memcmp(ls, scales, (size_t)li.scale_bytes) == 0,
+                      "%s: level 0 scales differ from qs_load_low", info.name);
+                free(lc);
+                free(ls);
+                free(lz);
+            }
+            memset(&li, 0, sizeof li);
+            li.struct_size = sizeof li;
+            st = qs_level_info_get(f, i, top, &li);
+            CHECK(st == QS_OK, "qs_level_info_get(%s, %u)", info.name, (unsigned)top);
+            if (st == QS_OK && top > 0) {
+                CHECK(li.scheme == QS_LOW_PASSTHROUGH && li.code_dtype == info.high_dtype &&
+                          li.code_bytes == info.high_bytes && li.scale_bytes == 0,
+                      "%s: top level info", info.name);
+                lc = (unsigned char*)malloc((size_t)info.high_bytes + 1);
+                st = qs_load_level(f, i, top, lc, (size_t)info.high_bytes, NULL, 0, NULL, 0);
+                CHECK(st == QS_OK, "qs_load_level(%s, top)", info.name);
+                CHECK(memcmp(lc, data + begin, (size_t)info.high_bytes) == 0, "%s: top level differs from the original",
+                      info.name);
+                free(lc);
+            }
+            CHECK(qs_level_info_get(f, i, top + 1, &li) == QS_ERR_INVALID_ARGUMENT, "%s: level past the top",
+                  info.name);
+        }
         free(high);
         free(codes);
         free(scales);

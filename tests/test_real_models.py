@@ -11,7 +11,15 @@ For every *.safetensors in --models (or only --only NAME):
      files; the codes and scales of sampled rows (all rows of small models) equal an
      independent reference quantizer;
   4. re-pack with `--low <unpacked low file>`, verify, then unpack low again (must equal
-     the first low file) and high again (must equal the original).
+     the first low file) and high again (must equal the original);
+  5. every other scheme (int8-group, q8_0, q4_0, fp8-e4m3-block128, int4-asym-group,
+     uint8-asym-tensor) and the chain `--low int8-row --low q4_0`: pack, `verify --against`
+     the original, `unpack --precision low` (native layout names/dtypes/shapes of
+     low_layout.hpp; GGUF blocks of sampled rows equal an independent reference), re-pack
+     with `--low FILE --low-scheme S`, unpack low again: same bytes. Chain: level 0
+     equals the q4_0 file's low, level 1 the int8-row file's low (for the tensors the
+     chain quantizes; the others are stored as they are); a file
+     cut at level_prefix_end[0] still unpacks level 0.
 Exit status: 0 ok, 1 failure, 77 skipped (no models).
 """
 import argparse
@@ -259,7 +267,198 @@ def check_model(cli, path, work, log):
     compare_high(orig, SafeTensors(re_high), f"{base}: high precision after re-packing with --low")
     summary["tensors"] = len(orig.names())
     summary["quantized"] = len(quantized)
+    summary["schemes"] = check_new_schemes(cli, path, work, log, orig, low)
     return summary
+
+
+# ---- schemes 6..11 and a chain ----
+
+NEW_SCHEMES = ["int8-group", "q8_0", "q4_0", "fp8-e4m3-block128", "int4-asym-group", "uint8-asym-tensor"]
+GGUF_SAMPLED_ROWS = 2  # rows per tensor checked against the Q8_0/Q4_0 reference
+
+
+def ceil_div(a, b):
+    return (a + b - 1) // b
+
+
+def expected_low_tensors(scheme, name, shape):
+    """{name: (dtype, shape)} of one quantized tensor in the scheme's native layout (low_layout.hpp)."""
+    rows = shape[0]
+    cols = 1
+    for d in shape[1:]:
+        cols *= d
+    prefix = name[:-len(".weight")] if name.endswith(".weight") and len(name) > 7 else name
+    g = 128  # default group size
+    if scheme == "int8-row":
+        return {name: ("I8", shape), scale_name(name): ("F32", [rows])}
+    if scheme == "int8-group":
+        return {name: ("I8", shape), prefix + ".weight_scale": ("F32", [rows, ceil_div(cols, g)])}
+    if scheme == "q8_0":
+        return {name: ("U8", [rows, cols // 32 * 34])}
+    if scheme == "q4_0":
+        return {name: ("U8", [rows, cols // 32 * 18])}
+    if scheme == "fp8-e4m3-block128":
+        return {name: ("F8_E4M3", shape), prefix + ".weight_scale_inv": ("F32", [ceil_div(rows, 128), ceil_div(cols, 128)])}
+    if scheme == "int4-asym-group":
+        return {prefix + ".qweight": ("I32", [rows, cols // 8]), prefix + ".scales": ("F16", [rows, ceil_div(cols, g)]),
+                prefix + ".qzeros": ("U8", [rows, ceil_div(cols, g)])}
+    if scheme == "uint8-asym-tensor":
+        return {name + "_quantized": ("U8", shape), name + "_scale": ("F32", []), name + "_zero_point": ("U8", [])}
+    raise Failure(f"unknown scheme {scheme}")
+
+
+def f16_bytes(x):
+    return struct.pack("<e", x)  # round to nearest even (x is a float32 value)
+
+
+def ggml_reference_row(values, q4):
+    """ggml's quantize_row_q8_0_ref / quantize_row_q4_0_ref of one row (float32 emulated)."""
+    out = bytearray()
+    for b in range(0, len(values), 32):
+        x = values[b:b + 32]
+        if q4:
+            amax, m = 0.0, 0.0
+            for v in x:
+                if abs(v) > amax:
+                    amax, m = abs(v), v
+            d = to_f32(m / -8.0)
+        else:
+            d = to_f32(max(abs(v) for v in x) / 127.0)
+        idd = to_f32(1.0 / d) if d != 0.0 else 0.0
+        out += f16_bytes(d)
+        if q4:
+            q = [min(15, int(to_f32(to_f32(v * idd) + 8.5))) for v in x]
+            out += bytes(q[j] | (q[j + 16] << 4) for j in range(16))
+        else:
+            for v in x:
+                p = to_f32(v * idd)
+                r = math.floor(abs(p) + 0.5)  # roundf: half away from zero
+                out += struct.pack("<b", int(-r if p < 0 else r))
+    return bytes(out)
+
+
+def check_gguf_reference(orig, low, name, q4):
+    dtype, shape = orig.info(name)
+    rows = shape[0]
+    cols = 1
+    for d in shape[1:]:
+        cols *= d
+    row_bytes = cols // 32 * (18 if q4 else 34)
+    codes = low.data(name)
+    for r in sorted({0, rows - 1}):
+        values = row_values(orig, name, dtype, r, cols)
+        if not all(math.isfinite(v) for v in values):
+            continue  # ggml's reference is defined for finite rows
+        want = ggml_reference_row(values, q4)
+        got = codes[r * row_bytes:(r + 1) * row_bytes].tobytes()
+        if got != want:
+            k = next(i for i in range(len(want)) if got[i] != want[i])
+            raise Failure(f"{name}: {'q4_0' if q4 else 'q8_0'} row {r}: block byte {k} is {got[k]}, reference {want[k]}")
+    return len({0, rows - 1})
+
+
+def check_low_layout(orig, low, scheme, quantized, what):
+    expected = {}
+    for name in orig.names():
+        dtype, shape = orig.info(name)
+        if name in quantized:
+            expected.update(expected_low_tensors(scheme, name, shape))
+        else:
+            expected[name] = (dtype, shape)
+            check(low.data(name) == orig.data(name), f"{what}: passthrough {name}: bytes differ")
+    check(low.names() == set(expected),
+          f"{what}: low tensor names: missing {sorted(set(expected) - low.names())[:5]}, "
+          f"extra {sorted(low.names() - set(expected))[:5]}")
+    for n, (dtype, shape) in expected.items():
+        check(low.info(n) == (dtype, shape), f"{what}: {n}: {low.info(n)}, expected {(dtype, shape)}")
+
+
+def check_new_schemes(cli, path, work, log, orig, int8_low):
+    base = os.path.basename(path)
+    stem = base[:-len(".safetensors")]
+    results = []
+    lows = {}
+    for scheme in NEW_SCHEMES:
+        qs = os.path.join(work, f"{stem}.{scheme}.qs")
+        run([cli, "pack", path, "--low", scheme, "-o", qs, "-j", "2"], log)
+        run([cli, "verify", qs, "--against", path, "-j", "2"], log)
+        info = json.loads(run([cli, "info", qs, "--json"], log))
+        quantized = {t["name"] for t in info["tensors"] if t["scheme"] != "passthrough"}
+        check(all(t["scheme"] in ("passthrough", scheme) or t["scheme"].startswith(scheme + ":")
+                  for t in info["tensors"]), f"{qs}: schemes {sorted({t['scheme'] for t in info['tensors']})}")
+        low_path = os.path.join(work, f"{stem}.{scheme}.low.safetensors")
+        run([cli, "unpack", qs, "--precision", "low", "-o", low_path, "-j", "2"], log)
+        os.remove(qs)
+        low = SafeTensors(low_path)
+        check_low_layout(orig, low, scheme, quantized, f"{base}: {scheme} low")
+        ref_rows = 0
+        if scheme in ("q8_0", "q4_0"):
+            for name in sorted(quantized):
+                ref_rows += check_gguf_reference(orig, low, name, scheme == "q4_0")
+        # Re-pack with the unpacked low file as the given low precision.
+        re_qs = os.path.join(work, f"{stem}.{scheme}.repacked.qs")
+        run([cli, "pack", path, "--low", low_path, "--low-scheme", scheme, "-o", re_qs, "-j", "2"], log)
+        re_low = os.path.join(work, f"{stem}.{scheme}.repacked.low.safetensors")
+        run([cli, "unpack", re_qs, "--precision", "low", "-o", re_low, "-j", "2"], log)
+        compare_same(SafeTensors(re_low), low, f"{base}: {scheme} low after re-packing with --low --low-scheme")
+        os.remove(re_qs)
+        os.remove(re_low)
+        results.append(f"{scheme} {info['file_size']}" + (f" (ref rows {ref_rows})" if ref_rows else ""))
+        if scheme == "q4_0":
+            lows[scheme] = low
+            lows["q4_0.quantized"] = quantized
+        else:
+            os.remove(low_path)
+
+    # A 3-level chain: high > int8-row > q4_0.
+    qs = os.path.join(work, f"{stem}.chain.qs")
+    run([cli, "pack", path, "--low", "int8-row", "--low", "q4_0", "-o", qs, "-j", "2"], log)
+    run([cli, "verify", qs, "--against", path, "-j", "2"], log)
+    info = json.loads(run([cli, "info", qs, "--json"], log))
+    ends = info["level_prefix_end"]
+    check(len(ends) == 3 and ends[0] <= ends[1] <= ends[2] <= info["file_size"], f"{qs}: level_prefix_end {ends}")
+    levels = {}
+    for lv in ("0", "1"):
+        p = os.path.join(work, f"{stem}.chain.level{lv}.safetensors")
+        run([cli, "unpack", qs, "--precision", lv, "-o", p, "-j", "2"], log)
+        levels[lv] = SafeTensors(p)
+    low0 = os.path.join(work, f"{stem}.chain.low.safetensors")
+    run([cli, "unpack", qs, "--precision", "low", "-o", low0, "-j", "2"], log)
+    compare_same(SafeTensors(low0), levels["0"], f"{base}: chain: --precision low vs 0")
+    compare_same(levels["0"], lows["q4_0"], f"{base}: chain level 0 vs the q4_0 file's low")
+    # Level 1: int8-row for the tensors the chain quantizes (those q4_0 accepts too), the
+    # original bytes for the others.
+    chain_quantized = {t["name"] for t in info["tensors"] if t["scheme"] != "passthrough"}
+    check(chain_quantized <= lows["q4_0.quantized"], f"{base}: chain quantizes tensors q4_0 alone does not")
+    check(chain_quantized == lows["q4_0.quantized"], f"{base}: chain and q4_0 alone quantize different tensors")
+    check_low_layout(orig, levels["1"], "int8-row", chain_quantized, f"{base}: chain level 1")
+    for name in chain_quantized:
+        for n in (name, scale_name(name)):
+            check(levels["1"].data(n) == int8_low.data(n), f"{base}: chain level 1: {n} differs from the int8-row file's")
+    # Re-pack with the chain's level 0 as a given q4_0 low precision.
+    re_qs = os.path.join(work, f"{stem}.chain.repacked.qs")
+    run([cli, "pack", path, "--low", low0, "--low-scheme", "q4_0", "-o", re_qs, "-j", "2"], log)
+    re_low = os.path.join(work, f"{stem}.chain.repacked.low.safetensors")
+    run([cli, "unpack", re_qs, "--precision", "low", "-o", re_low, "-j", "2"], log)
+    compare_same(SafeTensors(re_low), levels["0"], f"{base}: chain level 0 after re-packing with --low-scheme q4_0")
+    # The prefix up to level_prefix_end[0] serves level 0 alone.
+    cut = os.path.join(work, f"{stem}.chain.cut0.qs")
+    with open(qs, "rb") as f:
+        head = f.read(ends[0])
+    with open(cut, "wb") as f:
+        f.write(head)
+    cut_low = os.path.join(work, f"{stem}.chain.cut0.low.safetensors")
+    run([cli, "unpack", cut, "--precision", "0", "-o", cut_low, "-j", "2"], log)
+    compare_same(SafeTensors(cut_low), levels["0"], f"{base}: level 0 from a file cut at level_prefix_end[0]")
+    p = subprocess.run([cli, "unpack", cut, "--precision", "1", "-o", os.path.join(work, "never.safetensors")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check(p.returncode != 0, f"{base}: unpack of level 1 from a file cut at level_prefix_end[0] succeeded")
+    for f in (qs, re_qs, re_low, cut, cut_low, low0) + tuple(os.path.join(work, f"{stem}.chain.level{lv}.safetensors")
+                                                             for lv in ("0", "1")):
+        os.remove(f)
+    os.remove(lows["q4_0"].path)
+    results.append(f"chain int8-row>q4_0 {info['file_size']}")
+    return "; ".join(results)
 
 
 def main():
@@ -291,7 +490,7 @@ def main():
             s = check_model(args.cli, os.path.join(args.models, m), work, log)
             print(f"ok: {m}: {s['tensors']} tensors ({s['quantized']} quantized); coded {s['coded_size']} bytes, "
                   f"raw {s['raw_size']} bytes; reference quantizer on {s['reference']} ({s['reference_rows']}); "
-                  f"{time.time() - t:.1f} s")
+                  f"{s['schemes']}; {time.time() - t:.1f} s")
         except Failure as e:
             failed += 1
             print("\n".join(log))
