@@ -2,7 +2,8 @@
 // (quantize, predict), the residual codec (encode/decode per dtype; decode includes
 // the prediction from codes and scales, i.e. the whole per-block work of a high load
 // after the codes are available), the stream-set coder (encode, decode) and the
-// static rANS coder on the block's INT8 codes.
+// static rANS coder on the block's INT8 codes; the word-rANS token decoder per lane
+// count and instruction set.
 #include <benchmark/benchmark.h>
 #include <zstd.h>
 
@@ -11,7 +12,9 @@
 
 #include "low_scheme.hpp"
 #include "micro_data.hpp"
+#include "float_bits.hpp"
 #include "rans.hpp"
+#include "rans_word.hpp"
 #include "residual_codec.hpp"
 #include "stream_set.hpp"
 
@@ -132,6 +135,92 @@ void BM_decode_residual_block(benchmark::State& state, DType t) {
 BENCHMARK_CAPTURE(BM_decode_residual_block, bf16, DType::bf16);
 BENCHMARK_CAPTURE(BM_decode_residual_block, f16, DType::f16);
 BENCHMARK_CAPTURE(BM_decode_residual_block, f32, DType::f32);
+
+// The same BF16 block with the decoding kernels capped at an instruction set
+// (0 = scalar, 1 = AVX2, 2 = AVX-512; capped at what the CPU runs).
+void BM_decode_residual_block_isa(benchmark::State& state) {
+    const auto isa = static_cast<qstore::RansIsa>(state.range(0));
+    qstore::rans_set_isa_limit(isa);
+    BM_decode_residual_block(state, DType::bf16);
+    qstore::rans_set_isa_limit(qstore::RansIsa::avx512);
+    state.SetLabel(qstore::rans_isa_name(std::min(isa, qstore::rans_isa_detected())));
+}
+BENCHMARK(BM_decode_residual_block_isa)->Arg(0)->Arg(1)->Arg(2);
+
+// The word-rANS token decoder alone on the BF16 block's residual tokens (one symbol
+// per weight, 16 context classes), per lane count and instruction set:
+// Args = (lanes, isa). Items = symbols.
+struct WordTokens {
+    std::vector<uint8_t> tokens, context, table_bytes, payload;
+    uint16_t used = 0;
+};
+const WordTokens& word_tokens(int lanes) {
+    static std::map<int, std::unique_ptr<WordTokens>> cache;
+    auto& slot = cache[lanes];
+    if (!slot) {
+        const auto& d = micro_data();
+        const auto& p = prepared(DType::bf16);
+        auto w = std::make_unique<WordTokens>();
+        w->tokens.resize(d.n());
+        w->context = p.context;
+        std::array<std::array<uint64_t, 256>, qstore::kContextClasses> count{};
+        for (uint64_t i = 0; i < d.n(); ++i) {
+            const uint16_t h = d.bf16[i];
+            const uint16_t z = qstore::zigzag<uint16_t>(static_cast<uint16_t>(
+                qstore::float_key<uint16_t>(h) - qstore::float_key<uint16_t>(qstore::bf16_from_f32(p.prediction[i]))));
+            int e = 0;
+            while ((1u << e) <= z) ++e;
+            w->tokens[i] = static_cast<uint8_t>(z < 16 ? z : 16 + 4 * (e - 5) + ((z >> (e - 3)) & 3));
+            ++count[p.context[i]][w->tokens[i]];
+        }
+        std::vector<qstore::RansModel> models(qstore::kContextClasses);
+        int scale = 0;
+        for (int c = 0; c < qstore::kContextClasses; ++c) {
+            uint64_t m = 0;
+            for (uint64_t k : count[c]) m += k;
+            if (!m) continue;
+            w->used |= static_cast<uint16_t>(1u << c);
+            models[c] = qstore::rans_model(count[c], 10);
+            qstore::rans_write_model(models[c], w->table_bytes);
+            scale = std::max(scale, models[c].scale_bits);
+        }
+        qstore::word_rans_encode(w->tokens.data(), w->context.data(), d.n(), lanes, models.data(), scale, w->payload);
+        slot = std::move(w);
+    }
+    return *slot;
+}
+
+void BM_word_rans_decode_tokens(benchmark::State& state) {
+    const int lanes = static_cast<int>(state.range(0));
+    const auto isa = static_cast<qstore::RansIsa>(state.range(1));
+    const auto& w = word_tokens(lanes);
+    const std::string what = "bench";
+    std::vector<uint32_t> storage;
+    qstore::ByteReader r(w.table_bytes.data(), w.table_bytes.size(), what);
+    const auto table = qstore::word_rans_read_table(r, w.used, storage, what);
+    std::vector<uint8_t> out(w.tokens.size());
+    for (auto _ : state) {
+        qstore::WordRansDecoder dec(w.payload.data(), w.payload.size(), lanes, what);
+        dec.decode(table, w.context.data(), out.size(), out.data(), isa);
+        dec.finish();
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    if (out != w.tokens) state.SkipWithError("tokens do not round-trip");
+    state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
+    state.counters["token_bits"] = 8.0 * double(w.payload.size()) / double(out.size());
+    state.SetLabel(qstore::rans_isa_name(std::min(isa, qstore::rans_isa_detected())));
+}
+BENCHMARK(BM_word_rans_decode_tokens)
+    ->Args({4, 0})
+    ->Args({32, 0})
+    ->Args({8, 1})
+    ->Args({16, 1})
+    ->Args({32, 1})
+    ->Args({64, 1})
+    ->Args({16, 2})
+    ->Args({32, 2})
+    ->Args({64, 2});
 
 // StreamEncoder on the block's INT8 codes (one stream, as the packer stores codes).
 // Arg = zstd level (the encoder also tries rANS and keeps the smaller).

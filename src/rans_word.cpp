@@ -367,10 +367,12 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
     const size_t groups = m / n;
     size_t done = 0;
     if (isa == RansIsa::avx512 && lanes_ >= 16) {
-        done = lanes_ == 32 ? avx512_groups<2>(x_, p_, end_, t, ctx, groups, out)
-                            : avx512_groups<1>(x_, p_, end_, t, ctx, groups, out);
+        done = lanes_ == 64   ? avx512_groups<4>(x_, p_, end_, t, ctx, groups, out)
+               : lanes_ == 32 ? avx512_groups<2>(x_, p_, end_, t, ctx, groups, out)
+                              : avx512_groups<1>(x_, p_, end_, t, ctx, groups, out);
     } else if (isa >= RansIsa::avx2 && lanes_ >= 8) {
-        done = lanes_ == 32   ? avx2_groups<4>(x_, p_, end_, t, ctx, groups, out)
+        done = lanes_ == 64   ? avx2_groups<8>(x_, p_, end_, t, ctx, groups, out)
+               : lanes_ == 32 ? avx2_groups<4>(x_, p_, end_, t, ctx, groups, out)
                : lanes_ == 16 ? avx2_groups<2>(x_, p_, end_, t, ctx, groups, out)
                               : avx2_groups<1>(x_, p_, end_, t, ctx, groups, out);
     }

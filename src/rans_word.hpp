@@ -1,6 +1,6 @@
 // Interleaved word rANS: the token coder of residual blocks written since format 1.1
 // (docs/FORMAT.md §6.4, §7.6). Same models as rans.hpp, but
-//   - N = 4, 8, 16 or 32 interleaved 32-bit states (symbol i uses lane i mod N),
+//   - N = 4, 8, 16, 32 or 64 interleaved 32-bit states (symbol i uses lane i mod N),
 //   - 16-bit (word) renormalization: states live in [2^16, 2^32) and a step reads at
 //     most one little-endian u16,
 //   - one scale S for all contexts of a payload (each model is scaled up to the largest
@@ -24,10 +24,12 @@
 namespace qstore {
 
 constexpr uint32_t kWordRansLow = 1u << 16;  // states live in [kWordRansLow, 2^32)
-constexpr int kWordRansMaxLanes = 32;
+constexpr int kWordRansMaxLanes = 64;
 constexpr int kWordRansContexts = 16;  // contexts 0..15 (the residual's context classes)
 
-inline bool word_rans_lanes_valid(int lanes) { return lanes == 4 || lanes == 8 || lanes == 16 || lanes == 32; }
+inline bool word_rans_lanes_valid(int lanes) {
+    return lanes == 4 || lanes == 8 || lanes == 16 || lanes == 32 || lanes == 64;
+}
 
 // Instruction sets of the decoding kernels, in increasing order.
 enum class RansIsa : int { scalar = 0, avx2 = 1, avx512 = 2 };

@@ -53,11 +53,13 @@ struct HighBits<DType::f16> {
 // costs about 3 bytes of final state and flush).
 constexpr uint64_t kWordMinElements = 4096;
 constexpr uint64_t kWord32Elements = 16384;
+constexpr uint64_t kWord64Elements = 65536;
 // Largest model scale of the word layout: its decoder gathers from one table of
 // (classes + 1) x 2^S entries, which should stay in the first-level caches.
 constexpr int kWordMaxScaleBits = 10;
 
 int word_lanes_for(uint64_t n) {
+    if (n >= kWord64Elements) return 64;
     if (n >= kWord32Elements) return 32;
     if (n >= kWordMinElements) return 16;
     return 0;
@@ -168,7 +170,7 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
                        uint64_t first, uint64_t n, uint8_t* high, ResidualScratch& scratch, const std::string& what) {
     using U = typename HighBits<T>::U;
     const int lanes_log2 = r.u8();
-    if (lanes_log2 < 2 || lanes_log2 > 5) fail(Errc::corrupt, what + ": residual block of an unknown layout");
+    if (lanes_log2 < 2 || lanes_log2 > 6) fail(Errc::corrupt, what + ": residual block of an unknown layout");
     const uint16_t used = r.u16();
     // The combined slot table lives in the first scratch table's storage (reused).
     const WordRansTableView table = word_rans_read_table(r, used, scratch.tables[0].slots, what);
