@@ -181,7 +181,11 @@ PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* give
             given[0] = given_low->find(names.codes);
             given[1] = names.scales.empty() ? nullptr : given_low->find(names.scales);
             given[2] = names.zero_points.empty() ? nullptr : given_low->find(names.zero_points);
-            const bool complete = given[0] && given[0]->dtype == s.code_dtype() &&
+            if (given[0] && given[0]->dtype != s.code_dtype())
+                fail(Errc::invalid_argument, what + ": low codes '" + given[0]->name + "' are " +
+                                                 dtype_name(given[0]->dtype) + ", scheme " + s.name() + " needs " +
+                                                 dtype_name(s.code_dtype()));
+            const bool complete = given[0] &&
                                   (names.scales.empty() || given[1]) && (names.zero_points.empty() || given[2]);
             if (!complete) {
                 quantize = false;  // the low file does not quantize it: kept as it is

@@ -145,6 +145,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
             (void)sink;
         }
+        // Every level of a chain (and level 0's zero points) through qs_load_level.
+        for (uint32_t level = 0; level + 1 < info.num_levels; ++level) {
+            qs_level_info li;
+            memset(&li, 0, sizeof li);
+            li.struct_size = sizeof li;
+            if (qs_level_info_get(qf, i, level, &li) != QS_OK) continue;
+            const uint64_t lneed = li.code_bytes + li.scale_bytes + li.zero_point_bytes;
+            if (li.code_bytes > budget || li.scale_bytes > budget || li.zero_point_bytes > budget || lneed > budget) {
+                claims_huge = true;
+                continue;
+            }
+            void* lc = malloc(li.code_bytes ? li.code_bytes : 1);
+            void* ls = malloc(li.scale_bytes ? li.scale_bytes : 1);
+            void* lz = malloc(li.zero_point_bytes ? li.zero_point_bytes : 1);
+            (void)qs_load_level(qf, i, level, li.code_bytes ? lc : nullptr, li.code_bytes,
+                                li.scale_bytes ? ls : nullptr, li.scale_bytes, li.zero_point_bytes ? lz : nullptr,
+                                li.zero_point_bytes);
+            free(lc);
+            free(ls);
+            free(lz);
+        }
         const qs_status hs = qs_load_high(qf, i, info.high_bytes ? high : nullptr, info.high_bytes);
         if (debug) fprintf(stderr, "tensor %zu %s: load_high %d %s\n", i, info.name, hs, hs ? qs_last_error_message() : "");
         free(codes);
