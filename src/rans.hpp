@@ -91,13 +91,17 @@ inline uint8_t rans_decode_step(uint32_t& x, const uint8_t*& p, const uint8_t* e
 // The same step without the end-of-payload check, for callers that checked there are
 // at least 2 bytes left per step they take (a step reads at most 2 renormalization
 // bytes because scale_bits <= 12).
+// Branch-free: the number of bytes to read (0, 1 or 2) is computed, and the two next
+// bytes are always loaded (whether a state renormalizes is data-dependent and
+// unpredictable; a branch on it mispredicts about half the time).
 inline uint8_t rans_decode_step_unchecked(uint32_t& x, const uint8_t*& p, const RansTableView& t) {
     const uint32_t e = t.slots[x & t.mask];
     x = ((e >> 20) + 1) * (x >> t.scale_bits) + ((e >> 8) & 0xFFF);
-    if (x < kRansLow) {
-        x = (x << 8) | *p++;
-        if (x < kRansLow) x = (x << 8) | *p++;
-    }
+    // x >= 2^11 here: one byte brings it to >= kRansLow unless x < 2^15, two always do.
+    const uint32_t k = static_cast<uint32_t>(x < kRansLow) + static_cast<uint32_t>(x < (kRansLow >> 8));
+    const uint32_t next2 = static_cast<uint32_t>(p[0]) << 8 | p[1];  // first byte more significant
+    x = (x << (8 * k)) | (next2 >> (16 - 8 * k));
+    p += k;
     return static_cast<uint8_t>(e);
 }
 constexpr ptrdiff_t kRansMaxBytesPerStep = 2;
