@@ -34,7 +34,28 @@ void scalar_tokens(const uint8_t* tokens, size_t m, uint32_t max_tok, ExtraBitRe
                    const std::string& what) {
     const uint64_t total = static_cast<uint64_t>(r.size) * 8;
     uint64_t pos = r.pos;
-    for (size_t k = 0; k < m; ++k) {
+    size_t k = 0;
+    if (r.size >= 8) {
+        // Branch-free while 8 bytes can be loaded at every field (whether a token has
+        // extra bits is unpredictable); a field starting there also ends in the stream.
+        const uint64_t fast_end = (static_cast<uint64_t>(r.size) - 8) * 8;
+        uint32_t bad = 0;
+        for (; k < m && pos <= fast_end; ++k) {
+            const uint32_t t = tokens[k];
+            bad |= static_cast<uint32_t>(t > max_tok);
+            const uint32_t u = std::min(t, max_tok) - kDirect;  // wraps for t < 16 (unused then)
+            const uint32_t big = 0u - static_cast<uint32_t>(t >= kDirect);  // mask selects: no branch
+            const uint32_t nb = (2 + (u >> 2)) & big;
+            uint64_t v;
+            std::memcpy(&v, r.data + (pos >> 3), 8);  // little-endian hosts only (docs/FORMAT.md §2)
+            const uint32_t low = static_cast<uint32_t>((v >> (pos & 7)) & ((uint64_t(1) << nb) - 1));
+            const uint32_t zz = ((4u | (u & 3u)) << nb) | low;
+            z[k] = (zz & big) | (t & ~big);
+            pos += nb;
+        }
+        if (bad) fail(Errc::corrupt, what + ": residual token out of range");
+    }
+    for (; k < m; ++k) {
         const uint32_t t = tokens[k];
         if (t < kDirect) {
             z[k] = t;

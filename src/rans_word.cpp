@@ -229,10 +229,16 @@ inline uint8_t word_step(uint32_t& x, const uint8_t*& p, const uint8_t* end, con
     const uint32_t mask = (1u << t.scale_bits) - 1;
     const uint32_t e = t.slots[t.base[ctx & 15] + (x & mask)];
     x = ((e >> 20) + 1) * (x >> t.scale_bits) + ((e >> 8) & 0xFFF);
-    if (x < kWordRansLow) {
-        if (kChecked && end - p < 2) rans_corrupt(what, "payload ends early");
-        x = (x << 16) | load_u16(p);
-        p += 2;
+    if constexpr (kChecked) {
+        if (x < kWordRansLow) {
+            if (end - p < 2) rans_corrupt(what, "payload ends early");
+            x = (x << 16) | load_u16(p);
+            p += 2;
+        }
+    } else {  // branch-free (whether a lane renormalizes is unpredictable); 2 bytes are there
+        const uint32_t need = 0u - static_cast<uint32_t>(x < kWordRansLow);
+        x = (x & ~need) | (((x << 16) | load_u16(p)) & need);
+        p += 2 & need;
     }
     return static_cast<uint8_t>(e);
 }
