@@ -2,7 +2,9 @@
 
 // GCC 12 warns about the intentionally undefined registers inside its AVX-512 intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if QSTORE_RANS_X86
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -76,6 +78,7 @@ void scalar_tokens(const uint8_t* tokens, size_t m, uint32_t max_tok, ExtraBitRe
 // moves each field's bytes into its lane. Returns the tokens done (a multiple of 16);
 // stops where that load would pass the end of the stream (the scalar loop, which
 // checks every read, does the rest). Sets `bad` if a token is out of range.
+#if QSTORE_RANS_X86
 template <bool kWide>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2"))) size_t avx512_tokens(
     const uint8_t* tokens, size_t m, uint32_t max_tok, const uint8_t* data, size_t size, uint64_t& pos_ref,
@@ -136,6 +139,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2"))) si
     bad = any_bad != 0;
     return k;
 }
+#endif  // QSTORE_RANS_X86
 
 }  // namespace
 
@@ -144,12 +148,15 @@ void tokens_to_z(const uint8_t* tokens, size_t m, int dtype_bits, ExtraBitReader
     const uint32_t max_tok = max_token(dtype_bits);
     size_t done = 0;
     isa = static_cast<RansIsa>(std::min(static_cast<int>(isa), static_cast<int>(rans_isa())));
+    (void)isa;
+#if QSTORE_RANS_X86
     if (isa == RansIsa::avx512) {
         bool bad = false;
         done = dtype_bits > 16 ? avx512_tokens<true>(tokens, m, max_tok, r.data, r.size, r.pos, z, bad)
                                : avx512_tokens<false>(tokens, m, max_tok, r.data, r.size, r.pos, z, bad);
         if (bad) fail(Errc::corrupt, what + ": residual token out of range");
     }
+#endif
     scalar_tokens(tokens + done, m - done, max_tok, r, z + done, what);
 }
 

@@ -2,7 +2,9 @@
 
 // GCC 12 warns about the intentionally undefined registers inside its AVX-512 intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if QSTORE_RANS_X86
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +18,9 @@ namespace qstore {
 
 RansIsa rans_isa_detected() {
     static const RansIsa detected = [] {
+#if !QSTORE_RANS_X86
+        return RansIsa::scalar;
+#else
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") &&
@@ -23,6 +28,7 @@ RansIsa rans_isa_detected() {
             return RansIsa::avx512;
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) return RansIsa::avx2;
         return RansIsa::scalar;
+#endif
     }();
     return detected;
 }
@@ -256,6 +262,7 @@ void scalar_groups(uint32_t* x, int lanes, const uint8_t*& p, const uint8_t* end
     }
 }
 
+#if QSTORE_RANS_X86
 // ---- AVX2: 8 lanes per vector ----
 
 // kExpand8[m][k] = index of the word for lane k under renormalization mask m: the
@@ -359,6 +366,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,popcnt"))) size_t
     p_ref = p;
     return g;
 }
+#endif  // QSTORE_RANS_X86
 
 }  // namespace
 
@@ -372,6 +380,8 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
     const size_t n = static_cast<size_t>(lanes_);
     const size_t groups = m / n;
     size_t done = 0;
+    (void)isa;
+#if QSTORE_RANS_X86
     if (isa == RansIsa::avx512 && lanes_ >= 16) {
         done = lanes_ == 64   ? avx512_groups<4>(x_, p_, end_, t, ctx, groups, out)
                : lanes_ == 32 ? avx512_groups<2>(x_, p_, end_, t, ctx, groups, out)
@@ -382,6 +392,7 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
                : lanes_ == 16 ? avx2_groups<2>(x_, p_, end_, t, ctx, groups, out)
                               : avx2_groups<1>(x_, p_, end_, t, ctx, groups, out);
     }
+#endif
     scalar_groups(x_, lanes_, p_, end_, t, ctx + done * n, groups - done, out + done * n, what_);
     for (size_t k = groups * n; k < m; ++k) out[k] = word_step<true>(x_[k % n], p_, end_, t, ctx[k], what_);
     if (m % n) ended_ = true;

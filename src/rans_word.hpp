@@ -23,6 +23,16 @@
 
 namespace qstore {
 
+// The SIMD kernels exist on x86 only; elsewhere every path is the scalar one
+// (-DQSTORE_RANS_X86=0 builds that on x86 too).
+#ifndef QSTORE_RANS_X86
+#if defined(__x86_64__) || defined(__i386__)
+#define QSTORE_RANS_X86 1
+#else
+#define QSTORE_RANS_X86 0
+#endif
+#endif
+
 constexpr uint32_t kWordRansLow = 1u << 16;  // states live in [kWordRansLow, 2^32)
 constexpr int kWordRansMaxLanes = 64;
 constexpr int kWordRansContexts = 16;  // contexts 0..15 (the residual's context classes)

@@ -145,6 +145,7 @@ template <DType T>
 void reconstruct_scalar(const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
     reconstruct_body<T>(pred, zs, m, out);
 }
+#if QSTORE_RANS_X86
 template <DType T>
 __attribute__((target("avx2"))) void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m,
                                                       typename HighBits<T>::U* out) {
@@ -155,11 +156,14 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstr
     const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
     reconstruct_body<T>(pred, zs, m, out);
 }
+#endif
 template <DType T>
 void reconstruct(RansIsa isa, const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
     switch (isa) {
+#if QSTORE_RANS_X86
         case RansIsa::avx512: return reconstruct_avx512<T>(pred, zs, m, out);
         case RansIsa::avx2: return reconstruct_avx2<T>(pred, zs, m, out);
+#endif
         default: return reconstruct_scalar<T>(pred, zs, m, out);
     }
 }
