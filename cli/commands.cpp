@@ -8,6 +8,7 @@
 
 #include "low_layout.hpp"
 #include "error.hpp"
+#include "gguf.hpp"
 #include "progress.hpp"
 #include "reader.hpp"
 #include "safetensors.hpp"
@@ -80,8 +81,24 @@ double bpw(uint64_t bytes, uint64_t elements) { return elements ? 8.0 * bytes / 
 int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
              const PackOptions& options_in) {
     SafetensorsReader high(input);
-    std::unique_ptr<SafetensorsReader> low;
-    if (!low_file.empty()) low = std::make_unique<SafetensorsReader>(low_file);
+    // The given low precision: a GGUF file (told by its magic) or safetensors.
+    std::unique_ptr<TensorSource> low;
+    if (!low_file.empty() && is_gguf_file(low_file)) {
+        auto g = std::make_unique<GgufReader>(low_file);
+        std::map<std::string, size_t> skipped;  // ggml types qstore does not read
+        for (const auto& info : g->infos())
+            if (!info.available) skipped[ggml_type_name(info.type)]++;
+        if (!skipped.empty()) {
+            std::string list;
+            for (const auto& [type, n] : skipped) list += (list.empty() ? "" : ", ") + std::to_string(n) + " " + type;
+            std::fprintf(stderr, "qstore: note: %s: tensors of types qstore does not read (%s) are treated as absent "
+                                 "(their high tensors are stored as they are)\n",
+                         low_file.c_str(), list.c_str());
+        }
+        low = std::move(g);
+    } else if (!low_file.empty()) {
+        low = std::make_unique<SafetensorsReader>(low_file);
+    }
     PackOptions options = options_in;
     Progress progress("packing");
     options.progress = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
@@ -95,7 +112,71 @@ int cmd_pack(const std::string& input, const std::string& low_file, const std::s
     return 0;
 }
 
-int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads) {
+namespace {
+
+// One tensor of an unpacked precision. `scheme`: the low scheme whose part it is (null
+// for high and passthrough tensors); `blocks`: Q8_0/Q4_0 block bytes of a [rows, cols]
+// tensor.
+struct OutTensor {
+    std::string name;
+    DType dtype;
+    std::vector<uint64_t> shape;
+    uint64_t size;
+    const LowScheme* scheme = nullptr;
+    Geometry g;
+};
+
+// Writes the tensors as safetensors or GGUF, in order.
+class OutFile {
+public:
+    OutFile(const std::string& path, bool gguf, const std::vector<OutTensor>& tensors,
+            const std::map<std::string, std::string>& metadata, const std::string& precision) {
+        if (!gguf) {
+            std::vector<SafetensorsWriter::Entry> entries;
+            for (const auto& t : tensors) entries.push_back({t.name, t.dtype, t.shape, t.size});
+            st_ = std::make_unique<SafetensorsWriter>(path, entries, metadata);
+            return;
+        }
+        std::vector<GgufWriter::Entry> entries;
+        for (const auto& t : tensors) {
+            GgufWriter::Entry e{t.name, GgmlType::f32, {}, t.size};
+            const SchemeId id = t.scheme ? t.scheme->id() : SchemeId::passthrough;
+            if (t.dtype == DType::u8 && (id == SchemeId::q8_0 || id == SchemeId::q4_0)) {
+                e.type = id == SchemeId::q8_0 ? GgmlType::q8_0 : GgmlType::q4_0;
+                e.ne = {t.g.cols, t.g.rows};
+            } else if (ggml_type_of(t.dtype, e.type)) {
+                e.ne.assign(t.shape.rbegin(), t.shape.rend());
+                if (e.ne.empty()) e.ne = {1};  // a scalar: GGUF tensors have 1 to 4 dimensions
+                if (e.ne.size() > kGgufMaxDims)
+                    fail(Errc::unsupported, path + ": tensor '" + t.name + "' has " + std::to_string(t.shape.size()) +
+                                                " dimensions, GGUF holds at most 4; unpack to .safetensors instead");
+            } else if (t.scheme) {
+                fail(Errc::unsupported, path + ": scheme " + t.scheme->name() + " writes '" + t.name + "' as " +
+                                            dtype_name(t.dtype) + ", which GGUF has no type for; unpack to "
+                                            ".safetensors instead (GGUF takes q8_0, q4_0, int8-row, int8-tensor, "
+                                            "int8-group and the high precision)");
+            } else {
+                fail(Errc::unsupported, path + ": tensor '" + t.name + "' is " + dtype_name(t.dtype) +
+                                            ", which GGUF has no type for; unpack to .safetensors instead");
+            }
+            entries.push_back(std::move(e));
+        }
+        std::vector<std::pair<std::string, std::string>> kv = {{"qstore.precision", precision}};
+        for (const auto& [k, v] : metadata) kv.push_back({"safetensors." + k, v});
+        gg_ = std::make_unique<GgufWriter>(path, std::move(entries), kv);
+    }
+    void write_next(const void* p, uint64_t n) { st_ ? st_->write_next(p, n) : gg_->write_next(p, n); }
+    void finish() { st_ ? st_->finish() : gg_->finish(); }
+
+private:
+    std::unique_ptr<SafetensorsWriter> st_;
+    std::unique_ptr<GgufWriter> gg_;
+};
+
+}  // namespace
+
+int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
+               bool gguf) {
     ReaderOptions ro;
     ro.threads = threads;
     Reader r(input, ro);
@@ -116,7 +197,7 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     for (size_t i = 0; i < r.tensor_count() && !high; ++i)
         if (r.tensor(i).quantized() && level >= r.tensor(i).top_level())
             fail(Errc::invalid_argument, input + ": tensor '" + r.tensor(i).name + "' has no low level " + precision);
-    std::vector<SafetensorsWriter::Entry> entries;
+    std::vector<OutTensor> entries;
     std::map<std::string, std::string> metadata;
     if (!r.metadata_json().empty()) {
         auto meta = nlohmann::json::parse(r.metadata_json());
@@ -126,26 +207,26 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     for (size_t i = 0; i < r.tensor_count(); ++i) {
         const auto& t = r.tensor(i);
         if (high || !t.quantized()) {
-            entries.push_back({t.name, t.high_dtype, t.shape, r.high_bytes(t)});
+            entries.push_back({t.name, t.high_dtype, t.shape, r.high_bytes(t), nullptr, {}});
         } else {
             const LowScheme& scheme = t.scheme(level);
             const Geometry g = t.geometry();
             const LowTensorNames names = low_tensor_names(scheme, t.name);
             entries.push_back({names.codes, scheme.code_dtype(), low_code_shape(scheme, g, t.shape),
-                               r.level_code_bytes(t, level)});
+                               r.level_code_bytes(t, level), &scheme, g});
             if (!names.scales.empty())
                 entries.push_back({names.scales, scheme.scale_dtype(), low_scale_shape(scheme, g),
-                                   r.level_scale_bytes(t, level)});
+                                   r.level_scale_bytes(t, level), &scheme, g});
             if (!names.zero_points.empty())
                 entries.push_back({names.zero_points, DType::u8, low_scale_shape(scheme, g),
-                                   r.level_zero_point_bytes(t, level)});
+                                   r.level_zero_point_bytes(t, level), &scheme, g});
         }
     }
     std::set<std::string> names;
     for (const auto& e : entries)
         if (!names.insert(e.name).second)
             fail(Errc::invalid_argument, output + ": two tensors would be named '" + e.name + "'");
-    SafetensorsWriter w(output, entries, metadata);
+    OutFile w(output, gguf, entries, metadata, high ? "high" : std::to_string(level));
     Progress progress("unpacking");
     std::vector<uint8_t> a, b;
     for (size_t i = 0; i < r.tensor_count(); ++i) {

@@ -24,8 +24,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> lows = {"int8-row"};
     pack->add_option("--low", lows,
                      "low precision: a scheme (" + qstore::low_scheme_names() +
-                         "; G = group size, default 128), or an existing low-precision safetensors file to use "
-                         "instead of quantizing (layouts in docs/FORMAT.md). Repeat to store a chain, highest "
+                         "; G = group size, default 128), or an existing low-precision safetensors or GGUF file "
+                         "to use instead of quantizing (layouts in docs/FORMAT.md). Repeat to store a chain, highest "
                          "first: --low int8-row --low q4_0")
         ->capture_default_str();
     pack->add_option("--low-scheme", given_scheme,
@@ -36,12 +36,16 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(-7, 22));
     pack->add_option("-j,--threads", pack_options.threads, "threads (0 = all CPUs)")->capture_default_str();
 
-    auto* unpack = app.add_subcommand("unpack", "Write one precision of a .qs file as safetensors");
+    auto* unpack = app.add_subcommand("unpack", "Write one precision of a .qs file as safetensors or GGUF");
     unpack->add_option("input", input, "the .qs file")->required();
     unpack->add_option("--precision", precision,
                        "high, low (the lowest level) or a level number (0 = lowest) of a chain")
         ->capture_default_str();
-    unpack->add_option("-o,--output", output, "output .safetensors file")->required();
+    unpack->add_option("-o,--output", output, "output .safetensors or .gguf file")->required();
+    std::string format;
+    unpack->add_option("--format", format,
+                       "safetensors or gguf (default: gguf if the output name ends in .gguf, else safetensors)")
+        ->check(CLI::IsMember({"safetensors", "gguf"}));
     unpack->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
 
     auto* info = app.add_subcommand("info", "Print the tensor table, section sizes and ratios");
@@ -94,7 +98,15 @@ int main(int argc, char** argv) {
             pack_options.low = {scheme->spec()};
             return cmd_pack(input, given_file, output, pack_options);
         }
-        if (unpack->parsed()) return cmd_unpack(input, precision, output, threads);
+        if (unpack->parsed()) {
+            if (format.empty()) {
+                const std::string ext = ".gguf";
+                const bool gguf = output.size() > ext.size() &&
+                                  output.compare(output.size() - ext.size(), ext.size(), ext) == 0;
+                format = gguf ? "gguf" : "safetensors";
+            }
+            return cmd_unpack(input, precision, output, threads, format == "gguf");
+        }
         if (info->parsed()) return cmd_info(input, json);
         if (verify->parsed()) return cmd_verify(input, threads, against);
     } catch (const qstore::Error& e) {

@@ -104,11 +104,11 @@ SectionEntry write_small_section(FileSink& sink, SectionKind kind, const std::ve
 }  // namespace
 
 namespace {
-PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
+PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
                     const std::string& out_path);
 }
 
-PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
+PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
                const std::string& out_path) {
     // Written under a temporary name and renamed when complete: a failed or interrupted
     // pack never leaves a partial .qs file behind (nor replaces a good one).
@@ -126,7 +126,7 @@ PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low
 
 namespace {
 
-PackStats pack_into(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
+PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
                     const std::string& out_path) {
     PackStats stats;
     ThreadPool pool(options.threads);

@@ -11,6 +11,7 @@
 
 #include "low_scheme.hpp"
 #include "safetensors.hpp"
+#include "tensor_source.hpp"
 
 namespace qstore {
 
@@ -40,8 +41,9 @@ struct PackStats {
 };
 
 // `given_low`, if not null, supplies the low precision (low_layout.hpp) instead of
-// qstore's own quantizer; options.low (one scheme) says which scheme it follows.
-PackStats pack(const SafetensorsReader& high, const SafetensorsReader* given_low, const PackOptions& options,
+// qstore's own quantizer; options.low (one scheme) says which scheme it follows. It is a
+// SafetensorsReader or a GgufReader (gguf.hpp).
+PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
                const std::string& out_path);
 
 }  // namespace qstore

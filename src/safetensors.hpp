@@ -12,6 +12,7 @@
 
 #include "dtype.hpp"
 #include "mapped_file.hpp"
+#include "tensor_source.hpp"
 
 namespace qstore {
 
@@ -27,7 +28,7 @@ struct SafetensorsTensor {
     uint64_t num_elements() const;
 };
 
-class SafetensorsReader {
+class SafetensorsReader final : public TensorSource {
 public:
     // `path` is a .safetensors file, a sharded index .json, or a folder holding either
     // model.safetensors.index.json or exactly one .safetensors file.
@@ -35,10 +36,10 @@ public:
 
     // Tensors in a stable order: shard by shard, each by ascending data offset.
     const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
-    const SafetensorsTensor* find(const std::string& name) const;
+    const SafetensorsTensor* find(const std::string& name) const override;
     // Drops the pages of a tensor, and of its file up to it, from memory once consumed
     // (MappedFile::release); meant for a pass over tensors() in order.
-    void release(const SafetensorsTensor& t) const;
+    void release(const SafetensorsTensor& t) const override;
     // "__metadata__" string map of the (first) file; empty if absent.
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
     uint64_t header_bytes() const { return header_bytes_; }  // sum over shards, incl. 8-byte prefix

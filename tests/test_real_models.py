@@ -20,6 +20,10 @@ For every *.safetensors in --models (or only --only NAME):
      equals the q4_0 file's low, level 1 the int8-row file's low (for the tensors the
      chain quantizes; the others are stored as they are); a file
      cut at level_prefix_end[0] still unpacks level 0.
+  6. GGUF (models up to GGUF_CHECK_MAX_BYTES): q8_0 and q4_0 low precisions unpacked
+     with --format gguf are read by an independent GGUF parser (header, alignment,
+     tensor types and dimensions, data = the safetensors low bytes), and re-packing
+     with `--low FILE.gguf --low-scheme S` gives the same low precision.
 Exit status: 0 ok, 1 failure, 77 skipped (no models).
 """
 import argparse
@@ -275,6 +279,80 @@ def check_model(cli, path, work, log):
 
 NEW_SCHEMES = ["int8-group", "q8_0", "q4_0", "fp8-e4m3-block128", "int4-asym-group", "uint8-asym-tensor"]
 GGUF_SAMPLED_ROWS = 2  # rows per tensor checked against the Q8_0/Q4_0 reference
+GGUF_CHECK_MAX_BYTES = 8_000_000  # GGUF in/out is checked on models up to this size
+GGML_TYPES = {"F32": 0, "F16": 1, "BF16": 30, "F64": 28, "I8": 24, "I16": 25, "I32": 26, "I64": 27}
+
+
+def read_gguf(path):
+    """An independent minimal GGUF v3 parser (ggml docs/gguf.md): (kv, [(name, ne, type, offset)], data bytes)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from("<" + fmt, raw, pos)
+        pos += struct.calcsize("<" + fmt)
+        return v[0]
+
+    def string():
+        nonlocal pos
+        n = take("Q")
+        s = raw[pos:pos + n].decode("utf-8")
+        pos += n
+        return s
+
+    scalars = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+    def value(t):
+        if t in scalars:
+            return take(scalars[t])
+        if t == 8:
+            return string()
+        check(t == 9, f"{path}: unknown GGUF value type {t}")
+        et, n = take("I"), take("Q")
+        return [value(et) for _ in range(n)]
+
+    check(raw[:4] == b"GGUF", f"{path}: no GGUF magic")
+    pos = 4
+    check(take("I") == 3, f"{path}: not GGUF version 3")
+    n_tensors, n_kv = take("Q"), take("Q")
+    kv = {}
+    for _ in range(n_kv):
+        key = string()
+        t = take("I")
+        kv[key] = (t, value(t))
+    infos = []
+    for _ in range(n_tensors):
+        name = string()
+        ne = [take("Q") for _ in range(take("I"))]
+        infos.append((name, ne, take("I"), take("Q")))
+    align = kv.get("general.alignment", (4, 32))[1]
+    start = (pos + align - 1) // align * align
+    check(all(b == 0 for b in raw[pos:start]), f"{path}: GGUF padding is not zero")
+    return kv, infos, memoryview(raw)[start:]
+
+
+def check_gguf_low(gguf_path, low, scheme, quantized, what):
+    """The GGUF file holds exactly the tensors of the safetensors low file `low`, same bytes."""
+    kv, infos, data = read_gguf(gguf_path)
+    check(kv.get("general.alignment") == (4, 32), f"{what}: general.alignment {kv.get('general.alignment')}")
+    check({i[0] for i in infos} == low.names(), f"{what}: GGUF tensor names differ from the safetensors low file")
+    offset = 0
+    for name, ne, gtype, off in infos:
+        dtype, shape = low.info(name)
+        check(off == offset, f"{what}: {name}: offset {off}, expected {offset} (contiguous, 32-byte padded)")
+        if name in quantized:
+            check(gtype == (8 if scheme == "q8_0" else 2), f"{what}: {name}: ggml type {gtype}")
+            cols = shape[1] // (34 if scheme == "q8_0" else 18) * 32
+            check(ne == [cols, shape[0]], f"{what}: {name}: ne {ne}, expected {[cols, shape[0]]}")
+        else:
+            check(gtype == GGML_TYPES[dtype], f"{what}: {name}: ggml type {gtype} for {dtype}")
+            check(ne == (shape[::-1] or [1]), f"{what}: {name}: ne {ne} for shape {shape}")
+        n = len(low.data(name))
+        check(data[off:off + n] == low.data(name), f"{what}: {name}: GGUF data differ from the safetensors low bytes")
+        offset += (n + 31) // 32 * 32
+    check(len(data) == offset, f"{what}: GGUF data section is {len(data)} bytes, expected {offset}")
 
 
 def ceil_div(a, b):
@@ -401,8 +479,18 @@ def check_new_schemes(cli, path, work, log, orig, int8_low):
         re_low = os.path.join(work, f"{stem}.{scheme}.repacked.low.safetensors")
         run([cli, "unpack", re_qs, "--precision", "low", "-o", re_low, "-j", "2"], log)
         compare_same(SafeTensors(re_low), low, f"{base}: {scheme} low after re-packing with --low --low-scheme")
-        os.remove(re_qs)
         os.remove(re_low)
+        if scheme in ("q8_0", "q4_0") and os.path.getsize(path) <= GGUF_CHECK_MAX_BYTES:
+            gguf = os.path.join(work, f"{stem}.{scheme}.low.gguf")
+            run([cli, "unpack", re_qs, "--precision", "low", "--format", "gguf", "-o", gguf, "-j", "2"], log)
+            check_gguf_low(gguf, low, scheme, quantized, f"{base}: {scheme} low as GGUF")
+            run([cli, "pack", path, "--low", gguf, "--low-scheme", scheme, "-o", re_qs, "-j", "2"], log)
+            run([cli, "unpack", re_qs, "--precision", "low", "-o", re_low, "-j", "2"], log)
+            compare_same(SafeTensors(re_low), low, f"{base}: {scheme} low after re-packing with --low FILE.gguf")
+            os.remove(gguf)
+            os.remove(re_low)
+            results.append(f"{scheme} GGUF in/out ok")
+        os.remove(re_qs)
         results.append(f"{scheme} {info['file_size']}" + (f" (ref rows {ref_rows})" if ref_rows else ""))
         if scheme == "q4_0":
             lows[scheme] = low

@@ -1,0 +1,22 @@
+// Where `pack()` takes a given low precision from: anything that can hand out tensors
+// by name in the safetensors form (dtype, row-major shape, bytes). SafetensorsReader
+// (safetensors.hpp) and GgufReader (gguf.hpp) implement it.
+#pragma once
+
+#include <string>
+
+namespace qstore {
+
+struct SafetensorsTensor;
+
+class TensorSource {
+public:
+    virtual ~TensorSource() = default;
+    // nullptr if the source holds no usable tensor of that name.
+    virtual const SafetensorsTensor* find(const std::string& name) const = 0;
+    // The tensor has been consumed: its pages (and those of its file before it) may be
+    // dropped from memory.
+    virtual void release(const SafetensorsTensor& t) const = 0;
+};
+
+}  // namespace qstore
