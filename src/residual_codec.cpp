@@ -19,7 +19,8 @@ namespace {
 constexpr int kDirectTokens = 16;
 // Elements decoded per call of LowScheme::predict: the tile's predictions stay in L1.
 constexpr uint64_t kTile = 2048;
-static_assert(kTile % kRansLanes == 0, "tiles must keep the lane of element i at i % 4");
+static_assert(kTile % kRansLanes == 0 && kTile % kWordRansMaxLanes == 0,
+              "tiles must keep the lane of element i at i mod lanes");
 
 inline uint64_t load_le64(const uint8_t* p) {
     uint64_t v;
@@ -48,9 +49,10 @@ struct HighBits<DType::f16> {
     static U of(float p) { return f16_from_f32(p); }
 };
 
-// Residual blocks of at least this many elements use the word-rANS layout (§7.6) with
-// 32 lanes; smaller ones the 4-lane byte layout, whose 4 states cost less (each lane
-// costs about 3 bytes of final state and flush).
+// Residual blocks of at least kWordMinElements use the word-rANS layout (§7.6) with 16,
+// 32 or 64 lanes (more lanes decode faster: each lane waits for its table lookup);
+// smaller ones the 4-lane byte layout, whose 4 states cost less (each lane costs about
+// 3 bytes of final state).
 constexpr uint64_t kWordMinElements = 4096;
 constexpr uint64_t kWord32Elements = 16384;
 constexpr uint64_t kWord64Elements = 65536;
