@@ -55,6 +55,12 @@ FileHeader parse_header(const uint8_t* p, const std::string& what) {
     if (h.major != kFormatMajor)
         fail(Errc::unsupported, what + ": format version " + std::to_string(h.major) + "." + std::to_string(h.minor) +
                                     " is not supported (this library reads " + std::to_string(kFormatMajor) + ".x)");
+    // Writers stamp the lowest version that reads the file, so a higher minor version
+    // means features this library does not know.
+    if (h.minor > kFormatMinor)
+        fail(Errc::unsupported, what + ": format version " + std::to_string(h.major) + "." + std::to_string(h.minor) +
+                                    " is newer than this library's " + std::to_string(kFormatMajor) + "." +
+                                    std::to_string(kFormatMinor) + " (written by a newer qstore?)");
     h.flags = r.u32();
     h.file_size = r.u64();
     h.directory_offset = r.u64();

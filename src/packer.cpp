@@ -159,6 +159,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     for (auto& sink : upper_sinks) writers.push_back(SectionWriter{*sink, 0});
 
     const uint64_t low_align = options.low_raw ? kAlignment : 1;
+    bool uses_1_1 = false;  // see the header's minor version below
     std::vector<TensorRecord> records;
     const auto& tensors = high.tensors();
     for (size_t ti = 0; ti < tensors.size(); ++ti) {
@@ -211,6 +212,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
             stats.low_separate_bytes += t.size;
         } else {
             for (const LowScheme* s : schemes) rec.low.push_back(s->spec());
+            uses_1_1 = uses_1_1 || L > 1 || static_cast<int>(rec.low[0].id) > 5;
             // Every level in internal form (low_scheme.hpp).
             struct Level {
                 std::vector<uint8_t> codes;
@@ -233,6 +235,8 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
             const uint64_t rpb = std::max<uint64_t>(1, options.block_elements / g.cols);
             const uint64_t nblocks = (g.rows + rpb - 1) / rpb;
             rec.rows_per_block = rpb;
+            for (uint64_t b = 0; b < nblocks; ++b)
+                uses_1_1 = uses_1_1 || residual_block_is_word_layout((std::min(g.rows, (b + 1) * rpb) - b * rpb) * g.cols);
             std::vector<std::vector<uint8_t>> code_blocks(options.low_raw ? 0 : nblocks);
             // blocks[k][b]: level k's block b (k = 1..L-1 code residuals, k = L the residual).
             std::vector<std::vector<std::vector<uint8_t>>> blocks(L + 1, std::vector<std::vector<uint8_t>>(nblocks));
@@ -369,11 +373,9 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     }
 
     FileHeader h;
-    // A file that uses nothing of format 1.1 (schemes 1-5, no chains) is stamped 1.0,
-    // so readers of 1.0 open it.
-    h.minor = 0;
-    for (const auto& rec : records)
-        if (rec.low.size() > 1 || (rec.low.size() == 1 && static_cast<int>(rec.low[0].id) > 5)) h.minor = 1;
+    // Stamped with the lowest format version that can read the file: 1.0 unless a 1.1
+    // feature is used (schemes 6-11, chains, word-rANS residual blocks).
+    h.minor = uses_1_1 ? 1 : 0;
     h.file_size = out.position();
     h.directory_offset = directory_offset;
     h.directory_count = static_cast<uint32_t>(directory_count);

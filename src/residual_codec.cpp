@@ -67,6 +67,12 @@ int word_lanes_for(uint64_t n) {
     return 0;
 }
 
+}  // namespace
+
+bool residual_block_is_word_layout(uint64_t n) { return word_lanes_for(n) != 0; }
+
+namespace {
+
 template <DType T>
 void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
                   std::vector<uint8_t>& out) {

@@ -24,6 +24,10 @@ namespace qstore {
 
 // Encodes one block of n elements. `high` points at the block's first element;
 // prediction and context hold the scheme's values for those elements.
+// True if encode_residual_block writes a block of n elements in the word-rANS layout
+// (format 1.1; a 1.0 reader cannot decode it).
+bool residual_block_is_word_layout(uint64_t n);
+
 void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
                            std::vector<uint8_t>& out);
 

@@ -242,7 +242,7 @@ TEST_CASE("files that are not qstore files are QS_ERR_NOT_QSTORE, missing ones Q
     CHECK(f == nullptr);
 }
 
-TEST_CASE("a newer format major version is QS_ERR_UNSUPPORTED (minor, flags, reserved are ignored)", "[errors][format]") {
+TEST_CASE("a newer format version is QS_ERR_UNSUPPORTED (flags and reserved are ignored)", "[errors][format]") {
     Fixture fx;
     std::vector<uint8_t> b = read_file(fx.coded);
     REQUIRE(qstore::load_le(b.data() + 8, 2) == 1);
@@ -267,10 +267,23 @@ TEST_CASE("a newer format major version is QS_ERR_UNSUPPORTED (minor, flags, res
         CHECK(f == nullptr);
         CHECK(contains(qs_last_error_message(), path));
     }
-    // Minor version, flags and reserved fields are informational (docs/FORMAT.md §3).
-    {
+    // A minor version above this library's: written by a newer qstore with features
+    // this one does not know (writers stamp the lowest version that reads the file).
+    for (uint16_t minor : {uint16_t(qstore::kFormatMinor + 1), uint16_t(0xFFFF)}) {
+        CAPTURE(minor);
         std::vector<uint8_t> v = b;
-        qstore::store_le(v.data() + 10, 7, 2);            // minor
+        qstore::store_le(v.data() + 10, minor, 2);
+        rechecksum_header(v);
+        write_file(path, v);
+        qs_file* f = nullptr;
+        CHECK(qs_open(path.c_str(), &f) == QS_ERR_UNSUPPORTED);
+        CHECK(contains(qs_last_error_message(), "newer"));
+    }
+    // Minor versions this library knows, flags and reserved fields: opened (docs/FORMAT.md §3).
+    for (uint16_t minor = 0; minor <= qstore::kFormatMinor; ++minor) {
+        CAPTURE(minor);
+        std::vector<uint8_t> v = b;
+        qstore::store_le(v.data() + 10, minor, 2);        // minor
         qstore::store_le(v.data() + 12, 0xFFFFFFFFu, 4);  // flags
         qstore::store_le(v.data() + 36, 0x12345678u, 4);  // reserved
         qstore::store_le(v.data() + 48, 0xDEADBEEFu, 8);  // reserved
