@@ -199,16 +199,43 @@ const uint8_t* Reader::part_bytes(const TensorRecord& t, size_t level, const Par
 }
 
 void Reader::release_parts(const TensorRecord& t) const {
-    // A full load touches the whole mapping; dropping a tensor's pages once it is
+    // A full load touches the whole mapping; giving a tensor's pages back once it is
     // decoded keeps RSS near one tensor's working set (pages come back from the page
-    // cache if touched again, so this is safe while other threads read them).
+    // cache if touched again, so this is safe while other threads read them). Each
+    // madvise interrupts the other CPUs running this process (TLB shootdown), so ranges
+    // are collected and given back together once kReleaseBatch bytes have piled up:
+    // RSS stays within the largest tensor + kReleaseBatch of file pages.
+    constexpr uint64_t kReleaseBatch = 16u << 20;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
     for (size_t level = 0; level < t.levels.size(); ++level) {
         auto it = level_sections_.find(static_cast<uint32_t>(level));
         if (it == level_sections_.end()) continue;
         for (const auto& p : t.levels[level]) {
             const uint64_t begin = it->second->offset + p.offset;
-            if (begin + p.size <= file_.size()) file_.release(file_.data() + begin, p.size);
+            if (p.size && begin + p.size <= file_.size()) ranges.emplace_back(begin, begin + p.size);
         }
+    }
+    std::vector<std::pair<uint64_t, uint64_t>> batch;
+    {
+        const std::lock_guard<std::mutex> lock(release_mutex_);
+        for (const auto& r : ranges) {
+            pending_release_.push_back(r);
+            pending_release_bytes_ += r.second - r.first;
+        }
+        if (pending_release_bytes_ < kReleaseBatch) return;
+        batch.swap(pending_release_);
+        pending_release_bytes_ = 0;
+    }
+    // Merge touching ranges: one madvise per run of neighbouring parts.
+    std::sort(batch.begin(), batch.end());
+    uint64_t begin = batch[0].first, end = batch[0].second;
+    for (size_t k = 1; k <= batch.size(); ++k) {
+        if (k < batch.size() && batch[k].first <= end + kAlignment) {
+            end = std::max(end, batch[k].second);
+            continue;
+        }
+        file_.release(file_.data() + begin, end - begin);
+        if (k < batch.size()) begin = batch[k].first, end = batch[k].second;
     }
 }
 

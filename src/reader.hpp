@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -94,6 +95,10 @@ private:
     std::map<std::string, size_t> by_name_;
     std::unique_ptr<ThreadPool> pool_;
     std::unique_ptr<ResourcePool<DecodeScratch>> scratch_;
+    // Decoded tensors' file ranges not yet given back to the kernel (release_parts).
+    mutable std::mutex release_mutex_;
+    mutable std::vector<std::pair<uint64_t, uint64_t>> pending_release_;  // [begin, end) file offsets
+    mutable uint64_t pending_release_bytes_ = 0;
 };
 
 }  // namespace qstore
