@@ -205,7 +205,7 @@ void Reader::release_parts(const TensorRecord& t) const {
     // madvise interrupts the other CPUs running this process (TLB shootdown), so ranges
     // are collected and given back together once kReleaseBatch bytes have piled up:
     // RSS stays within the largest tensor + kReleaseBatch of file pages.
-    constexpr uint64_t kReleaseBatch = 16u << 20;
+    constexpr uint64_t kReleaseBatch = 4u << 20;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
     for (size_t level = 0; level < t.levels.size(); ++level) {
         auto it = level_sections_.find(static_cast<uint32_t>(level));
