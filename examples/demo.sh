@@ -2,7 +2,8 @@
 # The main job on the bundled example: build qstore, pack a model (the real models in
 # ../shared/models if present, otherwise a small generated SYNTHETIC model), load both
 # precisions through the C API, verify bit-exactness against the original, and print
-# the sizes against the separate high + INT8 files.
+# the sizes against the separate high + INT8 files; then a chain of three precisions
+# (high > INT8 > Q4_0) with its lowest level exported as GGUF.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/.ci/install-deps.sh"
@@ -31,3 +32,15 @@ for model in "${models[@]}"; do
   "$qstore" unpack "$work/$name.qs" --precision low -o "$work/$name.int8.safetensors"
   "$qstore" info "$work/$name.qs" | tail -n 3 | sed 's/^/   /'
 done
+
+# A chain of three precisions (high > INT8 > Q4_0) of the first model, and the GGUF
+# Q4_0 file a llama.cpp-style runtime reads, cut from the front of the chain.
+model=${models[0]}
+name=$(basename "$model" .safetensors)
+echo "== chain: $name as high > int8-row > q4_0"
+"$qstore" pack "$model" --low int8-row --low q4_0 -o "$work/$name.chain.qs"
+"$qstore" verify "$work/$name.chain.qs" --against "$model" | sed 's/^/   /'
+"$qstore" unpack "$work/$name.chain.qs" --precision low -o "$work/$name.q4_0.gguf"
+echo "   level 0 (Q4_0) written as GGUF: $work/$name.q4_0.gguf ($(stat -c %s "$work/$name.q4_0.gguf") bytes)"
+"$qstore" info "$work/$name.chain.qs" | tail -n 3 | sed 's/^/   /'
+
