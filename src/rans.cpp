@@ -69,14 +69,13 @@ void rans_write_model(const RansModel& m, std::vector<uint8_t>& out) {
     }
 }
 
-void RansTable::read(ByteReader& r, const std::string& what) {
-    scale_bits = r.u8();
-    if (scale_bits < 1 || scale_bits > kRansMaxScaleBits) rans_corrupt(what, "scale out of range");
-    const uint32_t total = 1u << scale_bits;
-    mask = total - 1;
+RansModel rans_read_model(ByteReader& r, const std::string& what) {
+    RansModel m;
+    m.scale_bits = r.u8();
+    if (m.scale_bits < 1 || m.scale_bits > kRansMaxScaleBits) rans_corrupt(what, "scale out of range");
+    const uint32_t total = 1u << m.scale_bits;
     const uint64_t symbols = r.varint();
     if (symbols > 256) rans_corrupt(what, "table has too many symbols");
-    slots.resize(total);
     uint32_t filled = 0;
     for (uint64_t s = 0; s < symbols;) {
         const uint64_t f = r.varint();
@@ -87,12 +86,24 @@ void RansTable::read(ByteReader& r, const std::string& what) {
             continue;
         }
         if (f > total - filled) rans_corrupt(what, "frequencies exceed the total");
-        const uint32_t head = static_cast<uint32_t>(s) | static_cast<uint32_t>(f - 1) << 20;
-        for (uint32_t k = 0; k < f; ++k) slots[filled + k] = head | k << 8;
+        m.freq[s] = static_cast<uint32_t>(f);
+        m.start[s] = filled;
         filled += static_cast<uint32_t>(f);
         ++s;
     }
     if (filled != total) rans_corrupt(what, "frequencies do not sum to the total");
+    return m;
+}
+
+void RansTable::read(ByteReader& r, const std::string& what) {
+    const RansModel m = rans_read_model(r, what);
+    scale_bits = m.scale_bits;
+    mask = (1u << scale_bits) - 1;
+    slots.resize(size_t(1) << scale_bits);
+    for (int s = 0; s < 256; ++s) {
+        const uint32_t head = static_cast<uint32_t>(s) | (m.freq[s] - 1) << 20;
+        for (uint32_t k = 0; k < m.freq[s]; ++k) slots[m.start[s] + k] = head | k << 8;
+    }
 }
 
 namespace {

@@ -37,6 +37,8 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits 
 // u8 scale_bits, varint (max symbol + 1), then per symbol a varint frequency, where a
 // zero is followed by a varint count of further zero frequencies.
 void rans_write_model(const RansModel& model, std::vector<uint8_t>& out);
+// Parses one model written by rans_write_model (Errc::corrupt on any inconsistency).
+RansModel rans_read_model(ByteReader& r, const std::string& what);
 
 // What one decoding step needs of a model; cheap to copy into a hot loop's locals.
 struct RansTableView {

@@ -53,32 +53,6 @@ const char* rans_isa_name(RansIsa isa) {
 
 // ---- models ----
 
-RansModel rans_read_model(ByteReader& r, const std::string& what) {
-    RansModel m;
-    m.scale_bits = r.u8();
-    if (m.scale_bits < 1 || m.scale_bits > kRansMaxScaleBits) rans_corrupt(what, "scale out of range");
-    const uint32_t total = 1u << m.scale_bits;
-    const uint64_t symbols = r.varint();
-    if (symbols > 256) rans_corrupt(what, "table has too many symbols");
-    uint32_t filled = 0;
-    for (uint64_t s = 0; s < symbols;) {
-        const uint64_t f = r.varint();
-        if (f == 0) {
-            const uint64_t run = r.varint();
-            if (run >= symbols - s) rans_corrupt(what, "table zero run too long");
-            s += 1 + run;
-            continue;
-        }
-        if (f > total - filled) rans_corrupt(what, "frequencies exceed the total");
-        m.freq[s] = static_cast<uint32_t>(f);
-        m.start[s] = filled;
-        filled += static_cast<uint32_t>(f);
-        ++s;
-    }
-    if (filled != total) rans_corrupt(what, "frequencies do not sum to the total");
-    return m;
-}
-
 // ---- encoder ----
 
 namespace {

@@ -51,9 +51,6 @@ RansIsa rans_isa();
 void rans_set_isa_limit(RansIsa limit);
 const char* rans_isa_name(RansIsa isa);
 
-// Parses one model (§6.4 syntax) into frequencies and starts at its own scale.
-RansModel rans_read_model(ByteReader& r, const std::string& what);
-
 // Encodes symbols[i] with models[context[i]] (context[i] < 16; every context used must
 // have a model whose scale is <= scale_bits; the models are scaled up to scale_bits) on
 // `lanes` interleaved states; appends the payload: the lane states (lane 0 first, u32
