@@ -37,19 +37,22 @@ FileSink::~FileSink() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-void FileSink::write(const void* data, uint64_t size) {
-    sum_->update(data, size);
-    const auto* p = static_cast<const uint8_t*>(data);
-    uint64_t left = size;
-    while (left > 0) {
-        ssize_t w = ::write(fd_, p, left);
+void write_all(int fd, const void* p, size_t n, const std::string& path) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    while (n > 0) {
+        ssize_t w = ::write(fd, b, n);
         if (w < 0) {
             if (errno == EINTR) continue;
-            fail(Errc::io, path_ + ": write failed: " + std::strerror(errno));
+            fail(Errc::io, path + ": write failed: " + std::strerror(errno));
         }
-        p += w;
-        left -= static_cast<uint64_t>(w);
+        b += w;
+        n -= static_cast<size_t>(w);
     }
+}
+
+void FileSink::write(const void* data, uint64_t size) {
+    sum_->update(data, size);
+    write_all(fd_, data, size, path_);
     position_ += size;
 }
 

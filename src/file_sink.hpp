@@ -11,6 +11,9 @@
 
 namespace qstore {
 
+// Writes all n bytes to fd (retrying short writes and EINTR); Errc::io naming `path`.
+void write_all(int fd, const void* data, size_t n, const std::string& path);
+
 class FileSink {
 public:
     // Creates (truncates) `path`; with temporary=true makes an unnamed file in the

@@ -10,6 +10,7 @@
 
 #include "byte_io.hpp"
 #include "error.hpp"
+#include "file_sink.hpp"
 
 namespace qstore {
 
@@ -145,18 +146,6 @@ uint64_t block_bytes(uint32_t type) {
     return 0;
 }
 
-void write_all(int fd, const void* p, size_t n, const std::string& path) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    while (n > 0) {
-        ssize_t w = ::write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            fail(Errc::io, path + ": write failed: " + std::strerror(errno));
-        }
-        b += w;
-        n -= static_cast<size_t>(w);
-    }
-}
 
 uint64_t pad_to(uint64_t n, uint64_t a) { return (a - n % a) % a; }
 

@@ -12,6 +12,7 @@
 
 #include "byte_io.hpp"
 #include "error.hpp"
+#include "file_sink.hpp"
 
 namespace qstore {
 
@@ -153,20 +154,6 @@ const SafetensorsTensor* SafetensorsReader::find(const std::string& name) const 
 
 // ---------------------------------------------------------------------------
 
-namespace {
-void write_all(int fd, const void* p, size_t n, const std::string& path) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    while (n > 0) {
-        ssize_t w = ::write(fd, b, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            fail(Errc::io, path + ": write failed: " + std::strerror(errno));
-        }
-        b += w;
-        n -= static_cast<size_t>(w);
-    }
-}
-}  // namespace
 
 SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Entry> entries,
                                      const std::map<std::string, std::string>& metadata)
