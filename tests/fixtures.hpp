@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dtype.hpp"
+#include "error.hpp"
 #include "safetensors.hpp"
 
 namespace qs_test {
@@ -67,6 +68,17 @@ inline void write_file(const std::string& path, const uint8_t* data, size_t size
 }
 inline void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
     write_file(path, bytes.data(), bytes.size());
+}
+
+// Runs f and returns the qstore error code it threw (Errc::ok if none).
+template <class F>
+qstore::Errc thrown_code(F&& f) {
+    try {
+        f();
+    } catch (const qstore::Error& e) {
+        return e.code();
+    }
+    return qstore::Errc::ok;
 }
 
 // Index of the first differing byte, or -1 if both are equal (sizes included:

@@ -55,6 +55,33 @@ inline qs_status load_high(qs_file* f, size_t i, std::vector<uint8_t>& out) {
     return qs_load_high(f, i, out.empty() ? nullptr : out.data(), out.size());
 }
 
+// One precision level in its native layout (qs_load_level).
+struct LevelBytes {
+    std::vector<uint8_t> codes, scales, zero_points;
+};
+
+inline qs_level_info level_info(qs_file* f, size_t i, uint32_t level, qs_status* status = nullptr) {
+    qs_level_info li{};
+    li.struct_size = sizeof(li);
+    qs_status s = qs_level_info_get(f, i, level, &li);
+    if (status) *status = s;
+    return li;
+}
+
+// Level `level` of tensor i, buffers sized by qs_level_info_get (filled with 0xCD first,
+// so bytes the library fails to write show).
+inline qs_status load_level_bytes(qs_file* f, size_t i, uint32_t level, LevelBytes& out) {
+    qs_status s;
+    const qs_level_info li = level_info(f, i, level, &s);
+    if (s != QS_OK) return s;
+    out.codes.assign(li.code_bytes, 0xCD);
+    out.scales.assign(li.scale_bytes, 0xCD);
+    out.zero_points.assign(li.zero_point_bytes, 0xCD);
+    return qs_load_level(f, i, level, out.codes.empty() ? nullptr : out.codes.data(), out.codes.size(),
+                         out.scales.empty() ? nullptr : out.scales.data(), out.scales.size(),
+                         out.zero_points.empty() ? nullptr : out.zero_points.data(), out.zero_points.size());
+}
+
 inline std::vector<uint8_t> as_bytes(const std::vector<int8_t>& v) {
     return std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(v.data()),
                                 reinterpret_cast<const uint8_t*>(v.data()) + v.size());

@@ -22,30 +22,6 @@ using qstore::SchemeSpec;
 
 namespace {
 
-struct LevelBytes {
-    std::vector<uint8_t> codes, scales, zero_points;
-};
-
-qs_level_info level_info(qs_file* f, size_t i, uint32_t level, qs_status* status = nullptr) {
-    qs_level_info li{};
-    li.struct_size = sizeof(li);
-    qs_status s = qs_level_info_get(f, i, level, &li);
-    if (status) *status = s;
-    return li;
-}
-
-qs_status load_level_bytes(qs_file* f, size_t i, uint32_t level, LevelBytes& out) {
-    qs_status s;
-    const qs_level_info li = level_info(f, i, level, &s);
-    if (s != QS_OK) return s;
-    out.codes.assign(li.code_bytes, 0xCD);
-    out.scales.assign(li.scale_bytes, 0xCD);
-    out.zero_points.assign(li.zero_point_bytes, 0xCD);
-    return qs_load_level(f, i, level, out.codes.empty() ? nullptr : out.codes.data(), out.codes.size(),
-                         out.scales.empty() ? nullptr : out.scales.data(), out.scales.size(),
-                         out.zero_points.empty() ? nullptr : out.zero_points.data(), out.zero_points.size());
-}
-
 bool same(const LevelBytes& a, const LevelBytes& b) {
     return a.codes == b.codes && a.scales == b.scales && a.zero_points == b.zero_points;
 }

@@ -50,12 +50,7 @@ std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
 }
 
 qstore::Errc error_of(const std::string& path) {
-    try {
-        qstore::GgufReader r(path);
-    } catch (const qstore::Error& e) {
-        return e.code();
-    }
-    return qstore::Errc::ok;
+    return thrown_code([&] { qstore::GgufReader r(path); });
 }
 
 // header + "general.name" = "tiny" + one Q8_0 tensor "blk.w" ne [32, 2] at offset 0.

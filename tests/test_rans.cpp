@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "byte_io.hpp"
+#include "fixtures.hpp"
 #include "error.hpp"
 #include "float_bits.hpp"
 #include "float_env.hpp"
@@ -30,18 +31,10 @@
 using qstore::DType;
 using qstore::Errc;
 using qstore::RansIsa;
+using qs_test::thrown_code;
 
 namespace {
 
-template <class F>
-Errc thrown_code(F&& f) {
-    try {
-        f();
-    } catch (const qstore::Error& e) {
-        return e.code();
-    }
-    return Errc::ok;
-}
 
 // Every kernel set this CPU runs (scalar first).
 std::vector<RansIsa> isas() {

@@ -236,31 +236,6 @@ TEST_CASE("Given low codes that are not the quantizer's round-trip for every sch
 
 namespace {
 
-struct LevelBytes {
-    std::vector<uint8_t> codes, scales, zero_points;
-};
-
-qs_level_info level_info(qs_file* f, size_t i, uint32_t level, qs_status* status = nullptr) {
-    qs_level_info li{};
-    li.struct_size = sizeof(li);
-    qs_status s = qs_level_info_get(f, i, level, &li);
-    if (status) *status = s;
-    return li;
-}
-
-// Level `level` of tensor i in its native layout (qs_load_level), buffers sized by qs_level_info_get.
-qs_status load_level_bytes(qs_file* f, size_t i, uint32_t level, LevelBytes& out) {
-    qs_status s;
-    const qs_level_info li = level_info(f, i, level, &s);
-    if (s != QS_OK) return s;
-    out.codes.assign(li.code_bytes, 0xCD);
-    out.scales.assign(li.scale_bytes, 0xCD);
-    out.zero_points.assign(li.zero_point_bytes, 0xCD);
-    return qs_load_level(f, i, level, out.codes.empty() ? nullptr : out.codes.data(), out.codes.size(),
-                         out.scales.empty() ? nullptr : out.scales.data(), out.scales.size(),
-                         out.zero_points.empty() ? nullptr : out.zero_points.data(), out.zero_points.size());
-}
-
 Tensor f32_tensor(const std::string& name, std::vector<uint64_t> shape, const std::vector<float>& v) {
     Tensor t{name, DType::f32, std::move(shape), f32_bytes(v)};
     if (t.elements() != v.size()) throw std::runtime_error("f32_tensor: wrong element count");

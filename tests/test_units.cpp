@@ -28,16 +28,6 @@ using qstore::Errc;
 
 namespace {
 
-// Catch matcher-free helper: runs f, returns the qstore error code it threw (or ok).
-template <class F>
-Errc thrown_code(F&& f) {
-    try {
-        f();
-    } catch (const qstore::Error& e) {
-        return e.code();
-    }
-    return Errc::ok;
-}
 
 // A spread of float32 test inputs: every exponent, boundary mantissas, random bits.
 std::vector<uint32_t> f32_inputs(uint64_t random_count) {
