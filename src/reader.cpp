@@ -324,7 +324,7 @@ void Reader::decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size
     decode_stream(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, s.dctx, what + "codes");
 }
 
-void Reader::decode_internal(const TensorRecord& t, size_t level, InternalLevel& out, bool defer_code_blocks) const {
+void Reader::decode_internal(const TensorRecord& t, size_t level, InternalLevel& out, CodeBlocks* deferred) const {
     const std::string what = tensor_context(t);
     const LowScheme& scheme = t.scheme(level);
     const Geometry g = t.geometry();
@@ -358,9 +358,12 @@ void Reader::decode_internal(const TensorRecord& t, size_t level, InternalLevel&
             return;
         }
         read_level_params(t, 0, out);
+        if (deferred) {
+            *deferred = cb;
+            return;
+        }
         out.codes_store.resize(g.elements());
         out.codes = out.codes_store.data();
-        if (defer_code_blocks) return;
         pool_->parallel_for(cb.blocks.size(), [&](size_t b) {
             auto s = scratch_->acquire();
             decode_code_block(t, cb, b, out.codes_store.data(), *s, what);
@@ -370,7 +373,7 @@ void Reader::decode_internal(const TensorRecord& t, size_t level, InternalLevel&
     // A middle level of a chain: the level below predicts every code; the stored
     // residual corrects it (code_residual.hpp).
     InternalLevel lower;
-    decode_internal(t, level - 1, lower, false);
+    decode_internal(t, level - 1, lower, nullptr);
     read_level_params(t, level, out);
     const PartRef& cp = require_part(t, level, PartRole::code_residual, what);
     auto blocks = parse_block_container(part_bytes(t, level, cp, what), cp.size, what + "code residual");
@@ -428,18 +431,14 @@ void Reader::load_level(size_t i, size_t level, void* codes, size_t codes_size, 
     }
     if (level == 0 && scheme.native_is_internal()) {
         // Decode straight into the caller's buffers.
-        const CodeBlocks cb = code_blocks(t, what);
-        if (cb.raw) {
-            InternalLevel l;
-            decode_internal(t, 0, l, true);
+        InternalLevel l;
+        CodeBlocks cb;
+        decode_internal(t, 0, l, &cb);
+        if (scale_bytes) std::memcpy(scales, l.scales.data(), scale_bytes);
+        if (zero_points && zp_bytes) std::memcpy(zero_points, l.zero_points.data(), zp_bytes);
+        if (l.codes) {
             std::memcpy(out_codes, l.codes, code_bytes);
-            if (scale_bytes) std::memcpy(scales, l.scales.data(), scale_bytes);
-            if (zero_points && zp_bytes) std::memcpy(zero_points, l.zero_points.data(), zp_bytes);
         } else {
-            InternalLevel l;
-            read_level_params(t, 0, l);
-            std::memcpy(scales, l.scales.data(), scale_bytes);
-            if (zero_points && zp_bytes) std::memcpy(zero_points, l.zero_points.data(), zp_bytes);
             pool_->parallel_for(cb.blocks.size(), [&](size_t b) {
                 auto s = scratch_->acquire();
                 decode_code_block(t, cb, b, out_codes, *s, what);
@@ -449,7 +448,7 @@ void Reader::load_level(size_t i, size_t level, void* codes, size_t codes_size, 
         return;
     }
     InternalLevel l;
-    decode_internal(t, level, l, false);
+    decode_internal(t, level, l, nullptr);
     std::vector<uint8_t> scale_scratch(scales ? 0 : scheme.scale_bytes(g));
     scheme.to_native(l.view(), g, out_codes, scales ? static_cast<uint8_t*>(scales) : scale_scratch.data(), out_zps);
     release_parts(t);
@@ -498,9 +497,13 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
     // The level below the high precision. For a pair with coded codes, each block's
     // codes are decoded right before its residual (they are then still in cache).
     InternalLevel low;
-    decode_internal(t, top - 1, low, true);
-    const bool fused = top == 1 && require_part(t, 0, PartRole::codes, what).encoding == PartEncoding::blocks;
-    const CodeBlocks cb = fused ? code_blocks(t, what) : CodeBlocks{};
+    CodeBlocks cb;
+    decode_internal(t, top - 1, low, top == 1 ? &cb : nullptr);
+    const bool fused = !low.codes;
+    if (fused) {
+        low.codes_store.resize(g.elements());
+        low.codes = low.codes_store.data();
+    }
     const size_t esize = dtype_size(t.high_dtype);
     pool_->parallel_for(blocks.size(), [&](size_t b) {
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);

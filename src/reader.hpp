@@ -72,10 +72,11 @@ private:
     CodeBlocks code_blocks(const TensorRecord& t, const std::string& what) const;
     void decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size_t b, uint8_t* codes, DecodeScratch& s,
                            const std::string& what) const;
-    // Level k of a quantized tensor in internal form; level 0's codes may stay in the
-    // file (raw, internal layout) when `allow_in_place`, or be left for the caller to
-    // decode block by block (`defer_code_blocks`, level 0 only).
-    void decode_internal(const TensorRecord& t, size_t level, InternalLevel& out, bool defer_code_blocks) const;
+    // Level k of a quantized tensor in internal form. Raw level-0 codes in internal layout
+    // stay in the mapping (out.codes points there). With `deferred` (level 0 only), coded
+    // level-0 codes are not decoded: their blocks are handed to the caller, which decodes
+    // them where it wants (out.codes is then null).
+    void decode_internal(const TensorRecord& t, size_t level, InternalLevel& out, CodeBlocks* deferred) const;
     void read_level_params(const TensorRecord& t, size_t level, InternalLevel& out) const;
     const uint8_t* part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
     const PartRef& require_part(const TensorRecord& t, size_t level, PartRole role, const std::string& what) const;
