@@ -35,7 +35,22 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
         }
         data_ = static_cast<const uint8_t*>(p);
     }
-    ::close(fd);
+    fd_ = fd;
+}
+
+void MappedFile::read_at(uint64_t offset, uint8_t* dst, size_t n) const {
+    if (offset > size_ || n > size_ - offset) fail(Errc::internal, path_ + ": read beyond the end of the file");
+    while (n > 0) {
+        const ssize_t got = ::pread(fd_, dst, n, static_cast<off_t>(offset));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            fail(Errc::io, path_ + ": cannot read: " + std::strerror(errno));
+        }
+        if (got == 0) fail(Errc::truncated, path_ + ": truncated: the file shrank while open");
+        dst += got;
+        offset += static_cast<uint64_t>(got);
+        n -= static_cast<size_t>(got);
+    }
 }
 
 void MappedFile::release(const uint8_t* p, size_t n) const {
@@ -49,6 +64,7 @@ void MappedFile::release(const uint8_t* p, size_t n) const {
 
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace qstore

@@ -24,6 +24,149 @@ struct Reader::DecodeScratch {
     ResidualScratch residual;
 };
 
+// Memory for the file bytes of one load at a time, reused by later loads. Small parts
+// are served from read-ahead windows, one per precision level: loads usually walk the
+// tensors in file order, and one pread of a window then serves the next tensors too (a
+// system call per small tensor would cost more than its bytes). Larger runs of parts
+// are read into `data`. Neither is zero-filled.
+struct Reader::StagingBuffer {
+    static constexpr size_t kWindow = 512u << 10;
+    // Runs up to this size go through a window.
+    static constexpr size_t kWindowRun = kWindow / 4;
+    // `data` is kept between loads up to this size; a larger one (a huge tensor) is freed.
+    static constexpr size_t kKeep = 64u << 20;
+    // Decoders may load a few bytes past the end of a part with wide vector reads.
+    static constexpr size_t kSlack = 64;
+
+    struct Window {
+        uint64_t begin = 0, end = 0;  // file offsets held
+        std::unique_ptr<uint8_t[]> bytes;
+    };
+    std::vector<Window> windows;  // by level
+    std::unique_ptr<uint8_t[]> data;
+    size_t capacity = 0;
+
+    uint8_t* reserve(size_t n) {
+        if (n + kSlack > capacity) {
+            data.reset(new uint8_t[n + kSlack]);
+            capacity = n + kSlack;
+        }
+        return data.get();
+    }
+    // Bytes [begin, end) of the file (end - begin <= kWindowRun), from level's window.
+    const uint8_t* windowed(const MappedFile& file, size_t level, uint64_t begin, uint64_t end) {
+        if (windows.size() <= level) windows.resize(level + 1);
+        Window& w = windows[level];
+        if (!w.bytes) w.bytes.reset(new uint8_t[kWindow + kSlack]);
+        if (begin < w.begin || end > w.end) {
+            w.begin = w.end = 0;  // stays empty if the read fails
+            const uint64_t last = std::min<uint64_t>(file.size(), begin + kWindow);
+            file.read_at(begin, w.bytes.get(), last - begin);
+            w.begin = begin;
+            w.end = last;
+        }
+        return w.bytes.get() + (begin - w.begin);
+    }
+};
+
+// The stored bytes of one tensor, read from the file one precision level at a time on
+// first use: a load reads just the levels it decodes, and checks every part's checksum
+// while its bytes are in cache. Reading instead of touching the mapping avoids a page
+// fault per 16 pages and TLB misses, and keeps file pages out of the process (RSS stays
+// at the staged bytes). Staging happens on the loading thread; workers only read.
+class Reader::TensorParts {
+public:
+    TensorParts(const Reader& reader, const TensorRecord& tensor)
+        : t(tensor), reader_(reader), lease_(reader.staging_->acquire()), levels_(tensor.levels.size()) {
+        uint64_t total = 0;  // bytes of the runs read into lease_->data
+        for (size_t level = 0; level < levels_.size(); ++level) {
+            Level& l = levels_[level];
+            const auto& parts = t.levels[level];
+            std::vector<size_t> order(parts.size());
+            for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+            std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return parts[a].offset < parts[b].offset; });
+            l.run_of.resize(parts.size());
+            for (size_t k : order) {
+                const PartRef& p = parts[k];
+                // Parts of one tensor are written back to back (64-byte alignment at most
+                // between them): a gap up to kMaxGap is read along rather than skipped.
+                constexpr uint64_t kMaxGap = 4096;
+                if (l.runs.empty() || p.offset > l.runs.back().end + kMaxGap) l.runs.push_back({p.offset, p.offset});
+                Run& r = l.runs.back();
+                r.end = std::max(r.end, p.offset + p.size);
+                l.run_of[k] = l.runs.size() - 1;
+            }
+            for (Run& r : l.runs) {
+                if (r.end - r.begin <= StagingBuffer::kWindowRun) continue;
+                r.staged = total;
+                total += r.end - r.begin;
+            }
+        }
+        data_ = lease_->reserve(total);
+    }
+    ~TensorParts() {
+        if (lease_->capacity > StagingBuffer::kKeep) {
+            lease_->data.reset();
+            lease_->capacity = 0;
+        }
+    }
+    TensorParts(const TensorParts&) = delete;
+    TensorParts& operator=(const TensorParts&) = delete;
+
+    // Part p (an element of t.levels[level]) in memory: truncated if the file ends
+    // before its level's parts, corrupt on a checksum mismatch.
+    const uint8_t* bytes(size_t level, const PartRef& p, const std::string& what) {
+        Level& l = levels_.at(level);
+        const auto& parts = t.levels[level];
+        if (&p < parts.data() || &p >= parts.data() + parts.size())
+            fail(Errc::internal, what + "part does not belong to the tensor");
+        if (!l.staged) stage(level, what);
+        const Run& r = l.runs[l.run_of[static_cast<size_t>(&p - parts.data())]];
+        return r.bytes + (p.offset - r.begin);
+    }
+
+    const TensorRecord& t;
+
+private:
+    struct Run {
+        uint64_t begin, end;            // offsets in the level's section
+        uint64_t staged = 0;            // where a large run starts in lease_->data
+        const uint8_t* bytes = nullptr; // the run in memory, once staged
+    };
+    struct Level {
+        bool staged = false;
+        std::vector<Run> runs;
+        std::vector<size_t> run_of;  // run holding each part (index in t.levels[level])
+    };
+
+    void stage(size_t level, const std::string& what) {
+        Level& l = levels_[level];
+        const auto& parts = t.levels[level];
+        for (const auto& p : parts) reader_.check_part_in_file(t, level, p, what);
+        const uint64_t section = reader_.level_sections_.at(static_cast<uint32_t>(level))->offset;
+        for (Run& r : l.runs) {
+            if (r.end - r.begin <= StagingBuffer::kWindowRun) {
+                r.bytes = lease_->windowed(reader_.file_, level, section + r.begin, section + r.end);
+            } else {
+                reader_.file_.read_at(section + r.begin, data_ + r.staged, r.end - r.begin);
+                r.bytes = data_ + r.staged;
+            }
+        }
+        if (reader_.options_.verify_checksums)
+            for (size_t k = 0; k < parts.size(); ++k) {
+                const Run& r = l.runs[l.run_of[k]];
+                if (checksum(r.bytes + (parts[k].offset - r.begin), parts[k].size) != parts[k].checksum)
+                    fail(Errc::corrupt, what + "checksum mismatch in level " + std::to_string(level) + " data");
+            }
+        l.staged = true;
+    }
+
+    const Reader& reader_;
+    ResourcePool<StagingBuffer>::Lease lease_;
+    std::vector<Level> levels_;
+    uint8_t* data_ = nullptr;
+};
+
 namespace {
 
 std::vector<uint8_t> decompress_section(const uint8_t* p, const SectionEntry& e, const std::string& what) {
@@ -138,6 +281,7 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
     }
     pool_ = std::make_unique<ThreadPool>(options_.threads);
     scratch_ = std::make_unique<ResourcePool<DecodeScratch>>([] { return std::make_unique<DecodeScratch>(); });
+    staging_ = std::make_unique<ResourcePool<StagingBuffer>>([] { return std::make_unique<StagingBuffer>(); });
 }
 
 Reader::~Reader() = default;
@@ -182,9 +326,8 @@ bool Reader::low_codes_raw(const TensorRecord& t) const {
            (!t.scheme(0).has_zero_points() || raw_aligned(t.part(0, PartRole::zero_points)));
 }
 
-const uint8_t* Reader::part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const {
-    const SectionEntry* s = level_sections_.at(static_cast<uint32_t>(level));
-    const uint64_t begin = s->offset + p.offset;
+void Reader::check_part_in_file(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const {
+    const uint64_t begin = level_sections_.at(static_cast<uint32_t>(level))->offset + p.offset;
     if (begin + p.size > file_.size())
         fail(Errc::truncated, what + "truncated: " +
                                   (level == 0 ? std::string("low precision")
@@ -192,57 +335,20 @@ const uint8_t* Reader::part_bytes(const TensorRecord& t, size_t level, const Par
                                                             : "precision level " + std::to_string(level)) +
                                   " needs bytes up to " + std::to_string(begin + p.size) + " but the file has " +
                                   std::to_string(file_.size()));
-    const uint8_t* data = file_.data() + begin;
+}
+
+const uint8_t* Reader::mapped_part(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const {
+    check_part_in_file(t, level, p, what);
+    const uint8_t* data = file_.data() + level_sections_.at(static_cast<uint32_t>(level))->offset + p.offset;
     if (options_.verify_checksums && checksum(data, p.size) != p.checksum)
         fail(Errc::corrupt, what + "checksum mismatch in level " + std::to_string(level) + " data");
     return data;
 }
 
-void Reader::release_parts(const TensorRecord& t) const {
-    // A full load touches the whole mapping; giving a tensor's pages back once it is
-    // decoded keeps RSS near one tensor's working set (pages come back from the page
-    // cache if touched again, so this is safe while other threads read them). Each
-    // madvise interrupts the other CPUs running this process (TLB shootdown), so ranges
-    // are collected and given back together once kReleaseBatch bytes have piled up:
-    // RSS stays within the largest tensor + kReleaseBatch of file pages.
-    constexpr uint64_t kReleaseBatch = 4u << 20;
-    std::vector<std::pair<uint64_t, uint64_t>> ranges;
-    for (size_t level = 0; level < t.levels.size(); ++level) {
-        auto it = level_sections_.find(static_cast<uint32_t>(level));
-        if (it == level_sections_.end()) continue;
-        for (const auto& p : t.levels[level]) {
-            const uint64_t begin = it->second->offset + p.offset;
-            if (p.size && begin + p.size <= file_.size()) ranges.emplace_back(begin, begin + p.size);
-        }
-    }
-    std::vector<std::pair<uint64_t, uint64_t>> batch;
-    {
-        const std::lock_guard<std::mutex> lock(release_mutex_);
-        for (const auto& r : ranges) {
-            pending_release_.push_back(r);
-            pending_release_bytes_ += r.second - r.first;
-        }
-        if (pending_release_bytes_ < kReleaseBatch) return;
-        batch.swap(pending_release_);
-        pending_release_bytes_ = 0;
-    }
-    // Merge touching ranges: one madvise per run of neighbouring parts.
-    std::sort(batch.begin(), batch.end());
-    uint64_t begin = batch[0].first, end = batch[0].second;
-    for (size_t k = 1; k <= batch.size(); ++k) {
-        if (k < batch.size() && batch[k].first <= end + kAlignment) {
-            end = std::max(end, batch[k].second);
-            continue;
-        }
-        file_.release(file_.data() + begin, end - begin);
-        if (k < batch.size()) begin = batch[k].first, end = batch[k].second;
-    }
-}
-
-void Reader::decode_planes(const TensorRecord& t, size_t level, const PartRef& p, uint64_t n, size_t width,
+void Reader::decode_planes(TensorParts& parts, size_t level, const PartRef& p, uint64_t n, size_t width,
                            uint8_t* bytes, const std::string& what) const {
     // A stream set of `width` planes of n bytes; element k's byte b is plane b's byte k.
-    const uint8_t* data = part_bytes(t, level, p, what);
+    const uint8_t* data = parts.bytes(level, p, what);
     auto refs = parse_stream_set(data, p.size, what);
     if (refs.size() != width) fail(Errc::corrupt, what + ": wrong number of byte planes");
     std::vector<uint8_t> planes(n * width);
@@ -261,7 +367,8 @@ struct Reader::InternalLevel {
     LowTensorView view() const { return {codes, scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
 };
 
-void Reader::read_level_params(const TensorRecord& t, size_t level, InternalLevel& out) const {
+void Reader::read_level_params(TensorParts& parts, size_t level, InternalLevel& out) const {
+    const TensorRecord& t = parts.t;
     // Coded scales and zero points (byte planes of the stored dtype). Raw ones are the
     // native layout and are read by decode_internal together with the codes.
     const std::string what = tensor_context(t);
@@ -277,7 +384,7 @@ void Reader::read_level_params(const TensorRecord& t, size_t level, InternalLeve
         fail(Errc::corrupt, what + "scales or zero points are raw next to coded codes");
     const size_t width = dtype_size(scheme.scale_dtype());
     std::vector<uint8_t> bytes(n * width);
-    decode_planes(t, level, sp, n, width, bytes.data(), what + "scales");
+    decode_planes(parts, level, sp, n, width, bytes.data(), what + "scales");
     for (uint64_t k = 0; k < n; ++k) {
         if (width == 4) {
             std::memcpy(&out.scales[k], &bytes[4 * k], 4);
@@ -288,7 +395,7 @@ void Reader::read_level_params(const TensorRecord& t, size_t level, InternalLeve
         }
     }
     if (scheme.has_zero_points())
-        decode_planes(t, level, require_part(t, level, PartRole::zero_points, what), n, 1, out.zero_points.data(),
+        decode_planes(parts, level, require_part(t, level, PartRole::zero_points, what), n, 1, out.zero_points.data(),
                       what + "zero points");
 }
 
@@ -298,9 +405,10 @@ struct Reader::CodeBlocks {
     std::vector<BlockRef> blocks;  // otherwise
 };
 
-Reader::CodeBlocks Reader::code_blocks(const TensorRecord& t, const std::string& what) const {
+Reader::CodeBlocks Reader::code_blocks(TensorParts& parts, const std::string& what) const {
+    const TensorRecord& t = parts.t;
     const PartRef& p = require_part(t, 0, PartRole::codes, what);
-    const uint8_t* data = part_bytes(t, 0, p, what);
+    const uint8_t* data = parts.bytes(0, p, what);
     CodeBlocks cb;
     if (p.encoding == PartEncoding::raw) {
         if (p.size != low_code_bytes(t)) fail(Errc::corrupt, what + "raw codes have the wrong size");
@@ -324,12 +432,13 @@ void Reader::decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size
     decode_stream(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, s.dctx, what + "codes");
 }
 
-void Reader::decode_internal(const TensorRecord& t, size_t level, InternalLevel& out, CodeBlocks* deferred) const {
+void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred) const {
+    const TensorRecord& t = parts.t;
     const std::string what = tensor_context(t);
     const LowScheme& scheme = t.scheme(level);
     const Geometry g = t.geometry();
     if (level == 0) {
-        const CodeBlocks cb = code_blocks(t, what);
+        const CodeBlocks cb = code_blocks(parts, what);
         if (cb.raw) {  // native layout: raw scales and zero points too
             const PartRef& sp = require_part(t, 0, PartRole::scales, what);
             if (sp.encoding != PartEncoding::raw || sp.size != scheme.scale_bytes(g))
@@ -339,11 +448,11 @@ void Reader::decode_internal(const TensorRecord& t, size_t level, InternalLevel&
                 const PartRef& zp = require_part(t, 0, PartRole::zero_points, what);
                 if (zp.encoding != PartEncoding::raw || zp.size != scheme.zero_point_bytes(g))
                     fail(Errc::corrupt, what + "raw zero points have the wrong size");
-                zps = part_bytes(t, 0, zp, what);
+                zps = parts.bytes(0, zp, what);
             }
             out.scales.resize(scheme.scale_count(g));
             out.zero_points.resize(scheme.has_zero_points() ? out.scales.size() : 0);
-            const uint8_t* scales = part_bytes(t, 0, sp, what);
+            const uint8_t* scales = parts.bytes(0, sp, what);
             if (scheme.native_is_internal()) {
                 out.codes = cb.raw;  // in place
                 if (sp.size) std::memcpy(out.scales.data(), scales, sp.size);
@@ -357,7 +466,7 @@ void Reader::decode_internal(const TensorRecord& t, size_t level, InternalLevel&
             }
             return;
         }
-        read_level_params(t, 0, out);
+        read_level_params(parts, 0, out);
         if (deferred) {
             *deferred = cb;
             return;
@@ -373,10 +482,10 @@ void Reader::decode_internal(const TensorRecord& t, size_t level, InternalLevel&
     // A middle level of a chain: the level below predicts every code; the stored
     // residual corrects it (code_residual.hpp).
     InternalLevel lower;
-    decode_internal(t, level - 1, lower, nullptr);
-    read_level_params(t, level, out);
+    decode_internal(parts, level - 1, lower, nullptr);
+    read_level_params(parts, level, out);
     const PartRef& cp = require_part(t, level, PartRole::code_residual, what);
-    auto blocks = parse_block_container(part_bytes(t, level, cp, what), cp.size, what + "code residual");
+    auto blocks = parse_block_container(parts.bytes(level, cp, what), cp.size, what + "code residual");
     const uint64_t rpb = t.rows_per_block;
     if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of code residual blocks");
     out.codes_store.resize(g.elements());
@@ -413,12 +522,12 @@ void Reader::load_level(size_t i, size_t level, void* codes, size_t codes_size, 
                                          ")");
     if ((!codes && code_bytes) || (!scales && scale_bytes)) fail(Errc::invalid_argument, what + "NULL buffer");
     auto* out_codes = static_cast<uint8_t*>(codes);
+    TensorParts parts(*this, t);
     if (!t.quantized()) {
         const PartRef& p = require_part(t, 0, PartRole::data, what);
         if (p.size != high_bytes(t)) fail(Errc::corrupt, what + "stored size does not match shape");
-        const uint8_t* data = part_bytes(t, 0, p, what);
+        const uint8_t* data = parts.bytes(0, p, what);
         if (p.size) std::memcpy(out_codes, data, p.size);  // codes may be NULL for an empty tensor
-        release_parts(t);
         return;
     }
     const LowScheme& scheme = t.scheme(level);
@@ -433,7 +542,7 @@ void Reader::load_level(size_t i, size_t level, void* codes, size_t codes_size, 
         // Decode straight into the caller's buffers.
         InternalLevel l;
         CodeBlocks cb;
-        decode_internal(t, 0, l, &cb);
+        decode_internal(parts, 0, l, &cb);
         if (scale_bytes) std::memcpy(scales, l.scales.data(), scale_bytes);
         if (zero_points && zp_bytes) std::memcpy(zero_points, l.zero_points.data(), zp_bytes);
         if (l.codes) {
@@ -444,14 +553,12 @@ void Reader::load_level(size_t i, size_t level, void* codes, size_t codes_size, 
                 decode_code_block(t, cb, b, out_codes, *s, what);
             });
         }
-        release_parts(t);
         return;
     }
     InternalLevel l;
-    decode_internal(t, level, l, nullptr);
+    decode_internal(parts, level, l, nullptr);
     std::vector<uint8_t> scale_scratch(scales ? 0 : scheme.scale_bytes(g));
     scheme.to_native(l.view(), g, out_codes, scales ? static_cast<uint8_t*>(scales) : scale_scratch.data(), out_zps);
-    release_parts(t);
 }
 
 void Reader::view_low(size_t i, const void** codes, const void** scales) const {
@@ -462,13 +569,13 @@ void Reader::view_low(size_t i, const void** codes, const void** scales) const {
     const PartRole role = t.quantized() ? PartRole::codes : PartRole::data;
     const PartRef& cp = require_part(t, 0, role, what);
     if (cp.size != low_code_bytes(t)) fail(Errc::corrupt, what + "raw codes have the wrong size");
-    *codes = part_bytes(t, 0, cp, what);
+    *codes = mapped_part(t, 0, cp, what);
     if (scales) {
         *scales = nullptr;
         if (t.quantized() && low_scale_bytes(t)) {
             const PartRef& sp = require_part(t, 0, PartRole::scales, what);
             if (sp.size != low_scale_bytes(t)) fail(Errc::corrupt, what + "scales have the wrong size");
-            *scales = part_bytes(t, 0, sp, what);
+            *scales = mapped_part(t, 0, sp, what);
         }
     }
 }
@@ -489,7 +596,8 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
     const LowScheme& scheme = t.scheme(top - 1);
     const Geometry g = t.geometry();
     const PartRef& rp = require_part(t, top, PartRole::residual, what);
-    const uint8_t* residual = part_bytes(t, top, rp, what);
+    TensorParts parts(*this, t);
+    const uint8_t* residual = parts.bytes(top, rp, what);
     auto blocks = parse_block_container(residual, rp.size, what + "residual");
     const uint64_t rpb = t.rows_per_block;
     if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of residual blocks");
@@ -498,7 +606,7 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
     // codes are decoded right before its residual (they are then still in cache).
     InternalLevel low;
     CodeBlocks cb;
-    decode_internal(t, top - 1, low, top == 1 ? &cb : nullptr);
+    decode_internal(parts, top - 1, low, top == 1 ? &cb : nullptr);
     const bool fused = !low.codes;
     if (fused) {
         low.codes_store.resize(g.elements());
@@ -513,19 +621,15 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
         decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, low.view(), g, first, n,
                               out + first * esize, s->residual, what + "residual block " + std::to_string(b));
     });
-    release_parts(t);
 }
 
-void Reader::check_declared_sizes(const TensorRecord& t) const {
+void Reader::check_declared_sizes(TensorParts& parts) const {
+    const TensorRecord& t = parts.t;
     // The stored parts must declare exactly the sizes the shape implies: a damaged
     // shape is then reported as corruption instead of being allocated. Stream tables
     // are parsed, nothing is decoded.
     const std::string what = tensor_context(t);
-    auto bytes_of = [&](size_t level, const PartRef& p) {
-        const SectionEntry* s = level_sections_.at(static_cast<uint32_t>(level));
-        if (s->offset + p.offset + p.size > file_.size()) fail(Errc::truncated, what + "truncated");
-        return file_.data() + s->offset + p.offset;
-    };
+    auto bytes_of = [&](size_t level, const PartRef& p) { return parts.bytes(level, p, what); };
     if (!t.quantized()) {
         if (require_part(t, 0, PartRole::data, what).size != high_bytes(t))
             fail(Errc::corrupt, what + "stored size does not match shape");
@@ -589,7 +693,10 @@ void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
     std::vector<uint8_t> a, b;
     for (size_t i = 0; i < tensors_.size(); ++i) {
         const TensorRecord& t = tensors_[i];
-        check_declared_sizes(t);  // before allocating what the shape claims
+        {
+            TensorParts parts(*this, t);
+            check_declared_sizes(parts);  // before allocating what the shape claims
+        }
         for (size_t level = 0; level < std::max<size_t>(1, t.top_level()); ++level) {
             const uint64_t c = level_code_bytes(t, level), s = level_scale_bytes(t, level),
                            z = level_zero_point_bytes(t, level);

@@ -67,24 +67,28 @@ public:
 
 private:
     struct DecodeScratch;
+    struct StagingBuffer;
+    class TensorParts;
     struct CodeBlocks;
     struct InternalLevel;
-    CodeBlocks code_blocks(const TensorRecord& t, const std::string& what) const;
+    CodeBlocks code_blocks(TensorParts& parts, const std::string& what) const;
     void decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size_t b, uint8_t* codes, DecodeScratch& s,
                            const std::string& what) const;
     // Level k of a quantized tensor in internal form. Raw level-0 codes in internal layout
-    // stay in the mapping (out.codes points there). With `deferred` (level 0 only), coded
-    // level-0 codes are not decoded: their blocks are handed to the caller, which decodes
-    // them where it wants (out.codes is then null).
-    void decode_internal(const TensorRecord& t, size_t level, InternalLevel& out, CodeBlocks* deferred) const;
-    void read_level_params(const TensorRecord& t, size_t level, InternalLevel& out) const;
-    const uint8_t* part_bytes(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
+    // stay in the staged file bytes (out.codes points there). With `deferred` (level 0
+    // only), coded level-0 codes are not decoded: their blocks are handed to the caller,
+    // which decodes them where it wants (out.codes is then null).
+    void decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred) const;
+    void read_level_params(TensorParts& parts, size_t level, InternalLevel& out) const;
+    // A part's bytes in the mapping, checksum checked (zero-copy views only; loads read
+    // through TensorParts).
+    const uint8_t* mapped_part(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
+    void check_part_in_file(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
     const PartRef& require_part(const TensorRecord& t, size_t level, PartRole role, const std::string& what) const;
     std::string tensor_context(const TensorRecord& t) const;
-    void release_parts(const TensorRecord& t) const;
-    void check_declared_sizes(const TensorRecord& t) const;
-    void decode_planes(const TensorRecord& t, size_t level, const PartRef& p, uint64_t n, size_t width,
-                       uint8_t* bytes, const std::string& what) const;
+    void check_declared_sizes(TensorParts& parts) const;
+    void decode_planes(TensorParts& parts, size_t level, const PartRef& p, uint64_t n, size_t width, uint8_t* bytes,
+                       const std::string& what) const;
 
     MappedFile file_;
     ReaderOptions options_;
@@ -96,10 +100,7 @@ private:
     std::map<std::string, size_t> by_name_;
     std::unique_ptr<ThreadPool> pool_;
     std::unique_ptr<ResourcePool<DecodeScratch>> scratch_;
-    // Decoded tensors' file ranges not yet given back to the kernel (release_parts).
-    mutable std::mutex release_mutex_;
-    mutable std::vector<std::pair<uint64_t, uint64_t>> pending_release_;  // [begin, end) file offsets
-    mutable uint64_t pending_release_bytes_ = 0;
+    std::unique_ptr<ResourcePool<StagingBuffer>> staging_;
 };
 
 }  // namespace qstore

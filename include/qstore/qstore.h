@@ -219,7 +219,8 @@ typedef struct qs_file qs_file; /* opaque */
 
 QS_API qs_open_options qs_open_options_default(void);
 
-/* Opens a .qs file read-only (memory-mapped) with default options. The header,
+/* Opens a .qs file read-only with default options (loads read it with pread;
+ * qs_view_low points into a read-only mapping of it). The header,
  * section directory and tensor index are checked; tensor data is checked when loaded.
  * A file cut after its low part opens fine: low loads work, high loads report
  * QS_ERR_TRUNCATED. On failure *out is set to NULL. */
