@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -159,7 +160,14 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     for (auto& sink : upper_sinks) writers.push_back(SectionWriter{*sink, 0});
 
     const uint64_t low_align = options.low_raw ? kAlignment : 1;
-    bool uses_1_1 = false;  // see the header's minor version below
+    // The lowest format minor version that reads the file (header, below): the largest
+    // any feature used needs.
+    std::atomic<uint16_t> minor{0};
+    auto need_minor = [&minor](uint16_t m) {
+        uint16_t cur = minor.load();
+        while (cur < m && !minor.compare_exchange_weak(cur, m)) {
+        }
+    };
     std::vector<TensorRecord> records;
     const auto& tensors = high.tensors();
     for (size_t ti = 0; ti < tensors.size(); ++ti) {
@@ -212,7 +220,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
             stats.low_separate_bytes += t.size;
         } else {
             for (const LowScheme* s : schemes) rec.low.push_back(s->spec());
-            uses_1_1 = uses_1_1 || L > 1 || static_cast<int>(rec.low[0].id) > 5;
+            if (L > 1 || static_cast<int>(rec.low[0].id) > 5) need_minor(1);
             // Every level in internal form (low_scheme.hpp).
             struct Level {
                 std::vector<uint8_t> codes;
@@ -236,7 +244,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
             const uint64_t nblocks = (g.rows + rpb - 1) / rpb;
             rec.rows_per_block = rpb;
             for (uint64_t b = 0; b < nblocks; ++b)
-                uses_1_1 = uses_1_1 || residual_block_is_word_layout((std::min(g.rows, (b + 1) * rpb) - b * rpb) * g.cols);
+                if (residual_block_is_word_layout((std::min(g.rows, (b + 1) * rpb) - b * rpb) * g.cols)) need_minor(1);
             std::vector<std::vector<uint8_t>> code_blocks(options.low_raw ? 0 : nblocks);
             // blocks[k][b]: level k's block b (k = 1..L-1 code residuals, k = L the residual).
             std::vector<std::vector<std::vector<uint8_t>>> blocks(L + 1, std::vector<std::vector<uint8_t>>(nblocks));
@@ -246,7 +254,10 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
                     for (size_t k = 0; k < L; ++k) schemes[k]->quantize(t.data, t.dtype, g, r0, r1, lv[k].data());
                 auto s = scratch_pool.acquire();
                 const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
-                if (!options.low_raw) s->encoder.encode({{lv[0].codes.data() + first, n}}, code_blocks[b]);
+                if (!options.low_raw) {
+                    s->encoder.encode({{lv[0].codes.data() + first, n}}, code_blocks[b]);
+                    need_minor(s->encoder.format_minor());
+                }
                 s->prediction.resize(n);
                 s->context.resize(n);
                 for (size_t k = 0; k < L; ++k) {
@@ -286,11 +297,13 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
             for (size_t k = 0; k < L; ++k) {
                 if (k > 0 || !options.low_raw) {
                     std::vector<uint8_t> blob = encode_scale_planes(enc->encoder, *schemes[k], lv[k].scales);
+                    need_minor(enc->encoder.format_minor());
                     rec.levels[k].push_back(
                         writers[k].write_part(PartRole::scales, PartEncoding::byte_planes, blob.data(), blob.size(), 1));
                     if (schemes[k]->has_zero_points()) {
                         blob.clear();
                         enc->encoder.encode({{lv[k].zero_points.data(), lv[k].zero_points.size()}}, blob);
+                        need_minor(enc->encoder.format_minor());
                         rec.levels[k].push_back(writers[k].write_part(PartRole::zero_points, PartEncoding::byte_planes,
                                                                       blob.data(), blob.size(), 1));
                     }
@@ -374,8 +387,9 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
 
     FileHeader h;
     // Stamped with the lowest format version that can read the file: 1.0 unless a 1.1
-    // feature is used (schemes 6-11, chains, word-rANS residual blocks).
-    h.minor = uses_1_1 ? 1 : 0;
+    // feature (schemes 6-11, chains, word-rANS residual blocks) or a 1.2 one (word-rANS
+    // streams) is used.
+    h.minor = minor.load();
     h.file_size = out.position();
     h.directory_offset = directory_offset;
     h.directory_count = static_cast<uint32_t>(directory_count);

@@ -372,4 +372,39 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
     if (m % n) ended_ = true;
 }
 
+// ---- whole streams with one model ----
+
+void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>& out) {
+    std::array<uint64_t, 256> count{};
+    for (size_t i = 0; i < n; ++i) ++count[data[i]];
+    const int lanes = n >= kWordStream64Lanes ? 64 : n >= kWordStream32Lanes ? 32 : 16;
+    put_u8(out, static_cast<uint8_t>(__builtin_ctz(static_cast<unsigned>(lanes))));
+    if (n == 0) count[0] = 1;  // a model needs a symbol: an empty stream still gets a valid one
+    RansModel models[kWordRansContexts];
+    models[0] = rans_model(count, kRansMaxScaleBits);
+    rans_write_model(models[0], out);
+    thread_local std::vector<uint8_t> context;
+    context.assign(n, 0);
+    word_rans_encode(data, context.data(), n, lanes, models, models[0].scale_bits, out);
+}
+
+void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
+                             const std::string& what) {
+    ByteReader r(stored, stored_size, what + ": word rANS stream");
+    const int lanes_log2 = r.u8();
+    if (lanes_log2 < 2 || lanes_log2 > 6) rans_corrupt(what, "bad lane count");
+    thread_local std::vector<uint32_t> storage;
+    const WordRansTableView table = word_rans_read_table(r, 1, storage, what);
+    WordRansDecoder dec(r.position(), r.remaining(), 1 << lanes_log2, what);
+    // Every symbol has context 0: decode in pieces against one block of zero contexts
+    // (a multiple of every lane count; the kernels read contexts in whole vectors).
+    static const uint8_t zeros[4096 + 64] = {};
+    for (size_t done = 0; done < n;) {
+        const size_t m = std::min<size_t>(4096, n - done);
+        dec.decode(table, zeros, m, dst + done);
+        done += m;
+    }
+    dec.finish();  // (every slot of context 0's model is a symbol: any byte is valid)
+}
+
 }  // namespace qstore

@@ -99,4 +99,14 @@ private:
     const std::string& what_;
 };
 
+// A whole byte stream with one model (the stream-set codec `word_rans`, docs/FORMAT.md
+// §6.3): u8 log2(lanes), the model (rans_write_model), the word rANS payload. The
+// writer's lanes: 64 from kWordStream64Lanes symbols, 32 from kWordStream32Lanes, else 16.
+constexpr size_t kWordStream32Lanes = 16384;
+constexpr size_t kWordStream64Lanes = 65536;
+void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>& out);
+// Decodes exactly n symbols from stored[0, stored_size) (Errc::corrupt on any damage).
+void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
+                             const std::string& what);
+
 }  // namespace qstore

@@ -7,16 +7,17 @@
 #include "byte_io.hpp"
 #include "error.hpp"
 #include "rans.hpp"
+#include "rans_word.hpp"
 
 namespace qstore {
 
 namespace {
 // Below these sizes the coders' own headers make them a loss; zstd also costs a table
-// reset per frame, which dominates on short streams.
+// reset per frame, which dominates on short streams. From kMinWordRansInput bytes
+// rANS is the word variant (SIMD-decodable, faster than zstd's Huffman literals);
+// below it the 4-lane byte rANS, whose states cost fewer bytes.
 constexpr size_t kMinZstdInput = 4096;
-// zstd's Huffman decoder reads INT8 codes about 4x faster than our rANS; rANS is kept
-// only where it saves more than this share of the zstd size (docs/BENCHMARKS.md).
-constexpr double kRansMinSaving = 0.05;
+constexpr size_t kMinWordRansInput = 4096;
 constexpr size_t kMinRansInput = 16;
 
 // Order-0 empirical entropy of a byte stream, in bytes.
@@ -67,16 +68,19 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
         }
         // A static rANS code is never shorter than the stream's order-0 entropy (less
         // the 16 bytes of final states): skip encoding when that bound already loses.
-        if (n >= kMinRansInput && (zstd_size == SIZE_MAX || entropy_bytes(data, n) - 16 <
-                                                                zstd_size * (1.0 - kRansMinSaving))) {
+        const bool word = n >= kMinWordRansInput;
+        if (n >= kMinRansInput && entropy_bytes(data, n) - 16 < std::min(zstd_size, n)) {
             rans_scratch_.clear();
-            rans_encode(data, n, rans_scratch_);
+            if (word) word_rans_encode_stream(data, n, rans_scratch_);
+            else rans_encode(data, n, rans_scratch_);
             rans_size = rans_scratch_.size();
         }
+        // The smallest wins; rANS on a tie with zstd (it decodes faster).
         if (std::min(zstd_size, rans_size) < n) {
-            const bool use_rans =
-                rans_size < n && (zstd_size >= n || rans_size < zstd_size * (1.0 - kRansMinSaving));
-            put_u8(table, static_cast<uint8_t>(use_rans ? StreamCodec::rans : StreamCodec::zstd));
+            const bool use_rans = rans_size <= zstd_size;
+            const StreamCodec codec = !use_rans ? StreamCodec::zstd : word ? StreamCodec::word_rans : StreamCodec::rans;
+            if (codec == StreamCodec::word_rans) format_minor_ = std::max<uint16_t>(format_minor_, 2);
+            put_u8(table, static_cast<uint8_t>(codec));
             put_varint(table, n);
             put_varint(table, use_rans ? rans_size : zstd_size);
             if (use_rans) put_bytes(payload, rans_scratch_.data(), rans_size);
@@ -99,13 +103,14 @@ std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const 
     uint64_t payload_total = 0;
     for (auto& s : refs) {
         uint8_t c = r.u8();
-        if (c > static_cast<uint8_t>(StreamCodec::rans)) fail(Errc::corrupt, what + ": unknown stream codec");
+        if (c > static_cast<uint8_t>(StreamCodec::word_rans)) fail(Errc::corrupt, what + ": unknown stream codec");
         s.codec = static_cast<StreamCodec>(c);
         switch (s.codec) {
             case StreamCodec::empty: break;
             case StreamCodec::raw: s.raw_size = s.stored_size = r.varint(); break;
             case StreamCodec::zstd:
             case StreamCodec::rans:
+            case StreamCodec::word_rans:
                 s.raw_size = r.varint();
                 s.stored_size = r.varint();
                 break;
@@ -133,6 +138,7 @@ void decode_stream(const StreamRef& ref, uint8_t* dst, size_t dst_size, ZSTD_DCt
         case StreamCodec::raw: std::memcpy(dst, ref.payload, dst_size); return;
         case StreamCodec::constant: std::memset(dst, ref.fill, dst_size); return;
         case StreamCodec::rans: rans_decode(ref.payload, ref.stored_size, dst, dst_size, what); return;
+        case StreamCodec::word_rans: word_rans_decode_stream(ref.payload, ref.stored_size, dst, dst_size, what); return;
         case StreamCodec::zstd: {
             size_t n = ZSTD_decompressDCtx(dctx, dst, dst_size, ref.payload, ref.stored_size);
             if (ZSTD_isError(n) || n != dst_size)

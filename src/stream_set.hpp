@@ -14,7 +14,8 @@
 
 namespace qstore {
 
-enum class StreamCodec : uint8_t { empty = 0, raw = 1, zstd = 2, constant = 3, rans = 4 };
+// word_rans: since format 1.2.
+enum class StreamCodec : uint8_t { empty = 0, raw = 1, zstd = 2, constant = 3, rans = 4, word_rans = 5 };
 
 // Owns a zstd compression context; one per thread.
 class StreamEncoder {
@@ -26,12 +27,16 @@ public:
 
     // Encodes `streams` (pointer, length pairs) into one stream-set blob.
     void encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, std::vector<uint8_t>& out);
+    // The lowest format minor version that reads everything this encoder has written
+    // (2 once a word_rans stream was written, else 0).
+    uint16_t format_minor() const { return format_minor_; }
 
 private:
     ZSTD_CCtx* cctx_;
     int level_;
     std::vector<uint8_t> scratch_;
     std::vector<uint8_t> rans_scratch_;
+    uint16_t format_minor_ = 0;
 };
 
 struct StreamRef {

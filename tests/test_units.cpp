@@ -1,7 +1,7 @@
 // Unit tests of the pieces in src/:
 //   float_bits.hpp  - F32->BF16 / F32->F16 round-to-nearest-even against a slow reference,
 //                     F16->F32, float_key/float_from_key (bijective, order preserving), zigzag;
-//   stream_set      - round trip of every codec (empty, raw, constant, zstd, rANS), corrupted
+//   stream_set      - round trip of every codec (empty, raw, constant, zstd, rANS, word rANS), corrupted
 //                     tables throw qstore::Error;
 //   format          - header, directory, tensor index and block container: serialize/parse
 //                     round trips and rejection of damaged bytes;
@@ -21,6 +21,7 @@
 #include "float_bits.hpp"
 #include "format.hpp"
 #include "rans.hpp"
+#include "rans_word.hpp"
 #include "stream_set.hpp"
 
 using namespace qs_test;
@@ -327,7 +328,7 @@ std::vector<uint8_t> handmade_set(const std::vector<std::pair<qstore::StreamCode
                 qstore::put_varint(table, raw_sizes[i]);
                 qstore::put_u8(table, fills[i]);
                 break;
-            default:  // zstd, rans
+            default:  // zstd, rans, word_rans
                 qstore::put_varint(table, raw_sizes[i]);
                 qstore::put_varint(table, bytes.size());
                 payload.insert(payload.end(), bytes.begin(), bytes.end());
@@ -379,23 +380,83 @@ TEST_CASE("stream sets decode every codec written by hand (zstd and rANS payload
     for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<uint8_t>("abcabcabd"[i % 9] + (rng() % 7 == 0));
     std::vector<uint8_t> frame(ZSTD_compressBound(text.size()));
     frame.resize(ZSTD_compress(frame.data(), frame.size(), text.data(), text.size(), 5));
-    std::vector<uint8_t> rans;
+    std::vector<uint8_t> rans, word;
     qstore::rans_encode(text.data(), text.size(), rans);
+    qstore::word_rans_encode_stream(text.data(), text.size(), word);
     const std::vector<uint8_t> raw = {9, 8, 7, 6, 5};
 
     const auto blob = handmade_set({{qstore::StreamCodec::empty, {}},
                                     {qstore::StreamCodec::raw, raw},
                                     {qstore::StreamCodec::constant, {}},
                                     {qstore::StreamCodec::zstd, frame},
-                                    {qstore::StreamCodec::rans, rans}},
-                                   {0, 5, 77, text.size(), text.size()}, {0, 0, 0xEE, 0, 0});
+                                    {qstore::StreamCodec::rans, rans},
+                                    {qstore::StreamCodec::word_rans, word}},
+                                   {0, 5, 77, text.size(), text.size(), text.size()}, {0, 0, 0xEE, 0, 0, 0});
     const auto d = decode_set(blob.data(), blob.size());
-    REQUIRE(d.size() == 5);
+    REQUIRE(d.size() == 6);
     CHECK(d[0].empty());
     CHECK(d[1] == raw);
     CHECK(d[2] == std::vector<uint8_t>(77, 0xEE));
     CHECK(first_mismatch(d[3], text) == -1);
     CHECK(first_mismatch(d[4], text) == -1);
+    CHECK(first_mismatch(d[5], text) == -1);
+}
+
+TEST_CASE("the stream encoder picks word rANS for large order-0 streams and says which format reads them",
+          "[unit][stream_set]") {
+    // i.i.d. bytes of a skewed distribution: nothing for zstd's matches, rANS codes
+    // closer to the entropy than zstd's Huffman literals.
+    std::mt19937_64 rng(23);
+    std::vector<uint8_t> v(50000);
+    std::normal_distribution<double> nd(0, 20);
+    for (auto& b : v) b = static_cast<uint8_t>(static_cast<int8_t>(std::clamp(std::lround(nd(rng)), -127L, 127L)));
+    qstore::StreamEncoder enc(3);
+    CHECK(enc.format_minor() == 0);
+    std::vector<uint8_t> small_blob;
+    enc.encode({{v.data(), 4000}}, small_blob);  // below the word threshold: byte rANS
+    CHECK(qstore::parse_stream_set(small_blob.data(), small_blob.size(), "test")[0].codec == qstore::StreamCodec::rans);
+    CHECK(enc.format_minor() == 0);
+    std::vector<uint8_t> blob;
+    enc.encode({{v.data(), v.size()}}, blob);
+    CHECK(qstore::parse_stream_set(blob.data(), blob.size(), "test")[0].codec == qstore::StreamCodec::word_rans);
+    CHECK(enc.format_minor() == 2);
+    const auto d = decode_set(blob.data(), blob.size());
+    CHECK(first_mismatch(d.at(0), v) == -1);
+}
+
+TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corrupt", "[unit][stream_set]") {
+    std::mt19937_64 rng(29);
+    for (size_t n : {size_t(0), size_t(1), size_t(15), size_t(4095), size_t(4096), size_t(4097), size_t(16384),
+                     size_t(65536 + 33)}) {
+        for (int alphabet : {1, 2, 200, 256}) {
+            CAPTURE(n, alphabet);
+            std::vector<uint8_t> v(n);
+            for (auto& b : v) b = static_cast<uint8_t>(255 - rng() % static_cast<uint64_t>(alphabet));
+            std::vector<uint8_t> enc;
+            qstore::word_rans_encode_stream(v.data(), v.size(), enc);
+            std::vector<uint8_t> dec(n, 0xAA);
+            qstore::word_rans_decode_stream(enc.data(), enc.size(), dec.data(), dec.size(), "test");
+            REQUIRE(first_mismatch(dec, v) == -1);
+            // Truncated, or one byte more: corrupt.
+            std::vector<uint8_t> cut(enc.begin(), enc.end() - 1), longer = enc;
+            longer.push_back(0);
+            CHECK(thrown_code([&] { qstore::word_rans_decode_stream(cut.data(), cut.size(), dec.data(), n, "t"); }) ==
+                  Errc::corrupt);
+            CHECK(thrown_code([&] {
+                      qstore::word_rans_decode_stream(longer.data(), longer.size(), dec.data(), n, "t");
+                  }) == Errc::corrupt);
+        }
+    }
+    // A lane count outside 4..64.
+    std::vector<uint8_t> v(5000, 3), enc;
+    v[7] = 4;
+    qstore::word_rans_encode_stream(v.data(), v.size(), enc);
+    for (uint8_t k : {uint8_t(0), uint8_t(1), uint8_t(7), uint8_t(255)}) {
+        enc[0] = k;
+        std::vector<uint8_t> dec(v.size());
+        CHECK(thrown_code([&] { qstore::word_rans_decode_stream(enc.data(), enc.size(), dec.data(), dec.size(), "t"); }) ==
+              Errc::corrupt);
+    }
 }
 
 TEST_CASE("rANS round-trips byte streams of every shape", "[unit][stream_set]") {
@@ -438,7 +499,7 @@ TEST_CASE("damaged stream sets throw qstore::Error instead of misbehaving", "[un
         CHECK(thrown_code([&] { decode_set(longer.data(), longer.size()); }) == Errc::corrupt);
     }
     SECTION("an unknown codec byte is refused") {
-        for (uint8_t codec : {uint8_t(5), uint8_t(0x7F), uint8_t(0xFF)}) {
+        for (uint8_t codec : {uint8_t(6), uint8_t(0x7F), uint8_t(0xFF)}) {
             auto bad = handmade_set({{qstore::StreamCodec::raw, {1, 2, 3}}}, {3}, {0});
             bad[1] = codec;  // table: [count=1][codec]...
             CHECK(thrown_code([&] { decode_set(bad.data(), bad.size()); }) == Errc::corrupt);

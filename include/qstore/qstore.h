@@ -53,14 +53,14 @@ extern "C" {
 /* ---- Version ------------------------------------------------------------- */
 
 #define QS_VERSION_MAJOR 1
-#define QS_VERSION_MINOR 1
+#define QS_VERSION_MINOR 2
 #define QS_VERSION_PATCH 0
-/* MAJOR*10000 + MINOR*100 + PATCH, e.g. 10100 for 1.1.0 */
+/* MAJOR*10000 + MINOR*100 + PATCH, e.g. 10200 for 1.2.0 */
 #define QS_VERSION_NUMBER (QS_VERSION_MAJOR * 10000 + QS_VERSION_MINOR * 100 + QS_VERSION_PATCH)
 
 /* The version of the library actually linked (compare with QS_VERSION_NUMBER). */
 QS_API unsigned qs_version_number(void);
-/* "1.1.0" */
+/* e.g. "1.2.0" */
 QS_API const char* qs_version_string(void);
 
 /* ---- Status -------------------------------------------------------------- */
