@@ -44,9 +44,11 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits)
         sum += change;
     }
     uint32_t acc = 0;
+    m.symbols = 0;
     for (int s = 0; s < 256; ++s) {
         m.start[s] = acc;
         acc += m.freq[s];
+        if (m.freq[s]) m.symbols = s + 1;
     }
     return m;
 }
@@ -76,6 +78,7 @@ RansModel rans_read_model(ByteReader& r, const std::string& what) {
     const uint32_t total = 1u << m.scale_bits;
     const uint64_t symbols = r.varint();
     if (symbols > 256) rans_corrupt(what, "table has too many symbols");
+    m.symbols = static_cast<int>(symbols);
     uint32_t filled = 0;
     for (uint64_t s = 0; s < symbols;) {
         const uint64_t f = r.varint();
@@ -99,10 +102,14 @@ void RansTable::read(ByteReader& r, const std::string& what) {
     const RansModel m = rans_read_model(r, what);
     scale_bits = m.scale_bits;
     mask = (1u << scale_bits) - 1;
-    slots.resize(size_t(1) << scale_bits);
-    for (int s = 0; s < 256; ++s) {
-        const uint32_t head = static_cast<uint32_t>(s) | (m.freq[s] - 1) << 20;
-        for (uint32_t k = 0; k < m.freq[s]; ++k) slots[m.start[s] + k] = head | k << 8;
+    // Only ever grown: a shrinking resize followed by a growing one would zero-fill.
+    if (slots.size() < (size_t(1) << scale_bits)) slots.resize(size_t(1) << scale_bits);
+    uint32_t* const t = slots.data();
+    for (int s = 0; s < m.symbols; ++s) {
+        const uint32_t f = m.freq[s];
+        const uint32_t head = static_cast<uint32_t>(s) | (f - 1) << 20;
+        uint32_t* const dst = t + m.start[s];
+        for (uint32_t k = 0; k < f; ++k) dst[k] = head | k << 8;
     }
 }
 

@@ -27,6 +27,7 @@ constexpr uint32_t kRansLow = 1u << 23;  // states live in [kRansLow, 256 * kRan
 // A normalized frequency model: freq sums to 2^scale_bits; every used symbol >= 1.
 struct RansModel {
     int scale_bits = 0;
+    int symbols = 256;  // symbols >= this have frequency 0 (table builders stop there)
     std::array<uint32_t, 256> freq{};
     std::array<uint32_t, 256> start{};
 };

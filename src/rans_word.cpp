@@ -139,7 +139,8 @@ WordRansTableView build_table(const RansModel* models, uint16_t used, std::vecto
             ++count;
         }
     const uint32_t size = 1u << scale;
-    storage.resize(static_cast<size_t>(count + 1) << scale);
+    // Only ever grown: a shrinking resize followed by a growing one would zero-fill.
+    if (storage.size() < (static_cast<size_t>(count + 1) << scale)) storage.resize(static_cast<size_t>(count + 1) << scale);
     uint32_t* slots = storage.data();
     std::fill(slots, slots + size, kInvalidEntry);  // section 0: contexts without a model
     uint32_t at = size;
@@ -150,7 +151,7 @@ WordRansTableView build_table(const RansModel* models, uint16_t used, std::vecto
         const RansModel& m = models[c];
         const int up = scale - m.scale_bits;
         uint32_t* t = slots + at;
-        for (int s = 0; s < 256; ++s) {
+        for (int s = 0; s < m.symbols; ++s) {
             const uint32_t f = m.freq[s] << up;
             if (!f) continue;
             const uint32_t head = static_cast<uint32_t>(s) | (f - 1) << 20;

@@ -30,6 +30,10 @@ struct Reader::DecodeScratch {
 // system call per small tensor would cost more than its bytes). Larger runs of parts
 // are read into `data`. Neither is zero-filled.
 struct Reader::StagingBuffer {
+    // A window starts at kFirstWindow bytes and doubles up to kWindow while loads go
+    // forward through the file (as the kernel's read-ahead does), so that a load of one
+    // tensor here and there does not read far past it.
+    static constexpr size_t kFirstWindow = 64u << 10;
     static constexpr size_t kWindow = 512u << 10;
     // Runs up to this size go through a window.
     static constexpr size_t kWindowRun = kWindow / 4;
@@ -40,6 +44,7 @@ struct Reader::StagingBuffer {
 
     struct Window {
         uint64_t begin = 0, end = 0;  // file offsets held
+        size_t size = 0;              // bytes the next read fetches
         std::unique_ptr<uint8_t[]> bytes;
     };
     std::vector<Window> windows;  // by level
@@ -59,8 +64,10 @@ struct Reader::StagingBuffer {
         Window& w = windows[level];
         if (!w.bytes) w.bytes.reset(new uint8_t[kWindow + kSlack]);
         if (begin < w.begin || end > w.end) {
+            const bool forward = w.end > 0 && begin >= w.begin && begin <= w.end + w.size;
+            w.size = forward ? std::min(kWindow, 2 * w.size) : kFirstWindow;
             w.begin = w.end = 0;  // stays empty if the read fails
-            const uint64_t last = std::min<uint64_t>(file.size(), begin + kWindow);
+            const uint64_t last = std::min<uint64_t>(file.size(), begin + std::max<uint64_t>(w.size, end - begin));
             file.read_at(begin, w.bytes.get(), last - begin);
             w.begin = begin;
             w.end = last;

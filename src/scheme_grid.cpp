@@ -1,5 +1,11 @@
 #include "scheme_grid.hpp"
 
+// GCC 12 warns about the intentionally undefined registers inside its AVX-512 intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 #include <cmath>
 #include <cstdlib>
 #include <vector>
@@ -8,8 +14,85 @@
 #include "float_bits.hpp"
 #include "float_env.hpp"
 #include "high_values.hpp"
+#include "rans_word.hpp"  // RansIsa: the kernel set in use
 
 namespace qstore {
+
+namespace {
+
+// The inner loop of symmetric predictions (every high-precision load runs it on every
+// element): prediction = value(code) * step, context = table[code]. The same IEEE
+// float32 products on every path; the AVX-512 one converts 16 codes per instruction and
+// looks up 64 context classes with two byte permutes (VBMI).
+template <bool kInt8>
+__attribute__((always_inline)) inline void predict_run_body(const uint8_t* c, uint64_t m, float step,
+                                                            const float* value, const uint8_t* table, float* pred,
+                                                            uint8_t* ctx) {
+    if (kInt8) {
+        const int8_t* q = reinterpret_cast<const int8_t*>(c);
+        for (uint64_t j = 0; j < m; ++j) pred[j] = static_cast<float>(q[j]) * step;
+    } else {
+        for (uint64_t j = 0; j < m; ++j) pred[j] = value[c[j]] * step;
+    }
+    for (uint64_t j = 0; j < m; ++j) ctx[j] = table[c[j]];
+}
+
+template <bool kInt8>
+void predict_run_scalar(const uint8_t* c, uint64_t m, float step, const float* value, const uint8_t* table, float* pred,
+                        uint8_t* ctx) {
+    predict_run_body<kInt8>(c, m, step, value, table, pred, ctx);
+}
+
+#if QSTORE_RANS_X86
+template <bool kInt8>
+__attribute__((target("avx2"))) void predict_run_avx2(const uint8_t* c, uint64_t m, float step, const float* value,
+                                                      const uint8_t* table, float* pred, uint8_t* ctx) {
+    predict_run_body<kInt8>(c, m, step, value, table, pred, ctx);
+}
+
+template <bool kInt8>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2"))) void predict_run_avx512(
+    const uint8_t* c, uint64_t m, float step, const float* value, const uint8_t* table, float* pred, uint8_t* ctx) {
+    const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+    const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+    const __m512 s = _mm512_set1_ps(step);
+    uint64_t j = 0;
+    for (; j + 64 <= m; j += 64) {
+        const __m512i codes = _mm512_loadu_si512(c + j);
+        // Bits 0..6 pick within a 128-entry half; bit 7 (the sign bit) picks the half.
+        const __m512i lo = _mm512_permutex2var_epi8(t0, codes, t1);
+        const __m512i hi = _mm512_permutex2var_epi8(t2, codes, t3);
+        _mm512_storeu_si512(ctx + j, _mm512_mask_blend_epi8(_mm512_movepi8_mask(codes), lo, hi));
+        if (kInt8) {
+            const __m512i w0 = _mm512_cvtepi8_epi32(_mm512_castsi512_si128(codes));
+            const __m512i w1 = _mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(codes, 1));
+            const __m512i w2 = _mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(codes, 2));
+            const __m512i w3 = _mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(codes, 3));
+            _mm512_storeu_ps(pred + j, _mm512_mul_ps(_mm512_cvtepi32_ps(w0), s));
+            _mm512_storeu_ps(pred + j + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(w1), s));
+            _mm512_storeu_ps(pred + j + 32, _mm512_mul_ps(_mm512_cvtepi32_ps(w2), s));
+            _mm512_storeu_ps(pred + j + 48, _mm512_mul_ps(_mm512_cvtepi32_ps(w3), s));
+        } else {
+            for (uint64_t k = j; k < j + 64; ++k) pred[k] = value[c[k]] * step;
+        }
+    }
+    predict_run_body<kInt8>(c + j, m - j, step, value, table, pred + j, ctx + j);
+}
+#endif
+
+template <bool kInt8>
+void predict_run(RansIsa isa, const uint8_t* c, uint64_t m, float step, const float* value, const uint8_t* table,
+                 float* pred, uint8_t* ctx) {
+    switch (isa) {
+#if QSTORE_RANS_X86
+        case RansIsa::avx512: return predict_run_avx512<kInt8>(c, m, step, value, table, pred, ctx);
+        case RansIsa::avx2: return predict_run_avx2<kInt8>(c, m, step, value, table, pred, ctx);
+#endif
+        default: return predict_run_scalar<kInt8>(c, m, step, value, table, pred, ctx);
+    }
+}
+
+}  // namespace
 
 uint8_t magnitude_class(int a) {
     static const int kLow[kContextClasses] = {0, 1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
@@ -125,6 +208,7 @@ void GridScheme::predict(const LowTensorView& low, const Geometry& g, uint64_t f
     const ScaleGrid b = grid(g);
     const uint64_t across = blocks_across(b, g);
     const uint8_t* const c = low.codes + first;
+    const RansIsa isa = rans_isa();
     for (uint64_t i = 0; i < n;) {
         const uint64_t e = first + i, r = e / g.cols, col = e % g.cols;
         const uint64_t k = r / b.block_rows * across + col / b.block_cols;
@@ -137,14 +221,10 @@ void GridScheme::predict(const LowTensorView& low, const Geometry& g, uint64_t f
                 prediction[j] = static_cast<float>(d) * step;
                 context[j] = context_[d < 0 ? -d : d];
             }
+        } else if (values_are_int8_) {  // the same products as the table, as a conversion
+            predict_run<true>(isa, c + i, stop - i, step, value_, context_, prediction + i, context + i);
         } else {
-            if (values_are_int8_) {  // the same products as the table, as a vectorizable conversion
-                const int8_t* q = reinterpret_cast<const int8_t*>(c);
-                for (uint64_t j = i; j < stop; ++j) prediction[j] = static_cast<float>(q[j]) * step;
-            } else {
-                for (uint64_t j = i; j < stop; ++j) prediction[j] = value_[c[j]] * step;
-            }
-            for (uint64_t j = i; j < stop; ++j) context[j] = context_[c[j]];
+            predict_run<false>(isa, c + i, stop - i, step, value_, context_, prediction + i, context + i);
         }
         // NaN results (a NaN or infinite scale, 0 x Inf, NaN codes) get one fixed pattern:
         // which NaN IEEE arithmetic returns differs between CPUs, the prediction must not.
