@@ -73,17 +73,23 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
                       int scale_bits, std::vector<uint8_t>& out) {
     if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
         fail(Errc::internal, "word rANS: bad lanes or scale");
-    thread_local std::vector<WordEncSymbol> table;
-    table.assign(kWordRansContexts * 256, WordEncSymbol{});
+    // Every (context, symbol) that occurs must have a model with a frequency for it;
+    // only those entries of the table are filled and read.
     bool need[kWordRansContexts] = {};
     for (size_t i = 0; i < n; ++i) {
         if (context[i] >= kWordRansContexts) fail(Errc::internal, "word rANS: context out of range");
         need[context[i]] = true;
     }
+    for (int c = 0; c < kWordRansContexts; ++c)
+        if (need[c] && models[c].scale_bits > scale_bits)
+            fail(Errc::internal, "word rANS: model scale above the payload scale");
+    for (size_t i = 0; i < n; ++i)
+        if (!models[context[i]].freq[symbols[i]]) fail(Errc::internal, "word rANS: symbol without frequency");
+    thread_local std::vector<WordEncSymbol> table;
+    table.resize(kWordRansContexts * 256);
     for (int c = 0; c < kWordRansContexts; ++c) {
         if (!need[c]) continue;
         const RansModel& m = models[c];
-        if (m.scale_bits > scale_bits) fail(Errc::internal, "word rANS: model scale above the payload scale");
         const int up = scale_bits - m.scale_bits;
         for (int s = 0; s < 256; ++s) {
             if (!m.freq[s]) continue;
@@ -95,8 +101,6 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
             e.cmpl = (1u << scale_bits) - f;
         }
     }
-    for (size_t i = 0; i < n; ++i)
-        if (!table[context[i] * 256 + symbols[i]].x_max) fail(Errc::internal, "word rANS: symbol without frequency");
     const WordEncSymbol* const tab = table.data();
     // Backwards into a stack; the decoder reads forwards. One word per symbol at most.
     thread_local std::vector<uint8_t> stack;
@@ -109,12 +113,13 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
     for (size_t i = n; i-- > 0;) {
         uint32_t& s = x[i & lane_mask];
         const WordEncSymbol& e = tab[context[i] * 256u + symbols[i]];
-        if (s >= e.x_max) {
-            p -= 2;
-            p[0] = static_cast<uint8_t>(s);
-            p[1] = static_cast<uint8_t>(s >> 8);
-            s >>= 16;
-        }
+        // Renormalization without a branch (it happens on a random ~third of the
+        // symbols): the word is always written below p, and p moves only if it counts.
+        const bool renorm = s >= e.x_max;
+        p[-2] = static_cast<uint8_t>(s);
+        p[-1] = static_cast<uint8_t>(s >> 8);
+        p -= renorm ? 2 : 0;
+        s = renorm ? s >> 16 : s;
         const uint32_t q = static_cast<uint32_t>((static_cast<unsigned __int128>(s) * e.rcp) >> 44);
         s = s + e.bias + q * e.cmpl;
     }
