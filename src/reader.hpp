@@ -2,6 +2,7 @@
 // and decodes tensors. Safe for concurrent loads from many threads.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -58,9 +59,14 @@ public:
     void view_low(size_t i, const void** codes, const void** scales) const;
     void load_high(size_t i, void* out, size_t out_size) const;
     // Runs body(k) for k in [0, count) on the handle's threads (tensors decoded in
-    // parallel; each load may itself use the pool for its blocks).
+    // parallel; each load may itself use the pool for its blocks). Consecutive k go to
+    // one thread in runs, so that each thread reads the file forward through its own
+    // read-ahead windows when the k follow the file's order.
     void for_each_parallel(size_t count, const std::function<void(size_t)>& body) const {
-        pool_->parallel_for(count, body);
+        const size_t runs = std::min<size_t>(count, size_t(pool_->size()) * 8);
+        pool_->parallel_for(runs, [&](size_t r) {
+            for (size_t k = count * r / runs; k < count * (r + 1) / runs; ++k) body(k);
+        });
     }
     // Every section checksum, then every tensor decoded in both precisions.
     void verify(const std::function<void(size_t, size_t)>& progress = nullptr) const;

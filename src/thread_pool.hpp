@@ -58,12 +58,18 @@ public:
     };
 
     explicit ResourcePool(std::function<std::unique_ptr<T>()> make) : make_(std::move(make)) {}
+    // Prefers the item this thread gave back last: its memory is in this core's caches,
+    // and a reader's read-ahead windows keep following this thread's walk through a file.
     Lease acquire() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (!free_.empty()) {
-                auto item = std::move(free_.back());
-                free_.pop_back();
+                const std::thread::id me = std::this_thread::get_id();
+                size_t pick = free_.size() - 1;
+                for (size_t k = 0; k < free_.size(); ++k)
+                    if (free_[k].last_user == me) pick = k;
+                auto item = std::move(free_[pick].item);
+                free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(pick));
                 return Lease(*this, std::move(item));
             }
         }
@@ -74,11 +80,15 @@ private:
     void give_back(std::unique_ptr<T> item) {
         if (!item) return;
         std::lock_guard<std::mutex> lock(mutex_);
-        free_.push_back(std::move(item));
+        free_.push_back({std::move(item), std::this_thread::get_id()});
     }
+    struct Free {
+        std::unique_ptr<T> item;
+        std::thread::id last_user;
+    };
     std::function<std::unique_ptr<T>()> make_;
     std::mutex mutex_;
-    std::vector<std::unique_ptr<T>> free_;
+    std::vector<Free> free_;
 };
 
 }  // namespace qstore
