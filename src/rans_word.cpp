@@ -134,7 +134,11 @@ namespace {
 
 constexpr uint32_t kInvalidEntry = 255;  // symbol 255, bias 0, freq 1
 
-WordRansTableView build_table(const RansModel* models, uint16_t used, std::vector<uint32_t>& storage) {
+// With `invalid_section` false the section for contexts without a model is left out
+// (and such contexts point at the first model): only for callers whose contexts all
+// have models, like whole streams of one context.
+WordRansTableView build_table(const RansModel* models, uint16_t used, std::vector<uint32_t>& storage,
+                              bool invalid_section = true) {
     WordRansTableView v;
     int scale = 0;
     int count = 0;
@@ -147,8 +151,11 @@ WordRansTableView build_table(const RansModel* models, uint16_t used, std::vecto
     // Only ever grown: a shrinking resize followed by a growing one would zero-fill.
     if (storage.size() < (static_cast<size_t>(count + 1) << scale)) storage.resize(static_cast<size_t>(count + 1) << scale);
     uint32_t* slots = storage.data();
-    std::fill(slots, slots + size, kInvalidEntry);  // section 0: contexts without a model
-    uint32_t at = size;
+    uint32_t at = 0;
+    if (invalid_section) {
+        std::fill(slots, slots + size, kInvalidEntry);  // section 0: contexts without a model
+        at = size;
+    }
     for (int c = 0; c < kWordRansContexts; ++c) {
         v.base[c] = 0;
         if (!(used & (1u << c))) continue;
@@ -400,7 +407,9 @@ void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t*
     const int lanes_log2 = r.u8();
     if (lanes_log2 < 2 || lanes_log2 > 6) rans_corrupt(what, "bad lane count");
     thread_local std::vector<uint32_t> storage;
-    const WordRansTableView table = word_rans_read_table(r, 1, storage, what);
+    const RansModel model = rans_read_model(r, what);
+    // Every symbol has context 0, which has a model: no section for missing ones.
+    const WordRansTableView table = build_table(&model, 1, storage, false);
     WordRansDecoder dec(r.position(), r.remaining(), 1 << lanes_log2, what);
     // Every symbol has context 0: decode in pieces against one block of zero contexts
     // (a multiple of every lane count; the kernels read contexts in whole vectors).
