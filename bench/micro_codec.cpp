@@ -257,7 +257,7 @@ void BM_stream_decode_codes(benchmark::State& state) {
     ZSTD_freeDCtx(dctx);
     if (out != p.codes) state.SkipWithError("codes do not round-trip");
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));  // decoded bytes
-    state.counters["codec"] = codec;  // StreamCodec: 2 = zstd, 4 = rANS
+    state.counters["codec"] = codec;  // StreamCodec: 2 = zstd, 4 = rANS, 5 = word rANS
     state.counters["code_bpw"] = 8.0 * double(p.code_blob.size()) / double(p.codes.size());
 }
 BENCHMARK(BM_stream_decode_codes);
@@ -288,6 +288,38 @@ void BM_rans_decode_codes(benchmark::State& state) {
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));
 }
 BENCHMARK(BM_rans_decode_codes);
+
+// The word-rANS stream (stream-set codec 5, what the packer picks for most code
+// streams since format 1.2) on the same codes.
+void BM_word_rans_encode_codes(benchmark::State& state) {
+    const auto& p = prepared(DType::bf16);
+    std::vector<uint8_t> out;
+    for (auto _ : state) {
+        out.clear();
+        qstore::word_rans_encode_stream(p.codes.data(), p.codes.size(), out);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));
+    state.counters["code_bpw"] = 8.0 * double(out.size()) / double(p.codes.size());
+}
+BENCHMARK(BM_word_rans_encode_codes);
+
+void BM_word_rans_decode_codes(benchmark::State& state) {
+    const auto& p = prepared(DType::bf16);
+    std::vector<uint8_t> stream;
+    qstore::word_rans_encode_stream(p.codes.data(), p.codes.size(), stream);
+    std::vector<uint8_t> out(p.codes.size());
+    const std::string what = "bench";
+    for (auto _ : state) {
+        qstore::word_rans_decode_stream(stream.data(), stream.size(), out.data(), out.size(), what);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    if (out != p.codes) state.SkipWithError("codes do not round-trip");
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));
+    state.counters["isa"] = static_cast<double>(qstore::rans_isa());
+}
+BENCHMARK(BM_word_rans_decode_codes);
 
 // zstd alone on the same codes, for reference.
 void BM_zstd_decode_codes(benchmark::State& state) {
