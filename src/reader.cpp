@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "byte_io.hpp"
 #include "checksum.hpp"
@@ -37,10 +38,9 @@ struct Reader::StagingBuffer {
     static constexpr size_t kWindow = 512u << 10;
     // Runs up to this size go through a window.
     static constexpr size_t kWindowRun = kWindow / 4;
-    // `data` is kept between loads up to this size; a larger one (a huge tensor) is freed.
+    // Reused memory is kept between loads up to this size; more (a huge tensor) is freed.
     static constexpr size_t kKeep = 64u << 20;
-    // Decoders may load a few bytes past the end of a part with wide vector reads.
-    static constexpr size_t kSlack = 64;
+    static constexpr size_t kSlack = ReusableBytes::kSlack;
 
     struct Window {
         uint64_t begin = 0, end = 0;  // file offsets held
@@ -48,16 +48,7 @@ struct Reader::StagingBuffer {
         std::unique_ptr<uint8_t[]> bytes;
     };
     std::vector<Window> windows;  // by level
-    std::unique_ptr<uint8_t[]> data;
-    size_t capacity = 0;
-
-    uint8_t* reserve(size_t n) {
-        if (n + kSlack > capacity) {
-            data.reset(new uint8_t[n + kSlack]);
-            capacity = n + kSlack;
-        }
-        return data.get();
-    }
+    ReusableBytes data;
     // Bytes [begin, end) of the file (end - begin <= kWindowRun), from level's window.
     const uint8_t* windowed(const MappedFile& file, size_t level, uint64_t begin, uint64_t end) {
         if (windows.size() <= level) windows.resize(level + 1);
@@ -109,14 +100,9 @@ public:
                 total += r.end - r.begin;
             }
         }
-        data_ = lease_->reserve(total);
+        data_ = lease_->data.reserve(total);
     }
-    ~TensorParts() {
-        if (lease_->capacity > StagingBuffer::kKeep) {
-            lease_->data.reset();
-            lease_->capacity = 0;
-        }
-    }
+    ~TensorParts() { lease_->data.trim(StagingBuffer::kKeep); }
     TensorParts(const TensorParts&) = delete;
     TensorParts& operator=(const TensorParts&) = delete;
 
@@ -289,6 +275,7 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
     pool_ = std::make_unique<ThreadPool>(options_.threads);
     scratch_ = std::make_unique<ResourcePool<DecodeScratch>>([] { return std::make_unique<DecodeScratch>(); });
     staging_ = std::make_unique<ResourcePool<StagingBuffer>>([] { return std::make_unique<StagingBuffer>(); });
+    code_buffers_ = std::make_unique<ResourcePool<ReusableBytes>>([] { return std::make_unique<ReusableBytes>(); });
 }
 
 Reader::~Reader() = default;
@@ -367,8 +354,19 @@ void Reader::decode_planes(TensorParts& parts, size_t level, const PartRef& p, u
 
 // A quantized tensor's low level in internal form (low_scheme.hpp).
 struct Reader::InternalLevel {
-    std::vector<uint8_t> codes_store;
-    const uint8_t* codes = nullptr;  // codes_store, or raw bytes in the mapping
+    // Decoded codes live in memory leased from the reader (reused by later loads).
+    std::optional<ResourcePool<ReusableBytes>::Lease> codes_store;
+    const uint8_t* codes = nullptr;  // *codes_store, or raw bytes in the staged file bytes
+    ~InternalLevel() {
+        if (codes_store) (*codes_store)->trim(StagingBuffer::kKeep);
+    }
+    // Room for n codes (codes points there).
+    uint8_t* own_codes(ResourcePool<ReusableBytes>& pool, uint64_t n) {
+        codes_store.emplace(pool.acquire());
+        uint8_t* p = (*codes_store)->reserve(n);
+        codes = p;
+        return p;
+    }
     std::vector<float> scales;
     std::vector<uint8_t> zero_points;
     LowTensorView view() const { return {codes, scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
@@ -465,10 +463,9 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
                 if (sp.size) std::memcpy(out.scales.data(), scales, sp.size);
                 if (zps) std::memcpy(out.zero_points.data(), zps, out.zero_points.size());
             } else {
-                out.codes_store.resize(g.elements());
-                out.codes = out.codes_store.data();
+                uint8_t* codes = out.own_codes(*code_buffers_, g.elements());
                 scheme.from_native(cb.raw, scales, zps, g,
-                                   {out.codes_store.data(), out.scales.data(),
+                                   {codes, out.scales.data(),
                                     out.zero_points.empty() ? nullptr : out.zero_points.data()});
             }
             return;
@@ -478,11 +475,10 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
             *deferred = cb;
             return;
         }
-        out.codes_store.resize(g.elements());
-        out.codes = out.codes_store.data();
+        uint8_t* codes = out.own_codes(*code_buffers_, g.elements());
         pool_->parallel_for(cb.blocks.size(), [&](size_t b) {
             auto s = scratch_->acquire();
-            decode_code_block(t, cb, b, out.codes_store.data(), *s, what);
+            decode_code_block(t, cb, b, codes, *s, what);
         });
         return;
     }
@@ -495,8 +491,7 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
     auto blocks = parse_block_container(parts.bytes(level, cp, what), cp.size, what + "code residual");
     const uint64_t rpb = t.rows_per_block;
     if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of code residual blocks");
-    out.codes_store.resize(g.elements());
-    out.codes = out.codes_store.data();
+    uint8_t* codes = out.own_codes(*code_buffers_, g.elements());
     const LowScheme& below = t.scheme(level - 1);
     pool_->parallel_for(blocks.size(), [&](size_t b) {
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
@@ -507,7 +502,7 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
         scheme.quantize_with_scales(prediction.data(), out.view(), g, first, n, predicted.data());
         auto s = scratch_->acquire();
         decode_code_residual_block(blocks[b].data, blocks[b].size, predicted.data(), context.data(), n, scheme,
-                                   out.codes_store.data() + first, s->residual.tables,
+                                   codes + first, s->residual.tables,
                                    what + "code residual block " + std::to_string(b));
     });
 }
@@ -615,16 +610,13 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
     CodeBlocks cb;
     decode_internal(parts, top - 1, low, top == 1 ? &cb : nullptr);
     const bool fused = !low.codes;
-    if (fused) {
-        low.codes_store.resize(g.elements());
-        low.codes = low.codes_store.data();
-    }
+    uint8_t* const fused_codes = fused ? low.own_codes(*code_buffers_, g.elements()) : nullptr;
     const size_t esize = dtype_size(t.high_dtype);
     pool_->parallel_for(blocks.size(), [&](size_t b) {
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         auto s = scratch_->acquire();
-        if (fused) decode_code_block(t, cb, b, low.codes_store.data(), *s, what);
+        if (fused) decode_code_block(t, cb, b, fused_codes, *s, what);
         decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, low.view(), g, first, n,
                               out + first * esize, s->residual, what + "residual block " + std::to_string(b));
     });

@@ -107,6 +107,7 @@ private:
     std::unique_ptr<ThreadPool> pool_;
     std::unique_ptr<ResourcePool<DecodeScratch>> scratch_;
     std::unique_ptr<ResourcePool<StagingBuffer>> staging_;
+    std::unique_ptr<ResourcePool<ReusableBytes>> code_buffers_;  // decoded codes of a level
 };
 
 }  // namespace qstore

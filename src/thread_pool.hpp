@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -39,6 +40,29 @@ private:
     bool stopping_ = false;
 };
 
+// Bytes reused from task to task: grown when a task needs more, never zero-filled (a
+// fresh std::vector per task would be zeroed and, when large, page-faulted in again).
+struct ReusableBytes {
+    // Decoders may load a few bytes past the end of their data with wide vector reads.
+    static constexpr size_t kSlack = 64;
+    std::unique_ptr<uint8_t[]> data;
+    size_t capacity = 0;
+    uint8_t* reserve(size_t n) {
+        if (n + kSlack > capacity) {
+            data.reset(new uint8_t[n + kSlack]);
+            capacity = n + kSlack;
+        }
+        return data.get();
+    }
+    // Frees the memory if it grew beyond `keep` bytes (one huge tensor should not pin it).
+    void trim(size_t keep) {
+        if (capacity > keep) {
+            data.reset();
+            capacity = 0;
+        }
+    }
+};
+
 // A free list of reusable per-task resources (zstd contexts, scratch buffers).
 template <class T>
 class ResourcePool {
@@ -46,9 +70,11 @@ public:
     class Lease {
     public:
         Lease(ResourcePool& pool, std::unique_ptr<T> item) : pool_(pool), item_(std::move(item)) {}
+        Lease(Lease&& other) noexcept : pool_(other.pool_), item_(std::move(other.item_)) {}
         ~Lease() { pool_.give_back(std::move(item_)); }
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
+        Lease& operator=(Lease&&) = delete;
         T& operator*() { return *item_; }
         T* operator->() { return item_.get(); }
 
