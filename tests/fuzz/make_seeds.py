@@ -11,7 +11,7 @@ packed file we write:
               so that mutations hit the index itself; checksums are fixed up by the
               target (mode bit 1) and part checksums are not verified (bit 0 = 0).
 """
-import json, os, struct, subprocess, sys, tempfile
+import json, os, random, struct, subprocess, sys, tempfile
 
 cli, out = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
@@ -46,6 +46,9 @@ models = {
     # Streams of >= 4096 bytes, so that the codes may be zstd-coded (kMinZstdInput);
     # low-entropy values keep the file small.
     "big": {"z": ("F16", [64, 80], f16([((i * 7) % 5 - 2) * 0.25 for i in range(64 * 80)]))},
+    # 4096 skewed, non-repeating codes: the word-rANS stream codec (format 1.2) beats zstd.
+    "skew": {"s": ("F16", [32, 128], f16(random.Random(7).choices([0.0, 0.25, -0.25, 0.5, -1.0, 2.0],
+                                                                   weights=[70, 10, 8, 6, 4, 2], k=32 * 128)))},
     # Rows a multiple of 32 long: quantized by q8_0 / q4_0 / int4 too.
     "wide": {"q": ("BF16", [3, 64], bf16(vals(192))), "p": ("F32", [2, 32], f32(vals(64, 0.3)))},
 }
