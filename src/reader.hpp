@@ -13,6 +13,7 @@
 
 #include "format.hpp"
 #include "mapped_file.hpp"
+#include "reusable_bytes.hpp"
 #include "thread_pool.hpp"
 
 namespace qstore {

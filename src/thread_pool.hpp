@@ -5,7 +5,6 @@
 
 #include <condition_variable>
 #include <cstddef>
-#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -38,29 +37,6 @@ private:
     std::condition_variable wake_;
     std::deque<std::shared_ptr<Job>> queue_;
     bool stopping_ = false;
-};
-
-// Bytes reused from task to task: grown when a task needs more, never zero-filled (a
-// fresh std::vector per task would be zeroed and, when large, page-faulted in again).
-struct ReusableBytes {
-    // Decoders may load a few bytes past the end of their data with wide vector reads.
-    static constexpr size_t kSlack = 64;
-    std::unique_ptr<uint8_t[]> data;
-    size_t capacity = 0;
-    uint8_t* reserve(size_t n) {
-        if (n + kSlack > capacity) {
-            data.reset(new uint8_t[n + kSlack]);
-            capacity = n + kSlack;
-        }
-        return data.get();
-    }
-    // Frees the memory if it grew beyond `keep` bytes (one huge tensor should not pin it).
-    void trim(size_t keep) {
-        if (capacity > keep) {
-            data.reset();
-            capacity = 0;
-        }
-    }
 };
 
 // A free list of reusable per-task resources (zstd contexts, scratch buffers).

@@ -1,0 +1,43 @@
+#include "reusable_bytes.hpp"
+
+#include <sys/mman.h>
+
+#include <new>
+
+namespace qstore {
+
+namespace {
+constexpr size_t kHugePage = size_t(2) << 20;
+}
+
+uint8_t* ReusableBytes::reserve(size_t n) {
+    if (n + kSlack <= capacity_) return data_;
+    release();
+    const size_t want = n + kSlack;
+    if (want >= kHugePage) {
+        const size_t size = (want + kHugePage - 1) / kHugePage * kHugePage;
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+        ::madvise(p, size, MADV_HUGEPAGE);  // a hint: without THP it changes nothing
+#endif
+        data_ = static_cast<uint8_t*>(p);
+        capacity_ = size;
+        mapped_ = true;
+    } else {
+        data_ = new uint8_t[want];
+        capacity_ = want;
+        mapped_ = false;
+    }
+    return data_;
+}
+
+void ReusableBytes::release() {
+    if (!data_) return;
+    if (mapped_) ::munmap(data_, capacity_);
+    else delete[] data_;
+    data_ = nullptr;
+    capacity_ = 0;
+}
+
+}  // namespace qstore

@@ -1,0 +1,39 @@
+// Bytes reused from task to task (a reader's staged file bytes and decoded codes):
+// grown when a task needs more, never zero-filled. A fresh std::vector per task would
+// be zeroed and, when large, page-faulted in again each time. Large buffers (2 MiB and
+// more) ask for transparent huge pages, so that first touching them costs one fault per
+// 2 MiB instead of one per 4 KiB page (systems with THP in "madvise" mode, the default
+// of Debian's kernels).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace qstore {
+
+class ReusableBytes {
+public:
+    // Decoders may load a few bytes past the end of their data with wide vector reads.
+    static constexpr size_t kSlack = 64;
+
+    ReusableBytes() = default;
+    ~ReusableBytes() { release(); }
+    ReusableBytes(const ReusableBytes&) = delete;
+    ReusableBytes& operator=(const ReusableBytes&) = delete;
+
+    // Room for n bytes (+ kSlack); the contents are unspecified.
+    uint8_t* reserve(size_t n);
+    // Frees the memory if it grew beyond `keep` bytes (one huge tensor should not pin it).
+    void trim(size_t keep) {
+        if (capacity_ > keep) release();
+    }
+    size_t capacity() const { return capacity_; }
+
+private:
+    void release();
+    uint8_t* data_ = nullptr;
+    size_t capacity_ = 0;
+    bool mapped_ = false;  // from mmap (large), else from new[]
+};
+
+}  // namespace qstore
