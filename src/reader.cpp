@@ -45,7 +45,7 @@ struct Reader::StagingBuffer {
     struct Window {
         uint64_t begin = 0, end = 0;  // file offsets held
         size_t size = 0;              // bytes the next read fetches
-        std::unique_ptr<uint8_t[]> bytes;
+        ReusableBytes bytes;
     };
     std::vector<Window> windows;  // by level
     ReusableBytes data;
@@ -53,17 +53,17 @@ struct Reader::StagingBuffer {
     const uint8_t* windowed(const MappedFile& file, size_t level, uint64_t begin, uint64_t end) {
         if (windows.size() <= level) windows.resize(level + 1);
         Window& w = windows[level];
-        if (!w.bytes) w.bytes.reset(new uint8_t[kWindow + kSlack]);
+        uint8_t* const bytes = w.bytes.reserve(kWindow);
         if (begin < w.begin || end > w.end) {
             const bool forward = w.end > 0 && begin >= w.begin && begin <= w.end + w.size;
             w.size = forward ? std::min(kWindow, 2 * w.size) : kFirstWindow;
             w.begin = w.end = 0;  // stays empty if the read fails
             const uint64_t last = std::min<uint64_t>(file.size(), begin + std::max<uint64_t>(w.size, end - begin));
-            file.read_at(begin, w.bytes.get(), last - begin);
+            file.read_at(begin, bytes, last - begin);
             w.begin = begin;
             w.end = last;
         }
-        return w.bytes.get() + (begin - w.begin);
+        return bytes + (begin - w.begin);
     }
 };
 

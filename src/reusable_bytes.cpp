@@ -7,14 +7,15 @@
 namespace qstore {
 
 namespace {
-constexpr size_t kHugePage = size_t(2) << 20;
+constexpr size_t kHugePage = size_t(2) << 20;  // allocation unit of the large buffers
+constexpr size_t kHugeFrom = size_t(256) << 10;  // from this size on
 }
 
 uint8_t* ReusableBytes::reserve(size_t n) {
     if (n + kSlack <= capacity_) return data_;
     release();
     const size_t want = n + kSlack;
-    if (want >= kHugePage) {
+    if (want >= kHugeFrom) {
         const size_t size = (want + kHugePage - 1) / kHugePage * kHugePage;
         void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) throw std::bad_alloc();

@@ -1,9 +1,10 @@
 // Bytes reused from task to task (a reader's staged file bytes and decoded codes):
 // grown when a task needs more, never zero-filled. A fresh std::vector per task would
-// be zeroed and, when large, page-faulted in again each time. Large buffers (2 MiB and
-// more) ask for transparent huge pages, so that first touching them costs one fault per
-// 2 MiB instead of one per 4 KiB page (systems with THP in "madvise" mode, the default
-// of Debian's kernels).
+// be zeroed and, when large, page-faulted in again each time. Buffers of 256 KiB and
+// more are mapped in whole 2 MiB units that ask for transparent huge pages, so that
+// first touching them costs one fault per 2 MiB instead of one per 4 KiB page (systems
+// with THP in "madvise" mode, the default of Debian's kernels): a first load from a
+// fresh handle was 4x slower than later ones without it (docs/BENCHMARKS.md).
 #pragma once
 
 #include <cstddef>
@@ -20,6 +21,11 @@ public:
     ~ReusableBytes() { release(); }
     ReusableBytes(const ReusableBytes&) = delete;
     ReusableBytes& operator=(const ReusableBytes&) = delete;
+    ReusableBytes(ReusableBytes&& o) noexcept : data_(o.data_), capacity_(o.capacity_), mapped_(o.mapped_) {
+        o.data_ = nullptr;
+        o.capacity_ = 0;
+    }
+    ReusableBytes& operator=(ReusableBytes&&) = delete;
 
     // Room for n bytes (+ kSlack); the contents are unspecified.
     uint8_t* reserve(size_t n);
