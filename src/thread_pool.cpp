@@ -2,6 +2,10 @@
 
 #include <atomic>
 #include <exception>
+#include <new>
+#include <string>
+
+#include "error.hpp"
 
 namespace qstore {
 
@@ -13,7 +17,24 @@ struct ThreadPool::Job {
     std::mutex mutex;
     std::condition_variable done_cv;
     size_t done = 0;  // indices finished (or skipped), under mutex
-    std::exception_ptr error;
+    // The first failure, as plain values: the exception object itself is not handed
+    // across threads (a worker could hold the last reference to it while the caller
+    // reads its message; libstdc++'s reference counting of exception objects is
+    // invisible to ThreadSanitizer, and copying is simpler than proving it safe).
+    void record_failure(bool oom, Errc c, const char* what) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failed_once) {
+            failed_once = true;
+            out_of_memory = oom;
+            code = c;
+            message = what;
+        }
+        failed = true;
+    }
+    bool failed_once = false;
+    bool out_of_memory = false;
+    Errc code = Errc::internal;
+    std::string message;
 };
 
 ThreadPool::ThreadPool(unsigned threads) {
@@ -38,10 +59,14 @@ void ThreadPool::run_indices(Job& job) {
         if (!job.failed.load()) {
             try {
                 (*job.fn)(i);
+            } catch (const Error& e) {
+                job.record_failure(false, e.code(), e.what());
+            } catch (const std::bad_alloc&) {
+                job.record_failure(true, Errc::out_of_memory, "out of memory");
+            } catch (const std::exception& e) {
+                job.record_failure(false, Errc::internal, e.what());
             } catch (...) {
-                std::lock_guard<std::mutex> lock(job.mutex);
-                if (!job.error) job.error = std::current_exception();
-                job.failed = true;
+                job.record_failure(false, Errc::internal, "unknown exception in a worker thread");
             }
         }
         ++finished;
@@ -97,7 +122,12 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
                 break;
             }
     }
-    if (job->error) std::rethrow_exception(job->error);
+    // Every index is finished (done == n, read under job->mutex above): no worker
+    // writes the failure any more.
+    if (job->failed_once) {
+        if (job->out_of_memory) throw std::bad_alloc();
+        throw Error(job->code, job->message);
+    }
 }
 
 }  // namespace qstore

@@ -24,7 +24,9 @@ public:
     unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
 
     // Runs fn(i) for i in [0, n); returns when all are done. If any call throws, the
-    // remaining indices are skipped and the first exception is rethrown here.
+    // remaining indices are skipped and the first failure is thrown here again
+    // (a qstore::Error with its code and message, std::bad_alloc, or other exceptions
+    // as Errc::internal with their message).
     void parallel_for(size_t n, const std::function<void(size_t)>& fn);
 
 private:
