@@ -29,7 +29,7 @@ struct Reader::DecodeScratch {
 // are served from read-ahead windows, one per precision level: loads usually walk the
 // tensors in file order, and one pread of a window then serves the next tensors too (a
 // system call per small tensor would cost more than its bytes). Larger runs of parts
-// are read into `data`. Neither is zero-filled.
+// are read into `data` of their level. Neither is zero-filled.
 struct Reader::StagingBuffer {
     // A window starts at kFirstWindow bytes and doubles up to kWindow while loads go
     // forward through the file (as the kernel's read-ahead does), so that a load of one
@@ -47,8 +47,13 @@ struct Reader::StagingBuffer {
         size_t size = 0;              // bytes the next read fetches
         ReusableBytes bytes;
     };
-    std::vector<Window> windows;  // by level
-    ReusableBytes data;
+    std::vector<Window> windows;       // by level
+    std::vector<ReusableBytes> data;   // by level
+    // Room for n bytes of level's large runs.
+    uint8_t* level_data(size_t level, size_t n) {
+        if (data.size() <= level) data.resize(level + 1);
+        return data[level].reserve(n);
+    }
     // Bytes [begin, end) of the file (end - begin <= kWindowRun), from level's window.
     const uint8_t* windowed(const MappedFile& file, size_t level, uint64_t begin, uint64_t end) {
         if (windows.size() <= level) windows.resize(level + 1);
@@ -76,7 +81,6 @@ class Reader::TensorParts {
 public:
     TensorParts(const Reader& reader, const TensorRecord& tensor)
         : t(tensor), reader_(reader), lease_(reader.staging_->acquire()), levels_(tensor.levels.size()) {
-        uint64_t total = 0;  // bytes of the runs read into lease_->data
         for (size_t level = 0; level < levels_.size(); ++level) {
             Level& l = levels_[level];
             const auto& parts = t.levels[level];
@@ -94,15 +98,11 @@ public:
                 r.end = std::max(r.end, p.offset + p.size);
                 l.run_of[k] = l.runs.size() - 1;
             }
-            for (Run& r : l.runs) {
-                if (r.end - r.begin <= StagingBuffer::kWindowRun) continue;
-                r.staged = total;
-                total += r.end - r.begin;
-            }
         }
-        data_ = lease_->data.reserve(total);
     }
-    ~TensorParts() { lease_->data.trim(StagingBuffer::kKeep); }
+    ~TensorParts() {
+        for (ReusableBytes& d : lease_->data) d.trim(StagingBuffer::kKeep);
+    }
     TensorParts(const TensorParts&) = delete;
     TensorParts& operator=(const TensorParts&) = delete;
 
@@ -123,7 +123,6 @@ public:
 private:
     struct Run {
         uint64_t begin, end;            // offsets in the level's section
-        uint64_t staged = 0;            // where a large run starts in lease_->data
         const uint8_t* bytes = nullptr; // the run in memory, once staged
     };
     struct Level {
@@ -135,14 +134,20 @@ private:
     void stage(size_t level, const std::string& what) {
         Level& l = levels_[level];
         const auto& parts = t.levels[level];
+        // Sizes are checked against the file before any memory is reserved for them.
         for (const auto& p : parts) reader_.check_part_in_file(t, level, p, what);
         const uint64_t section = reader_.level_sections_.at(static_cast<uint32_t>(level))->offset;
+        uint64_t large = 0;  // bytes of the runs too large for a window
+        for (const Run& r : l.runs)
+            if (r.end - r.begin > StagingBuffer::kWindowRun) large += r.end - r.begin;
+        uint8_t* data = large ? lease_->level_data(level, large) : nullptr;
         for (Run& r : l.runs) {
             if (r.end - r.begin <= StagingBuffer::kWindowRun) {
                 r.bytes = lease_->windowed(reader_.file_, level, section + r.begin, section + r.end);
             } else {
-                reader_.file_.read_at(section + r.begin, data_ + r.staged, r.end - r.begin);
-                r.bytes = data_ + r.staged;
+                reader_.file_.read_at(section + r.begin, data, r.end - r.begin);
+                r.bytes = data;
+                data += r.end - r.begin;
             }
         }
         if (reader_.options_.verify_checksums)
@@ -157,7 +162,6 @@ private:
     const Reader& reader_;
     ResourcePool<StagingBuffer>::Lease lease_;
     std::vector<Level> levels_;
-    uint8_t* data_ = nullptr;
 };
 
 namespace {
