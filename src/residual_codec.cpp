@@ -1,5 +1,6 @@
 #include "residual_codec.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <type_traits>
@@ -163,6 +164,23 @@ template <DType T>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstruct_avx512(
     const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
     reconstruct_body<T>(pred, zs, m, out);
+}
+// F16 with AVX-512: the predictions are rounded to binary16 by the hardware (F16C,
+// round to nearest even) instead of f16_from_f32's integer emulation; the two agree on
+// every float32 input a prediction can be (every finite value, ±Inf and the canonical
+// NaN; test_units checks all 2^32 inputs but non-canonical NaNs, whose payloads the
+// hardware keeps). Then the same key arithmetic as the generic body.
+template <>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstruct_avx512<DType::f16>(
+    const float* pred, const uint32_t* zs, uint64_t m, uint16_t* out) {
+    alignas(64) uint16_t half[kTile];
+    for (uint64_t done = 0; done < m; done += kTile) {
+        const uint64_t c = std::min<uint64_t>(kTile, m - done);
+        f16_from_f32_avx512(pred + done, c, half);
+        for (uint64_t k = 0; k < c; ++k)
+            out[done + k] = float_from_key<uint16_t>(
+                static_cast<uint16_t>(float_key<uint16_t>(half[k]) + unzigzag<uint16_t>(static_cast<uint16_t>(zs[done + k]))));
+    }
 }
 #endif
 template <DType T>

@@ -127,6 +127,35 @@ TEST_CASE("f16_from_f32 rounds to nearest even (ties, subnormals, overflow, NaN)
     CHECK(qstore::f16_from_f32(float_of(0xFFC12345u)) == 0xFE00);
 }
 
+#if defined(__x86_64__)
+TEST_CASE("f16_from_f32_avx512 (hardware rounding) equals f16_from_f32 on every prediction value",
+          "[unit][float_bits]") {
+    if (qstore::rans_isa_detected() < qstore::RansIsa::avx512) {
+        WARN("this CPU has no AVX-512: the hardware conversion is not used here, nothing to compare");
+        return;
+    }
+    // Every float32 bit pattern except the NaNs other than the canonical one (the only
+    // NaN a prediction can be): 2^32 - 2 * (2^23 - 1) + 1 inputs, in chunks.
+    constexpr size_t kChunk = size_t(1) << 20;
+    std::vector<float> in(kChunk);
+    std::vector<uint16_t> hw(kChunk);
+    uint64_t mismatches = 0, checked = 0;
+    for (uint64_t base = 0; base < (uint64_t(1) << 32); base += kChunk) {
+        size_t n = 0;
+        for (uint64_t u = base; u < base + kChunk; ++u) {
+            const uint32_t bits = static_cast<uint32_t>(u);
+            if ((bits & 0x7FFFFFFFu) > 0x7F800000u && bits != 0x7FC00000u) continue;
+            in[n++] = float_of(bits);
+        }
+        qstore::f16_from_f32_avx512(in.data(), n, hw.data());
+        for (size_t k = 0; k < n; ++k) mismatches += hw[k] != qstore::f16_from_f32(in[k]);
+        checked += n;
+    }
+    CHECK(checked == (uint64_t(1) << 32) - 2 * ((uint64_t(1) << 23) - 1) + 1);
+    CHECK(mismatches == 0);
+}
+#endif
+
 TEST_CASE("f32_from_f16 is exact for every half value", "[unit][float_bits]") {
     for (uint32_t h = 0; h < 0x10000u; ++h) {
         const float got = qstore::f32_from_f16(static_cast<uint16_t>(h));
