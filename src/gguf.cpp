@@ -310,7 +310,7 @@ const SafetensorsTensor* GgufReader::find(const std::string& name) const {
 }
 
 void GgufReader::release(const SafetensorsTensor& t) const {
-    file_->release(file_->data(), static_cast<size_t>(t.data + t.size - file_->data()));
+    file_->release_prefix(static_cast<size_t>(t.data + t.size - file_->data()));
 }
 
 // ---------------------------------------------------------------------------

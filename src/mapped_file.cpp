@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -53,13 +54,14 @@ void MappedFile::read_at(uint64_t offset, uint8_t* dst, size_t n) const {
     }
 }
 
-void MappedFile::release(const uint8_t* p, size_t n) const {
-    if (!data_ || p < data_ || p + n > data_ + size_) return;
-    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    // Only whole pages inside the range: neighbours may still be in use.
-    uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
-    uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+void MappedFile::release_prefix(size_t end) const {
+    if (!data_) return;
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    end = std::min(end, size_) / page * page;  // whole pages only: the next one may be in use
+    size_t from = released_.load();
+    if (end < from + kReleaseStep) return;
+    if (!released_.compare_exchange_strong(from, end)) return;  // another thread just did
+    ::madvise(const_cast<uint8_t*>(data_) + from, end - from, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

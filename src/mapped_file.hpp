@@ -1,6 +1,7 @@
 // A read-only memory map of a whole file (RAII). Empty files map to size 0.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -17,9 +18,13 @@ public:
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
-    // Drops the pages of [p, p+n) from this process's memory (they are re-read from the
-    // page cache if touched again), so streaming over a large file keeps RSS small.
-    void release(const uint8_t* p, size_t n) const;
+    // For a consumer going through the file in order, done with [0, end): drops those
+    // pages from this process's memory (re-read from the page cache if touched again),
+    // so streaming over a large file keeps RSS small. Pages go in steps of at least
+    // kReleaseStep: each madvise makes every CPU running this process flush its TLB
+    // (an interrupt per CPU, slow in VMs), too dear to pay per small tensor.
+    void release_prefix(size_t end) const;
+    static constexpr size_t kReleaseStep = size_t{4} << 20;
     // Copies [offset, offset + n) of the file into dst with pread, without mapping any
     // page into this process: a scan of the page cache by read is several times faster
     // than touching a fresh mapping (one page fault per 16 pages, TLB misses on 4 KiB
@@ -32,6 +37,7 @@ private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
     int fd_ = -1;  // kept open for read_at
+    mutable std::atomic<size_t> released_{0};  // [0, released_) has been dropped
 };
 
 }  // namespace qstore

@@ -144,7 +144,7 @@ void SafetensorsReader::release(const SafetensorsTensor& t) const {
     // end of this tensor is done with: releasing that whole range also frees the pages
     // that small tensors share with their neighbours.
     const MappedFile& f = *files_.at(t.file_index);
-    f.release(f.data(), static_cast<size_t>(t.data + t.size - f.data()));
+    f.release_prefix(static_cast<size_t>(t.data + t.size - f.data()));
 }
 
 const SafetensorsTensor* SafetensorsReader::find(const std::string& name) const {

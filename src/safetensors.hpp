@@ -38,7 +38,7 @@ public:
     const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
     const SafetensorsTensor* find(const std::string& name) const override;
     // Drops the pages of a tensor, and of its file up to it, from memory once consumed
-    // (MappedFile::release); meant for a pass over tensors() in order.
+    // (MappedFile::release_prefix); meant for a pass over tensors() in order.
     void release(const SafetensorsTensor& t) const override;
     // "__metadata__" string map of the (first) file; empty if absent.
     const std::map<std::string, std::string>& metadata() const { return metadata_; }

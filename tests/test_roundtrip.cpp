@@ -257,9 +257,17 @@ TEST_CASE("tensors that are not quantized come back identical from both loads", 
 }
 
 TEST_CASE("packing is deterministic: thread count does not change a byte", "[roundtrip]") {
+    // Runs of one-block tensors (encoded side by side, one per thread) broken by
+    // multi-block ones (encoded alone, blocks in parallel), and a one-row tensor larger
+    // than a block (still one block: blocks are whole rows).
     std::vector<Tensor> model = small_model(5);
     Gen g(6);
     model.push_back(g.float_tensor("large.weight", DType::bf16, {300, 40}));
+    for (int k = 0; k < 24; ++k)
+        model.push_back(g.float_tensor("small." + std::to_string(k), k % 3 ? DType::bf16 : DType::f16,
+                                       {static_cast<uint64_t>(1 + k % 5), static_cast<uint64_t>(3 + 7 * k)}));
+    model.push_back(g.float_tensor("one_row.weight", DType::f32, {1, 700}));
+    model.push_back(g.float_tensor("tail.weight", DType::bf16, {40, 30}));
     TempDir dir;
     write_safetensors(dir.file("in.safetensors"), model);
     qstore::SafetensorsReader high(dir.file("in.safetensors"));
@@ -268,14 +276,25 @@ TEST_CASE("packing is deterministic: thread count does not change a byte", "[rou
         qstore::PackOptions o;
         o.low_raw = raw;
         o.block_elements = 100;
+        std::vector<std::string> order;  // tensors as the progress callback reports them
+        o.progress = [&](size_t done, size_t total, const std::string& name) {
+            CHECK(done == order.size() + 1);
+            CHECK(total == model.size());
+            order.push_back(name);
+        };
         o.threads = 1;
         qstore::pack(high, nullptr, o, dir.file("a.qs"));
+        const std::vector<std::string> order1 = order;
+        order.clear();
         o.threads = 3;
         qstore::pack(high, nullptr, o, dir.file("b.qs"));
+        CHECK(order == order1);
+        CHECK(order.size() == model.size());
         const auto a = read_file(dir.file("a.qs"));
         const auto b = read_file(dir.file("b.qs"));
         CHECK(a.size() > 64);
         CHECK(first_mismatch(a, b) == -1);
+        check_packed_file(dir.file("b.qs"), model, {}, raw);
     }
 }
 
