@@ -25,7 +25,8 @@ struct PackOptions {
     std::vector<std::string> exclude;    // fnmatch(3) patterns of tensor names stored as they are
     unsigned threads = 0;                // 0 = one per CPU
     uint64_t block_elements = 1u << 18;  // target elements per coding block (whole rows)
-    // Called after each tensor: (tensors done, total, name just written).
+    // Called after each tensor is written: (tensors done, total, name just written); in
+    // tensor order, one call at a time, from the calling thread or one of the pack's threads.
     std::function<void(size_t, size_t, const std::string&)> progress;
 };
 
