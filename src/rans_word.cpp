@@ -75,16 +75,24 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         fail(Errc::internal, "word rANS: bad lanes or scale");
     // Every (context, symbol) that occurs must have a model with a frequency for it;
     // only those entries of the table are filled and read.
-    bool need[kWordRansContexts] = {};
+    // One pass without branches: these are the caller's invariants, checked because a
+    // broken one would silently lose data.
+    static_assert((kWordRansContexts & (kWordRansContexts - 1)) == 0, "contexts: a power of two");
+    uint32_t used = 0, out_of_range = 0, no_freq = 0;
     for (size_t i = 0; i < n; ++i) {
-        if (context[i] >= kWordRansContexts) fail(Errc::internal, "word rANS: context out of range");
-        need[context[i]] = true;
+        const uint32_t c = context[i];
+        out_of_range |= c >= kWordRansContexts;
+        used |= 1u << (c & (kWordRansContexts - 1));
+        no_freq |= models[c & (kWordRansContexts - 1)].freq[symbols[i]] == 0;
     }
-    for (int c = 0; c < kWordRansContexts; ++c)
+    if (out_of_range) fail(Errc::internal, "word rANS: context out of range");
+    if (no_freq) fail(Errc::internal, "word rANS: symbol without frequency");
+    bool need[kWordRansContexts];
+    for (int c = 0; c < kWordRansContexts; ++c) {
+        need[c] = used >> c & 1;
         if (need[c] && models[c].scale_bits > scale_bits)
             fail(Errc::internal, "word rANS: model scale above the payload scale");
-    for (size_t i = 0; i < n; ++i)
-        if (!models[context[i]].freq[symbols[i]]) fail(Errc::internal, "word rANS: symbol without frequency");
+    }
     thread_local std::vector<WordEncSymbol> table;
     table.resize(kWordRansContexts * 256);
     for (int c = 0; c < kWordRansContexts; ++c) {
@@ -115,11 +123,12 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         const WordEncSymbol& e = tab[context[i] * 256u + symbols[i]];
         // Renormalization without a branch (it happens on a random ~third of the
         // symbols): the word is always written below p, and p moves only if it counts.
-        const bool renorm = s >= e.x_max;
+        // Arithmetic, not ?: — GCC turns a select on this condition into a branch.
+        const uint32_t renorm = s >= e.x_max;
         p[-2] = static_cast<uint8_t>(s);
         p[-1] = static_cast<uint8_t>(s >> 8);
-        p -= renorm ? 2 : 0;
-        s = renorm ? s >> 16 : s;
+        p -= 2 * renorm;
+        s >>= 16 * renorm;
         const uint32_t q = static_cast<uint32_t>((static_cast<unsigned __int128>(s) * e.rcp) >> 44);
         s = s + e.bias + q * e.cmpl;
     }
