@@ -29,8 +29,6 @@ inline uint64_t load_le64(const uint8_t* p) {
     return v;
 }
 
-inline int bit_length(uint32_t v) { return v ? 32 - __builtin_clz(v) : 0; }
-
 // The prediction in the high dtype's bits (round to nearest even).
 template <DType T>
 struct HighBits;
@@ -74,37 +72,120 @@ bool residual_block_is_word_layout(uint64_t n) { return word_lanes_for(n) != 0; 
 
 namespace {
 
+// Pass 1 of encoding, element-wise and branch-free (the same source compiled for AVX2
+// and AVX-512): for a tile of m elements, z (§7.4), its token and its extra bits (§7.5).
+// `pred` holds the predictions already in the high dtype's bits.
+template <class U>
+__attribute__((always_inline)) inline void tokenize_body(const uint8_t* high, const U* pred, uint64_t m,
+                                                          uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    for (uint64_t k = 0; k < m; ++k) {
+        U h;
+        std::memcpy(&h, high + k * sizeof(U), sizeof(U));
+        const uint32_t z = zigzag<U>(static_cast<U>(float_key<U>(h) - float_key<U>(pred[k])));
+        // Bit length from the exponent of an exact conversion (float holds every z of
+        // 16-bit dtypes, double every 32-bit z); vectorizes where __builtin_clz does not.
+        int32_t e;
+        if constexpr (sizeof(U) == 2) {
+            e = static_cast<int32_t>(f32_bits(static_cast<float>(z)) >> 23) - 126;
+        } else {
+            uint64_t d;
+            const double zd = static_cast<double>(z);
+            std::memcpy(&d, &zd, 8);
+            e = static_cast<int32_t>(d >> 52) - 1022;
+        }
+        // Selects by masks: with ?: GCC keeps branches and does not vectorize the loop.
+        const uint32_t big = 0u - static_cast<uint32_t>(z >= static_cast<uint32_t>(kDirectTokens));
+        const uint32_t nb = static_cast<uint32_t>(e - 3) & big;  // e >= 5 when big
+        const uint32_t token = static_cast<uint32_t>(kDirectTokens + 4 * (e - 5)) + ((z >> nb) & 3);
+        tokens[k] = static_cast<uint8_t>((token & big) | (z & ~big));
+        extra[k] = z & ((1u << nb) - 1);
+        nbits[k] = static_cast<uint8_t>(nb);
+    }
+}
+template <DType T>
+__attribute__((always_inline)) inline void tokenize_tile(const uint8_t* high, const float* pred, uint64_t m,
+                                                          uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    using U = typename HighBits<T>::U;
+    alignas(64) U bits[kTile];
+    for (uint64_t k = 0; k < m; ++k) bits[k] = HighBits<T>::of(pred[k]);
+    tokenize_body<U>(high, bits, m, tokens, extra, nbits);
+}
+template <DType T>
+void tokenize_scalar(const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra,
+                     uint8_t* nbits) {
+    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
+}
+#if QSTORE_RANS_X86
+template <DType T>
+__attribute__((target("avx2"))) void tokenize_avx2(const uint8_t* high, const float* pred, uint64_t m,
+                                                   uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
+}
+template <DType T>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void tokenize_avx512(
+    const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
+}
+// F16 with AVX-512: predictions rounded by F16C, as in reconstruct_avx512<f16>.
+template <>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void tokenize_avx512<DType::f16>(
+    const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    alignas(64) uint16_t bits[kTile];
+    f16_from_f32_avx512(pred, m, bits);
+    tokenize_body<uint16_t>(high, bits, m, tokens, extra, nbits);
+}
+#endif
+template <DType T>
+void tokenize(RansIsa isa, const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra,
+              uint8_t* nbits) {
+    switch (isa) {
+#if QSTORE_RANS_X86
+        case RansIsa::avx512: return tokenize_avx512<T>(high, pred, m, tokens, extra, nbits);
+        case RansIsa::avx2: return tokenize_avx2<T>(high, pred, m, tokens, extra, nbits);
+#endif
+        default: return tokenize_scalar<T>(high, pred, m, tokens, extra, nbits);
+    }
+}
+
 template <DType T>
 void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
                   std::vector<uint8_t>& out) {
     using U = typename HighBits<T>::U;
     std::vector<uint8_t> tokens(n);
-    std::vector<uint8_t> bits(n * sizeof(U) + 8);  // at most 8*sizeof(U) - 3 extra bits per element
+    // At most 8*sizeof(U) - 3 extra bits per element, + 8 bytes for the whole-word stores.
+    std::vector<uint8_t> bits(n * sizeof(U) + 8);
     uint8_t* bit_out = bits.data();
-    uint64_t acc = 0;
+    uint64_t acc = 0;  // the bits not yet whole bytes: `fill` (< 8) of them
     int fill = 0;
-    std::array<std::array<uint64_t, 256>, kContextClasses> count{};
-    for (uint64_t i = 0; i < n; ++i) {
-        U h;
-        std::memcpy(&h, high + i * sizeof(U), sizeof(U));
-        const uint32_t z = zigzag<U>(static_cast<U>(float_key<U>(h) - float_key<U>(HighBits<T>::of(pred[i]))));
-        uint8_t token;
-        if (z < kDirectTokens) {
-            token = static_cast<uint8_t>(z);
-        } else {
-            const int e = bit_length(z);
-            token = static_cast<uint8_t>(kDirectTokens + 4 * (e - 5) + ((z >> (e - 3)) & 3));
-            const int nbits = e - 3;  // LSB-first bit stream
-            acc |= static_cast<uint64_t>(z & ((uint64_t(1) << nbits) - 1)) << fill;
-            fill += nbits;
-            while (fill >= 8) {
-                *bit_out++ = static_cast<uint8_t>(acc);
-                acc >>= 8;
-                fill -= 8;
-            }
+    // Token counts per context, zero between calls: the rows used are cleared on the way
+    // out (not all 32 KB on the way in: blocks of small tensors are a few elements).
+    thread_local std::array<std::array<uint64_t, 256>, kContextClasses> count{};
+    struct ClearUsedRows {
+        std::array<std::array<uint64_t, 256>, kContextClasses>& count;
+        uint16_t used = 0xFFFF;
+        ~ClearUsedRows() {
+            for (int c = 0; c < kContextClasses; ++c)
+                if (used & (1u << c)) count[c].fill(0);
         }
-        tokens[i] = token;
-        ++count[ctx[i]][token];
+    } clear_on_exit{count};
+    const RansIsa isa = rans_isa();
+    alignas(64) uint32_t extra[kTile];
+    alignas(64) uint8_t nbits[kTile];
+    for (uint64_t tile = 0; tile < n; tile += kTile) {
+        const uint64_t m = std::min(kTile, n - tile);
+        uint8_t* const tok = tokens.data() + tile;
+        tokenize<T>(isa, high + tile * sizeof(U), pred + tile, m, tok, extra, nbits);
+        for (uint64_t k = 0; k < m; ++k) ++count[ctx[tile + k]][tok[k]];
+        // LSB-first bit stream (§7.5), one 8-byte store per element, no branch.
+        for (uint64_t k = 0; k < m; ++k) {
+            acc |= static_cast<uint64_t>(extra[k]) << fill;
+            fill += nbits[k];
+            std::memcpy(bit_out, &acc, 8);  // little-endian hosts (docs/FORMAT.md §2)
+            const int whole = fill >> 3;    // at most (7 + 29) / 8 = 4
+            bit_out += whole;
+            acc >>= 8 * whole;
+            fill &= 7;
+        }
     }
     if (fill > 0) *bit_out++ = static_cast<uint8_t>(acc);
     bits.resize(static_cast<size_t>(bit_out - bits.data()));
@@ -117,6 +198,7 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
         for (uint64_t k : count[c]) m += k;
         if (m) used |= static_cast<uint16_t>(1u << c);
     }
+    clear_on_exit.used = used;
     const int lanes = word_lanes_for(n);
     if (lanes) {  // word-rANS layout (§7.6): marker u16 0, u8 log2(lanes)
         put_u16(header, 0);
