@@ -102,15 +102,32 @@ uint8_t magnitude_class(int a) {
 }
 
 void BlockStats::add(const float* x, uint64_t n) {
+    // Reductions over integer images of the values, selected by masks, so the loop has
+    // no branch and vectorizes: magnitudes order as their bit patterns, signed values as
+    // their keys (float_bits.hpp). Non-finite values count as +0, and -0 as +0 (which
+    // never replaces the starting 0 as the minimum, as `x < min` would not).
+    const uint32_t absmax_bits = f32_bits(absmax);
+    uint32_t mag = absmax_bits;
+    uint32_t lo = float_key<uint32_t>(f32_bits(min)), hi = float_key<uint32_t>(f32_bits(max));
     for (uint64_t i = 0; i < n; ++i) {
-        if (!std::isfinite(x[i])) continue;
-        const float a = std::fabs(x[i]);
-        if (a > absmax) {
-            absmax = a;
-            signed_absmax = x[i];
-        }
-        if (x[i] < min) min = x[i];
-        if (x[i] > max) max = x[i];
+        uint32_t b = f32_bits(x[i]);
+        const uint32_t finite = 0u - static_cast<uint32_t>((b & 0x7F800000u) != 0x7F800000u);
+        b &= finite & ~(0u - static_cast<uint32_t>(b == 0x80000000u));
+        const uint32_t m = b & 0x7FFFFFFFu;
+        mag = m > mag ? m : mag;
+        const uint32_t k = float_key<uint32_t>(b);
+        lo = k < lo ? k : lo;
+        hi = k > hi ? k : hi;
+    }
+    min = f32_from_bits(float_from_key<uint32_t>(lo));
+    max = f32_from_bits(float_from_key<uint32_t>(hi));
+    if (mag > absmax_bits) {  // the first value of this largest magnitude
+        absmax = f32_from_bits(mag);
+        for (uint64_t i = 0; i < n; ++i)
+            if ((f32_bits(x[i]) & 0x7FFFFFFFu) == mag) {
+                signed_absmax = x[i];
+                break;
+            }
     }
 }
 

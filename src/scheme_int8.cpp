@@ -1,6 +1,8 @@
 #include "scheme_int8.hpp"
 
-#include <cmath>
+#include <cstring>
+
+#include "float_bits.hpp"
 
 namespace qstore {
 
@@ -39,16 +41,26 @@ BlockScale Int8Scheme::scale_of_block(const BlockStats& s) const {
 }
 
 void Int8Scheme::quantize_segment(const float* x, uint64_t n, float scale, uint8_t, uint8_t* codes) const {
-    const bool multiplier = granularity_ == Granularity::group;
-    const float inv = scale > 0.0f ? 127.0f / scale : 0.0f;
+    // §7.2.1: v = x * (127 / s) (row, tensor) or x / s (group); NaN -> 0, clamp to
+    // ±127, round half to even. Written without branches or libm calls so it
+    // vectorizes: adding and subtracting 1.5 * 2^23 rounds |v| <= 127 to an integer
+    // with the float adder's round-to-nearest-even (the mode FloatEnvironmentGuard sets).
+    const bool group = granularity_ == Granularity::group;
+    if (!(scale > 0.0f)) {
+        std::memset(codes, 0, n);  // includes a NaN scale: every v is 0 (or NaN, also 0)
+        return;
+    }
+    const float inv = 127.0f / scale;
+    constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
     for (uint64_t c = 0; c < n; ++c) {
-        const float v = multiplier ? (scale > 0.0f ? x[c] / scale : 0.0f) : x[c] * inv;
-        int q;
-        if (std::isnan(v)) q = 0;
-        else if (v >= 127.0f) q = 127;
-        else if (v <= -127.0f) q = -127;
-        else q = static_cast<int>(std::nearbyint(v));
-        codes[c] = static_cast<uint8_t>(static_cast<int8_t>(q));
+        const uint32_t v = f32_bits(group ? x[c] / scale : x[c] * inv);
+        // Selects by integer masks: float ?: and std::min keep branches (NaN semantics).
+        const uint32_t magnitude = v & 0x7FFFFFFFu;
+        const uint32_t clamp = 0u - static_cast<uint32_t>(magnitude >= 0x42FE0000u);  // |v| >= 127, Inf, NaN
+        const uint32_t not_nan = 0u - static_cast<uint32_t>(magnitude <= 0x7F800000u);
+        const uint32_t clamped = (v & ~clamp) | (((v & 0x80000000u) | 0x42FE0000u) & clamp);  // ±127
+        const int32_t q = static_cast<int32_t>((f32_from_bits(clamped) + kRound) - kRound);
+        codes[c] = static_cast<uint8_t>(static_cast<uint32_t>(q) & not_nan);
     }
 }
 
