@@ -13,6 +13,7 @@
 namespace qstore {
 
 FileSink::FileSink(const std::string& path, bool temporary) : path_(path), sum_(std::make_unique<Checksummer>()) {
+    buffer_.reserve(kBufferSize);
     if (temporary) {
         std::string dir = std::filesystem::path(path).parent_path().string();
         if (dir.empty()) dir = ".";
@@ -52,8 +53,20 @@ void write_all(int fd, const void* p, size_t n, const std::string& path) {
 
 void FileSink::write(const void* data, uint64_t size) {
     sum_->update(data, size);
-    write_all(fd_, data, size, path_);
     position_ += size;
+    if (buffer_.size() + size > kBufferSize) flush();
+    if (size >= kBufferSize) {
+        write_all(fd_, data, size, path_);
+        return;
+    }
+    const auto* p = static_cast<const uint8_t*>(data);
+    buffer_.insert(buffer_.end(), p, p + size);
+}
+
+void FileSink::flush() {
+    if (buffer_.empty()) return;
+    write_all(fd_, buffer_.data(), buffer_.size(), path_);
+    buffer_.clear();
 }
 
 void FileSink::pad_to(uint64_t alignment) {
@@ -69,6 +82,7 @@ void FileSink::restart_checksum() {
 }
 
 void FileSink::append_from(FileSink& other) {
+    other.flush();
     if (::lseek(other.fd_, 0, SEEK_SET) < 0) fail(Errc::io, other.path_ + ": seek failed");
     std::vector<uint8_t> buf(1 << 20);
     for (;;) {
@@ -83,6 +97,7 @@ void FileSink::append_from(FileSink& other) {
 }
 
 void FileSink::write_at(uint64_t offset, const void* data, uint64_t size) {
+    flush();
     const auto* p = static_cast<const uint8_t*>(data);
     while (size > 0) {
         ssize_t w = ::pwrite(fd_, p, size, static_cast<off_t>(offset));
@@ -98,6 +113,7 @@ void FileSink::write_at(uint64_t offset, const void* data, uint64_t size) {
 
 void FileSink::close() {
     if (fd_ < 0) return;
+    flush();
     int rc = ::close(fd_);
     fd_ = -1;
     if (rc != 0) fail(Errc::io, path_ + ": close failed: " + std::strerror(errno));

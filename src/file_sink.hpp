@@ -1,11 +1,14 @@
 // Sequential output to a file descriptor with the running position and an XXH3 of
 // what was written since the last reset (a section's checksum), plus rewinding to
-// patch the header at the end of a pack.
+// patch the header at the end of a pack. Small writes are gathered in a buffer: a
+// model of thousands of tensors is tens of thousands of parts and paddings, and a
+// system call each cost more than encoding the small ones.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "checksum.hpp"
 
@@ -33,12 +36,16 @@ public:
     // Appends everything written to `other` (read back from its start).
     void append_from(FileSink& other);
     void write_at(uint64_t offset, const void* data, uint64_t size);
-    void close();
+    void close();  // flushes, then closes; errors are Errc::io
 
 private:
+    void flush();
+    static constexpr size_t kBufferSize = size_t{1} << 20;
+
     std::string path_;
     int fd_ = -1;
     uint64_t position_ = 0;
+    std::vector<uint8_t> buffer_;  // written to fd_ when full or before any other access
     std::unique_ptr<Checksummer> sum_;
 };
 
