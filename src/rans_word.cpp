@@ -67,46 +67,103 @@ struct WordEncSymbol {
     uint32_t cmpl;  // 2^S - freq
 };
 
+#if QSTORE_RANS_X86
+// Encodes groups [0, groups) of `lanes` (16, 32 or 64) symbols, last group first, 16
+// lanes per vector, exactly as the scalar loop does: the same words in the same places.
+// `packed[c * 256 + s]` is freq | start << 16 of the scaled model. The division x / f
+// is a float64 division of exact operands: its rounding cannot cross an integer (x /
+// f is an integer or at least 1/f >= 2^-12 from one; half an ulp of a value below
+// 2^32 is at most 2^-21), so its truncation is exact.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,popcnt"))) uint8_t* avx512_encode_groups(
+    const uint8_t* symbols, const uint8_t* context, size_t groups, int lanes, const uint32_t* packed, int scale_bits,
+    uint32_t* xs, uint8_t* p, bool& no_freq) {
+    const int vectors = lanes / 16;
+    __mmask16 missing = 0;
+    const __m128i up = _mm_cvtsi32_si128(32 - scale_bits);
+    const __m128i scale = _mm_cvtsi32_si128(scale_bits);
+    const __m512i low16 = _mm512_set1_epi32(0xFFFF);
+    for (size_t g = groups; g-- > 0;) {
+        for (int v = vectors; v-- > 0;) {
+            const size_t i0 = g * static_cast<size_t>(lanes) + 16 * static_cast<size_t>(v);
+            __m512i x = _mm512_loadu_si512(xs + 16 * v);
+            const __m512i sym = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(symbols + i0)));
+            __m512i index = sym;
+            if (context)
+                index = _mm512_or_si512(
+                    index, _mm512_slli_epi32(_mm512_cvtepu8_epi32(
+                                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(context + i0))),
+                                             8));
+            const __m512i e = _mm512_i32gather_epi32(index, packed, 4);
+            const __m512i f = _mm512_and_si512(e, low16);
+            missing |= _mm512_testn_epi32_mask(f, f);
+            const __m512i start = _mm512_srli_epi32(e, 16);
+            // Renormalize where x >= f << (32 - S), i.e. x >> (32 - S) >= f (no overflow
+            // when f = 2^S): those lanes' low words go below p, in increasing lane order.
+            const __mmask16 m = _mm512_cmpge_epu32_mask(_mm512_srl_epi32(x, up), f);
+            const int count = __builtin_popcount(m);
+            p -= 2 * count;
+            _mm256_mask_storeu_epi16(p, static_cast<__mmask16>((1u << count) - 1),
+                                     _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(m, x)));
+            x = _mm512_mask_srli_epi32(x, m, x, 16);
+            // q = x / f; x = q << S | (x - q * f) + start.
+            const __m512d x_lo = _mm512_cvtepu32_pd(_mm512_castsi512_si256(x));
+            const __m512d x_hi = _mm512_cvtepu32_pd(_mm512_extracti64x4_epi64(x, 1));
+            const __m512d f_lo = _mm512_cvtepu32_pd(_mm512_castsi512_si256(f));
+            const __m512d f_hi = _mm512_cvtepu32_pd(_mm512_extracti64x4_epi64(f, 1));
+            const __m256i q_lo = _mm512_cvttpd_epu32(_mm512_div_pd(x_lo, f_lo));
+            const __m256i q_hi = _mm512_cvttpd_epu32(_mm512_div_pd(x_hi, f_hi));
+            const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q_lo), q_hi, 1);
+            const __m512i r = _mm512_sub_epi32(x, _mm512_mullo_epi32(q, f));
+            x = _mm512_add_epi32(_mm512_add_epi32(_mm512_sll_epi32(q, scale), r), start);
+            _mm512_storeu_si512(xs + 16 * v, x);
+        }
+    }
+    no_freq = no_freq || missing;
+    return p;
+}
+#endif
+
 }  // namespace
 
 void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, int lanes, const RansModel* models,
                       int scale_bits, std::vector<uint8_t>& out) {
     if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
         fail(Errc::internal, "word rANS: bad lanes or scale");
-    // Every (context, symbol) that occurs must have a model with a frequency for it;
-    // only those entries of the table are filled and read.
-    // One pass without branches: these are the caller's invariants, checked because a
-    // broken one would silently lose data.
+    // The caller's invariants, checked because a broken one would silently lose data:
+    // contexts in range (here, in one pass without branches) and a frequency for every
+    // symbol (in the coding loops: a missing one reads a zero table entry).
     static_assert((kWordRansContexts & (kWordRansContexts - 1)) == 0, "contexts: a power of two");
-    uint32_t used = 0, out_of_range = 0, no_freq = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const uint32_t c = context[i];
-        out_of_range |= c >= kWordRansContexts;
-        used |= 1u << (c & (kWordRansContexts - 1));
-        no_freq |= models[c & (kWordRansContexts - 1)].freq[symbols[i]] == 0;
+    uint32_t used = 1, out_of_range = 0;
+    if (context) {
+        used = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const uint32_t c = context[i];
+            out_of_range |= c >= kWordRansContexts;
+            used |= 1u << (c & (kWordRansContexts - 1));
+        }
     }
     if (out_of_range) fail(Errc::internal, "word rANS: context out of range");
-    if (no_freq) fail(Errc::internal, "word rANS: symbol without frequency");
-    bool need[kWordRansContexts];
-    for (int c = 0; c < kWordRansContexts; ++c) {
-        need[c] = used >> c & 1;
-        if (need[c] && models[c].scale_bits > scale_bits)
-            fail(Errc::internal, "word rANS: model scale above the payload scale");
-    }
+    // Every entry of a used context is written (zero without a frequency).
     thread_local std::vector<WordEncSymbol> table;
+    thread_local std::vector<uint32_t> packed;  // freq | start << 16, for the vector kernel
     table.resize(kWordRansContexts * 256);
+    packed.resize(kWordRansContexts * 256);
     for (int c = 0; c < kWordRansContexts; ++c) {
-        if (!need[c]) continue;
+        if (!(used >> c & 1)) continue;
         const RansModel& m = models[c];
+        if (m.scale_bits > scale_bits) fail(Errc::internal, "word rANS: model scale above the payload scale");
         const int up = scale_bits - m.scale_bits;
         for (int s = 0; s < 256; ++s) {
-            if (!m.freq[s]) continue;
             const uint32_t f = m.freq[s] << up;
             WordEncSymbol& e = table[c * 256 + s];
+            e = WordEncSymbol{};
+            packed[c * 256 + s] = 0;
+            if (!f) continue;
             e.x_max = static_cast<uint64_t>(f) << (32 - scale_bits);
             e.rcp = ((uint64_t(1) << 44) + f - 1) / f;
             e.bias = m.start[s] << up;
             e.cmpl = (1u << scale_bits) - f;
+            packed[c * 256 + s] = f | e.bias << 16;
         }
     }
     const WordEncSymbol* const tab = table.data();
@@ -118,9 +175,17 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
     uint32_t x[kWordRansMaxLanes];
     for (int k = 0; k < lanes; ++k) x[k] = kWordRansLow;
     const size_t lane_mask = static_cast<size_t>(lanes) - 1;
-    for (size_t i = n; i-- > 0;) {
+    // The scalar loop takes the symbols from `stop` down; with AVX-512, the last
+    // (partial) group only, and the vector kernel the whole groups before it.
+    size_t stop = 0;
+#if QSTORE_RANS_X86
+    if (lanes >= 16 && rans_isa() == RansIsa::avx512) stop = n / static_cast<size_t>(lanes) * static_cast<size_t>(lanes);
+#endif
+    bool no_freq = false;
+    for (size_t i = n; i-- > stop;) {
         uint32_t& s = x[i & lane_mask];
-        const WordEncSymbol& e = tab[context[i] * 256u + symbols[i]];
+        const WordEncSymbol& e = tab[(context ? context[i] * 256u : 0u) + symbols[i]];
+        no_freq |= e.x_max == 0;
         // Renormalization without a branch (it happens on a random ~third of the
         // symbols): the word is always written below p, and p moves only if it counts.
         // Arithmetic, not ?: — GCC turns a select on this condition into a branch.
@@ -132,6 +197,12 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         const uint32_t q = static_cast<uint32_t>((static_cast<unsigned __int128>(s) * e.rcp) >> 44);
         s = s + e.bias + q * e.cmpl;
     }
+#if QSTORE_RANS_X86
+    if (stop)
+        p = avx512_encode_groups(symbols, context, stop / static_cast<size_t>(lanes), lanes, packed.data(), scale_bits,
+                                 x, p, no_freq);
+#endif
+    if (no_freq) fail(Errc::internal, "word rANS: symbol without frequency");
     for (int k = lanes; k-- > 0;)
         for (int b = 3; b >= 0; --b) *--p = static_cast<uint8_t>(x[k] >> (8 * b));
     out.insert(out.end(), p, end);
@@ -405,9 +476,7 @@ void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>
     RansModel models[kWordRansContexts];
     models[0] = rans_model(count, kRansMaxScaleBits);
     rans_write_model(models[0], out);
-    thread_local std::vector<uint8_t> context;
-    context.assign(n, 0);
-    word_rans_encode(data, context.data(), n, lanes, models, models[0].scale_bits, out);
+    word_rans_encode(data, nullptr, n, lanes, models, models[0].scale_bits, out);
 }
 
 void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,

@@ -193,10 +193,53 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
                 const auto out = decode_with(c, c.payload, n, lanes, isa, piece);
                 REQUIRE(out == c.sym);
             }
-            // Encoding is deterministic.
-            std::vector<uint8_t> again;
-            qstore::word_rans_encode(c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, again);
-            REQUIRE(again == c.payload);
+            // Encoding is deterministic: the same bytes from every kernel set (the
+            // AVX-512 encoder takes the whole groups, the scalar loop the rest).
+            for (RansIsa isa : isas()) {
+                CAPTURE(qstore::rans_isa_name(isa));
+                const IsaLimit limit(isa);
+                std::vector<uint8_t> again;
+                qstore::word_rans_encode(c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, again);
+                REQUIRE(again == c.payload);
+            }
+            // A null context is context 0 for every symbol.
+            if (c.used == 1) {
+                std::vector<uint8_t> no_ctx;
+                qstore::word_rans_encode(c.sym.data(), nullptr, n, lanes, c.models.data(), c.scale, no_ctx);
+                REQUIRE(no_ctx == c.payload);
+            }
+        }
+    }
+}
+
+TEST_CASE("word rANS encoder refuses a symbol without frequency and a context out of range, on every kernel set",
+          "[rans]") {
+    std::array<qstore::RansModel, 16> models{};
+    models[0].scale_bits = 4;
+    models[0].freq[7] = 10;
+    models[0].freq[9] = 6;
+    models[0].start[9] = 10;
+    for (RansIsa isa : isas()) {
+        CAPTURE(qstore::rans_isa_name(isa));
+        const IsaLimit limit(isa);
+        for (size_t n : {size_t{5}, size_t{4096}}) {  // the scalar loop only; the vector kernel too
+            for (size_t bad_at : {size_t{0}, n - 1}) {
+                CAPTURE(n, bad_at);
+                std::vector<uint8_t> sym(n, 7), ctx(n, 0), out;
+                sym[bad_at] = 8;  // frequency 0
+                CHECK(thrown_code([&] { qstore::word_rans_encode(sym.data(), ctx.data(), n, 16, models.data(), 4, out); }) ==
+                      Errc::internal);
+                CHECK(thrown_code([&] { qstore::word_rans_encode(sym.data(), nullptr, n, 16, models.data(), 4, out); }) ==
+                      Errc::internal);
+                sym[bad_at] = 9;
+                ctx[bad_at] = 16;
+                CHECK(thrown_code([&] { qstore::word_rans_encode(sym.data(), ctx.data(), n, 16, models.data(), 4, out); }) ==
+                      Errc::internal);
+                ctx[bad_at] = 0;
+                out.clear();
+                qstore::word_rans_encode(sym.data(), ctx.data(), n, 16, models.data(), 4, out);  // now valid
+                CHECK(out.size() >= 64);
+            }
         }
     }
 }
