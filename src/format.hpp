@@ -14,7 +14,8 @@ namespace qstore {
 
 constexpr uint8_t kMagic[8] = {0x89, 'Q', 'S', 'T', 'O', 'R', 'E', '\n'};
 constexpr uint16_t kFormatMajor = 1;
-constexpr uint16_t kFormatMinor = 2;  // 1.1: schemes 6-11, group sizes, chains, zero points; 1.2: word-rANS streams
+constexpr uint16_t kFormatMinor = 3;  // 1.1: schemes 6-11, group sizes, chains, zero points; 1.2: word-rANS streams;
+                                      // 1.3: rANS models in syntax 2
 constexpr uint64_t kHeaderSize = 64;
 constexpr uint64_t kDirectoryEntrySize = 48;
 constexpr uint64_t kAlignment = 64;  // sections, and parts of --low-raw files

@@ -219,6 +219,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
     } else {
         for (const LowScheme* s : schemes) rec.low.push_back(s->spec());
         if (L > 1 || static_cast<int>(rec.low[0].id) > 5) need_minor(1);
+        need_minor(kRansModelFormatMinor);  // residual blocks hold rANS models
         // Every level in internal form (low_scheme.hpp).
         struct Level {
             std::vector<uint8_t> codes;

@@ -53,7 +53,113 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits)
     return m;
 }
 
+namespace {
+
+// LSB-first bit streams (the bit order of the residual's extra bits, §7.5).
+class BitWriter {
+public:
+    explicit BitWriter(std::vector<uint8_t>& out) : out_(out) {}
+    void put(uint32_t v, int n) {  // the n (<= 32) low bits of v
+        acc_ |= static_cast<uint64_t>(v & static_cast<uint32_t>((uint64_t(1) << n) - 1)) << fill_;
+        fill_ += n;
+        for (; fill_ >= 8; fill_ -= 8, acc_ >>= 8) out_.push_back(static_cast<uint8_t>(acc_));
+    }
+    void zeros(uint32_t n) {
+        for (; n > 24; n -= 24) put(0, 24);
+        put(0, static_cast<int>(n));
+    }
+    // Elias gamma of v >= 1: bit_length(v) - 1 zeros, a one, then the bits of v below
+    // its leading one.
+    void gamma(uint32_t v) {
+        const int len = bit_length(v);
+        zeros(static_cast<uint32_t>(len - 1));
+        put(1, 1);
+        put(v, len - 1);
+    }
+    // Rice code of u with parameter k: u >> k zeros, a one, then the k low bits of u.
+    void rice(uint32_t u, int k) {
+        zeros(u >> k);
+        put(1, 1);
+        put(u, k);
+    }
+    void pad() {  // zero bits up to a byte boundary
+        if (fill_ > 0) out_.push_back(static_cast<uint8_t>(acc_));
+        acc_ = 0;
+        fill_ = 0;
+    }
+
+private:
+    std::vector<uint8_t>& out_;
+    uint64_t acc_ = 0;
+    int fill_ = 0;
+};
+
+class BitReader {
+public:
+    BitReader(const uint8_t* data, size_t size, const std::string& what) : data_(data), size_(size), what_(what) {}
+    uint32_t get(int n) {
+        uint32_t v = 0;
+        for (int i = 0; i < n; ++i) v |= static_cast<uint32_t>(bit()) << i;
+        return v;
+    }
+    // Zeros before the next one bit (consumed); more than `limit` is corrupt.
+    uint32_t zeros_then_one(uint32_t limit) {
+        uint32_t z = 0;
+        while (!bit())
+            if (++z > limit) rans_corrupt(what_, "model code too long");
+        return z;
+    }
+    uint32_t gamma(uint32_t max_len) {
+        const uint32_t z = zeros_then_one(max_len - 1);
+        return (1u << z) | get(static_cast<int>(z));
+    }
+    size_t bytes_used() const { return (pos_ + 7) / 8; }
+    bool padding_is_zero() const { return pos_ % 8 == 0 || (data_[pos_ / 8] >> (pos_ % 8)) == 0; }
+
+private:
+    int bit() {
+        if (pos_ >= 8 * size_) rans_corrupt(what_, "model ends early");
+        const int b = data_[pos_ / 8] >> (pos_ % 8) & 1;
+        ++pos_;
+        return b;
+    }
+    const uint8_t* data_;
+    size_t size_;
+    size_t pos_ = 0;
+    const std::string& what_;
+};
+
+constexpr uint8_t kModelSyntax2 = 0x80;  // flag in the first byte of a syntax-2 model
+constexpr int kRiceParameterBits = 3;
+
+}  // namespace
+
 void rans_write_model(const RansModel& m, std::vector<uint8_t>& out) {
+    put_u8(out, static_cast<uint8_t>(kModelSyntax2 | m.scale_bits));
+    int present[256];
+    int k_count = 0;
+    for (int s = 0; s < 256; ++s)
+        if (m.freq[s]) present[k_count++] = s;
+    // The Rice parameter that codes the explicit frequencies (all but the last) shortest.
+    int best_k = 0;
+    uint64_t best_bits = UINT64_MAX;
+    for (int k = 0; k < (1 << kRiceParameterBits); ++k) {
+        uint64_t bits = 0;
+        for (int j = 0; j + 1 < k_count; ++j) bits += ((m.freq[present[j]] - 1) >> k) + 1 + k;
+        if (bits < best_bits) {
+            best_bits = bits;
+            best_k = k;
+        }
+    }
+    BitWriter w(out);
+    w.gamma(static_cast<uint32_t>(k_count));
+    for (int j = 0, prev = -1; j < k_count; prev = present[j++]) w.gamma(static_cast<uint32_t>(present[j] - prev));
+    w.put(static_cast<uint32_t>(best_k), kRiceParameterBits);
+    for (int j = 0; j + 1 < k_count; ++j) w.rice(m.freq[present[j]] - 1, best_k);
+    w.pad();
+}
+
+void rans_write_model_v1(const RansModel& m, std::vector<uint8_t>& out) {
     put_u8(out, static_cast<uint8_t>(m.scale_bits));
     int end = 256;
     while (end > 0 && !m.freq[end - 1]) --end;
@@ -73,9 +179,43 @@ void rans_write_model(const RansModel& m, std::vector<uint8_t>& out) {
 
 RansModel rans_read_model(ByteReader& r, const std::string& what) {
     RansModel m;
-    m.scale_bits = r.u8();
+    const uint8_t first = r.u8();
+    const bool syntax2 = first & kModelSyntax2;
+    m.scale_bits = first & ~kModelSyntax2;
     if (m.scale_bits < 1 || m.scale_bits > kRansMaxScaleBits) rans_corrupt(what, "scale out of range");
     const uint32_t total = 1u << m.scale_bits;
+    if (syntax2) {
+        BitReader b(r.position(), r.remaining(), what);
+        const uint32_t count = b.gamma(9);  // 1..256 symbols present (at most 9 bits)
+        if (count > 256 || count > total) rans_corrupt(what, "model has too many symbols");
+        int present[256];
+        int s = -1;
+        for (uint32_t j = 0; j < count; ++j) {
+            s += static_cast<int>(b.gamma(9));  // gaps of 1..256
+            if (s > 255) rans_corrupt(what, "model symbol out of range");
+            present[j] = s;
+        }
+        const int k = static_cast<int>(b.get(kRiceParameterBits));
+        uint32_t filled = 0;
+        for (uint32_t j = 0; j + 1 < count; ++j) {
+            // f - 1 < total: at most total >> k zeros before the one.
+            const uint32_t q = b.zeros_then_one(total >> k);
+            const uint64_t f = (static_cast<uint64_t>(q) << k | b.get(k)) + 1;
+            if (f >= total - filled) rans_corrupt(what, "frequencies exceed the total");  // the last needs >= 1
+            m.freq[present[j]] = static_cast<uint32_t>(f);
+            filled += static_cast<uint32_t>(f);
+        }
+        m.freq[present[count - 1]] = total - filled;
+        if (!b.padding_is_zero()) rans_corrupt(what, "model padding is not zero");
+        r.take(b.bytes_used());
+        uint32_t acc = 0;
+        for (int t = 0; t < 256; ++t) {
+            m.start[t] = acc;
+            acc += m.freq[t];
+        }
+        m.symbols = present[count - 1] + 1;
+        return m;
+    }
     const uint64_t symbols = r.varint();
     if (symbols > 256) rans_corrupt(what, "table has too many symbols");
     m.symbols = static_cast<int>(symbols);

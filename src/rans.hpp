@@ -21,6 +21,8 @@
 namespace qstore {
 
 constexpr int kRansMaxScaleBits = 12;
+// Files holding models written by rans_write_model (syntax 2) are format 1.3 or later.
+constexpr uint16_t kRansModelFormatMinor = 3;
 constexpr int kRansLanes = 4;
 constexpr uint32_t kRansLow = 1u << 23;  // states live in [kRansLow, 256 * kRansLow)
 
@@ -35,10 +37,16 @@ struct RansModel {
 // Builds the model of a histogram (n = sum of counts, n >= 1), with at most
 // 2^max_scale_bits slots (max_scale_bits in 1..kRansMaxScaleBits).
 RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits = kRansMaxScaleBits);
-// u8 scale_bits, varint (max symbol + 1), then per symbol a varint frequency, where a
-// zero is followed by a varint count of further zero frequencies.
+// Writes a model in syntax 2 (format 1.3, docs/FORMAT.md §6.4): u8 0x80 | scale_bits,
+// then a bit stream of the symbols present (Elias-gamma count and gaps) and their
+// frequencies (Rice-coded, the last one implied by the total), padded to a byte.
 void rans_write_model(const RansModel& model, std::vector<uint8_t>& out);
-// Parses one model written by rans_write_model (Errc::corrupt on any inconsistency).
+// Writes a model in syntax 1 (formats 1.0-1.2): u8 scale_bits, varint (max symbol + 1),
+// then per symbol a varint frequency, a zero followed by a varint count of further
+// zeros. Kept for tests that build files of those versions.
+void rans_write_model_v1(const RansModel& model, std::vector<uint8_t>& out);
+// Parses one model of either syntax (the first byte tells which; Errc::corrupt on any
+// inconsistency).
 RansModel rans_read_model(ByteReader& r, const std::string& what);
 
 // What one decoding step needs of a model; cheap to copy into a hot loop's locals.

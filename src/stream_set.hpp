@@ -28,7 +28,7 @@ public:
     // Encodes `streams` (pointer, length pairs) into one stream-set blob.
     void encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, std::vector<uint8_t>& out);
     // The lowest format minor version that reads everything this encoder has written
-    // (2 once a word_rans stream was written, else 0).
+    // (kRansModelFormatMinor once a rans or word_rans stream was written, else 0).
     uint16_t format_minor() const { return format_minor_; }
 
 private:

@@ -176,6 +176,97 @@ std::vector<uint8_t> decode_with(const Case& c, const std::vector<uint8_t>& payl
 
 }  // namespace
 
+namespace {
+bool same_model(const qstore::RansModel& a, const qstore::RansModel& b) {
+    if (a.scale_bits != b.scale_bits || a.freq != b.freq) return false;
+    int last = 0;
+    for (int s = 0; s < 256; ++s)
+        if (a.freq[s]) last = s + 1;
+    if (b.symbols != last) return false;
+    for (int s = 0; s < 256; ++s)
+        if (a.freq[s] && a.start[s] != b.start[s]) return false;
+    return true;
+}
+qstore::RansModel read_model(const std::vector<uint8_t>& bytes, size_t* used = nullptr) {
+    qstore::ByteReader r(bytes.data(), bytes.size(), "model");
+    const qstore::RansModel m = qstore::rans_read_model(r, "model");
+    if (used) *used = bytes.size() - r.remaining();
+    return m;
+}
+}  // namespace
+
+TEST_CASE("rANS models: both syntaxes round trip at every scale and alphabet, and syntax 2 is smaller", "[rans]") {
+    std::mt19937_64 rng(7);
+    size_t bytes1 = 0, bytes2 = 0;
+    for (int scale = 1; scale <= 12; ++scale)
+        for (int alphabet : {1, 2, 3, 17, 100, 255, 256})
+            for (int shape = 0; shape < 4; ++shape) {
+                CAPTURE(scale, alphabet, shape);
+                qstore::RansModel m = random_model(rng, scale, alphabet, shape);
+                std::vector<uint8_t> v1, v2;
+                qstore::rans_write_model_v1(m, v1);
+                qstore::rans_write_model(m, v2);
+                REQUIRE(v2[0] == (0x80 | scale));
+                v2.push_back(0xEE);  // what follows the model is not read
+                size_t used = 0;
+                CHECK(same_model(m, read_model(v1)));
+                CHECK(same_model(m, read_model(v2, &used)));
+                CHECK(used == v2.size() - 1);
+                bytes1 += v1.size();
+                bytes2 += v2.size() - 1;
+            }
+    CHECK(bytes2 < bytes1 * 3 / 4);
+}
+
+TEST_CASE("rANS models in syntax 2: truncation, padding and impossible values are corrupt", "[rans]") {
+    std::mt19937_64 rng(8);
+    const qstore::RansModel m = random_model(rng, 10, 60, 2);
+    std::vector<uint8_t> v2;
+    qstore::rans_write_model(m, v2);
+    for (size_t cut = 0; cut < v2.size(); ++cut) {
+        CAPTURE(cut);
+        const std::vector<uint8_t> part(v2.begin(), v2.begin() + static_cast<std::ptrdiff_t>(cut));
+        CHECK(thrown_code([&] { read_model(part); }) == Errc::corrupt);
+    }
+    // Every single-bit change is corrupt or another valid model; never anything else.
+    for (size_t bit = 0; bit < 8 * v2.size(); ++bit) {
+        std::vector<uint8_t> bad = v2;
+        bad[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+        const Errc e = thrown_code([&] { read_model(bad); });
+        CHECK((e == Errc::corrupt || e == Errc::ok));
+    }
+    // Hand-made: scale 0 and 13 with the syntax-2 flag.
+    CHECK(thrown_code([&] { read_model({0x80, 0x01}); }) == Errc::corrupt);
+    CHECK(thrown_code([&] { read_model({0x8D, 0x01}); }) == Errc::corrupt);
+    // Scale 1 (total 2), bits LSB-first: gamma(1) = "1", gamma(gap 1) = "1", k = 0 "000";
+    // padding zero: 0b00011 -> one symbol 0 with frequency 2.
+    const qstore::RansModel one = read_model({0x81, 0x03});
+    CHECK(one.freq[0] == 2);
+    CHECK(one.symbols == 1);
+    CHECK(thrown_code([&] { read_model({0x81, 0x83}); }) == Errc::corrupt);  // a padding bit set
+    // Three symbols in a total of 2: gamma(3) = "011" ("0" then "1" then bit "1").
+    CHECK(thrown_code([&] { read_model({0x81, 0x06, 0xFF}); }) == Errc::corrupt);
+    // Symbol 0 then a gap of 256: beyond 255.
+    {
+        std::vector<uint8_t> out;
+        out.push_back(0x8C);  // scale 12
+        // gamma(2) = "010" (zero, one, low bit 0), gamma(1) = "1", gamma(256) = 8 zeros, one, 8 zero bits.
+        const std::string bits = std::string("010") + "1" + "00000000" + "1" + "00000000" + "000" + "0";
+        uint8_t acc = 0;
+        int fill = 0;
+        for (char c : bits) {
+            acc |= static_cast<uint8_t>((c == '1') << fill);
+            if (++fill == 8) {
+                out.push_back(acc);
+                acc = 0;
+                fill = 0;
+            }
+        }
+        if (fill) out.push_back(acc);
+        CHECK(thrown_code([&] { read_model(out); }) == Errc::corrupt);
+    }
+}
+
 TEST_CASE("word rANS round trip: every lane count, every tail, random distributions", "[rans]") {
     std::mt19937_64 rng(42);
     for (int lanes : {4, 8, 16, 32, 64}) {
@@ -452,8 +543,10 @@ uint32_t high_bits_of(float p, DType t) {
     }
 }
 
-// The format 1.0 residual block (4-lane byte rANS), written from the spec (§7.5-7.6).
-std::vector<uint8_t> encode_v10_block(const uint8_t* high, DType t, const float* pred, const uint8_t* ctx, uint64_t n) {
+// The format 1.0 residual block (4-lane byte rANS), written from the spec (§7.5-7.6),
+// with its models in syntax 1 (formats 1.0-1.2) or 2 (1.3, what the writer uses).
+std::vector<uint8_t> encode_v10_block(const uint8_t* high, DType t, const float* pred, const uint8_t* ctx, uint64_t n,
+                                      int model_syntax) {
     const qstore::FloatEnvironmentGuard env;
     const int B = t == DType::f32 ? 32 : 16;
     std::vector<uint8_t> tokens(n);
@@ -488,7 +581,8 @@ std::vector<uint8_t> encode_v10_block(const uint8_t* high, DType t, const float*
     for (int c = 0; c < 16; ++c)
         if (used & (1u << c)) {
             models[c] = qstore::rans_model(count[c]);
-            qstore::rans_write_model(models[c], out);
+            if (model_syntax == 1) qstore::rans_write_model_v1(models[c], out);
+            else qstore::rans_write_model(models[c], out);
         }
     std::vector<uint8_t> payload;
     qstore::rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
@@ -553,9 +647,10 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
             qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, blob);
             const bool word = blob.size() >= 3 && blob[0] == 0 && blob[1] == 0 && blob[2] < 16;
             CHECK(word == (n >= 4096));  // the writer's choice (residual_codec.cpp)
-            const std::vector<uint8_t> v10 = encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n);
+            const std::vector<uint8_t> v10 = encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, 1);
             CHECK(!(v10[0] == 0 && v10[1] == 0));
-            if (!word) CHECK(blob == v10);  // small blocks keep the 1.0 layout byte for byte
+            // Small blocks keep the 1.0 layout byte for byte, with syntax-2 models.
+            if (!word) CHECK(blob == encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, 2));
             // Size: within 0.5% (+ the lane states) of the 1.0 layout.
             CAPTURE(qstore::dtype_name(t), rows, cols, blob.size(), v10.size());
             CHECK(double(blob.size()) <= 1.005 * double(v10.size()) + 100);
