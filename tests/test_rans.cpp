@@ -235,6 +235,18 @@ TEST_CASE("rANS models in syntax 2: truncation, padding and impossible values ar
         const Errc e = thrown_code([&] { read_model(bad); });
         CHECK((e == Errc::corrupt || e == Errc::ok));
     }
+    // The example of docs/FORMAT.md §6.4: S = 3, f[2] = f[3] = 4.
+    {
+        qstore::RansModel ex;
+        ex.scale_bits = 3;
+        ex.freq[2] = ex.freq[3] = 4;
+        ex.start[3] = 4;
+        std::vector<uint8_t> bytes;
+        qstore::rans_write_model(ex, bytes);
+        CHECK(bytes == std::vector<uint8_t>{0x83, 0xF2, 0x18});
+        CHECK(same_model(ex, read_model(bytes)));
+        CHECK(same_model(ex, read_model({0x03, 0x04, 0x00, 0x01, 0x04, 0x04})));  // its syntax-1 example
+    }
     // Hand-made: scale 0 and 13 with the syntax-2 flag.
     CHECK(thrown_code([&] { read_model({0x80, 0x01}); }) == Errc::corrupt);
     CHECK(thrown_code([&] { read_model({0x8D, 0x01}); }) == Errc::corrupt);
