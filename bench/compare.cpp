@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdarg>
 #include <cmath>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "float_bits.hpp"
 #include "packer.hpp"
 #include "qstore/qstore.h"
 #include "safetensors.hpp"
@@ -230,6 +232,8 @@ struct Unit {  // one tensor of a separate file
     size_t size;
     size_t elem;  // element size (bytes) of its dtype, for byte grouping and H0
     size_t out_offset;
+    qs_dtype dtype = QS_DTYPE_U8;
+    uint64_t rows = 1;  // shape[0] (1 for scalars and empty shapes)
 };
 
 struct Frames {
@@ -335,6 +339,58 @@ void decompress_units(const std::vector<Unit>& units, const Frames& f, Codec cod
                 for (size_t p = 0; p < P; ++p) dst[k * P + p] = planes[p * n + k];
         }
     });
+}
+
+// Order-0 entropy (bits) of the element bit patterns of one tensor, each row's values
+// counted apart by the class of the row's largest finite |x| (quarter octaves; rows =
+// shape[0], as int8-row's scales). The yardstick for modelling that adapts to the row
+// scale: without any table cost, no such order-0 model codes the high values in fewer
+// bits. Elements of 2 or 4 bytes (F16, BF16, F32).
+double row_class_entropy_bits(const uint8_t* data, size_t size, size_t elem, qs_dtype dtype, uint64_t rows) {
+    if ((elem != 2 && elem != 4) || size < elem) return 0.0;
+    const size_t n = size / elem;
+    if (rows == 0 || n % rows) rows = 1;
+    const size_t cols = n / rows;
+    auto value_at = [&](size_t i) -> float {
+        if (elem == 4) {
+            float f;
+            std::memcpy(&f, data + 4 * i, 4);
+            return f;
+        }
+        uint16_t h;
+        std::memcpy(&h, data + 2 * i, 2);
+        return dtype == QS_DTYPE_F16 ? qstore::f32_from_f16(h) : qstore::f32_from_bf16(h);
+    };
+    std::vector<uint64_t> keys(n);
+    for (size_t r = 0; r < rows; ++r) {
+        float absmax = 0.0f;
+        for (size_t c = 0; c < cols; ++c) {
+            const float a = std::fabs(value_at(r * cols + c));
+            if (std::isfinite(a) && a > absmax) absmax = a;
+        }
+        // Class 0: rows without a nonzero finite value; else 1 + quarter octave + an offset.
+        const uint64_t cls = absmax > 0.0f ? static_cast<uint64_t>(std::floor(4.0 * std::log2(absmax)) + 1000.0) : 0;
+        for (size_t c = 0; c < cols; ++c) {
+            uint32_t v = 0;
+            std::memcpy(&v, data + (r * cols + c) * elem, elem);
+            keys[r * cols + c] = cls << 32 | v;
+        }
+    }
+    std::sort(keys.begin(), keys.end());
+    double bits = 0.0;
+    for (size_t i = 0; i < n;) {  // one class: its values' counts
+        size_t class_end = i;
+        while (class_end < n && keys[class_end] >> 32 == keys[i] >> 32) ++class_end;
+        const double in_class = static_cast<double>(class_end - i);
+        for (size_t j = i; j < class_end;) {
+            size_t k = j;
+            while (k < class_end && keys[k] == keys[j]) ++k;
+            bits -= static_cast<double>(k - j) * std::log2(static_cast<double>(k - j) / in_class);
+            j = k;
+        }
+        i = class_end;
+    }
+    return bits;
 }
 
 // Order-0 entropy (bits) of the element bit patterns of one tensor.
@@ -554,7 +610,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
             const qstore::SafetensorsTensor* s = st.find(t.name);
             if (!s || s->size != t.high_bytes) die(path + ": tensor '" + t.name + "' differs between files");
             const size_t esize = t.elements ? t.high_bytes / t.elements : 1;
-            high_units.push_back({s->data, s->size, esize, hoff});
+            high_units.push_back({s->data, s->size, esize, hoff, t.dtype, t.shape.empty() ? 1 : t.shape[0]});
             hoff += s->size;
             uint8_t* codes = low_all.data() + loff;
             uint8_t* scales = codes + t.low_code_bytes;
@@ -620,6 +676,14 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
                        [&](size_t i) { h0[i] = entropy_bits(high_units[i].data, high_units[i].size, high_units[i].elem); });
     double h0_bits = 0;
     for (double b : h0) h0_bits += b;
+    std::vector<double> h_row(high_units.size());
+    poolN.parallel_for(high_units.size(), [&](size_t i) {
+        const Unit& u = high_units[i];
+        const bool is_float = u.dtype == QS_DTYPE_F16 || u.dtype == QS_DTYPE_BF16 || u.dtype == QS_DTYPE_F32;
+        h_row[i] = is_float ? row_class_entropy_bits(u.data, u.size, u.elem, u.dtype, u.rows) : h0[i];
+    });
+    double h_row_bits = 0;
+    for (double b : h_row) h_row_bits += b;
 
     // ---- speeds: memcpy, read(), qstore loads ----
     log("%s: timing loads", name.c_str());
@@ -763,6 +827,12 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     size_row("h0_high", "H0(high): order-0 entropy of high values, per tensor", h0_bits / 8.0);
     sz["qstore_over_h0_high"] = h0_bits > 0 ? 8.0 * qs_coded_size / h0_bits : 0.0;
     R.push_back({S1, "qstore (coded) / H0(high)", format("%.3f", sz["qstore_over_h0_high"].get<double>())});
+    size_row("h_high_given_row_class",
+             "H(high | row class): order-0 entropy per quarter octave of the row's max |x|, no table cost",
+             h_row_bits / 8.0);
+    sz["h_row_class_over_h0_high"] = h0_bits > 0 ? h_row_bits / h0_bits : 0.0;
+    R.push_back({S1, "H(high | row class) / H0(high): the floor of row-adaptive order-0 models",
+                 format("%.3f", sz["h_row_class_over_h0_high"].get<double>())});
 
     const std::string S2 = "Low precision: bits per weight (% of separate INT8 file raw)";
     json& lz = j["low_prefix"];
@@ -1001,7 +1071,9 @@ int main(int argc, char** argv) {
                 {"speed", "MB/s (10^6 bytes) of high input (pack) or output bytes (loads, decompression, memcpy) "
                           "or file bytes (read); qstore loads include qs_open_ex/qs_close"},
                 {"peak_rss", "ru_maxrss of a freshly exec'd child process (wait4), in bytes"},
-                {"h0_high", "sum over tensors of n * order-0 entropy of the element bit patterns"}};
+                {"h0_high", "sum over tensors of n * order-0 entropy of the element bit patterns"},
+                {"h_high_given_row_class", "the same, counted apart per class of the row's largest finite |x| "
+                                           "(quarter octaves, rows = shape[0]); float tensors only, H0 for others"}};
             j["models"] = json::array();
             for (const auto& r : results) j["models"].push_back(r.j);
             j["table_markdown"] = header + "\n" + table + notes;
