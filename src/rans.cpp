@@ -97,17 +97,28 @@ private:
 class BitReader {
 public:
     BitReader(const uint8_t* data, size_t size, const std::string& what) : data_(data), size_(size), what_(what) {}
-    uint32_t get(int n) {
-        uint32_t v = 0;
-        for (int i = 0; i < n; ++i) v |= static_cast<uint32_t>(bit()) << i;
+    uint32_t get(int n) {  // n <= 32
+        if (pos_ + static_cast<size_t>(n) > 8 * size_) rans_corrupt(what_, "model ends early");
+        const uint32_t v = static_cast<uint32_t>(window(pos_) & ((uint64_t(1) << n) - 1));
+        pos_ += static_cast<size_t>(n);
         return v;
     }
     // Zeros before the next one bit (consumed); more than `limit` is corrupt.
     uint32_t zeros_then_one(uint32_t limit) {
-        uint32_t z = 0;
-        while (!bit())
-            if (++z > limit) rans_corrupt(what_, "model code too long");
-        return z;
+        uint64_t z = 0;
+        for (;;) {
+            const uint64_t w = window(pos_ + z);  // >= 57 bits of the stream, zeros beyond its end
+            if (w) {
+                z += static_cast<uint64_t>(__builtin_ctzll(w));
+                break;
+            }
+            z += 56;
+            if (z > limit || pos_ + z >= 8 * size_) break;  // reported below
+        }
+        if (z > limit) rans_corrupt(what_, "model code too long");
+        if (pos_ + z + 1 > 8 * size_) rans_corrupt(what_, "model ends early");
+        pos_ += z + 1;
+        return static_cast<uint32_t>(z);
     }
     uint32_t gamma(uint32_t max_len) {
         const uint32_t z = zeros_then_one(max_len - 1);
@@ -117,15 +128,17 @@ public:
     bool padding_is_zero() const { return pos_ % 8 == 0 || (data_[pos_ / 8] >> (pos_ % 8)) == 0; }
 
 private:
-    int bit() {
-        if (pos_ >= 8 * size_) rans_corrupt(what_, "model ends early");
-        const int b = data_[pos_ / 8] >> (pos_ % 8) & 1;
-        ++pos_;
-        return b;
+    // The stream from bit `at` on (bit 0 = bit `at`), from little-endian bytes.
+    uint64_t window(size_t at) const {
+        const size_t byte = at / 8;
+        uint64_t w = 0;
+        if (byte + 8 <= size_) std::memcpy(&w, data_ + byte, 8);
+        else if (byte < size_) std::memcpy(&w, data_ + byte, size_ - byte);
+        return w >> (at % 8);
     }
     const uint8_t* data_;
     size_t size_;
-    size_t pos_ = 0;
+    size_t pos_ = 0;  // in bits
     const std::string& what_;
 };
 
@@ -208,12 +221,12 @@ RansModel rans_read_model(ByteReader& r, const std::string& what) {
         m.freq[present[count - 1]] = total - filled;
         if (!b.padding_is_zero()) rans_corrupt(what, "model padding is not zero");
         r.take(b.bytes_used());
+        m.symbols = present[count - 1] + 1;
         uint32_t acc = 0;
-        for (int t = 0; t < 256; ++t) {
+        for (int t = 0; t < m.symbols; ++t) {  // start[] of the symbols present (as syntax 1)
             m.start[t] = acc;
             acc += m.freq[t];
         }
-        m.symbols = present[count - 1] + 1;
         return m;
     }
     const uint64_t symbols = r.varint();
