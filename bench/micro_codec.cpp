@@ -234,7 +234,7 @@ void BM_stream_encode_codes(benchmark::State& state) {
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));
     state.counters["code_bpw"] = 8.0 * double(out.size()) / double(p.codes.size());
 }
-BENCHMARK(BM_stream_encode_codes)->Arg(3)->Arg(9);
+BENCHMARK(BM_stream_encode_codes)->Arg(1)->Arg(3)->Arg(9);
 
 // parse_stream_set + decode_stream of the codes (what qs_load_low does per block).
 void BM_stream_decode_codes(benchmark::State& state) {
