@@ -207,6 +207,7 @@ TEST_CASE("rANS models: both syntaxes round trip at every scale and alphabet, an
                 qstore::rans_write_model_v1(m, v1);
                 qstore::rans_write_model(m, v2);
                 REQUIRE(v2[0] == (0x80 | scale));
+                CHECK(same_model(m, read_model(v2)));  // ending at the buffer's end
                 v2.push_back(0xEE);  // what follows the model is not read
                 size_t used = 0;
                 CHECK(same_model(m, read_model(v1)));
