@@ -126,20 +126,18 @@ struct PendingPart {
     PartRole role;
     PartEncoding encoding;
     std::vector<uint8_t> owned;
-    const uint8_t* data = nullptr;
-    uint64_t length = 0;
+    const uint8_t* data = nullptr;  // borrowed bytes (then `owned` is empty)
+    uint64_t borrowed_size = 0;
     uint64_t align = 1;
 
     static PendingPart owning(PartRole r, PartEncoding e, std::vector<uint8_t> bytes, uint64_t align) {
-        PendingPart p{r, e, std::move(bytes), nullptr, 0, align};
-        p.length = p.owned.size();
-        return p;
+        return PendingPart{r, e, std::move(bytes), nullptr, 0, align};
     }
     static PendingPart of(PartRole r, PartEncoding e, const uint8_t* data, uint64_t size, uint64_t align) {
         return PendingPart{r, e, {}, data, size, align};
     }
     const uint8_t* bytes() const { return data ? data : owned.data(); }
-    uint64_t size() const { return length; }
+    uint64_t size() const { return data ? borrowed_size : owned.size(); }
 };
 
 // A tensor encoded in memory; its parts get their offsets when it is written.

@@ -367,9 +367,17 @@ void RansDecoder::finish(uint32_t x0, uint32_t x1, uint32_t x2, uint32_t x3, con
     if (at != end) rans_corrupt(what, "trailing bytes after the payload");
 }
 
-void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out) {
+std::array<uint64_t, 256> byte_histogram(const uint8_t* data, size_t n) {
     std::array<uint64_t, 256> count{};
     for (size_t i = 0; i < n; ++i) ++count[data[i]];
+    return count;
+}
+
+void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out) {
+    rans_encode(data, n, byte_histogram(data, n), out);
+}
+
+void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, std::vector<uint8_t>& out) {
     const RansModel m = rans_model(count);
     rans_write_model(m, out);
     rans_encode_payload(data, nullptr, n, &m, out);

@@ -117,8 +117,13 @@ inline uint8_t rans_decode_step_unchecked(uint32_t& x, const uint8_t*& p, const 
 }
 constexpr ptrdiff_t kRansMaxBytesPerStep = 2;
 
-// Single-model convenience, used as a stream-set codec: model, then payload.
+// Counts of each byte value of data[0, n).
+std::array<uint64_t, 256> byte_histogram(const uint8_t* data, size_t n);
+
+// Single-model convenience, used as a stream-set codec: model, then payload. `count`
+// is byte_histogram(data, n), for callers that have it already.
 void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out);
+void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, std::vector<uint8_t>& out);
 void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, const std::string& what);
 
 }  // namespace qstore

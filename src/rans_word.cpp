@@ -468,8 +468,12 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
 // ---- whole streams with one model ----
 
 void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>& out) {
-    std::array<uint64_t, 256> count{};
-    for (size_t i = 0; i < n; ++i) ++count[data[i]];
+    word_rans_encode_stream(data, n, byte_histogram(data, n), out);
+}
+
+void word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& histogram,
+                             std::vector<uint8_t>& out) {
+    std::array<uint64_t, 256> count = histogram;
     const int lanes = n >= kWordStream64Lanes ? 64 : n >= kWordStream32Lanes ? 32 : 16;
     put_u8(out, static_cast<uint8_t>(__builtin_ctz(static_cast<unsigned>(lanes))));
     if (n == 0) count[0] = 1;  // a model needs a symbol: an empty stream still gets a valid one

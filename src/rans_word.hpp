@@ -105,7 +105,10 @@ private:
 // writer's lanes: 64 from kWordStream64Lanes symbols, 32 from kWordStream32Lanes, else 16.
 constexpr size_t kWordStream32Lanes = 16384;
 constexpr size_t kWordStream64Lanes = 65536;
+// `count` is byte_histogram(data, n) (rans.hpp), for callers that have it already.
 void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>& out);
+void word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count,
+                             std::vector<uint8_t>& out);
 // Decodes exactly n symbols from stored[0, stored_size) (Errc::corrupt on any damage).
 void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
                              const std::string& what);

@@ -20,10 +20,8 @@ constexpr size_t kMinZstdInput = 4096;
 constexpr size_t kMinWordRansInput = 4096;
 constexpr size_t kMinRansInput = 16;
 
-// Order-0 empirical entropy of a byte stream, in bytes.
-double entropy_bytes(const uint8_t* data, size_t n) {
-    size_t count[256] = {};
-    for (size_t i = 0; i < n; ++i) ++count[data[i]];
+// Order-0 empirical entropy of n bytes with these counts, in bytes.
+double entropy_bytes(const std::array<uint64_t, 256>& count, size_t n) {
     double bits = 0;
     for (size_t c : count)
         if (c) bits -= static_cast<double>(c) * std::log2(static_cast<double>(c) / static_cast<double>(n));
@@ -51,9 +49,9 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
             put_u8(table, static_cast<uint8_t>(StreamCodec::empty));
             continue;
         }
-        bool constant = true;
-        for (size_t i = 1; i < n && constant; ++i) constant = data[i] == data[0];
-        if (constant) {
+        // One histogram serves the constant test, the entropy bound and the rANS model.
+        const std::array<uint64_t, 256> count = byte_histogram(data, n);
+        if (count[data[0]] == n) {  // constant
             put_u8(table, static_cast<uint8_t>(StreamCodec::constant));
             put_varint(table, n);
             put_u8(table, data[0]);
@@ -69,10 +67,10 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
         // A static rANS code is never shorter than the stream's order-0 entropy (less
         // the 16 bytes of final states): skip encoding when that bound already loses.
         const bool word = n >= kMinWordRansInput;
-        if (n >= kMinRansInput && entropy_bytes(data, n) - 16 < std::min(zstd_size, n)) {
+        if (n >= kMinRansInput && entropy_bytes(count, n) - 16 < std::min(zstd_size, n)) {
             rans_scratch_.clear();
-            if (word) word_rans_encode_stream(data, n, rans_scratch_);
-            else rans_encode(data, n, rans_scratch_);
+            if (word) word_rans_encode_stream(data, n, count, rans_scratch_);
+            else rans_encode(data, n, count, rans_scratch_);
             rans_size = rans_scratch_.size();
         }
         // The smallest wins; rANS on a tie with zstd (it decodes faster).
