@@ -193,7 +193,7 @@ void BM_word_rans_decode_tokens(benchmark::State& state) {
     const auto isa = static_cast<qstore::RansIsa>(state.range(1));
     const auto& w = word_tokens(lanes);
     const std::string what = "bench";
-    std::vector<uint32_t> storage;
+    qstore::WordRansTableStorage storage;
     qstore::ByteReader r(w.table_bytes.data(), w.table_bytes.size(), what);
     const auto table = qstore::word_rans_read_table(r, w.used, storage, what);
     std::vector<uint8_t> out(w.tokens.size());

@@ -190,8 +190,7 @@ void rans_write_model_v1(const RansModel& m, std::vector<uint8_t>& out) {
     }
 }
 
-RansModel rans_read_model(ByteReader& r, const std::string& what) {
-    RansModel m;
+void rans_read_model_symbols(ByteReader& r, const std::string& what, RansModelSymbols& m) {
     const uint8_t first = r.u8();
     const bool syntax2 = first & kModelSyntax2;
     m.scale_bits = first & ~kModelSyntax2;
@@ -201,12 +200,11 @@ RansModel rans_read_model(ByteReader& r, const std::string& what) {
         BitReader b(r.position(), r.remaining(), what);
         const uint32_t count = b.gamma(9);  // 1..256 symbols present (at most 9 bits)
         if (count > 256 || count > total) rans_corrupt(what, "model has too many symbols");
-        int present[256];
         int s = -1;
         for (uint32_t j = 0; j < count; ++j) {
             s += static_cast<int>(b.gamma(9));  // gaps of 1..256
             if (s > 255) rans_corrupt(what, "model symbol out of range");
-            present[j] = s;
+            m.symbol[j] = static_cast<uint8_t>(s);
         }
         const int k = static_cast<int>(b.get(kRiceParameterBits));
         uint32_t filled = 0;
@@ -215,24 +213,19 @@ RansModel rans_read_model(ByteReader& r, const std::string& what) {
             const uint32_t q = b.zeros_then_one(total >> k);
             const uint64_t f = (static_cast<uint64_t>(q) << k | b.get(k)) + 1;
             if (f >= total - filled) rans_corrupt(what, "frequencies exceed the total");  // the last needs >= 1
-            m.freq[present[j]] = static_cast<uint32_t>(f);
+            m.freq[j] = static_cast<uint16_t>(f);
             filled += static_cast<uint32_t>(f);
         }
-        m.freq[present[count - 1]] = total - filled;
+        m.freq[count - 1] = static_cast<uint16_t>(total - filled);
+        m.count = static_cast<int>(count);
         if (!b.padding_is_zero()) rans_corrupt(what, "model padding is not zero");
         r.take(b.bytes_used());
-        m.symbols = present[count - 1] + 1;
-        uint32_t acc = 0;
-        for (int t = 0; t < m.symbols; ++t) {  // start[] of the symbols present (as syntax 1)
-            m.start[t] = acc;
-            acc += m.freq[t];
-        }
-        return m;
+        return;
     }
     const uint64_t symbols = r.varint();
     if (symbols > 256) rans_corrupt(what, "table has too many symbols");
-    m.symbols = static_cast<int>(symbols);
     uint32_t filled = 0;
+    m.count = 0;
     for (uint64_t s = 0; s < symbols;) {
         const uint64_t f = r.varint();
         if (f == 0) {
@@ -242,28 +235,49 @@ RansModel rans_read_model(ByteReader& r, const std::string& what) {
             continue;
         }
         if (f > total - filled) rans_corrupt(what, "frequencies exceed the total");
-        m.freq[s] = static_cast<uint32_t>(f);
-        m.start[s] = filled;
+        m.symbol[m.count] = static_cast<uint8_t>(s);
+        m.freq[m.count] = static_cast<uint16_t>(f);
+        ++m.count;
         filled += static_cast<uint32_t>(f);
         ++s;
     }
     if (filled != total) rans_corrupt(what, "frequencies do not sum to the total");
+}
+
+RansModel rans_read_model(ByteReader& r, const std::string& what) {
+    RansModelSymbols read;
+    rans_read_model_symbols(r, what, read);
+    RansModel m;
+    m.scale_bits = read.scale_bits;
+    for (int j = 0; j < read.count; ++j) m.freq[read.symbol[j]] = read.freq[j];
+    m.symbols = read.symbol[read.count - 1] + 1;
+    uint32_t acc = 0;
+    for (int t = 0; t < m.symbols; ++t) {  // start[] of the symbols present
+        m.start[t] = acc;
+        acc += m.freq[t];
+    }
     return m;
 }
 
+void rans_fill_slots(const RansModelSymbols& m, int up, uint32_t* slots) {
+    uint32_t start = 0;
+    for (int j = 0; j < m.count; ++j) {
+        const uint32_t f = static_cast<uint32_t>(m.freq[j]) << up;
+        const uint32_t head = static_cast<uint32_t>(m.symbol[j]) | (f - 1) << 20;
+        uint32_t* const dst = slots + start;
+        for (uint32_t k = 0; k < f; ++k) dst[k] = head | k << 8;
+        start += f;
+    }
+}
+
 void RansTable::read(ByteReader& r, const std::string& what) {
-    const RansModel m = rans_read_model(r, what);
+    RansModelSymbols m;
+    rans_read_model_symbols(r, what, m);
     scale_bits = m.scale_bits;
     mask = (1u << scale_bits) - 1;
     // Only ever grown: a shrinking resize followed by a growing one would zero-fill.
     if (slots.size() < (size_t(1) << scale_bits)) slots.resize(size_t(1) << scale_bits);
-    uint32_t* const t = slots.data();
-    for (int s = 0; s < m.symbols; ++s) {
-        const uint32_t f = m.freq[s];
-        const uint32_t head = static_cast<uint32_t>(s) | (f - 1) << 20;
-        uint32_t* const dst = t + m.start[s];
-        for (uint32_t k = 0; k < f; ++k) dst[k] = head | k << 8;
-    }
+    rans_fill_slots(m, 0, slots.data());
 }
 
 namespace {

@@ -45,9 +45,23 @@ void rans_write_model(const RansModel& model, std::vector<uint8_t>& out);
 // then per symbol a varint frequency, a zero followed by a varint count of further
 // zeros. Kept for tests that build files of those versions.
 void rans_write_model_v1(const RansModel& model, std::vector<uint8_t>& out);
+// A model as the decoders read it: the symbols present, increasing, with their
+// frequencies. Table builders need no more, and reading a model this way clears no
+// 256-entry arrays (small blocks have models of a handful of symbols, read once per block).
+struct RansModelSymbols {
+    int scale_bits;
+    int count;            // symbols present, 1..256
+    uint8_t symbol[256];  // [0, count) used
+    uint16_t freq[256];   // [0, count) used; sums to 2^scale_bits (<= 4096)
+};
 // Parses one model of either syntax (the first byte tells which; Errc::corrupt on any
 // inconsistency).
+void rans_read_model_symbols(ByteReader& r, const std::string& what, RansModelSymbols& out);
+// The same as a full model (tests, tools).
 RansModel rans_read_model(ByteReader& r, const std::string& what);
+// Writes the decoding slots of a model scaled up by 2^up: 2^(scale_bits + up) entries
+// symbol | bias << 8 | (freq - 1) << 20, symbol after symbol.
+void rans_fill_slots(const RansModelSymbols& m, int up, uint32_t* slots);
 
 // What one decoding step needs of a model; cheap to copy into a hot loop's locals.
 struct RansTableView {

@@ -214,10 +214,38 @@ namespace {
 
 constexpr uint32_t kInvalidEntry = 255;  // symbol 255, bias 0, freq 1
 
+#if QSTORE_RANS_X86
+// rans_fill_slots with 16-entry stores: small blocks' tables, their models scaled up to
+// the block's scale, hold several times more entries than the block has symbols.
+__attribute__((target("avx512f"))) void avx512_fill_slots(const RansModelSymbols& m, int up, uint32_t* slots) {
+    // head | k << 8 == head + (k << 8): the bias field of head is zero.
+    const __m512i ramp = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 8);
+    const __m512i step = _mm512_set1_epi32(16 << 8);
+    uint32_t start = 0;
+    for (int j = 0; j < m.count; ++j) {
+        const uint32_t f = static_cast<uint32_t>(m.freq[j]) << up;
+        const uint32_t head = static_cast<uint32_t>(m.symbol[j]) | (f - 1) << 20;
+        uint32_t* const dst = slots + start;
+        __m512i v = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(head)), ramp);
+        uint32_t k = 0;
+        for (; k + 16 <= f; k += 16, v = _mm512_add_epi32(v, step)) _mm512_storeu_si512(dst + k, v);
+        if (k < f) _mm512_mask_storeu_epi32(dst + k, static_cast<__mmask16>((1u << (f - k)) - 1), v);
+        start += f;
+    }
+}
+#endif
+
+void fill_slots(const RansModelSymbols& m, int up, uint32_t* slots) {
+#if QSTORE_RANS_X86
+    if (rans_isa() == RansIsa::avx512) return avx512_fill_slots(m, up, slots);
+#endif
+    rans_fill_slots(m, up, slots);
+}
+
 // With `invalid_section` false the section for contexts without a model is left out
 // (and such contexts point at the first model): only for callers whose contexts all
 // have models, like whole streams of one context.
-WordRansTableView build_table(const RansModel* models, uint16_t used, std::vector<uint32_t>& storage,
+WordRansTableView build_table(const RansModelSymbols* models, uint16_t used, WordRansTableStorage& storage,
                               bool invalid_section = true) {
     WordRansTableView v;
     int scale = 0;
@@ -228,30 +256,28 @@ WordRansTableView build_table(const RansModel* models, uint16_t used, std::vecto
             ++count;
         }
     const uint32_t size = 1u << scale;
+    std::vector<uint32_t>& slots_store = storage.slots;
     // Only ever grown: a shrinking resize followed by a growing one would zero-fill.
-    if (storage.size() < (static_cast<size_t>(count + 1) << scale)) storage.resize(static_cast<size_t>(count + 1) << scale);
-    uint32_t* slots = storage.data();
+    if (slots_store.size() < (static_cast<size_t>(count + 1) << scale))
+        slots_store.resize(static_cast<size_t>(count + 1) << scale);
+    uint32_t* slots = slots_store.data();
     uint32_t at = 0;
     if (invalid_section) {
-        std::fill(slots, slots + size, kInvalidEntry);  // section 0: contexts without a model
+        // Section 0 (contexts without a model) holds only the invalid entry: filled as far
+        // as an earlier table did not already (small blocks would otherwise spend as much
+        // on it as on their own models).
+        if (storage.invalid_entries < size) std::fill(slots + storage.invalid_entries, slots + size, kInvalidEntry);
         at = size;
     }
     for (int c = 0; c < kWordRansContexts; ++c) {
         v.base[c] = 0;
         if (!(used & (1u << c))) continue;
         v.base[c] = at;
-        const RansModel& m = models[c];
-        const int up = scale - m.scale_bits;
-        uint32_t* t = slots + at;
-        for (int s = 0; s < m.symbols; ++s) {
-            const uint32_t f = m.freq[s] << up;
-            if (!f) continue;
-            const uint32_t head = static_cast<uint32_t>(s) | (f - 1) << 20;
-            uint32_t* dst = t + (m.start[s] << up);
-            for (uint32_t k = 0; k < f; ++k) dst[k] = head | k << 8;
-        }
+        fill_slots(models[c], scale - models[c].scale_bits, slots + at);
         at += size;
     }
+    // The models' sections begin where section 0 ends: what lay beyond it is overwritten.
+    storage.invalid_entries = invalid_section ? size : 0;
     v.slots = slots;
     v.scale_bits = scale;
     return v;
@@ -259,16 +285,28 @@ WordRansTableView build_table(const RansModel* models, uint16_t used, std::vecto
 
 }  // namespace
 
-WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, std::vector<uint32_t>& storage,
+WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, WordRansTableStorage& storage,
                                        const std::string& what) {
-    RansModel models[kWordRansContexts];
+    RansModelSymbols models[kWordRansContexts];
     for (int c = 0; c < kWordRansContexts; ++c)
-        if (used & (1u << c)) models[c] = rans_read_model(r, what);
+        if (used & (1u << c)) rans_read_model_symbols(r, what, models[c]);
     return build_table(models, used, storage);
 }
 
-WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, std::vector<uint32_t>& storage) {
-    return build_table(models, used, storage);
+WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, WordRansTableStorage& storage) {
+    std::vector<RansModelSymbols> symbols(kWordRansContexts);
+    for (int c = 0; c < kWordRansContexts; ++c) {
+        if (!(used & (1u << c))) continue;
+        RansModelSymbols& m = symbols[c];
+        m.scale_bits = models[c].scale_bits;
+        m.count = 0;
+        for (int s = 0; s < models[c].symbols; ++s)
+            if (models[c].freq[s]) {
+                m.symbol[m.count] = static_cast<uint8_t>(s);
+                m.freq[m.count++] = static_cast<uint16_t>(models[c].freq[s]);
+            }
+    }
+    return build_table(symbols.data(), used, storage);
 }
 
 // ---- decoder ----
@@ -488,8 +526,9 @@ void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t*
     ByteReader r(stored, stored_size, what + ": word rANS stream");
     const int lanes_log2 = r.u8();
     if (lanes_log2 < 2 || lanes_log2 > 6) rans_corrupt(what, "bad lane count");
-    thread_local std::vector<uint32_t> storage;
-    const RansModel model = rans_read_model(r, what);
+    thread_local WordRansTableStorage storage;
+    RansModelSymbols model;
+    rans_read_model_symbols(r, what, model);
     // Every symbol has context 0, which has a model: no section for missing ones.
     const WordRansTableView table = build_table(&model, 1, storage, false);
     WordRansDecoder dec(r.position(), r.remaining(), 1 << lanes_log2, what);

@@ -69,12 +69,19 @@ struct WordRansTableView {
     int scale_bits = 0;
 };
 
+// Memory of combined tables, reused from block to block. Section 0 (the invalid entry
+// for contexts without a model) is refilled only as far as the last table overwrote it.
+struct WordRansTableStorage {
+    std::vector<uint32_t> slots;
+    uint32_t invalid_entries = 0;  // slots[0, invalid_entries) hold the invalid entry
+};
+
 // Reads the models of the contexts set in `used` (increasing c) and builds the table in
-// `storage` (reused between blocks). Returns the view.
-WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, std::vector<uint32_t>& storage,
+// `storage`. Returns the view.
+WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, WordRansTableStorage& storage,
                                        const std::string& what);
 // The same from models in memory (tests, benchmarks).
-WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, std::vector<uint32_t>& storage);
+WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, WordRansTableStorage& storage);
 
 // Decodes a payload in pieces: decode() may be called repeatedly, every piece but the
 // last holding a multiple of `lanes` symbols; then finish() checks the end condition.

@@ -224,27 +224,32 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
 // Pass 2 of decoding, element-wise and branch-free: prediction + residual. The same
 // source compiled for AVX2 and AVX-512 (integer operations and one IEEE float32
 // addition per element: identical results on every path).
+// The output is written as bytes (the caller's buffer needs no alignment): straight
+// into it, with no staging copy.
 template <DType T>
-__attribute__((always_inline)) inline void reconstruct_body(const float* pred, const uint32_t* zs, uint64_t m,
-                                                            typename HighBits<T>::U* out) {
+__attribute__((always_inline)) inline void reconstruct_body(const float* __restrict pred,
+                                                            const uint32_t* __restrict zs, uint64_t m,
+                                                            uint8_t* __restrict out) {
     using U = typename HighBits<T>::U;
-    for (uint64_t k = 0; k < m; ++k)
-        out[k] = float_from_key<U>(
+    for (uint64_t k = 0; k < m; ++k) {
+        const U v = float_from_key<U>(
             static_cast<U>(float_key<U>(HighBits<T>::of(pred[k])) + unzigzag<U>(static_cast<U>(zs[k]))));
+        std::memcpy(out + k * sizeof(U), &v, sizeof(U));
+    }
 }
 template <DType T>
-void reconstruct_scalar(const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
+void reconstruct_scalar(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
     reconstruct_body<T>(pred, zs, m, out);
 }
 #if QSTORE_RANS_X86
 template <DType T>
 __attribute__((target("avx2"))) void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m,
-                                                      typename HighBits<T>::U* out) {
+                                                      uint8_t* out) {
     reconstruct_body<T>(pred, zs, m, out);
 }
 template <DType T>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstruct_avx512(
-    const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
+    const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
     reconstruct_body<T>(pred, zs, m, out);
 }
 // F16 with AVX-512: the predictions are rounded to binary16 by the hardware (F16C,
@@ -254,19 +259,21 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstr
 // hardware keeps). Then the same key arithmetic as the generic body.
 template <>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstruct_avx512<DType::f16>(
-    const float* pred, const uint32_t* zs, uint64_t m, uint16_t* out) {
+    const float* pred, const uint32_t* zs, uint64_t m, uint8_t* __restrict out) {
     alignas(64) uint16_t half[kTile];
     for (uint64_t done = 0; done < m; done += kTile) {
         const uint64_t c = std::min<uint64_t>(kTile, m - done);
         f16_from_f32_avx512(pred + done, c, half);
-        for (uint64_t k = 0; k < c; ++k)
-            out[done + k] = float_from_key<uint16_t>(
-                static_cast<uint16_t>(float_key<uint16_t>(half[k]) + unzigzag<uint16_t>(static_cast<uint16_t>(zs[done + k]))));
+        for (uint64_t k = 0; k < c; ++k) {
+            const uint16_t v = float_from_key<uint16_t>(static_cast<uint16_t>(
+                float_key<uint16_t>(half[k]) + unzigzag<uint16_t>(static_cast<uint16_t>(zs[done + k]))));
+            std::memcpy(out + 2 * (done + k), &v, 2);
+        }
     }
 }
 #endif
 template <DType T>
-void reconstruct(RansIsa isa, const float* pred, const uint32_t* zs, uint64_t m, typename HighBits<T>::U* out) {
+void reconstruct(RansIsa isa, const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
     switch (isa) {
 #if QSTORE_RANS_X86
         case RansIsa::avx512: return reconstruct_avx512<T>(pred, zs, m, out);
@@ -285,7 +292,7 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
     if (lanes_log2 < 2 || lanes_log2 > 6) fail(Errc::corrupt, what + ": residual block of an unknown layout");
     const uint16_t used = r.u16();
     // The combined slot table lives in the first scratch table's storage (reused).
-    const WordRansTableView table = word_rans_read_table(r, used, scratch.tables[0].slots, what);
+    const WordRansTableView table = word_rans_read_table(r, used, scratch.word_table, what);
     const uint64_t payload_size = r.varint();
     if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
     WordRansDecoder dec(r.take(payload_size), payload_size, 1 << lanes_log2, what);
@@ -299,15 +306,12 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
     uint8_t* const ctx = scratch.context.data();
     uint32_t* const zs = scratch.z.data();
     uint8_t* const tokens = reinterpret_cast<uint8_t*>(zs + kTile);
-    scratch.out.resize(kTile * sizeof(U) / sizeof(uint64_t));
-    U* const out = reinterpret_cast<U*>(scratch.out.data());
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
         scheme.predict(low, g, first + tile, m, pred, ctx);
         dec.decode(table, ctx, m, tokens, isa);
         tokens_to_z(tokens, m, 8 * sizeof(U), bits, zs, isa, what);
-        reconstruct<T>(isa, pred, zs, m, out);
-        std::memcpy(high + tile * sizeof(U), out, m * sizeof(U));
+        reconstruct<T>(isa, pred, zs, m, high + tile * sizeof(U));
     }
     dec.finish();
     extra_bits_finish(bits, what);
@@ -357,7 +361,6 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
     float* const pred = scratch.prediction.data();
     uint8_t* const ctx = scratch.context.data();
     uint32_t* const zs = scratch.z.data();
-    scratch.out.resize(kTile * sizeof(U) / sizeof(uint64_t));
 
     // Pass 1 per element: the token (rANS, model chosen by the context) and its extra bits.
     // `checked` is false while the payload surely holds the group's renormalization bytes.
@@ -413,9 +416,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
         uint32_t* lanes[kRansLanes] = {&x0, &x1, &x2, &x3};
         for (; j < m; ++j) token_of(checked, *lanes[j % kRansLanes], j);
         // Pass 2, element-wise and branch-free (vectorizable): prediction + residual.
-        U* const out = reinterpret_cast<U*>(scratch.out.data());
-        reconstruct<T>(isa, pred, zs, m, out);
-        std::memcpy(high + tile * sizeof(U), out, m * sizeof(U));
+        reconstruct<T>(isa, pred, zs, m, high + tile * sizeof(U));
     }
     dec.finish(x0, x1, x2, x3, p);
     if (bits != bits_end || (fill >= 8)) fail(Errc::corrupt, what + ": trailing residual extra bits");

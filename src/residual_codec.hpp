@@ -19,6 +19,7 @@
 #include "dtype.hpp"
 #include "low_scheme.hpp"
 #include "rans.hpp"
+#include "rans_word.hpp"
 
 namespace qstore {
 
@@ -36,8 +37,8 @@ struct ResidualScratch {
     std::vector<float> prediction;
     std::vector<uint8_t> context;
     std::vector<uint32_t> z;
-    std::vector<uint64_t> out;  // one tile of output, aligned for vector stores
     RansTable tables[kContextClasses];  // reused: no allocation per block
+    WordRansTableStorage word_table;
 };
 
 // Decodes the block of n elements starting at element `first` of a tensor whose

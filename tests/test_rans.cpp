@@ -160,7 +160,7 @@ Case make_case(std::mt19937_64& rng, size_t n, int lanes) {
 std::vector<uint8_t> decode_with(const Case& c, const std::vector<uint8_t>& payload, size_t n, int lanes, RansIsa isa,
                                  size_t piece) {
     static const std::string what = "test";
-    std::vector<uint32_t> storage;
+    qstore::WordRansTableStorage storage;
     qstore::ByteReader r(c.table_bytes.data(), c.table_bytes.size(), what);
     const auto table = qstore::word_rans_read_table(r, c.used, storage, what);
     qstore::WordRansDecoder dec(payload.data(), payload.size(), lanes, what);
@@ -433,12 +433,12 @@ TEST_CASE("word rANS: bad lane counts, bad states, bad tables", "[rans]") {
         {3, 0xFF, 0xFF, 0x03},   // too many symbols
     };
     for (const auto& t : bad_tables) {
-        std::vector<uint32_t> storage;
+        qstore::WordRansTableStorage storage;
         qstore::ByteReader r(t.data(), t.size(), what);
         CHECK(thrown_code([&] { qstore::word_rans_read_table(r, 1, storage, what); }) == Errc::corrupt);
     }
     // A symbol in a context without a model decodes to token 255 (rejected by callers).
-    std::vector<uint32_t> storage;
+    qstore::WordRansTableStorage storage;
     std::vector<qstore::RansModel> models(16);
     models[3].scale_bits = 2;
     models[3].freq[7] = 4;
@@ -483,6 +483,58 @@ void tokenize(uint32_t z, uint8_t& token, BitWriter& w) {
 }
 
 }  // namespace
+
+TEST_CASE("word rANS tables: reused storage gives the table of fresh storage, on every kernel set", "[rans]") {
+    // Storage is reused from block to block and section 0 (contexts without a model) is
+    // refilled only where the previous table overwrote it: after tables of every scale
+    // order, each table must equal one built in fresh storage, entry for entry.
+    std::mt19937_64 rng(31);
+    auto expected_entries = [](const qstore::WordRansTableView& v, uint16_t used, const qstore::RansModel* models) {
+        // Context c's section (or section 0) as the format defines it (§7.6).
+        std::vector<uint32_t> e;
+        for (int c = 0; c < 16; ++c) {
+            const uint32_t size = 1u << v.scale_bits;
+            for (uint32_t slot = 0; slot < size; ++slot) {
+                uint32_t entry = 255;  // symbol 255, bias 0, freq 1
+                if (used & (1u << c)) {
+                    const qstore::RansModel& m = models[c];
+                    const int up = v.scale_bits - m.scale_bits;
+                    int s = 0;
+                    while (!((m.start[s] << up) <= slot && slot < ((m.start[s] + m.freq[s]) << up))) ++s;
+                    entry = static_cast<uint32_t>(s) | (slot - (m.start[s] << up)) << 8 | ((m.freq[s] << up) - 1) << 20;
+                }
+                e.push_back(entry);
+            }
+        }
+        return e;
+    };
+    auto actual_entries = [](const qstore::WordRansTableView& v) {
+        std::vector<uint32_t> a;
+        for (int c = 0; c < 16; ++c)
+            for (uint32_t slot = 0; slot < (1u << v.scale_bits); ++slot) a.push_back(v.slots[v.base[c] + slot]);
+        return a;
+    };
+    for (RansIsa isa : isas()) {
+        IsaLimit limit(isa);
+        qstore::WordRansTableStorage reused;
+        for (int round = 0; round < 40; ++round) {
+            const int scale = 2 + static_cast<int>(rng() % 11);  // 2..12, in random order
+            std::vector<qstore::RansModel> models(16);
+            uint16_t used = static_cast<uint16_t>(rng() | 1);
+            for (int c = 0; c < 16; ++c)
+                if (used & (1u << c))
+                    models[c] = random_model(rng, 1 + static_cast<int>(rng() % scale), 1 + static_cast<int>(rng() % 200),
+                                             static_cast<int>(rng() % 3));
+            const auto view = qstore::word_rans_build_table(models.data(), used, reused);
+            qstore::WordRansTableStorage fresh;
+            const auto fresh_view = qstore::word_rans_build_table(models.data(), used, fresh);
+            REQUIRE(view.scale_bits == fresh_view.scale_bits);
+            const auto got = actual_entries(view);
+            CHECK(got == actual_entries(fresh_view));
+            CHECK(got == expected_entries(view, used, models.data()));
+        }
+    }
+}
 
 TEST_CASE("tokens to z: scalar and AVX-512 agree, every tail, both widths", "[rans]") {
     static const std::string what = "test";
