@@ -41,17 +41,24 @@ inline void store_le(uint8_t* p, uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
+// Reads little-endian values and varints from a byte range; running past its end is
+// Errc::corrupt, with a message naming what was read.
 class ByteReader {
 public:
     ByteReader(const uint8_t* data, size_t size, std::string what)
         : p_(data), end_(data + size), what_(std::move(what)) {}
+    // The name is `context` + `part`, joined only if a read fails (decoders create a
+    // reader per stream; most names would otherwise cost an allocation each time).
+    // `context` must outlive the reader.
+    ByteReader(const uint8_t* data, size_t size, const std::string& context, const char* part)
+        : p_(data), end_(data + size), context_(&context), part_(part) {}
 
     size_t remaining() const { return static_cast<size_t>(end_ - p_); }
     bool at_end() const { return p_ == end_; }
     const uint8_t* position() const { return p_; }
 
     const uint8_t* take(size_t n) {
-        if (n > remaining()) fail(Errc::corrupt, what_ + " ends early");
+        if (n > remaining()) fail(Errc::corrupt, what() + " ends early");
         const uint8_t* at = p_;
         p_ += n;
         return at;
@@ -71,7 +78,7 @@ public:
                 return v;
             }
         }
-        fail(Errc::corrupt, what_ + ": malformed varint");
+        fail(Errc::corrupt, what() + ": malformed varint");
     }
     std::string string(size_t n) {
         const uint8_t* s = take(n);
@@ -79,9 +86,12 @@ public:
     }
 
 private:
+    std::string what() const { return context_ ? *context_ + part_ : what_; }
     const uint8_t* p_;
     const uint8_t* end_;
     std::string what_;
+    const std::string* context_ = nullptr;
+    const char* part_ = "";
 };
 
 }  // namespace qstore

@@ -52,7 +52,7 @@ void encode_code_residual_block(const uint8_t* codes, const uint8_t* predicted, 
 void decode_code_residual_block(const uint8_t* blob, size_t size, const uint8_t* predicted, const uint8_t* context,
                                 uint64_t n, const LowScheme& scheme, uint8_t* codes, RansTable* tables,
                                 const std::string& what) {
-    ByteReader r(blob, size, what + ": code residual header");
+    ByteReader r(blob, size, what, ": code residual header");
     const uint16_t used = r.u16();
     RansTableView views[kContextClasses];
     for (int c = 0; c < kContextClasses; ++c)

@@ -44,4 +44,15 @@ auto with_context(const std::string& context, F&& body) -> decltype(body()) {
     }
 }
 
+// The same for contexts that cost something to build: make_context() runs only when an
+// error passes.
+template <class MakeContext, class F>
+auto with_lazy_context(MakeContext&& make_context, F&& body) -> decltype(body()) {
+    try {
+        return body();
+    } catch (const Error& e) {
+        throw Error(e.code(), make_context() + e.what());
+    }
+}
+
 }  // namespace qstore

@@ -46,7 +46,7 @@ std::vector<uint8_t> serialize_header(const FileHeader& h) {
 
 FileHeader parse_header(const uint8_t* p, const std::string& what) {
     if (std::memcmp(p, kMagic, 8) != 0) fail(Errc::not_qstore, what + ": not a qstore file (bad magic)");
-    ByteReader r(p + 8, kHeaderSize - 8, what + ": header");
+    ByteReader r(p + 8, kHeaderSize - 8, what, ": header");
     if (checksum(p, kHeaderSize - 8) != load_le(p + kHeaderSize - 8, 8))
         fail(Errc::corrupt, what + ": header checksum mismatch");
     FileHeader h;
@@ -89,7 +89,7 @@ std::vector<uint8_t> serialize_directory(const std::vector<SectionEntry>& entrie
 std::vector<SectionEntry> parse_directory(const uint8_t* p, size_t count, const std::string& what) {
     const size_t body = count * kDirectoryEntrySize;
     if (checksum(p, body) != load_le(p + body, 8)) fail(Errc::corrupt, what + ": section directory checksum mismatch");
-    ByteReader r(p, body, what + ": section directory");
+    ByteReader r(p, body, what, ": section directory");
     std::vector<SectionEntry> entries(count);
     for (auto& e : entries) {
         e.kind = r.u32();
@@ -143,7 +143,7 @@ std::vector<uint8_t> serialize_index(const std::vector<TensorRecord>& tensors) {
 }
 
 std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::string& what) {
-    ByteReader r(p, size, what + ": tensor index");
+    ByteReader r(p, size, what, ": tensor index");
     uint64_t count = r.varint();
     if (count > size) fail(Errc::corrupt, what + ": implausible tensor count");
     std::vector<TensorRecord> tensors(count);
@@ -215,7 +215,7 @@ void append_block_container(const std::vector<std::vector<uint8_t>>& blocks, std
 }
 
 std::vector<BlockRef> parse_block_container(const uint8_t* p, size_t size, const std::string& what) {
-    ByteReader r(p, size, what + ": block table");
+    ByteReader r(p, size, what, ": block table");
     uint64_t count = r.varint();
     if (count > size) fail(Errc::corrupt, what + ": implausible block count");
     std::vector<BlockRef> blocks(count);

@@ -398,8 +398,8 @@ void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>&
 }
 
 void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, const std::string& what) {
-    ByteReader r(stored, stored_size, what + ": rANS table");
-    RansTable t;
+    ByteReader r(stored, stored_size, what, ": rANS table");
+    thread_local RansTable t;  // its slots are reused from stream to stream
     t.read(r, what);
     RansDecoder d(r.position(), r.remaining(), what);
     const RansTableView view = t.view();

@@ -523,7 +523,7 @@ void word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uin
 
 void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
                              const std::string& what) {
-    ByteReader r(stored, stored_size, what + ": word rANS stream");
+    ByteReader r(stored, stored_size, what, ": word rANS stream");
     const int lanes_log2 = r.u8();
     if (lanes_log2 < 2 || lanes_log2 > 6) rans_corrupt(what, "bad lane count");
     thread_local WordRansTableStorage storage;

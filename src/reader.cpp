@@ -16,6 +16,14 @@
 
 namespace qstore {
 
+namespace {
+// Messages raised while a tensor is read start without naming it: the public entry
+// points prefix "file: tensor 'name': " (tensor_context) when an error leaves them, and
+// block loops their block's number. Built for every load, those strings were a sixth
+// of the time of loading a small tensor.
+const std::string kInTensor;
+}  // namespace
+
 struct Reader::DecodeScratch {
     DecodeScratch() : dctx(ZSTD_createDCtx()) {
         if (!dctx) fail(Errc::out_of_memory, "cannot create a zstd context");
@@ -238,43 +246,45 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
 
     for (size_t i = 0; i < tensors_.size(); ++i) {
         const TensorRecord& t = tensors_[i];
-        const std::string what = tensor_context(t);
-        if (!by_name_.emplace(t.name, i).second) fail(Errc::corrupt, what + "appears twice in the index");
-        if (t.high_dtype == DType::unknown) fail(Errc::corrupt, what + "unknown dtype");
-        if (t.levels.size() != t.low.size() + 1) fail(Errc::corrupt, what + "wrong number of precision levels");
-        if (t.quantized()) {
-            if (!dtype_is_quantizable(t.high_dtype) || t.shape.size() < 2 || t.elements() == 0)
-                fail(Errc::corrupt, what + "quantized tensor with a non-float dtype or an empty shape");
-            if (t.rows_per_block == 0) fail(Errc::corrupt, what + "zero rows per block");
-            for (size_t k = 0; k < t.low.size(); ++k) {
-                const LowScheme& s = t.scheme(k);
-                if (!s.accepts(t.geometry())) fail(Errc::corrupt, what + "shape not allowed by scheme " + s.name());
-                require_part(t, k, k == 0 ? PartRole::codes : PartRole::code_residual, what);
-                require_part(t, k, PartRole::scales, what);
-                if (s.has_zero_points()) require_part(t, k, PartRole::zero_points, what);
+        with_lazy_context([&] { return tensor_context(t); }, [&] {
+            const std::string& what = kInTensor;
+            if (!by_name_.emplace(t.name, i).second) fail(Errc::corrupt, what + "appears twice in the index");
+            if (t.high_dtype == DType::unknown) fail(Errc::corrupt, what + "unknown dtype");
+            if (t.levels.size() != t.low.size() + 1) fail(Errc::corrupt, what + "wrong number of precision levels");
+            if (t.quantized()) {
+                if (!dtype_is_quantizable(t.high_dtype) || t.shape.size() < 2 || t.elements() == 0)
+                    fail(Errc::corrupt, what + "quantized tensor with a non-float dtype or an empty shape");
+                if (t.rows_per_block == 0) fail(Errc::corrupt, what + "zero rows per block");
+                for (size_t k = 0; k < t.low.size(); ++k) {
+                    const LowScheme& s = t.scheme(k);
+                    if (!s.accepts(t.geometry())) fail(Errc::corrupt, what + "shape not allowed by scheme " + s.name());
+                    require_part(t, k, k == 0 ? PartRole::codes : PartRole::code_residual, what);
+                    require_part(t, k, PartRole::scales, what);
+                    if (s.has_zero_points()) require_part(t, k, PartRole::zero_points, what);
+                }
+                require_part(t, t.top_level(), PartRole::residual, what);
+            } else {
+                require_part(t, 0, PartRole::data, what);
             }
-            require_part(t, t.top_level(), PartRole::residual, what);
-        } else {
-            require_part(t, 0, PartRole::data, what);
-        }
-        for (size_t level = 0; level < t.levels.size(); ++level) {
-            auto it = level_sections_.find(static_cast<uint32_t>(level));
-            if (it == level_sections_.end()) fail(Errc::corrupt, what + "no section for level " + std::to_string(level));
-            for (const auto& p : t.levels[level]) {
-                if (p.offset > it->second->stored_size || p.size > it->second->stored_size - p.offset)
-                    fail(Errc::corrupt, what + "a part lies outside its section");
-                // Each role allows exactly the encodings the decoder implements, at its levels.
-                const bool top = level == t.top_level();
-                const bool ok =
-                    (p.role == PartRole::data && p.encoding == PartEncoding::raw && !t.quantized()) ||
-                    (p.role == PartRole::codes && p.encoding != PartEncoding::byte_planes && level == 0 && !top) ||
-                    ((p.role == PartRole::scales || p.role == PartRole::zero_points) && !top &&
-                     (p.encoding == PartEncoding::byte_planes || (p.encoding == PartEncoding::raw && level == 0))) ||
-                    (p.role == PartRole::code_residual && p.encoding == PartEncoding::blocks && level > 0 && !top) ||
-                    (p.role == PartRole::residual && p.encoding == PartEncoding::blocks && top && t.quantized());
-                if (!ok) fail(Errc::corrupt, what + "part of unknown role or with a wrong encoding");
+            for (size_t level = 0; level < t.levels.size(); ++level) {
+                auto it = level_sections_.find(static_cast<uint32_t>(level));
+                if (it == level_sections_.end()) fail(Errc::corrupt, what + "no section for level " + std::to_string(level));
+                for (const auto& p : t.levels[level]) {
+                    if (p.offset > it->second->stored_size || p.size > it->second->stored_size - p.offset)
+                        fail(Errc::corrupt, what + "a part lies outside its section");
+                    // Each role allows exactly the encodings the decoder implements, at its levels.
+                    const bool top = level == t.top_level();
+                    const bool ok =
+                        (p.role == PartRole::data && p.encoding == PartEncoding::raw && !t.quantized()) ||
+                        (p.role == PartRole::codes && p.encoding != PartEncoding::byte_planes && level == 0 && !top) ||
+                        ((p.role == PartRole::scales || p.role == PartRole::zero_points) && !top &&
+                         (p.encoding == PartEncoding::byte_planes || (p.encoding == PartEncoding::raw && level == 0))) ||
+                        (p.role == PartRole::code_residual && p.encoding == PartEncoding::blocks && level > 0 && !top) ||
+                        (p.role == PartRole::residual && p.encoding == PartEncoding::blocks && top && t.quantized());
+                    if (!ok) fail(Errc::corrupt, what + "part of unknown role or with a wrong encoding");
+                }
             }
-        }
+        });
     }
     pool_ = std::make_unique<ThreadPool>(options_.threads);
     scratch_ = std::make_unique<ResourcePool<DecodeScratch>>([] { return std::make_unique<DecodeScratch>(); });
@@ -380,7 +390,7 @@ void Reader::read_level_params(TensorParts& parts, size_t level, InternalLevel& 
     const TensorRecord& t = parts.t;
     // Coded scales and zero points (byte planes of the stored dtype). Raw ones are the
     // native layout and are read by decode_internal together with the codes.
-    const std::string what = tensor_context(t);
+    const std::string& what = kInTensor;
     const LowScheme& scheme = t.scheme(level);
     const Geometry g = t.geometry();
     const uint64_t n = scheme.scale_count(g);
@@ -443,7 +453,7 @@ void Reader::decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size
 
 void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred) const {
     const TensorRecord& t = parts.t;
-    const std::string what = tensor_context(t);
+    const std::string& what = kInTensor;
     const LowScheme& scheme = t.scheme(level);
     const Geometry g = t.geometry();
     if (level == 0) {
@@ -505,16 +515,23 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
         below.predict(lower.view(), g, first, n, prediction.data(), context.data());
         scheme.quantize_with_scales(prediction.data(), out.view(), g, first, n, predicted.data());
         auto s = scratch_->acquire();
-        decode_code_residual_block(blocks[b].data, blocks[b].size, predicted.data(), context.data(), n, scheme,
-                                   codes + first, s->residual.tables,
-                                   what + "code residual block " + std::to_string(b));
+        with_lazy_context([&] { return "code residual block " + std::to_string(b); }, [&] {
+            decode_code_residual_block(blocks[b].data, blocks[b].size, predicted.data(), context.data(), n, scheme,
+                                       codes + first, s->residual.tables, kInTensor);
+        });
     });
 }
 
 void Reader::load_level(size_t i, size_t level, void* codes, size_t codes_size, void* scales, size_t scales_size,
                         void* zero_points, size_t zero_points_size) const {
     const TensorRecord& t = tensors_.at(i);
-    const std::string what = tensor_context(t);
+    with_lazy_context([&] { return tensor_context(t); },
+                      [&] { load_level_of(t, level, codes, codes_size, scales, scales_size, zero_points, zero_points_size); });
+}
+
+void Reader::load_level_of(const TensorRecord& t, size_t level, void* codes, size_t codes_size, void* scales,
+                           size_t scales_size, void* zero_points, size_t zero_points_size) const {
+    const std::string& what = kInTensor;
     if (level >= t.top_level() && t.quantized())
         fail(Errc::invalid_argument, what + "level " + std::to_string(level) + " is not a low precision");
     if (!t.quantized() && level != 0) fail(Errc::invalid_argument, what + "a passthrough tensor has only level 0");
@@ -569,7 +586,11 @@ void Reader::load_level(size_t i, size_t level, void* codes, size_t codes_size, 
 
 void Reader::view_low(size_t i, const void** codes, const void** scales) const {
     const TensorRecord& t = tensors_.at(i);
-    const std::string what = tensor_context(t);
+    with_lazy_context([&] { return tensor_context(t); }, [&] { view_low_of(t, codes, scales); });
+}
+
+void Reader::view_low_of(const TensorRecord& t, const void** codes, const void** scales) const {
+    const std::string& what = kInTensor;
     if (!low_codes_raw(t))
         fail(Errc::not_available, what + "low precision is not stored raw and aligned; use qs_load_low");
     const PartRole role = t.quantized() ? PartRole::codes : PartRole::data;
@@ -586,16 +607,20 @@ void Reader::view_low(size_t i, const void** codes, const void** scales) const {
     }
 }
 
-void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
+void Reader::load_high(size_t i, void* out, size_t out_size) const {
     const TensorRecord& t = tensors_.at(i);
-    const std::string what = tensor_context(t);
+    with_lazy_context([&] { return tensor_context(t); }, [&] { load_high_of(t, out, out_size); });
+}
+
+void Reader::load_high_of(const TensorRecord& t, void* out_ptr, size_t out_size) const {
+    const std::string& what = kInTensor;
     if (out_size < high_bytes(t))
         fail(Errc::buffer_too_small, what + "buffer too small for the high precision (need " +
                                          std::to_string(high_bytes(t)) + " bytes)");
     if (!out_ptr && high_bytes(t)) fail(Errc::invalid_argument, what + "NULL buffer");
     auto* out = static_cast<uint8_t*>(out_ptr);
     if (!t.quantized()) {
-        load_low(i, out, out_size, nullptr, 0);
+        load_level_of(t, 0, out, out_size, nullptr, 0, nullptr, 0);
         return;
     }
     const size_t top = t.top_level();
@@ -621,8 +646,10 @@ void Reader::load_high(size_t i, void* out_ptr, size_t out_size) const {
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         auto s = scratch_->acquire();
         if (fused) decode_code_block(t, cb, b, fused_codes, *s, what);
-        decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, low.view(), g, first, n,
-                              out + first * esize, s->residual, what + "residual block " + std::to_string(b));
+        with_lazy_context([&] { return "residual block " + std::to_string(b); }, [&] {
+            decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, low.view(), g, first, n,
+                                  out + first * esize, s->residual, kInTensor);
+        });
     });
 }
 
@@ -631,7 +658,7 @@ void Reader::check_declared_sizes(TensorParts& parts) const {
     // The stored parts must declare exactly the sizes the shape implies: a damaged
     // shape is then reported as corruption instead of being allocated. Stream tables
     // are parsed, nothing is decoded.
-    const std::string what = tensor_context(t);
+    const std::string& what = kInTensor;
     auto bytes_of = [&](size_t level, const PartRef& p) { return parts.bytes(level, p, what); };
     if (!t.quantized()) {
         if (require_part(t, 0, PartRole::data, what).size != high_bytes(t))
@@ -696,10 +723,10 @@ void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
     std::vector<uint8_t> a, b;
     for (size_t i = 0; i < tensors_.size(); ++i) {
         const TensorRecord& t = tensors_[i];
-        {
+        with_lazy_context([&] { return tensor_context(t); }, [&] {
             TensorParts parts(*this, t);
             check_declared_sizes(parts);  // before allocating what the shape claims
-        }
+        });
         for (size_t level = 0; level < std::max<size_t>(1, t.top_level()); ++level) {
             const uint64_t c = level_code_bytes(t, level), s = level_scale_bytes(t, level),
                            z = level_zero_point_bytes(t, level);

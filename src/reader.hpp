@@ -78,6 +78,12 @@ private:
     class TensorParts;
     struct CodeBlocks;
     struct InternalLevel;
+    // The loads of one tensor; errors leave them without the tensor's context, which the
+    // public methods add.
+    void load_level_of(const TensorRecord& t, size_t level, void* codes, size_t codes_size, void* scales,
+                       size_t scales_size, void* zero_points, size_t zero_points_size) const;
+    void view_low_of(const TensorRecord& t, const void** codes, const void** scales) const;
+    void load_high_of(const TensorRecord& t, void* out, size_t out_size) const;
     CodeBlocks code_blocks(TensorParts& parts, const std::string& what) const;
     void decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size_t b, uint8_t* codes, DecodeScratch& s,
                            const std::string& what) const;

@@ -322,7 +322,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
                   const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
                   ResidualScratch& scratch, const std::string& what) {
     using U = typename HighBits<T>::U;
-    ByteReader r(blob, blob_size, what + ": residual header");
+    ByteReader r(blob, blob_size, what, ": residual header");
     const uint16_t used = r.u16();
     // A 4-lane block with elements always has a class bit set, and one without any
     // element continues with payload_size >= 16: u16 0 then a byte < 16 is the

@@ -94,7 +94,7 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
 }
 
 std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const std::string& what) {
-    ByteReader r(blob, size, what + ": stream table");
+    ByteReader r(blob, size, what, ": stream table");
     uint64_t count = r.varint();
     if (count > size) fail(Errc::corrupt, what + ": implausible stream count");
     std::vector<StreamRef> refs(count);
