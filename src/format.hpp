@@ -57,6 +57,7 @@ enum class PartRole : uint8_t {
     code_residual = 6,  // levels 1..L-1 of a chain: codes coded on the level below
 };
 constexpr uint8_t kSchemeChain = 255;  // index scheme byte of a tensor with several low levels
+constexpr size_t kMaxLowLevels = 8;     // low precisions of one tensor (a chain holds 2 to 8)
 enum class PartEncoding : uint8_t {
     raw = 0,     // the decoded bytes themselves
     blocks = 1,       // a block container of stream sets (docs/FORMAT.md §6)

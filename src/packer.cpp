@@ -346,7 +346,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     ResourcePool<EncodeScratch> scratch_pool(
         [&] { return std::make_unique<EncodeScratch>(options.zstd_level); });
 
-    if (options.low.empty() || options.low.size() > 8)
+    if (options.low.empty() || options.low.size() > kMaxLowLevels)
         fail(Errc::invalid_argument, out_path + ": give one to eight low-precision schemes");
     std::vector<const LowScheme*> schemes;
     for (const auto& spec : options.low) {

@@ -53,9 +53,13 @@ struct Reader::StagingBuffer {
     struct Window {
         uint64_t begin = 0, end = 0;  // file offsets held
         size_t size = 0;              // bytes the next read fetches
-        ReusableBytes bytes;
     };
     std::vector<Window> windows;       // by level
+    // Level k's window is kWindow bytes at k * kWindow of one mapping, reserved for every
+    // level a file can have but touched only where used: the windows of a pair share
+    // one 2 MiB huge page, so a handle's first loads zero one instead of one per level.
+    static constexpr size_t kMaxLevels = kMaxLowLevels + 1;
+    ReusableBytes window_memory;
     std::vector<ReusableBytes> data;   // by level
     // Room for n bytes of level's large runs.
     uint8_t* level_data(size_t level, size_t n) {
@@ -64,9 +68,10 @@ struct Reader::StagingBuffer {
     }
     // Bytes [begin, end) of the file (end - begin <= kWindowRun), from level's window.
     const uint8_t* windowed(const MappedFile& file, size_t level, uint64_t begin, uint64_t end) {
+        if (level >= kMaxLevels) fail(Errc::internal, "more precision levels than the format allows");
         if (windows.size() <= level) windows.resize(level + 1);
         Window& w = windows[level];
-        uint8_t* const bytes = w.bytes.reserve(kWindow);
+        uint8_t* const bytes = window_memory.reserve(kMaxLevels * kWindow) + level * kWindow;
         if (begin < w.begin || end > w.end) {
             const bool forward = w.end > 0 && begin >= w.begin && begin <= w.end + w.size;
             w.size = forward ? std::min(kWindow, 2 * w.size) : kFirstWindow;
