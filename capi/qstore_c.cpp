@@ -223,7 +223,10 @@ qs_status qs_load_high_many(qs_file* file, size_t count, const size_t* indices, 
         if (indices[k] >= file->reader.tensor_count())
             return set_error(QS_ERR_INVALID_ARGUMENT, "qs_load_high_many: index out of range");
     return guarded([&] {
-        file->reader.for_each_parallel(count, [&](size_t k) { file->reader.load_high(indices[k], outs[k], out_sizes[k]); });
+        const qstore::Reader& r = file->reader;
+        r.for_each_parallel(
+            count, [&](size_t k) { return r.high_bytes(r.tensor(indices[k])); },
+            [&](size_t k) { r.load_high(indices[k], outs[k], out_sizes[k]); });
     });
 }
 
@@ -235,9 +238,14 @@ qs_status qs_load_low_many(qs_file* file, size_t count, const size_t* indices, v
         if (indices[k] >= file->reader.tensor_count())
             return set_error(QS_ERR_INVALID_ARGUMENT, "qs_load_low_many: index out of range");
     return guarded([&] {
-        file->reader.for_each_parallel(count, [&](size_t k) {
-            file->reader.load_low(indices[k], codes[k], codes_sizes[k], scales[k], scales_sizes[k]);
-        });
+        const qstore::Reader& r = file->reader;
+        r.for_each_parallel(
+            count,
+            [&](size_t k) {
+                const qstore::TensorRecord& t = r.tensor(indices[k]);
+                return r.low_code_bytes(t) + r.low_scale_bytes(t);
+            },
+            [&](size_t k) { r.load_low(indices[k], codes[k], codes_sizes[k], scales[k], scales_sizes[k]); });
     });
 }
 

@@ -658,6 +658,32 @@ void Reader::load_high_of(const TensorRecord& t, void* out_ptr, size_t out_size)
     });
 }
 
+void Reader::for_each_parallel(size_t count, const std::function<uint64_t(size_t)>& bytes_of,
+                               const std::function<void(size_t)>& body) const {
+    std::vector<uint64_t> end(count);  // output of items [0, k]
+    uint64_t total = 0;
+    for (size_t k = 0; k < count; ++k) end[k] = total += bytes_of(k);
+    const unsigned threads =
+        static_cast<unsigned>(std::clamp<uint64_t>(total / kParallelBytesPerThread, 1, pool_->size()));
+    if (threads == 1) {
+        for (size_t k = 0; k < count; ++k) body(k);
+        return;
+    }
+    // Run r holds the items whose output ends in (total * r / runs, total * (r + 1) / runs].
+    const size_t runs = std::min<size_t>(count, size_t(threads) * 8);
+    auto first_of = [&](size_t r) {
+        const uint64_t edge = static_cast<uint64_t>(static_cast<double>(total) * double(r) / double(runs));
+        return r == 0 ? size_t(0) : static_cast<size_t>(std::upper_bound(end.begin(), end.end(), edge) - end.begin());
+    };
+    pool_->parallel_for(
+        runs,
+        [&](size_t r) {
+            const size_t last = r + 1 == runs ? count : first_of(r + 1);
+            for (size_t k = first_of(r); k < last; ++k) body(k);
+        },
+        threads);
+}
+
 void Reader::check_declared_sizes(TensorParts& parts) const {
     const TensorRecord& t = parts.t;
     // The stored parts must declare exactly the sizes the shape implies: a damaged

@@ -4,6 +4,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <system_error>
 
 #include "error.hpp"
 
@@ -12,6 +13,8 @@ namespace qstore {
 struct ThreadPool::Job {
     const std::function<void(size_t)>* fn;
     size_t n;
+    unsigned max_threads;
+    std::atomic<unsigned> threads{1};  // the caller, then each worker that joins
     std::atomic<size_t> next{0};
     std::atomic<bool> failed{false};
     std::mutex mutex;
@@ -37,9 +40,19 @@ struct ThreadPool::Job {
     std::string message;
 };
 
-ThreadPool::ThreadPool(unsigned threads) {
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+ThreadPool::ThreadPool(unsigned threads)
+    : threads_(threads ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
+
+void ThreadPool::start_workers() {
+    std::call_once(started_, [this] {
+        try {
+            for (unsigned i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+        } catch (const std::system_error& e) {
+            // The workers started so far stay (the destructor joins them); jobs run on them
+            // and the caller.
+            if (workers_.empty()) fail(Errc::internal, std::string("cannot start a worker thread: ") + e.what());
+        }
+    });
 }
 
 ThreadPool::~ThreadPool() {
@@ -86,8 +99,11 @@ void ThreadPool::worker_loop() {
             wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
             if (stopping_ && queue_.empty()) return;
             job = queue_.front();
-            // Leave the job queued while indices remain so other workers join it.
-            if (job->next.load() + 1 >= job->n) queue_.pop_front();
+            // Leave the job queued while indices remain and it may take more threads, so
+            // that other workers join it (a job is popped the moment it is full: no worker
+            // joins one beyond max_threads).
+            const bool full = job->threads.fetch_add(1) + 1 >= job->max_threads;
+            if (full || job->next.load() + 1 >= job->n) queue_.pop_front();
         }
         run_indices(*job);
         std::lock_guard<std::mutex> lock(mutex_);
@@ -95,15 +111,17 @@ void ThreadPool::worker_loop() {
     }
 }
 
-void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn) {
+void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& fn, unsigned max_threads) {
     if (n == 0) return;
-    if (workers_.empty() || n == 1) {
+    if (threads_ == 1 || n == 1 || max_threads <= 1) {
         for (size_t i = 0; i < n; ++i) fn(i);
         return;
     }
+    start_workers();
     auto job = std::make_shared<Job>();
     job->fn = &fn;
     job->n = n;
+    job->max_threads = max_threads;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         queue_.push_back(job);

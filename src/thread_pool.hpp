@@ -1,6 +1,8 @@
 // A fixed pool of worker threads owned by one object (a qs_file handle, a packer).
 // parallel_for may be called from many threads at once; the calling thread works on
 // its own job too, so a pool of size 1 has no workers and runs everything inline.
+// The workers start with the first job that has work for them: a handle whose loads
+// never split (a small model loaded tensor by tensor) never pays for threads.
 #pragma once
 
 #include <condition_variable>
@@ -21,20 +23,23 @@ public:
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
 
-    unsigned size() const { return static_cast<unsigned>(workers_.size()) + 1; }
+    unsigned size() const { return threads_; }
 
-    // Runs fn(i) for i in [0, n); returns when all are done. If any call throws, the
-    // remaining indices are skipped and the first failure is thrown here again
-    // (a qstore::Error with its code and message, std::bad_alloc, or other exceptions
-    // as Errc::internal with their message).
-    void parallel_for(size_t n, const std::function<void(size_t)>& fn);
+    // Runs fn(i) for i in [0, n) on at most max_threads threads (the caller included);
+    // returns when all are done. If any call throws, the remaining indices are skipped
+    // and the first failure is thrown here again (a qstore::Error with its code and
+    // message, std::bad_alloc, or other exceptions as Errc::internal with their message).
+    void parallel_for(size_t n, const std::function<void(size_t)>& fn, unsigned max_threads = ~0u);
 
 private:
     struct Job;
+    void start_workers();
     void worker_loop();
     static void run_indices(Job& job);
 
-    std::vector<std::thread> workers_;
+    unsigned threads_;
+    std::once_flag started_;
+    std::vector<std::thread> workers_;  // written once, by start_workers
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::shared_ptr<Job>> queue_;

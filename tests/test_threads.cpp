@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <mutex>
+#include <numeric>
 #include <thread>
 
 #include "qs_util.hpp"
+#include "reader.hpp"
 
 using namespace qs_test;
 using qstore::DType;
@@ -161,7 +163,11 @@ TEST_CASE("many handles opened and closed concurrently", "[threads]") {
 
 TEST_CASE("qs_load_high_many and qs_load_low_many decode many tensors in parallel, exactly", "[threads]") {
     const unsigned handle_threads = GENERATE(2u, 1u);
-    CAPTURE(handle_threads);
+    // A batch of the model once or twice runs on the calling thread (below 2 MiB of
+    // output per thread, Reader::kParallelBytesPerThread); 40 times is enough output,
+    // high and low, to be spread over two threads.
+    const size_t copies = GENERATE(2u, 40u);
+    CAPTURE(handle_threads, copies);
     const std::vector<Tensor> model = thread_model();
     TempDir dir;
     qstore::PackOptions o;
@@ -172,10 +178,11 @@ TEST_CASE("qs_load_high_many and qs_load_low_many decode many tensors in paralle
     const size_t n = qs_tensor_count(f.get());
     REQUIRE(n == model.size());
 
-    // Every tensor twice, in reverse order: the batch may repeat and reorder tensors.
+    // Every tensor `copies` times, every other time in reverse order: the batch may
+    // repeat and reorder tensors.
     std::vector<size_t> idx;
-    for (size_t i = n; i-- > 0;) idx.push_back(i);
-    for (size_t i = 0; i < n; ++i) idx.push_back(i);
+    for (size_t c = 0; c < copies; ++c)
+        for (size_t i = 0; i < n; ++i) idx.push_back(c % 2 ? i : n - 1 - i);
     std::vector<std::vector<uint8_t>> high(idx.size()), codes(idx.size()), scales(idx.size());
     std::vector<void*> high_p, codes_p, scales_p;
     std::vector<size_t> high_n, codes_n, scales_n;
@@ -190,6 +197,13 @@ TEST_CASE("qs_load_high_many and qs_load_low_many decode many tensors in paralle
         high_n.push_back(high[k].size());
         codes_n.push_back(codes[k].size());
         scales_n.push_back(info.low_scale_bytes);
+    }
+    if (copies > 2) {  // both batches are large enough for two threads
+        const size_t two_threads = 2 * qstore::Reader::kParallelBytesPerThread;
+        REQUIRE(std::accumulate(high_n.begin(), high_n.end(), size_t(0)) >= two_threads);
+        REQUIRE(std::accumulate(codes_n.begin(), codes_n.end(), size_t(0)) +
+                    std::accumulate(scales_n.begin(), scales_n.end(), size_t(0)) >=
+                two_threads);
     }
     REQUIRE(qs_load_high_many(f.get(), idx.size(), idx.data(), high_p.data(), high_n.data()) == QS_OK);
     REQUIRE(qs_load_low_many(f.get(), idx.size(), idx.data(), codes_p.data(), codes_n.data(), scales_p.data(),

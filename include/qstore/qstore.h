@@ -274,8 +274,9 @@ QS_API qs_status qs_load_level(qs_file* file, size_t index, uint32_t level, void
 QS_API qs_status qs_load_high(qs_file* file, size_t index, void* out, size_t out_size);
 
 /* Several tensors at once: decodes tensors indices[0..count-1] in parallel on the
- * handle's threads (qs_open_options.num_threads), which also helps models made of many
- * small tensors, whose blocks alone cannot keep the threads busy. outs[k] is a buffer
+ * handle's threads (qs_open_options.num_threads; one per 2 MiB of the batch's output),
+ * which also helps models made of many small tensors, whose blocks alone cannot keep
+ * the threads busy. outs[k] is a buffer
  * of out_sizes[k] bytes for tensor indices[k] (qs_load_high_many: high precision;
  * qs_load_low_many: the low codes as qs_load_low writes them, scales in scales[k] of
  * scale_sizes[k] bytes, which may be NULL/0 for passthrough tensors). On failure the
