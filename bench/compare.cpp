@@ -194,6 +194,21 @@ int64_t child_peak_rss(const std::vector<std::string>& args) {
     }
 }
 
+// One call to warm caches; returns how many calls make a sample of at least
+// min_sample seconds.
+int warm_up(const std::function<void()>& op, double min_sample) {
+    const double t0 = now_seconds();
+    op();
+    const double t = now_seconds() - t0;
+    return t < min_sample ? static_cast<int>(std::min(1000.0, std::ceil(min_sample / std::max(t, 1e-7)))) : 1;
+}
+// Seconds per call over `reps` calls.
+double sample_seconds(const std::function<void()>& op, int reps) {
+    const double t0 = now_seconds();
+    for (int k = 0; k < reps; ++k) op();
+    return (now_seconds() - t0) / reps;
+}
+
 // ---------------------------------------------------------------------------
 // Timing: a warm-up call, then `runs` samples, each repeating the operation until
 // it took at least min_sample seconds; the result is the median (and the best) time of
@@ -643,11 +658,33 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
         double t1, tn, t1_best, tn_best;  // MB/s: median and best, 1 thread and N threads
     };
     std::map<std::string, Speed> speed;
-    auto both = [&](const std::string& key, uint64_t bytes, const std::function<void(qstore::ThreadPool&)>& op) {
-        const Timing t1 = time_op([&] { op(pool1); }, opt.runs, opt.min_sample_seconds);
-        const Timing tn = time_op([&] { op(poolN); }, opt.runs, opt.min_sample_seconds);
-        speed[key] = {bytes / t1.median / 1e6, bytes / tn.median / 1e6, bytes / t1.best / 1e6, bytes / tn.best / 1e6};
+    // Load and decompression speeds are sampled in rounds: every round times every
+    // operation once (one thread, then N), so that qstore and the baselines it is compared
+    // with are measured under the same conditions. This VM's speed drifts by 20-50% over
+    // minutes; timing each operation's samples back to back put them in different phases.
+    struct Samples {
+        uint64_t bytes = 0;
+        int reps1 = 0, repsN = 0;  // calls per sample, from the first round's warm-up
+        std::vector<double> t1, tn;
     };
+    std::map<std::string, Samples> samples;
+    auto both = [&](const std::string& key, uint64_t bytes, const std::function<void(qstore::ThreadPool&)>& op) {
+        Samples& m = samples[key];
+        m.bytes = bytes;
+        if (m.reps1 == 0) {
+            m.reps1 = warm_up([&] { op(pool1); }, opt.min_sample_seconds);
+            m.repsN = warm_up([&] { op(poolN); }, opt.min_sample_seconds);
+        }
+        m.t1.push_back(sample_seconds([&] { op(pool1); }, m.reps1));
+        m.tn.push_back(sample_seconds([&] { op(poolN); }, m.repsN));
+    };
+    struct Decompression {  // a separate file compressed one way, timed with the loads
+        std::string key;
+        Codec codec;
+        bool high;
+        Frames frames;
+    };
+    std::vector<Decompression> decompressions;
     const std::pair<Codec, const char*> codecs[] = {
         {Codec::zstd3, "zstd3"}, {Codec::zstd19, "zstd19"}, {Codec::lz4, "lz4"}, {Codec::byte_grouped, "bytegroup"}};
     for (const auto& [codec, cname] : codecs) {
@@ -662,11 +699,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
             const std::string key = std::string(cname) + (file == 0 ? "_high" : "_low");
             stored[key] = f.stored;
             if (codec == Codec::zstd19 && file == 1) continue;  // size only
-            uint8_t* out = file == 0 ? high_out.data() : low_out.data();
-            both(key, file == 0 ? high_total : low_total,
-                 [&](qstore::ThreadPool& p) { decompress_units(units, f, codec, out, p); });
-            for (const auto& u : units)
-                if (std::memcmp(out + u.out_offset, u.data, u.size) != 0) die(key + ": round trip mismatch");
+            decompressions.push_back({key, codec, file == 0, std::move(f)});
         }
     }
 
@@ -685,23 +718,12 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     double h_row_bits = 0;
     for (double b : h_row) h_row_bits += b;
 
-    // ---- speeds: memcpy, read(), qstore loads ----
-    log("%s: timing loads", name.c_str());
-    {
-        auto hc = chunks_of(high_units), lc = chunks_of(low_units);
-        for (auto* pr : {&hc, &lc}) {
-            auto& chunks = *pr;
-            uint8_t* out = pr == &hc ? high_out.data() : low_out.data();
-            both(pr == &hc ? "memcpy_high" : "memcpy_low", pr == &hc ? high_total : low_total, [&](qstore::ThreadPool& p) {
-                p.parallel_for(chunks.size(), [&](size_t i) { std::memcpy(out + chunks[i].out_offset, chunks[i].src, chunks[i].size); });
-            });
-        }
-        const uint64_t hf = file_size(path), lf = file_size(low_st);
-        std::vector<uint8_t> fb(std::max(hf, lf));
-        std::memset(fb.data(), 1, fb.size());
-        both("read_high", hf, [&](qstore::ThreadPool& p) { read_file(path, fb.data(), hf, p); });
-        both("read_low", lf, [&](qstore::ThreadPool& p) { read_file(low_st, fb.data(), lf, p); });
-    }
+    // ---- speeds: decompression of the separate files, memcpy, read(), qstore loads ----
+    log("%s: timing loads (%d rounds)", name.c_str(), opt.runs);
+    const std::vector<Chunk> high_chunks = chunks_of(high_units), low_chunks = chunks_of(low_units);
+    const uint64_t high_file = file_size(path), low_file = file_size(low_st);
+    std::vector<uint8_t> file_bytes(std::max(high_file, low_file));
+    std::memset(file_bytes.data(), 1, file_bytes.size());
     // qstore: every tensor through the C API, open + loads + close per call.
     auto qs_op = [&](const std::string& file, bool high, bool verify, bool view) {
         return [&, file, high, verify, view](qstore::ThreadPool& p) {
@@ -727,34 +749,64 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
             qs_close(f);
         };
     };
-    both("qs_load_high_coded", high_total, qs_op(qs_coded, true, true, false));
-    for (const auto& u : high_units)
-        if (std::memcmp(high_out.data() + u.out_offset, u.data, u.size) != 0) die(name + ": qs_load_high is not bit-exact");
-    // The same loads as one qs_load_high_many call: tensors decoded in parallel.
-    both("qs_load_high_many", high_total, [&](qstore::ThreadPool& p) {
-        qs_file* f = open_qs(qs_coded, p.size() == 1 ? 1 : qs_all_threads, true);
-        std::vector<size_t> idx(infos.size());
-        std::vector<void*> outs(infos.size());
-        std::vector<size_t> sizes(infos.size());
-        size_t hoff = 0;
-        for (size_t i = 0; i < infos.size(); ++i) {
-            idx[i] = i;
-            outs[i] = high_out.data() + hoff;
-            sizes[i] = infos[i].high_bytes;
-            hoff += infos[i].high_bytes;
+    auto timing_round = [&] {
+        for (const Decompression& d : decompressions) {
+            const auto& units = d.high ? high_units : low_units;
+            uint8_t* out = d.high ? high_out.data() : low_out.data();
+            both(d.key, d.high ? high_total : low_total,
+                 [&](qstore::ThreadPool& p) { decompress_units(units, d.frames, d.codec, out, p); });
+            for (const auto& u : units)
+                if (std::memcmp(out + u.out_offset, u.data, u.size) != 0) die(d.key + ": round trip mismatch");
         }
-        check(qs_load_high_many(f, idx.size(), idx.data(), outs.data(), sizes.data()), "qs_load_high_many");
-        qs_close(f);
-    });
-    for (const auto& u : high_units)
-        if (std::memcmp(high_out.data() + u.out_offset, u.data, u.size) != 0)
-            die(name + ": qs_load_high_many is not bit-exact");
-    both("qs_load_high_lowraw", high_total, qs_op(qs_raw, true, true, false));
-    both("qs_load_high_coded_nocheck", high_total, qs_op(qs_coded, true, false, false));
-    both("qs_load_low_coded", low_total, qs_op(qs_coded, false, true, false));
-    if (std::memcmp(low_out.data(), low_all.data(), low_total) != 0) die(name + ": qs_load_low differs");
-    both("qs_load_low_lowraw", low_total, qs_op(qs_raw, false, true, false));
-    both("qs_view_low_lowraw", low_total, qs_op(qs_raw, false, true, true));
+        {
+            for (const auto* pr : {&high_chunks, &low_chunks}) {
+                const auto& chunks = *pr;
+                uint8_t* out = pr == &high_chunks ? high_out.data() : low_out.data();
+                both(pr == &high_chunks ? "memcpy_high" : "memcpy_low", pr == &high_chunks ? high_total : low_total,
+                     [&](qstore::ThreadPool& p) {
+                         p.parallel_for(chunks.size(),
+                                        [&](size_t i) { std::memcpy(out + chunks[i].out_offset, chunks[i].src, chunks[i].size); });
+                     });
+            }
+            both("read_high", high_file, [&](qstore::ThreadPool& p) { read_file(path, file_bytes.data(), high_file, p); });
+            both("read_low", low_file, [&](qstore::ThreadPool& p) { read_file(low_st, file_bytes.data(), low_file, p); });
+        }
+        both("qs_load_high_coded", high_total, qs_op(qs_coded, true, true, false));
+        for (const auto& u : high_units)
+            if (std::memcmp(high_out.data() + u.out_offset, u.data, u.size) != 0) die(name + ": qs_load_high is not bit-exact");
+        // The same loads as one qs_load_high_many call: tensors decoded in parallel.
+        both("qs_load_high_many", high_total, [&](qstore::ThreadPool& p) {
+            qs_file* f = open_qs(qs_coded, p.size() == 1 ? 1 : qs_all_threads, true);
+            std::vector<size_t> idx(infos.size());
+            std::vector<void*> outs(infos.size());
+            std::vector<size_t> sizes(infos.size());
+            size_t hoff = 0;
+            for (size_t i = 0; i < infos.size(); ++i) {
+                idx[i] = i;
+                outs[i] = high_out.data() + hoff;
+                sizes[i] = infos[i].high_bytes;
+                hoff += infos[i].high_bytes;
+            }
+            check(qs_load_high_many(f, idx.size(), idx.data(), outs.data(), sizes.data()), "qs_load_high_many");
+            qs_close(f);
+        });
+        for (const auto& u : high_units)
+            if (std::memcmp(high_out.data() + u.out_offset, u.data, u.size) != 0)
+                die(name + ": qs_load_high_many is not bit-exact");
+        both("qs_load_high_lowraw", high_total, qs_op(qs_raw, true, true, false));
+        both("qs_load_high_coded_nocheck", high_total, qs_op(qs_coded, true, false, false));
+        both("qs_load_low_coded", low_total, qs_op(qs_coded, false, true, false));
+        if (std::memcmp(low_out.data(), low_all.data(), low_total) != 0) die(name + ": qs_load_low differs");
+        both("qs_load_low_lowraw", low_total, qs_op(qs_raw, false, true, false));
+        both("qs_view_low_lowraw", low_total, qs_op(qs_raw, false, true, true));
+    };
+    for (int r = 0; r < opt.runs; ++r) timing_round();
+    for (auto& [key, m] : samples) {
+        const double b = static_cast<double>(m.bytes);
+        speed[key] = {b / median(m.t1) / 1e6, b / median(m.tn) / 1e6,
+                      b / *std::min_element(m.t1.begin(), m.t1.end()) / 1e6,
+                      b / *std::min_element(m.tn.begin(), m.tn.end()) / 1e6};
+    }
     qs_close(fc);
 
     // ---- memory (child processes) ----
@@ -846,7 +898,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     low_row("qstore_low_raw_prefix", "qstore low prefix (--low-raw)", stats_raw.low_prefix_end);
 
     const std::string S3 = "Speed: MB/s, 1 thread / " + std::to_string(N) + " threads (median of " +
-                           std::to_string(opt.runs) + " runs; pack " + std::to_string(opt.pack_runs) + ")";
+                           std::to_string(opt.runs) + " rounds; pack " + std::to_string(opt.pack_runs) + " runs)";
     json& sp = j["speed_mb_per_s"];
     auto speed_row = [&](const std::string& key, const std::string& label, const Speed& v) {
         sp[key] = {{"threads_1", v.t1}, {"threads_all", v.tn}, {"threads_1_best", v.t1_best},
@@ -947,7 +999,7 @@ void usage() {
         "options:\n"
         "  --json FILE          also write the results as JSON\n"
         "  --md FILE            also write the table (markdown) to FILE\n"
-        "  --runs N             timed runs per speed measurement, median reported (default 5)\n"
+        "  --runs N             timed rounds of the load and decompression speeds, median reported (default 5)\n"
         "  --pack-runs N        timed runs per pack measurement (default 3)\n"
         "  --threads N          the 'all threads' column (default: all CPUs, qs_open_ex num_threads=0)\n"
         "  --work-dir DIR       where .qs and separate files are written (default: a fresh temp dir)\n"
@@ -1046,8 +1098,9 @@ int main(int argc, char** argv) {
             "log2(elements per tensor) and is not an achievable bound. Speeds: MB/s of high input (pack), of output "
             "bytes (loads, decompression, memcpy) or of file bytes (read); qstore loads time qs_open_ex + every "
             "tensor + qs_close; N threads = qs_open_ex num_threads=0 for qstore, a pool of N for the baselines "
-            "(per tensor for decompression, 1 MB chunks for memcpy/read). Peak RSS includes the pages of mapped "
-            "files that were touched.\n";
+            "(per tensor for decompression, 1 MB chunks for memcpy/read). Loads, decompression, memcpy and read are "
+            "timed in rounds, each round timing every one of them once, so that qstore and the baselines see the "
+            "same machine conditions. Peak RSS includes the pages of mapped files that were touched.\n";
         std::printf("%s\n%s%s", header.c_str(), table.c_str(), notes.c_str());
         if (!opt.md_out.empty()) {
             std::ofstream md(opt.md_out);
