@@ -391,6 +391,37 @@ TEST_CASE("damaged files never crash the reader even with checksums disabled", "
     check_flips(dir, p, 1, false);
 }
 
+TEST_CASE("errors from damaged residual blocks name the file, the tensor and the block", "[corruption][flips]") {
+    // Error messages are assembled on the way out of a load (the reader adds the tensor,
+    // the block loop the block number): every failed load names its file and tensor, and
+    // damage inside a block's data names that block.
+    TempDir dir;
+    Packed p = make_packed(dir, corruption_model(11), false, "ctx.qs");
+    const std::string path = dir.file("ctx-flip.qs");
+    size_t failed = 0, named_block = 0;
+    for (uint64_t pos = p.low_prefix_end; pos < p.bytes.size(); pos += 3) {  // the residuals' section
+        std::vector<uint8_t> bytes = p.bytes;
+        bytes[pos] ^= 0xFF;
+        write_file(path, bytes);
+        qs_status st;
+        FilePtr f = open_qs(path, &st, 1, 0);  // checksums off: the decoders see the damage
+        if (!f) continue;
+        for (size_t i = 0; i < qs_tensor_count(f.get()); ++i) {
+            const qs_tensor_info info = tensor_info(f.get(), i);
+            std::vector<uint8_t> out(info.high_bytes + 1);
+            if (qs_load_high(f.get(), i, out.data(), out.size()) == QS_OK) continue;
+            ++failed;
+            const std::string msg = qs_last_error_message();
+            INFO(msg);
+            CHECK(contains(msg, path));
+            CHECK(contains(msg, std::string("tensor '") + info.name + "'"));
+            if (contains(msg, "residual block ")) ++named_block;
+        }
+    }
+    CHECK(failed > 0);
+    CHECK(named_block > 0);
+}
+
 TEST_CASE("random multi-byte damage never yields wrong data", "[corruption][flips]") {
     TempDir dir;
     Packed p = make_packed(dir, corruption_model(8), false, "m.qs");
