@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace qstore {
 
@@ -34,18 +35,8 @@ private:
 
 [[noreturn]] inline void fail(Errc code, const std::string& message) { throw Error(code, message); }
 
-// Prefixes an error's message with context ("file.qs: tensor 'x': ") and rethrows it.
-template <class F>
-auto with_context(const std::string& context, F&& body) -> decltype(body()) {
-    try {
-        return body();
-    } catch (const Error& e) {
-        throw Error(e.code(), context + e.what());
-    }
-}
-
-// The same for contexts that cost something to build: make_context() runs only when an
-// error passes.
+// Runs body; an Error leaving it gets make_context() prefixed to its message ("file.qs:
+// tensor 'x': "). The context is built only when an error passes.
 template <class MakeContext, class F>
 auto with_lazy_context(MakeContext&& make_context, F&& body) -> decltype(body()) {
     try {
@@ -53,6 +44,12 @@ auto with_lazy_context(MakeContext&& make_context, F&& body) -> decltype(body())
     } catch (const Error& e) {
         throw Error(e.code(), make_context() + e.what());
     }
+}
+
+// The same with a context at hand.
+template <class F>
+auto with_context(const std::string& context, F&& body) -> decltype(body()) {
+    return with_lazy_context([&] { return context; }, std::forward<F>(body));
 }
 
 }  // namespace qstore

@@ -259,6 +259,18 @@ RansModel rans_read_model(ByteReader& r, const std::string& what) {
     return m;
 }
 
+RansModelSymbols rans_model_symbols(const RansModel& m) {
+    RansModelSymbols out;
+    out.scale_bits = m.scale_bits;
+    out.count = 0;
+    for (int s = 0; s < m.symbols; ++s)
+        if (m.freq[s]) {
+            out.symbol[out.count] = static_cast<uint8_t>(s);
+            out.freq[out.count++] = static_cast<uint16_t>(m.freq[s]);
+        }
+    return out;
+}
+
 void rans_fill_slots(const RansModelSymbols& m, int up, uint32_t* slots) {
     uint32_t start = 0;
     for (int j = 0; j < m.count; ++j) {

@@ -59,6 +59,8 @@ struct RansModelSymbols {
 void rans_read_model_symbols(ByteReader& r, const std::string& what, RansModelSymbols& out);
 // The same as a full model (tests, tools).
 RansModel rans_read_model(ByteReader& r, const std::string& what);
+// A full model as the list of its symbols present (tables built from models in memory).
+RansModelSymbols rans_model_symbols(const RansModel& m);
 // Writes the decoding slots of a model scaled up by 2^up: 2^(scale_bits + up) entries
 // symbol | bias << 8 | (freq - 1) << 20, symbol after symbol.
 void rans_fill_slots(const RansModelSymbols& m, int up, uint32_t* slots);

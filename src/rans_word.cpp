@@ -295,17 +295,8 @@ WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, WordRansTab
 
 WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, WordRansTableStorage& storage) {
     std::vector<RansModelSymbols> symbols(kWordRansContexts);
-    for (int c = 0; c < kWordRansContexts; ++c) {
-        if (!(used & (1u << c))) continue;
-        RansModelSymbols& m = symbols[c];
-        m.scale_bits = models[c].scale_bits;
-        m.count = 0;
-        for (int s = 0; s < models[c].symbols; ++s)
-            if (models[c].freq[s]) {
-                m.symbol[m.count] = static_cast<uint8_t>(s);
-                m.freq[m.count++] = static_cast<uint16_t>(models[c].freq[s]);
-            }
-    }
+    for (int c = 0; c < kWordRansContexts; ++c)
+        if (used & (1u << c)) symbols[c] = rans_model_symbols(models[c]);
     return build_table(symbols.data(), used, storage);
 }
 
