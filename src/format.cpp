@@ -208,10 +208,11 @@ std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::
     return tensors;
 }
 
-void append_block_container(const std::vector<std::vector<uint8_t>>& blocks, std::vector<uint8_t>& out) {
-    put_varint(out, blocks.size());
-    for (const auto& b : blocks) put_varint(out, b.size());
-    for (const auto& b : blocks) put_bytes(out, b.data(), b.size());
+std::vector<uint8_t> block_container_table(const std::vector<std::vector<uint8_t>>& blocks) {
+    std::vector<uint8_t> table;
+    put_varint(table, blocks.size());
+    for (const auto& b : blocks) put_varint(table, b.size());
+    return table;
 }
 
 std::vector<BlockRef> parse_block_container(const uint8_t* p, size_t size, const std::string& what) {

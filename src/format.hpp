@@ -102,7 +102,8 @@ std::vector<uint8_t> serialize_index(const std::vector<TensorRecord>& tensors);
 std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::string& what);
 
 // Block container: varint block count, varint size of each block, then the blocks.
-void append_block_container(const std::vector<std::vector<uint8_t>>& blocks, std::vector<uint8_t>& out);
+// The writer stores the table and then the blocks themselves (no copy into one buffer).
+std::vector<uint8_t> block_container_table(const std::vector<std::vector<uint8_t>>& blocks);
 struct BlockRef {
     const uint8_t* data;
     size_t size;

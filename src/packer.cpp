@@ -29,6 +29,39 @@ namespace qstore {
 
 namespace {
 
+// One level of a tensor in internal form (low_scheme.hpp). `codes` may be longer than
+// the tensor: its buffers are reused.
+struct LowLevelBuffers {
+    std::vector<uint8_t> codes;
+    std::vector<float> scales;
+    std::vector<uint8_t> zero_points;
+    LowTensorData data() { return {codes.data(), scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
+};
+
+// Encoded blocks' buffers, handed back when their tensor is written and handed out again,
+// capacity kept: fresh ones were page-faulted in for every block (a third of the pack
+// time of models of large tensors). What it keeps is about the largest tensor's
+// encoded blocks.
+class BlockBufferPool {
+public:
+    std::vector<uint8_t> take() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (free_.empty()) return {};
+        std::vector<uint8_t> b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+    }
+    void give(std::vector<uint8_t>&& b) {
+        b.clear();
+        std::lock_guard<std::mutex> lock(mutex_);
+        free_.push_back(std::move(b));
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::vector<uint8_t>> free_;
+};
+
 struct EncodeScratch {
     explicit EncodeScratch(int level) : encoder(level) {}
     StreamEncoder encoder;
@@ -53,23 +86,6 @@ std::vector<uint8_t> encode_scale_planes(StreamEncoder& encoder, const LowScheme
     return blob;
 }
 
-// One level's section being written: where it starts and its running checksum.
-struct SectionWriter {
-    FileSink& sink;
-    uint64_t start;
-    PartRef write_part(PartRole role, PartEncoding enc, const void* data, uint64_t size, uint64_t align) {
-        sink.pad_to(align);
-        PartRef p;
-        p.role = role;
-        p.encoding = enc;
-        p.offset = sink.position() - start;
-        p.size = size;
-        p.checksum = checksum(data, size);
-        sink.write(data, size);
-        return p;
-    }
-};
-
 // Coding blocks are whole rows, about block_elements elements each.
 uint64_t rows_per_block(const Geometry& g, uint64_t block_elements) {
     return std::max<uint64_t>(1, block_elements / std::max<uint64_t>(1, g.cols));
@@ -92,9 +108,11 @@ bool should_quantize(const SafetensorsTensor& t, const PackOptions& o) {
     return dtype_is_quantizable(t.dtype) && t.shape.size() >= 2 && t.num_elements() > 0 && !excluded(t.name, o.exclude);
 }
 
-// The index of a model of thousands of tensors is a few hundred KB; level 19 took a
-// third of the pack time of such a model for 5% less index (0.02% of the file).
-constexpr int kIndexZstdLevel = 12;
+// The index of a model of thousands of tensors is a few hundred KB. Its compression runs
+// once per pack, in a fresh context whose tables are first-touched memory: on maxim
+// (2731 tensors, index 477 KB) level 12 took 34 ms (9% of the pack) for 6 KB less than
+// level 3's 7 ms (0.02% of the file); level 19 took a third of the pack.
+constexpr int kIndexZstdLevel = 3;
 
 std::vector<uint8_t> zstd_frame(const std::vector<uint8_t>& raw) {
     std::vector<uint8_t> out(ZSTD_compressBound(raw.size()));
@@ -120,24 +138,65 @@ SectionEntry write_small_section(FileSink& sink, SectionKind kind, const std::ve
     return e;
 }
 
-// One part of an encoded tensor, not yet written: bytes it owns, or (passthrough
-// tensors) bytes of the mapped input that stay valid until the tensor is written.
+// One part of an encoded tensor, not yet written: bytes it owns, in pieces stored back
+// to back (a block container's table and then its blocks, so that the blocks are not
+// copied into one buffer), or (passthrough tensors) bytes of the mapped input that stay
+// valid until the tensor is written.
 struct PendingPart {
     PartRole role;
     PartEncoding encoding;
-    std::vector<uint8_t> owned;
-    const uint8_t* data = nullptr;  // borrowed bytes (then `owned` is empty)
+    std::vector<std::vector<uint8_t>> pieces;
+    const uint8_t* data = nullptr;  // borrowed bytes (then `pieces` is empty)
     uint64_t borrowed_size = 0;
     uint64_t align = 1;
 
     static PendingPart owning(PartRole r, PartEncoding e, std::vector<uint8_t> bytes, uint64_t align) {
-        return PendingPart{r, e, std::move(bytes), nullptr, 0, align};
+        PendingPart p{r, e, {}, nullptr, 0, align};
+        p.pieces.push_back(std::move(bytes));
+        return p;
+    }
+    static PendingPart of_blocks(PartRole r, std::vector<std::vector<uint8_t>> blocks) {
+        PendingPart p{r, PartEncoding::blocks, {}, nullptr, 0, 1};
+        p.pieces.reserve(blocks.size() + 1);
+        p.pieces.push_back(block_container_table(blocks));
+        for (auto& b : blocks) p.pieces.push_back(std::move(b));
+        return p;
     }
     static PendingPart of(PartRole r, PartEncoding e, const uint8_t* data, uint64_t size, uint64_t align) {
         return PendingPart{r, e, {}, data, size, align};
     }
-    const uint8_t* bytes() const { return data ? data : owned.data(); }
-    uint64_t size() const { return data ? borrowed_size : owned.size(); }
+};
+
+// One level's section being written: where it starts and its running checksum.
+struct SectionWriter {
+    FileSink& sink;
+    uint64_t start;
+    PartRef write_part(const PendingPart& part) {
+        sink.pad_to(part.align);
+        PartRef p;
+        p.role = part.role;
+        p.encoding = part.encoding;
+        p.offset = sink.position() - start;
+        if (part.data) {
+            p.size = part.borrowed_size;
+            p.checksum = checksum(part.data, part.borrowed_size);
+            sink.write(part.data, part.borrowed_size);
+            return p;
+        }
+        p.size = 0;
+        if (part.pieces.size() == 1) {
+            p.checksum = checksum(part.pieces[0].data(), part.pieces[0].size());
+        } else {
+            Checksummer sum;  // the XXH3 of the pieces back to back
+            for (const auto& piece : part.pieces) sum.update(piece.data(), piece.size());
+            p.checksum = sum.digest();
+        }
+        for (const auto& piece : part.pieces) {
+            p.size += piece.size();
+            sink.write(piece.data(), piece.size());
+        }
+        return p;
+    }
 };
 
 // A tensor encoded in memory; its parts get their offsets when it is written.
@@ -158,6 +217,9 @@ struct PackJob {
     // The lowest format minor version that reads the file (header): the largest any
     // feature used needs.
     std::atomic<uint16_t> minor{0};
+    BlockBufferPool block_buffers;
+    // The levels of the tensors being encoded (one per thread at most).
+    ResourcePool<std::vector<LowLevelBuffers>> level_pool{[] { return std::make_unique<std::vector<LowLevelBuffers>>(); }};
 
     void need_minor(uint16_t m) {
         uint16_t cur = minor.load();
@@ -218,16 +280,14 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
         for (const LowScheme* s : schemes) rec.low.push_back(s->spec());
         if (L > 1 || static_cast<int>(rec.low[0].id) > 5) need_minor(1);
         need_minor(kRansModelFormatMinor);  // residual blocks hold rANS models
-        // Every level in internal form (low_scheme.hpp).
-        struct Level {
-            std::vector<uint8_t> codes;
-            std::vector<float> scales;
-            std::vector<uint8_t> zero_points;
-            LowTensorData data() { return {codes.data(), scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
-        };
-        std::vector<Level> lv(L);
+        // Every level in internal form (low_scheme.hpp), in buffers kept from tensor to tensor.
+        auto levels = level_pool.acquire();
+        std::vector<LowLevelBuffers>& lv = *levels;
+        lv.resize(L);
         for (size_t k = 0; k < L; ++k) {
-            lv[k].codes.resize(g.elements());
+            // Only grown: the codes are all written below, and a shrink followed by a
+            // growth would zero-fill what was already there.
+            if (lv[k].codes.size() < g.elements()) lv[k].codes.resize(g.elements());
             lv[k].scales.resize(schemes[k]->scale_count(g));
             lv[k].zero_points.resize(schemes[k]->has_zero_points() ? lv[k].scales.size() : 0);
             if (given[0]) {
@@ -252,6 +312,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
             auto s = scratch_pool.acquire();
             const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
             if (!options.low_raw) {
+                code_blocks[b] = block_buffers.take();
                 s->encoder.encode({{lv[0].codes.data() + first, n}}, code_blocks[b]);
                 need_minor(s->encoder.format_minor());
             }
@@ -263,9 +324,11 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
                     s->predicted_codes.resize(n);
                     schemes[k + 1]->quantize_with_scales(s->prediction.data(), lv[k + 1].data().view(), g, first,
                                                          n, s->predicted_codes.data());
+                    blocks[k + 1][b] = block_buffers.take();
                     encode_code_residual_block(lv[k + 1].codes.data() + first, s->predicted_codes.data(),
                                                s->context.data(), n, *schemes[k + 1], blocks[k + 1][b]);
                 } else {
+                    blocks[L][b] = block_buffers.take();
                     encode_residual_block(t.data + first * dtype_size(t.dtype), t.dtype, s->prediction.data(),
                                           s->context.data(), n, blocks[L][b]);
                 }
@@ -283,9 +346,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
             if (s0.has_zero_points())
                 out.levels[0].push_back(PendingPart::owning(PartRole::zero_points, PartEncoding::raw, std::move(zps), low_align));
         } else {
-            std::vector<uint8_t> blob;
-            append_block_container(code_blocks, blob);
-            out.levels[0].push_back(PendingPart::owning(PartRole::codes, PartEncoding::blocks, std::move(blob), 1));
+            out.levels[0].push_back(PendingPart::of_blocks(PartRole::codes, std::move(code_blocks)));
         }
         for (size_t k = 0; k < L; ++k) {
             if (k > 0 || !options.low_raw) {
@@ -300,18 +361,11 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
                         PendingPart::owning(PartRole::zero_points, PartEncoding::byte_planes, std::move(blob), 1));
                 }
             }
-            if (k > 0) {
-                std::vector<uint8_t> blob;
-                append_block_container(blocks[k], blob);
-                out.levels[k].push_back(
-                    PendingPart::owning(PartRole::code_residual, PartEncoding::blocks, std::move(blob), 1));
-            }
+            if (k > 0) out.levels[k].push_back(PendingPart::of_blocks(PartRole::code_residual, std::move(blocks[k])));
             out.low_separate_bytes +=
                 schemes[k]->code_bytes(g) + schemes[k]->scale_bytes(g) + schemes[k]->zero_point_bytes(g);
         }
-        std::vector<uint8_t> blob;
-        append_block_container(blocks[L], blob);
-        out.levels[L].push_back(PendingPart::owning(PartRole::residual, PartEncoding::blocks, std::move(blob), 1));
+        out.levels[L].push_back(PendingPart::of_blocks(PartRole::residual, std::move(blocks[L])));
     }
     rec.levels.assign(out.levels.size(), {});  // parts: filled in when written
     return out;
@@ -371,14 +425,13 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     out.restart_checksum();
     for (auto& sink : upper_sinks) writers.push_back(SectionWriter{*sink, 0});
 
-    PackJob job{options, given_low, schemes, pool, scratch_pool, {}};
+    PackJob job{options, given_low, schemes, pool, scratch_pool, {}, {}};
     std::vector<TensorRecord> records;
     const auto& tensors = high.tensors();
     auto write_tensor = [&](const SafetensorsTensor& t, EncodedTensor& e) {
         for (size_t k = 0; k < e.levels.size(); ++k)
             for (const PendingPart& part : e.levels[k])
-                e.record.levels[k].push_back(writers[k].write_part(part.role, part.encoding, part.bytes(), part.size(),
-                                                                   part.align));
+                e.record.levels[k].push_back(writers[k].write_part(part));
         stats.high_bytes += t.size;
         stats.low_separate_bytes += e.low_separate_bytes;
         if (e.record.quantized()) {
@@ -386,6 +439,10 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
             stats.quantized_elements += t.num_elements();
         }
         records.push_back(std::move(e.record));
+        for (auto& level : e.levels)  // the blocks' buffers (pieces after a container's table)
+            for (PendingPart& part : level)
+                if (part.encoding == PartEncoding::blocks)
+                    for (size_t i = 1; i < part.pieces.size(); ++i) job.block_buffers.give(std::move(part.pieces[i]));
         high.release(t);  // keep RSS at about one tensor per thread, not the whole mapped model
         for (const SafetensorsTensor* x : e.given)
             if (x) given_low->release(*x);

@@ -151,9 +151,12 @@ template <DType T>
 void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
                   std::vector<uint8_t>& out) {
     using U = typename HighBits<T>::U;
-    std::vector<uint8_t> tokens(n);
+    // Working buffers of this thread, kept from block to block: fresh ones would be
+    // zero-filled and, being large, page-faulted in again for every block.
+    thread_local std::vector<uint8_t> tokens, bits, header, payload;
+    if (tokens.size() < n) tokens.resize(n);
     // At most 8*sizeof(U) - 3 extra bits per element, + 8 bytes for the whole-word stores.
-    std::vector<uint8_t> bits(n * sizeof(U) + 8);
+    if (bits.size() < n * sizeof(U) + 8) bits.resize(n * sizeof(U) + 8);
     uint8_t* bit_out = bits.data();
     uint64_t acc = 0;  // the bits not yet whole bytes: `fill` (< 8) of them
     int fill = 0;
@@ -188,11 +191,10 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
         }
     }
     if (fill > 0) *bit_out++ = static_cast<uint8_t>(acc);
-    bits.resize(static_cast<size_t>(bit_out - bits.data()));
 
     uint16_t used = 0;
     std::array<RansModel, kContextClasses> models;
-    std::vector<uint8_t> header;
+    header.clear();
     for (int c = 0; c < kContextClasses; ++c) {
         uint64_t m = 0;
         for (uint64_t k : count[c]) m += k;
@@ -212,13 +214,13 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
             rans_write_model(models[c], header);
             scale = std::max(scale, models[c].scale_bits);
         }
-    std::vector<uint8_t> payload;
+    payload.clear();
     if (lanes) word_rans_encode(tokens.data(), ctx, n, lanes, models.data(), scale, payload);
     else rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
     out.insert(out.end(), header.begin(), header.end());
     put_varint(out, payload.size());
     out.insert(out.end(), payload.begin(), payload.end());
-    out.insert(out.end(), bits.begin(), bits.end());
+    out.insert(out.end(), bits.data(), bit_out);
 }
 
 // Pass 2 of decoding, element-wise and branch-free: prediction + residual. The same

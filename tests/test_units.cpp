@@ -777,8 +777,10 @@ TEST_CASE("tensor index: unknown dtype, scheme or encoding is unsupported, 9 dim
 
 TEST_CASE("block container: round trip and damage detection", "[unit][format]") {
     std::vector<std::vector<uint8_t>> blocks = {{}, {1}, std::vector<uint8_t>(300, 2), {3, 4, 5}};
-    std::vector<uint8_t> out = {0xEE};  // appends after existing bytes
-    qstore::append_block_container(blocks, out);
+    std::vector<uint8_t> out = {0xEE};  // parsed from an offset
+    const std::vector<uint8_t> table = qstore::block_container_table(blocks);
+    out.insert(out.end(), table.begin(), table.end());
+    for (const auto& b : blocks) out.insert(out.end(), b.begin(), b.end());
     const auto refs = qstore::parse_block_container(out.data() + 1, out.size() - 1, "b");
     REQUIRE(refs.size() == blocks.size());
     for (size_t i = 0; i < blocks.size(); ++i) {
