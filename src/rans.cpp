@@ -1,6 +1,7 @@
 #include "rans.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace qstore {
@@ -14,42 +15,59 @@ int bit_length(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
 void rans_corrupt(const std::string& what, const char* why) { fail(Errc::corrupt, what + ": rANS " + why); }
 
 RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits) {
+    // Models are built per context and block (tens of thousands in a model of small
+    // tensors): the work is over the symbols present, found without branches.
     RansModel m;
     uint64_t n = 0;
+    int present[256];
     int distinct = 0;
-    for (uint64_t c : count) {
-        n += c;
-        distinct += c != 0;
+    for (int s = 0; s < 256; ++s) {
+        n += count[s];
+        present[distinct] = s;
+        distinct += count[s] != 0;
     }
     // About n/4 slots (at most 4096): the decoder builds a table of 2^scale_bits per
     // model, and on the shared models finer tables cost more than they save.
+    if (n == 0) fail(Errc::internal, "rANS model of no symbols");
     const int cap = std::clamp(max_scale_bits, 1, kRansMaxScaleBits);
     m.scale_bits = std::clamp(bit_length(n) - 2, std::min(std::max(bit_length(distinct) + 1, 2), cap), cap);
     const uint32_t total = 1u << m.scale_bits;
+    // freq = max(1, round(count * total / n)). Below 2^32 symbols the quotient is a
+    // float64 division of exact operands (< 2^45) whose rounding cannot cross an
+    // integer (a non-integer quotient is >= 1/n >= 2^-32 from one, the rounding error
+    // <= 2^12 * 2^-53), so its truncation is the integer division's.
+    const bool exact_in_double = n < (uint64_t(1) << 32);
+    const double dn = static_cast<double>(n);
     int64_t sum = 0;
-    for (int s = 0; s < 256; ++s) {
-        if (!count[s]) continue;
-        m.freq[s] = static_cast<uint32_t>(std::max<uint64_t>(1, (count[s] * total + n / 2) / n));
+    int best = present[0];  // the first most frequent symbol
+    for (int j = 0; j < distinct; ++j) {
+        const int s = present[j];
+        const uint64_t a = count[s] * total + n / 2;
+        const uint64_t q = exact_in_double ? static_cast<uint64_t>(static_cast<double>(a) / dn) : a / n;
+        m.freq[s] = static_cast<uint32_t>(std::max<uint64_t>(1, q));
         sum += m.freq[s];
+        best = m.freq[s] > m.freq[best] ? s : best;
     }
     // Fix rounding on the most frequent symbol, where a unit of frequency costs least;
     // if it cannot absorb all of it (it must keep >= 1), move on to the next largest.
     while (sum != total) {
-        int best = -1;
-        for (int s = 0; s < 256; ++s)
-            if (m.freq[s] > 1 || (sum < total && m.freq[s]))
-                if (best < 0 || m.freq[s] > m.freq[best]) best = s;
         const int64_t change = std::max<int64_t>(int64_t(total) - sum, 1 - int64_t(m.freq[best]));
         m.freq[best] = static_cast<uint32_t>(int64_t(m.freq[best]) + change);
         sum += change;
+        if (sum == total) break;
+        best = -1;
+        for (int j = 0; j < distinct; ++j) {
+            const int s = present[j];
+            if (m.freq[s] > 1 || (sum < total && m.freq[s]))
+                if (best < 0 || m.freq[s] > m.freq[best]) best = s;
+        }
     }
     uint32_t acc = 0;
-    m.symbols = 0;
     for (int s = 0; s < 256; ++s) {
         m.start[s] = acc;
         acc += m.freq[s];
-        if (m.freq[s]) m.symbols = s + 1;
     }
+    m.symbols = present[distinct - 1] + 1;
     return m;
 }
 
@@ -151,14 +169,19 @@ void rans_write_model(const RansModel& m, std::vector<uint8_t>& out) {
     put_u8(out, static_cast<uint8_t>(kModelSyntax2 | m.scale_bits));
     int present[256];
     int k_count = 0;
-    for (int s = 0; s < 256; ++s)
-        if (m.freq[s]) present[k_count++] = s;
-    // The Rice parameter that codes the explicit frequencies (all but the last) shortest.
+    for (int s = 0; s < m.symbols; ++s) {
+        present[k_count] = s;
+        k_count += m.freq[s] != 0;
+    }
+    // The Rice parameter that codes the explicit frequencies (all but the last) shortest:
+    // parameter k costs (f - 1) >> k + 1 + k bits per frequency.
+    uint64_t high[1 << kRiceParameterBits] = {};
+    for (int j = 0; j + 1 < k_count; ++j)
+        for (int k = 0; k < (1 << kRiceParameterBits); ++k) high[k] += (m.freq[present[j]] - 1) >> k;
     int best_k = 0;
     uint64_t best_bits = UINT64_MAX;
     for (int k = 0; k < (1 << kRiceParameterBits); ++k) {
-        uint64_t bits = 0;
-        for (int j = 0; j + 1 < k_count; ++j) bits += ((m.freq[present[j]] - 1) >> k) + 1 + k;
+        const uint64_t bits = high[k] + static_cast<uint64_t>(k + 1) * static_cast<uint64_t>(std::max(k_count - 1, 0));
         if (bits < best_bits) {
             best_bits = bits;
             best_k = k;
@@ -316,7 +339,9 @@ EncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
     } else {
         uint32_t shift = 0;
         while (freq > (1u << shift)) ++shift;
-        e.rcp_freq = static_cast<uint32_t>(((uint64_t(1) << (shift + 31)) + freq - 1) / freq);
+        // ceil(2^(shift+31) / freq) as a float64 division: the quotient is an integer or
+        // >= 1/freq >= 2^-12 from one, and rounds by at most 2^43 * 2^-53.
+        e.rcp_freq = static_cast<uint32_t>(std::ceil(static_cast<double>(uint64_t(1) << (shift + 31)) / freq));
         e.rcp_shift = shift - 1;
         e.bias = start;
     }
@@ -394,8 +419,20 @@ void RansDecoder::finish(uint32_t x0, uint32_t x1, uint32_t x2, uint32_t x3, con
 }
 
 std::array<uint64_t, 256> byte_histogram(const uint8_t* data, size_t n) {
+    // Four partial histograms: runs of one byte value (codes near zero) would otherwise
+    // make every increment wait for the previous one's store.
+    uint32_t part[4][256] = {};
+    size_t i = 0;
+    for (; i + 4 <= n && i < (size_t{1} << 32) - 4; i += 4) {
+        ++part[0][data[i]];
+        ++part[1][data[i + 1]];
+        ++part[2][data[i + 2]];
+        ++part[3][data[i + 3]];
+    }
     std::array<uint64_t, 256> count{};
-    for (size_t i = 0; i < n; ++i) ++count[data[i]];
+    for (; i < n; ++i) ++count[data[i]];
+    for (int s = 0; s < 256; ++s)
+        count[s] += uint64_t{part[0][s]} + part[1][s] + part[2][s] + part[3][s];
     return count;
 }
 

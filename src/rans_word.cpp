@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 
 #include "error.hpp"
@@ -143,9 +144,10 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         }
     }
     if (out_of_range) fail(Errc::internal, "word rANS: context out of range");
-    // Every entry of a used context is written (zero without a frequency).
+    // Every packed entry of a used context is written (zero without a frequency: both
+    // loops check that); the scalar loop's entries only for the symbols present.
     thread_local std::vector<WordEncSymbol> table;
-    thread_local std::vector<uint32_t> packed;  // freq | start << 16, for the vector kernel
+    thread_local std::vector<uint32_t> packed;  // freq | start << 16
     table.resize(kWordRansContexts * 256);
     packed.resize(kWordRansContexts * 256);
     for (int c = 0; c < kWordRansContexts; ++c) {
@@ -153,17 +155,19 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         const RansModel& m = models[c];
         if (m.scale_bits > scale_bits) fail(Errc::internal, "word rANS: model scale above the payload scale");
         const int up = scale_bits - m.scale_bits;
-        for (int s = 0; s < 256; ++s) {
+        uint32_t* const pk = packed.data() + c * 256;
+        std::fill(pk, pk + 256, 0u);
+        for (int s = 0; s < m.symbols; ++s) {
             const uint32_t f = m.freq[s] << up;
-            WordEncSymbol& e = table[c * 256 + s];
-            e = WordEncSymbol{};
-            packed[c * 256 + s] = 0;
             if (!f) continue;
+            WordEncSymbol& e = table[c * 256 + s];
             e.x_max = static_cast<uint64_t>(f) << (32 - scale_bits);
-            e.rcp = ((uint64_t(1) << 44) + f - 1) / f;
+            // ceil(2^44 / f) as a float64 division: 2^44 / f is an integer (f a power of
+            // two) or >= 1/f >= 2^-12 from one, and rounds by at most 2^32 * 2^-53.
+            e.rcp = static_cast<uint64_t>(std::ceil(static_cast<double>(uint64_t(1) << 44) / static_cast<double>(f)));
             e.bias = m.start[s] << up;
             e.cmpl = (1u << scale_bits) - f;
-            packed[c * 256 + s] = f | e.bias << 16;
+            pk[s] = f | e.bias << 16;
         }
     }
     const WordEncSymbol* const tab = table.data();
@@ -184,8 +188,9 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
     bool no_freq = false;
     for (size_t i = n; i-- > stop;) {
         uint32_t& s = x[i & lane_mask];
-        const WordEncSymbol& e = tab[(context ? context[i] * 256u : 0u) + symbols[i]];
-        no_freq |= e.x_max == 0;
+        const uint32_t entry = (context ? context[i] * 256u : 0u) + symbols[i];
+        const WordEncSymbol& e = tab[entry];
+        no_freq |= packed[entry] == 0;  // then e is stale, and the result is thrown away
         // Renormalization without a branch (it happens on a random ~third of the
         // symbols): the word is always written below p, and p moves only if it counts.
         // Arithmetic, not ?: — GCC turns a select on this condition into a branch.

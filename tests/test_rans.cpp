@@ -219,6 +219,65 @@ TEST_CASE("rANS models: both syntaxes round trip at every scale and alphabet, an
     CHECK(bytes2 < bytes1 * 3 / 4);
 }
 
+TEST_CASE("rANS models: each frequency is the rounded share, the most frequent symbol absorbs the rounding",
+          "[rans]") {
+    // The definition, in 128-bit integers: freq = max(1, floor((count * total + n / 2) / n)),
+    // then the difference to the total goes to the first most frequent symbol (and, while
+    // it cannot take all of it without dropping below 1, to the next).
+    auto reference = [](const std::array<uint64_t, 256>& count, int scale) {
+        unsigned __int128 n = 0;
+        for (uint64_t c : count) n += c;
+        const uint64_t total = uint64_t{1} << scale;
+        std::array<uint32_t, 256> f{};
+        int64_t sum = 0;
+        for (int s = 0; s < 256; ++s)
+            if (count[s]) {
+                const auto q = static_cast<uint64_t>((static_cast<unsigned __int128>(count[s]) * total + n / 2) / n);
+                f[s] = static_cast<uint32_t>(std::max<uint64_t>(1, q));
+                sum += f[s];
+            }
+        while (sum != static_cast<int64_t>(total)) {
+            int best = -1;
+            for (int s = 0; s < 256; ++s)
+                if (f[s] > 1 || (sum < static_cast<int64_t>(total) && f[s]))
+                    if (best < 0 || f[s] > f[best]) best = s;
+            const int64_t change = std::max<int64_t>(static_cast<int64_t>(total) - sum, 1 - int64_t{f[best]});
+            f[best] = static_cast<uint32_t>(f[best] + change);
+            sum += change;
+        }
+        return f;
+    };
+    std::mt19937_64 rng(11);
+    // Random histograms below and above 2^32 symbols in all (the models take different
+    // division paths), many symbols rounded up to 1 (the most frequent then gives up
+    // several units), ties for the most frequent.
+    for (int trial = 0; trial < 3000; ++trial) {
+        std::array<uint64_t, 256> count{};
+        const int alphabet = 1 + static_cast<int>(rng() % 256);
+        const int shift = trial % 3 == 0 ? 0 : trial % 3 == 1 ? static_cast<int>(rng() % 14) : 24 + static_cast<int>(rng() % 16);
+        for (int k = 0; k < alphabet; ++k) {
+            const int s = static_cast<int>(rng() % 256);
+            count[s] = (rng() % 4 == 0) ? 1 : 1 + rng() % (uint64_t{1000} << shift);
+        }
+        if (trial % 7 == 0) count[3] = count[200] = 1000000;  // a tie
+        // Room for every symbol present (the callers' scales always have it).
+        const int min_scale = 64 - __builtin_clzll(static_cast<uint64_t>(alphabet)) + 1;
+        const int max_scale = min_scale + static_cast<int>(rng() % static_cast<uint64_t>(13 - min_scale));
+        CAPTURE(trial, alphabet, shift, max_scale);
+        const qstore::RansModel m = qstore::rans_model(count, max_scale);
+        REQUIRE(m.freq == reference(count, m.scale_bits));
+        uint32_t start = 0;
+        int last = 0;
+        for (int s = 0; s < 256; ++s) {
+            REQUIRE(m.start[s] == start);
+            start += m.freq[s];
+            if (m.freq[s]) last = s + 1;
+        }
+        REQUIRE(start == (1u << m.scale_bits));
+        REQUIRE(m.symbols == last);
+    }
+}
+
 TEST_CASE("rANS models in syntax 2: truncation, padding and impossible values are corrupt", "[rans]") {
     std::mt19937_64 rng(8);
     const qstore::RansModel m = random_model(rng, 10, 60, 2);
