@@ -75,16 +75,18 @@ __attribute__((target("avx512f,f16c"))) inline void f16_from_f32_avx512(const fl
 }
 #pragma GCC diagnostic pop
 #endif
+// IEEE binary16 -> float32, exact (NaN payloads kept). All three cases are computed and
+// one is selected, so loops over it vectorize.
 inline float f32_from_f16(uint16_t h) {
-    uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1Fu;
-    uint32_t mant = h & 0x3FFu;
-    if (exp == 0x1F) return f32_from_bits(sign | 0x7F800000u | (mant << 13));
-    if (exp == 0) {
-        float v = static_cast<float>(mant) * f32_from_bits(0x33800000u);  // mant * 2^-24, exact
-        return f32_from_bits(f32_bits(v) | sign);
-    }
-    return f32_from_bits(sign | ((exp + 112u) << 23) | (mant << 13));
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1Fu;
+    const uint32_t mant = h & 0x3FFu;
+    const uint32_t special = sign | 0x7F800000u | (mant << 13);  // Inf, NaN
+    const uint32_t subnormal = f32_bits(static_cast<float>(mant) * f32_from_bits(0x33800000u)) | sign;  // mant * 2^-24, exact
+    const uint32_t normal = sign | ((exp + 112u) << 23) | (mant << 13);
+    const uint32_t is_special = 0u - static_cast<uint32_t>(exp == 0x1Fu);
+    const uint32_t is_subnormal = 0u - static_cast<uint32_t>(exp == 0u);
+    return f32_from_bits((special & is_special) | (subnormal & is_subnormal) | (normal & ~(is_special | is_subnormal)));
 }
 
 // The binary16 pattern a float32 came from (inverse of f32_from_f16, NaN payloads

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "error.hpp"
@@ -101,14 +102,38 @@ uint8_t magnitude_class(int a) {
     return static_cast<uint8_t>(c);
 }
 
-void BlockStats::add(const float* x, uint64_t n) {
+namespace {
+
+// The passes over every element of a pack before its codes: widening a row to float32
+// and its blocks' statistics. The same source compiled for AVX2 and AVX-512 (integer
+// operations and exact conversions: the same values on every path).
+__attribute__((always_inline)) inline void widen_body(const uint8_t* src, DType t, uint64_t n, float* dst) {
+    uint16_t h;
+    switch (t) {
+        case DType::bf16:
+            for (uint64_t i = 0; i < n; ++i) {
+                std::memcpy(&h, src + 2 * i, 2);
+                dst[i] = f32_from_bf16(h);
+            }
+            break;
+        case DType::f16:
+            for (uint64_t i = 0; i < n; ++i) {
+                std::memcpy(&h, src + 2 * i, 2);
+                dst[i] = f32_from_f16(h);
+            }
+            break;
+        default: high_to_f32(src, t, n, dst);
+    }
+}
+
+__attribute__((always_inline)) inline void stats_body(BlockStats& s, const float* x, uint64_t n) {
     // Reductions over integer images of the values, selected by masks, so the loop has
     // no branch and vectorizes: magnitudes order as their bit patterns, signed values as
     // their keys (float_bits.hpp). Non-finite values count as +0, and -0 as +0 (which
     // never replaces the starting 0 as the minimum, as `x < min` would not).
-    const uint32_t absmax_bits = f32_bits(absmax);
+    const uint32_t absmax_bits = f32_bits(s.absmax);
     uint32_t mag = absmax_bits;
-    uint32_t lo = float_key<uint32_t>(f32_bits(min)), hi = float_key<uint32_t>(f32_bits(max));
+    uint32_t lo = float_key<uint32_t>(f32_bits(s.min)), hi = float_key<uint32_t>(f32_bits(s.max));
     for (uint64_t i = 0; i < n; ++i) {
         uint32_t b = f32_bits(x[i]);
         const uint32_t finite = 0u - static_cast<uint32_t>((b & 0x7F800000u) != 0x7F800000u);
@@ -119,15 +144,54 @@ void BlockStats::add(const float* x, uint64_t n) {
         lo = k < lo ? k : lo;
         hi = k > hi ? k : hi;
     }
-    min = f32_from_bits(float_from_key<uint32_t>(lo));
-    max = f32_from_bits(float_from_key<uint32_t>(hi));
+    s.min = f32_from_bits(float_from_key<uint32_t>(lo));
+    s.max = f32_from_bits(float_from_key<uint32_t>(hi));
     if (mag > absmax_bits) {  // the first value of this largest magnitude
-        absmax = f32_from_bits(mag);
+        s.absmax = f32_from_bits(mag);
         for (uint64_t i = 0; i < n; ++i)
             if ((f32_bits(x[i]) & 0x7FFFFFFFu) == mag) {
-                signed_absmax = x[i];
+                s.signed_absmax = x[i];
                 break;
             }
+    }
+}
+
+void widen_scalar(const uint8_t* src, DType t, uint64_t n, float* dst) { widen_body(src, t, n, dst); }
+void stats_scalar(BlockStats& s, const float* x, uint64_t n) { stats_body(s, x, n); }
+#if QSTORE_RANS_X86
+__attribute__((target("avx2"))) void widen_avx2(const uint8_t* src, DType t, uint64_t n, float* dst) {
+    widen_body(src, t, n, dst);
+}
+__attribute__((target("avx2"))) void stats_avx2(BlockStats& s, const float* x, uint64_t n) { stats_body(s, x, n); }
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void widen_avx512(const uint8_t* src, DType t,
+                                                                                     uint64_t n, float* dst) {
+    widen_body(src, t, n, dst);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void stats_avx512(BlockStats& s, const float* x,
+                                                                                     uint64_t n) {
+    stats_body(s, x, n);
+}
+#endif
+
+void widen_row(RansIsa isa, const uint8_t* src, DType t, uint64_t n, float* dst) {
+    switch (isa) {
+#if QSTORE_RANS_X86
+        case RansIsa::avx512: return widen_avx512(src, t, n, dst);
+        case RansIsa::avx2: return widen_avx2(src, t, n, dst);
+#endif
+        default: return widen_scalar(src, t, n, dst);
+    }
+}
+
+}  // namespace
+
+void BlockStats::add(const float* x, uint64_t n) {
+    switch (rans_isa()) {
+#if QSTORE_RANS_X86
+        case RansIsa::avx512: return stats_avx512(*this, x, n);
+        case RansIsa::avx2: return stats_avx2(*this, x, n);
+#endif
+        default: return stats_scalar(*this, x, n);
     }
 }
 
@@ -161,8 +225,9 @@ void GridScheme::prepare(const uint8_t* high, DType t, const Geometry& g, const 
     std::vector<BlockStats> stats(scale_count(g));
     std::vector<float> row(g.cols);
     const size_t esize = dtype_size(t);
+    const RansIsa isa = rans_isa();
     for (uint64_t r = 0; r < g.rows; ++r) {
-        high_to_f32(high + r * g.cols * esize, t, g.cols, row.data());
+        widen_row(isa, high + r * g.cols * esize, t, g.cols, row.data());
         for (uint64_t j = 0; j < across; ++j) {
             const uint64_t c0 = j * b.block_cols, len = std::min(b.block_cols, g.cols - c0);
             stats[r / b.block_rows * across + j].add(row.data() + c0, len);
@@ -184,8 +249,9 @@ void GridScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint6
     const uint64_t across = blocks_across(b, g);
     const size_t esize = dtype_size(t);
     std::vector<float> row(g.cols);
+    const RansIsa isa = rans_isa();
     for (uint64_t r = row_begin; r < row_end; ++r) {
-        high_to_f32(high + r * g.cols * esize, t, g.cols, row.data());
+        widen_row(isa, high + r * g.cols * esize, t, g.cols, row.data());
         for (uint64_t j = 0; j < across; ++j) {
             const uint64_t c0 = j * b.block_cols, len = std::min(b.block_cols, g.cols - c0);
             const uint64_t k = r / b.block_rows * across + j;

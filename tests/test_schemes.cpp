@@ -14,6 +14,7 @@
 #include "low_scheme.hpp"
 #include "packer.hpp"
 #include "qs_util.hpp"
+#include "rans_word.hpp"  // kernel sets
 
 using namespace qs_test;
 using qstore::DType;
@@ -494,6 +495,48 @@ LevelBytes own_native(const qstore::LowScheme& s, const Tensor& t) {
 }
 
 }  // namespace
+
+TEST_CASE("Every scheme quantizes to the same codes, scales and zero points on every kernel set", "[schemes][all]") {
+    // Widening, block statistics and the INT8 quantizer run as scalar, AVX2 and AVX-512
+    // builds of one source; awkward rows (NaN payloads, +-Inf, +-0, subnormals, random
+    // bits) and row lengths that leave every vector tail.
+    std::vector<qstore::RansIsa> isas{qstore::RansIsa::scalar};
+    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx2) isas.push_back(qstore::RansIsa::avx2);
+    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx512) isas.push_back(qstore::RansIsa::avx512);
+    struct Restore {
+        ~Restore() { qstore::rans_set_isa_limit(qstore::RansIsa::avx512); }
+    } restore;
+    Gen gen(77);
+    for (const qstore::SchemeSpec& spec : all_specs()) {
+        const qstore::LowScheme& scheme = *qstore::low_scheme(spec);
+        for (DType t : {DType::f32, DType::f16, DType::bf16})
+            for (const std::vector<uint64_t>& shape :
+                 std::vector<std::vector<uint64_t>>{{7, 33}, {3, 4, 5, 6}, {130, 160}, {2, 1000}, {9, 64}}) {
+                const Tensor x = gen.float_tensor("t", t, shape);
+                const qstore::Geometry g{x.rows(), x.cols()};
+                if (!scheme.accepts(g)) continue;
+                CAPTURE(scheme.name(), qstore::dtype_name(t), g.rows, g.cols);
+                std::vector<std::vector<uint8_t>> codes, zero_points;
+                std::vector<std::vector<float>> scales;
+                for (qstore::RansIsa isa : isas) {
+                    qstore::rans_set_isa_limit(isa);
+                    codes.emplace_back(g.elements());
+                    scales.emplace_back(scheme.scale_count(g));
+                    zero_points.emplace_back(scheme.has_zero_points() ? scheme.scale_count(g) : 0);
+                    const qstore::LowTensorData low{codes.back().data(), scales.back().data(),
+                                                    scheme.has_zero_points() ? zero_points.back().data() : nullptr};
+                    scheme.prepare(x.bytes.data(), t, g, low);
+                    scheme.quantize(x.bytes.data(), t, g, 0, g.rows, low);
+                }
+                for (size_t k = 1; k < isas.size(); ++k) {
+                    CAPTURE(qstore::rans_isa_name(isas[k]));
+                    REQUIRE(codes[k] == codes[0]);
+                    REQUIRE(zero_points[k] == zero_points[0]);
+                    REQUIRE(std::memcmp(scales[k].data(), scales[0].data(), scales[0].size() * 4) == 0);
+                }
+            }
+    }
+}
 
 TEST_CASE("Every scheme (all kSchemeCount ids) round-trips both precisions, raw and coded", "[schemes][all]") {
     REQUIRE(qstore::kSchemeCount == 12);
