@@ -102,9 +102,14 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,popcnt"))) uint8_t* av
             // when f = 2^S): those lanes' low words go below p, in increasing lane order.
             const __mmask16 m = _mm512_cmpge_epu32_mask(_mm512_srl_epi32(x, up), f);
             const int count = __builtin_popcount(m);
+            // The words go to the top `count` lanes (compress, then expand upwards) and
+            // one whole 32-byte store ends at p: what it writes below the new p is
+            // overwritten later (the output only grows downwards), and the stack keeps
+            // room below it. A masked store to memory is microcoded on some CPUs.
+            const __mmask16 top = static_cast<__mmask16>(0xFFFFu << (16 - count));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(p - 32),
+                                _mm512_cvtepi32_epi16(_mm512_maskz_expand_epi32(top, _mm512_maskz_compress_epi32(m, x))));
             p -= 2 * count;
-            _mm256_mask_storeu_epi16(p, static_cast<__mmask16>((1u << count) - 1),
-                                     _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(m, x)));
             x = _mm512_mask_srli_epi32(x, m, x, 16);
             // q = x / f; x = q << S | (x - q * f) + start.
             const __m512d x_lo = _mm512_cvtepu32_pd(_mm512_castsi512_si256(x));
@@ -171,7 +176,9 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         }
     }
     const WordEncSymbol* const tab = table.data();
-    // Backwards into a stack; the decoder reads forwards. One word per symbol at most.
+    // Backwards into a stack; the decoder reads forwards. One word per symbol at most,
+    // and below them the final states (4 * lanes >= 64 bytes with the vector kernel,
+    // whose 32-byte stores reach up to 32 bytes below the words).
     thread_local std::vector<uint8_t> stack;
     stack.resize(2 * n + 4 * static_cast<size_t>(lanes));
     uint8_t* const end = stack.data() + stack.size();

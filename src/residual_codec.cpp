@@ -217,6 +217,9 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
     payload.clear();
     if (lanes) word_rans_encode(tokens.data(), ctx, n, lanes, models.data(), scale, payload);
     else rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
+    // One allocation for the block (an insert at a time would reallocate and copy).
+    const size_t bit_bytes = static_cast<size_t>(bit_out - bits.data());
+    out.reserve(out.size() + header.size() + 10 + payload.size() + bit_bytes);
     out.insert(out.end(), header.begin(), header.end());
     put_varint(out, payload.size());
     out.insert(out.end(), payload.begin(), payload.end());

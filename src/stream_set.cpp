@@ -41,8 +41,10 @@ StreamEncoder::StreamEncoder(int zstd_level) : cctx_(ZSTD_createCCtx()), level_(
 StreamEncoder::~StreamEncoder() { ZSTD_freeCCtx(cctx_); }
 
 void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, std::vector<uint8_t>& out) {
-    std::vector<uint8_t> table;
-    std::vector<uint8_t> payload;
+    std::vector<uint8_t>& table = table_;
+    std::vector<uint8_t>& payload = payload_;
+    table.clear();
+    payload.clear();
     put_varint(table, streams.size());
     for (const auto& [data, n] : streams) {
         if (n == 0) {
@@ -89,6 +91,7 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
         put_varint(table, n);
         put_bytes(payload, data, n);
     }
+    out.reserve(out.size() + table.size() + payload.size());  // one allocation
     out.insert(out.end(), table.begin(), table.end());
     out.insert(out.end(), payload.begin(), payload.end());
 }

@@ -34,8 +34,11 @@ public:
 private:
     ZSTD_CCtx* cctx_;
     int level_;
+    // Working buffers, kept from call to call (large ones would be page-faulted in anew).
     std::vector<uint8_t> scratch_;
     std::vector<uint8_t> rans_scratch_;
+    std::vector<uint8_t> table_;
+    std::vector<uint8_t> payload_;
     uint16_t format_minor_ = 0;
 };
 
