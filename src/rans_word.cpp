@@ -136,27 +136,22 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
     if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
         fail(Errc::internal, "word rANS: bad lanes or scale");
     // The caller's invariants, checked because a broken one would silently lose data:
-    // contexts in range (here, in one pass without branches) and a frequency for every
+    // contexts in range (here: a value >= 16 leaves a bit above 15 in the OR of all, a
+    // reduction without dependencies from element to element) and a frequency for every
     // symbol (in the coding loops: a missing one reads a zero table entry).
-    static_assert((kWordRansContexts & (kWordRansContexts - 1)) == 0, "contexts: a power of two");
-    uint32_t used = 1, out_of_range = 0;
-    if (context) {
-        used = 0;
-        for (size_t i = 0; i < n; ++i) {
-            const uint32_t c = context[i];
-            out_of_range |= c >= kWordRansContexts;
-            used |= 1u << (c & (kWordRansContexts - 1));
-        }
-    }
-    if (out_of_range) fail(Errc::internal, "word rANS: context out of range");
-    // Every packed entry of a used context is written (zero without a frequency: both
+    static_assert(kWordRansContexts == 16, "contexts: 0..15");
+    uint32_t all_bits = 0;
+    if (context)
+        for (size_t i = 0; i < n; ++i) all_bits |= context[i];
+    if (all_bits >= kWordRansContexts) fail(Errc::internal, "word rANS: context out of range");
+    const int contexts = context ? kWordRansContexts : 1;
+    // Every packed entry of every context is written (zero without a frequency: both
     // loops check that); the scalar loop's entries only for the symbols present.
     thread_local std::vector<WordEncSymbol> table;
     thread_local std::vector<uint32_t> packed;  // freq | start << 16
     table.resize(kWordRansContexts * 256);
     packed.resize(kWordRansContexts * 256);
-    for (int c = 0; c < kWordRansContexts; ++c) {
-        if (!(used >> c & 1)) continue;
+    for (int c = 0; c < contexts; ++c) {
         const RansModel& m = models[c];
         if (m.scale_bits > scale_bits) fail(Errc::internal, "word rANS: model scale above the payload scale");
         const int up = scale_bits - m.scale_bits;

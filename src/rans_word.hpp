@@ -51,9 +51,10 @@ RansIsa rans_isa();
 void rans_set_isa_limit(RansIsa limit);
 const char* rans_isa_name(RansIsa isa);
 
-// Encodes symbols[i] with models[context[i]] (context[i] < 16, or context 0 for every
-// symbol if `context` is null; every context used must
-// have a model whose scale is <= scale_bits; the models are scaled up to scale_bits) on
+// Encodes symbols[i] with models[context[i]] (context[i] < 16 and 16 models, those of
+// contexts without symbols empty (all frequencies 0); or context 0 for every symbol and
+// one model if `context` is null; every model's scale is <= scale_bits, the models are
+// scaled up to scale_bits) on
 // `lanes` interleaved states; appends the payload: the lane states (lane 0 first, u32
 // little-endian), then the renormalization words (u16 little-endian).
 void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, int lanes, const RansModel* models,
