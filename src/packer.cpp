@@ -21,6 +21,7 @@
 #include "low_scheme.hpp"
 #include "code_residual.hpp"
 #include "residual_codec.hpp"
+#include "reusable_bytes.hpp"
 #include "stream_set.hpp"
 #include "thread_pool.hpp"
 #include "version.hpp"
@@ -29,10 +30,10 @@ namespace qstore {
 
 namespace {
 
-// One level of a tensor in internal form (low_scheme.hpp). `codes` may be longer than
-// the tensor: its buffers are reused.
+// One level of a tensor in internal form (low_scheme.hpp), in buffers reused from tensor
+// to tensor (`codes` may be longer than the tensor).
 struct LowLevelBuffers {
-    std::vector<uint8_t> codes;
+    ReusableBytes codes;
     std::vector<float> scales;
     std::vector<uint8_t> zero_points;
     LowTensorData data() { return {codes.data(), scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
@@ -65,9 +66,10 @@ private:
 struct EncodeScratch {
     explicit EncodeScratch(int level) : encoder(level) {}
     StreamEncoder encoder;
-    std::vector<float> prediction;
-    std::vector<uint8_t> context;
-    std::vector<uint8_t> predicted_codes;
+    // A block's predictions, contexts and (chains) predicted codes: reused, never zeroed.
+    ReusableBytes prediction;
+    ReusableBytes context;
+    ReusableBytes predicted_codes;
 };
 
 // Scales as byte planes of their stored dtype: plane k holds byte k of every scale's
@@ -285,9 +287,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
         std::vector<LowLevelBuffers>& lv = *levels;
         lv.resize(L);
         for (size_t k = 0; k < L; ++k) {
-            // Only grown: the codes are all written below, and a shrink followed by a
-            // growth would zero-fill what was already there.
-            if (lv[k].codes.size() < g.elements()) lv[k].codes.resize(g.elements());
+            lv[k].codes.reserve(g.elements());  // all written below
             lv[k].scales.resize(schemes[k]->scale_count(g));
             lv[k].zero_points.resize(schemes[k]->has_zero_points() ? lv[k].scales.size() : 0);
             if (given[0]) {
@@ -316,21 +316,21 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
                 s->encoder.encode({{lv[0].codes.data() + first, n}}, code_blocks[b]);
                 need_minor(s->encoder.format_minor());
             }
-            s->prediction.resize(n);
-            s->context.resize(n);
+            float* const prediction = reinterpret_cast<float*>(s->prediction.reserve(n * sizeof(float)));
+            uint8_t* const context = s->context.reserve(n);
             for (size_t k = 0; k < L; ++k) {
-                schemes[k]->predict(lv[k].data().view(), g, first, n, s->prediction.data(), s->context.data());
+                schemes[k]->predict(lv[k].data().view(), g, first, n, prediction, context);
                 if (k + 1 < L) {  // the next level's codes, coded on this level's prediction
-                    s->predicted_codes.resize(n);
-                    schemes[k + 1]->quantize_with_scales(s->prediction.data(), lv[k + 1].data().view(), g, first,
-                                                         n, s->predicted_codes.data());
+                    uint8_t* const predicted_codes = s->predicted_codes.reserve(n);
+                    schemes[k + 1]->quantize_with_scales(prediction, lv[k + 1].data().view(), g, first, n,
+                                                         predicted_codes);
                     blocks[k + 1][b] = block_buffers.take();
-                    encode_code_residual_block(lv[k + 1].codes.data() + first, s->predicted_codes.data(),
-                                               s->context.data(), n, *schemes[k + 1], blocks[k + 1][b]);
+                    encode_code_residual_block(lv[k + 1].codes.data() + first, predicted_codes, context, n,
+                                               *schemes[k + 1], blocks[k + 1][b]);
                 } else {
                     blocks[L][b] = block_buffers.take();
-                    encode_residual_block(t.data + first * dtype_size(t.dtype), t.dtype, s->prediction.data(),
-                                          s->context.data(), n, blocks[L][b]);
+                    encode_residual_block(t.data + first * dtype_size(t.dtype), t.dtype, prediction, context, n,
+                                          blocks[L][b]);
                 }
             }
         });

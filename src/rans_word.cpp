@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "error.hpp"
+#include "reusable_bytes.hpp"
 
 namespace qstore {
 
@@ -174,9 +175,9 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
     // Backwards into a stack; the decoder reads forwards. One word per symbol at most,
     // and below them the final states (4 * lanes >= 64 bytes with the vector kernel,
     // whose 32-byte stores reach up to 32 bytes below the words).
-    thread_local std::vector<uint8_t> stack;
-    stack.resize(2 * n + 4 * static_cast<size_t>(lanes));
-    uint8_t* const end = stack.data() + stack.size();
+    thread_local ReusableBytes stack;  // reused, never zeroed
+    const size_t stack_size = 2 * n + 4 * static_cast<size_t>(lanes);
+    uint8_t* const end = stack.reserve(stack_size) + stack_size;
     uint8_t* p = end;
     uint32_t x[kWordRansMaxLanes];
     for (int k = 0; k < lanes; ++k) x[k] = kWordRansLow;

@@ -12,6 +12,7 @@
 #include "rans.hpp"
 #include "rans_tokens.hpp"
 #include "rans_word.hpp"
+#include "reusable_bytes.hpp"
 
 namespace qstore {
 
@@ -153,11 +154,12 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
     using U = typename HighBits<T>::U;
     // Working buffers of this thread, kept from block to block: fresh ones would be
     // zero-filled and, being large, page-faulted in again for every block.
-    thread_local std::vector<uint8_t> tokens, bits, header, payload;
-    if (tokens.size() < n) tokens.resize(n);
+    thread_local ReusableBytes token_buffer, bit_buffer;
+    thread_local std::vector<uint8_t> header, payload;
+    uint8_t* const tokens = token_buffer.reserve(n);
     // At most 8*sizeof(U) - 3 extra bits per element, + 8 bytes for the whole-word stores.
-    if (bits.size() < n * sizeof(U) + 8) bits.resize(n * sizeof(U) + 8);
-    uint8_t* bit_out = bits.data();
+    uint8_t* const bits = bit_buffer.reserve(n * sizeof(U) + 8);
+    uint8_t* bit_out = bits;
     uint64_t acc = 0;  // the bits not yet whole bytes: `fill` (< 8) of them
     int fill = 0;
     // Token counts per context, zero between calls: the rows used are cleared on the way
@@ -176,7 +178,7 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
     alignas(64) uint8_t nbits[kTile];
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
-        uint8_t* const tok = tokens.data() + tile;
+        uint8_t* const tok = tokens + tile;
         tokenize<T>(isa, high + tile * sizeof(U), pred + tile, m, tok, extra, nbits);
         for (uint64_t k = 0; k < m; ++k) ++count[ctx[tile + k]][tok[k]];
         // LSB-first bit stream (§7.5), one 8-byte store per step, no branch. The chain
@@ -233,15 +235,15 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
             scale = std::max(scale, models[c].scale_bits);
         }
     payload.clear();
-    if (lanes) word_rans_encode(tokens.data(), ctx, n, lanes, models.data(), scale, payload);
-    else rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
+    if (lanes) word_rans_encode(tokens, ctx, n, lanes, models.data(), scale, payload);
+    else rans_encode_payload(tokens, ctx, n, models.data(), payload);
     // One allocation for the block (an insert at a time would reallocate and copy).
-    const size_t bit_bytes = static_cast<size_t>(bit_out - bits.data());
+    const size_t bit_bytes = static_cast<size_t>(bit_out - bits);
     out.reserve(out.size() + header.size() + 10 + payload.size() + bit_bytes);
     out.insert(out.end(), header.begin(), header.end());
     put_varint(out, payload.size());
     out.insert(out.end(), payload.begin(), payload.end());
-    out.insert(out.end(), bits.data(), bit_out);
+    out.insert(out.end(), bits, bit_out);
 }
 
 // Pass 2 of decoding, element-wise and branch-free: prediction + residual. The same

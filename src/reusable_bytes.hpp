@@ -34,6 +34,7 @@ public:
         if (capacity_ > keep) release();
     }
     size_t capacity() const { return capacity_; }
+    uint8_t* data() const { return data_; }  // as the last reserve() returned it
 
 private:
     void release();
