@@ -9,8 +9,9 @@
 
 namespace qstore {
 
-// Converts n elements starting at `src` (dtype t) to float32.
-inline void high_to_f32(const uint8_t* src, DType t, uint64_t n, float* dst) {
+// Converts n elements starting at `src` (dtype t) to float32. Always inlined: kernels
+// compiled for AVX2/AVX-512 (scheme_grid.cpp) get it vectorized for their target.
+__attribute__((always_inline)) inline void high_to_f32(const uint8_t* src, DType t, uint64_t n, float* dst) {
     switch (t) {
         case DType::f32: std::memcpy(dst, src, n * 4); break;
         case DType::bf16:

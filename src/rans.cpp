@@ -1,7 +1,6 @@
 #include "rans.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 namespace qstore {
@@ -339,9 +338,7 @@ EncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
     } else {
         uint32_t shift = 0;
         while (freq > (1u << shift)) ++shift;
-        // ceil(2^(shift+31) / freq) as a float64 division: the quotient is an integer or
-        // >= 1/freq >= 2^-12 from one, and rounds by at most 2^43 * 2^-53.
-        e.rcp_freq = static_cast<uint32_t>(std::ceil(static_cast<double>(uint64_t(1) << (shift + 31)) / freq));
+        e.rcp_freq = static_cast<uint32_t>(ceil_pow2_div(static_cast<int>(shift) + 31, freq));
         e.rcp_shift = shift - 1;
         e.bias = start;
     }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -25,6 +26,15 @@ constexpr int kRansMaxScaleBits = 12;
 constexpr uint16_t kRansModelFormatMinor = 3;
 constexpr int kRansLanes = 4;
 constexpr uint32_t kRansLow = 1u << 23;  // states live in [kRansLow, 256 * kRansLow)
+
+// ceil(2^k / d) for k <= 52 and d >= 1 (the encoders' reciprocals), as a float64
+// division: a non-integer 2^k / d is at least 1/d from an integer (2^k mod d >= 1), and
+// the division rounds it by at most (2^k / d) * 2^-53 = 2^(k-53) / d < 1/d, so the
+// ceiling is exact. A 64-bit integer division costs several times more, once per
+// symbol of every model.
+inline uint64_t ceil_pow2_div(int k, uint32_t d) {
+    return static_cast<uint64_t>(std::ceil(static_cast<double>(uint64_t(1) << k) / static_cast<double>(d)));
+}
 
 // A normalized frequency model: freq sums to 2^scale_bits; every used symbol >= 1.
 struct RansModel {

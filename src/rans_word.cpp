@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstring>
 
 #include "error.hpp"
@@ -163,9 +162,7 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
             if (!f) continue;
             WordEncSymbol& e = table[c * 256 + s];
             e.x_max = static_cast<uint64_t>(f) << (32 - scale_bits);
-            // ceil(2^44 / f) as a float64 division: 2^44 / f is an integer (f a power of
-            // two) or >= 1/f >= 2^-12 from one, and rounds by at most 2^32 * 2^-53.
-            e.rcp = static_cast<uint64_t>(std::ceil(static_cast<double>(uint64_t(1) << 44) / static_cast<double>(f)));
+            e.rcp = ceil_pow2_div(44, f);
             e.bias = m.start[s] << up;
             e.cmpl = (1u << scale_bits) - f;
             pk[s] = f | e.bias << 16;

@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include "error.hpp"
@@ -108,22 +107,7 @@ namespace {
 // and its blocks' statistics. The same source compiled for AVX2 and AVX-512 (integer
 // operations and exact conversions: the same values on every path).
 __attribute__((always_inline)) inline void widen_body(const uint8_t* src, DType t, uint64_t n, float* dst) {
-    uint16_t h;
-    switch (t) {
-        case DType::bf16:
-            for (uint64_t i = 0; i < n; ++i) {
-                std::memcpy(&h, src + 2 * i, 2);
-                dst[i] = f32_from_bf16(h);
-            }
-            break;
-        case DType::f16:
-            for (uint64_t i = 0; i < n; ++i) {
-                std::memcpy(&h, src + 2 * i, 2);
-                dst[i] = f32_from_f16(h);
-            }
-            break;
-        default: high_to_f32(src, t, n, dst);
-    }
+    high_to_f32(src, t, n, dst);
 }
 
 __attribute__((always_inline)) inline void stats_body(BlockStats& s, const float* x, uint64_t n) {
