@@ -183,32 +183,26 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
         for (uint64_t k = 0; k < m; ++k) ++count[ctx[tile + k]][tok[k]];
         // LSB-first bit stream (§7.5), one 8-byte store per step, no branch. The chain
         // through `fill` is the cost: with 16-bit dtypes (<= 13 extra bits an element)
-        // each step appends four elements' bits, joined beforehand (<= 7 + 52 bits).
+        // each step appends four elements' bits, joined beforehand.
+        auto append = [&](uint64_t value, int count) {  // fill + count <= 7 + 52 bits
+            acc |= value << fill;
+            fill += count;
+            std::memcpy(bit_out, &acc, 8);  // little-endian hosts (docs/FORMAT.md §2)
+            const int whole = fill >> 3;
+            bit_out += whole;
+            acc >>= 8 * whole;
+            fill &= 7;
+        };
         uint64_t k = 0;
         if constexpr (sizeof(U) == 2) {
             for (; k + 4 <= m; k += 4) {
                 const uint32_t n0 = nbits[k], n01 = n0 + nbits[k + 1], n012 = n01 + nbits[k + 2];
-                const uint64_t joined = static_cast<uint64_t>(extra[k]) | static_cast<uint64_t>(extra[k + 1]) << n0 |
-                                        static_cast<uint64_t>(extra[k + 2]) << n01 |
-                                        static_cast<uint64_t>(extra[k + 3]) << n012;
-                acc |= joined << fill;
-                fill += static_cast<int>(n012 + nbits[k + 3]);
-                std::memcpy(bit_out, &acc, 8);  // little-endian hosts (docs/FORMAT.md §2)
-                const int whole = fill >> 3;    // at most (7 + 52) / 8 = 7
-                bit_out += whole;
-                acc >>= 8 * whole;
-                fill &= 7;
+                append(static_cast<uint64_t>(extra[k]) | static_cast<uint64_t>(extra[k + 1]) << n0 |
+                           static_cast<uint64_t>(extra[k + 2]) << n01 | static_cast<uint64_t>(extra[k + 3]) << n012,
+                       static_cast<int>(n012 + nbits[k + 3]));
             }
         }
-        for (; k < m; ++k) {
-            acc |= static_cast<uint64_t>(extra[k]) << fill;
-            fill += nbits[k];
-            std::memcpy(bit_out, &acc, 8);
-            const int whole = fill >> 3;  // at most (7 + 29) / 8 = 4
-            bit_out += whole;
-            acc >>= 8 * whole;
-            fill &= 7;
-        }
+        for (; k < m; ++k) append(extra[k], nbits[k]);  // <= 29 bits (F32)
     }
     if (fill > 0) *bit_out++ = static_cast<uint8_t>(acc);
 
