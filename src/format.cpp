@@ -208,10 +208,10 @@ std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::
     return tensors;
 }
 
-std::vector<uint8_t> block_container_table(const std::vector<std::vector<uint8_t>>& blocks) {
+std::vector<uint8_t> block_container_table(const std::vector<BlockRef>& blocks) {
     std::vector<uint8_t> table;
     put_varint(table, blocks.size());
-    for (const auto& b : blocks) put_varint(table, b.size());
+    for (const BlockRef& b : blocks) put_varint(table, b.size);
     return table;
 }
 

@@ -102,12 +102,12 @@ std::vector<uint8_t> serialize_index(const std::vector<TensorRecord>& tensors);
 std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::string& what);
 
 // Block container: varint block count, varint size of each block, then the blocks.
-// The writer stores the table and then the blocks themselves (no copy into one buffer).
-std::vector<uint8_t> block_container_table(const std::vector<std::vector<uint8_t>>& blocks);
+// The writer writes the table and then the blocks from where they lie (no copy to join them).
 struct BlockRef {
     const uint8_t* data;
     size_t size;
 };
+std::vector<uint8_t> block_container_table(const std::vector<BlockRef>& blocks);
 std::vector<BlockRef> parse_block_container(const uint8_t* p, size_t size, const std::string& what);
 
 inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "low_layout.hpp"
@@ -39,28 +40,40 @@ struct LowLevelBuffers {
     LowTensorData data() { return {codes.data(), scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
 };
 
-// Encoded blocks' buffers, handed back when their tensor is written and handed out again,
-// capacity kept: fresh ones were page-faulted in for every block (a third of the pack
-// time of models of large tensors). What it keeps is about the largest tensor's
-// encoded blocks.
-class BlockBufferPool {
+// The encoded blocks of one tensor, every level's, back to back in one buffer reused
+// from tensor to tensor (one per tensor being encoded). Blocks are encoded in parallel
+// into their thread's scratch and copied in as they complete. One buffer on 2 MiB
+// pages rather than a vector per block: the first touch of a model's largest tensor's
+// blocks was one page fault per 4 KiB, 15-19% of the pack time of models of large
+// tensors on this VM (docs/BENCHMARKS.md).
+class BlockArena {
 public:
-    std::vector<uint8_t> take() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (free_.empty()) return {};
-        std::vector<uint8_t> b = std::move(free_.back());
-        free_.pop_back();
-        return b;
+    // Starts a tensor of `count` block slots, all empty.
+    void reset(size_t count) {
+        used_ = 0;
+        slots_.assign(count, {0, 0});
     }
-    void give(std::vector<uint8_t>&& b) {
-        b.clear();
+    // Stores slot i's bytes; safe to call from several threads.
+    void put(size_t i, const std::vector<uint8_t>& bytes) {
         std::lock_guard<std::mutex> lock(mutex_);
-        free_.push_back(std::move(b));
+        if (used_ + bytes.size() > bytes_.capacity())  // grown by half at least: copies stay amortized
+            bytes_.grow(std::max(used_ + bytes.size(), bytes_.capacity() + bytes_.capacity() / 2), used_);
+        if (!bytes.empty()) std::memcpy(bytes_.data() + used_, bytes.data(), bytes.size());
+        slots_[i] = {used_, bytes.size()};
+        used_ += bytes.size();
+    }
+    // Slots [first, first + count), once all are stored.
+    std::vector<BlockRef> blocks(size_t first, size_t count) const {
+        std::vector<BlockRef> out(count);
+        for (size_t k = 0; k < count; ++k) out[k] = {bytes_.data() + slots_[first + k].first, slots_[first + k].second};
+        return out;
     }
 
 private:
     std::mutex mutex_;
-    std::vector<std::vector<uint8_t>> free_;
+    ReusableBytes bytes_;
+    size_t used_ = 0;
+    std::vector<std::pair<size_t, size_t>> slots_;  // offset, size
 };
 
 struct EncodeScratch {
@@ -70,6 +83,7 @@ struct EncodeScratch {
     ReusableBytes prediction;
     ReusableBytes context;
     ReusableBytes predicted_codes;
+    std::vector<uint8_t> block;  // the block being encoded, before it goes to the tensor's arena
 };
 
 // Scales as byte planes of their stored dtype: plane k holds byte k of every scale's
@@ -140,32 +154,25 @@ SectionEntry write_small_section(FileSink& sink, SectionKind kind, const std::ve
     return e;
 }
 
-// One part of an encoded tensor, not yet written: bytes it owns, in pieces stored back
-// to back (a block container's table and then its blocks, so that the blocks are not
-// copied into one buffer), or (passthrough tensors) bytes of the mapped input that stay
-// valid until the tensor is written.
+// One part of an encoded tensor, not yet written: bytes it owns (the whole part, or a
+// block container's table), then bytes it points to (the blocks in its tensor's arena,
+// or, for passthrough tensors, the mapped input), valid until the tensor is written.
 struct PendingPart {
     PartRole role;
     PartEncoding encoding;
-    std::vector<std::vector<uint8_t>> pieces;
-    const uint8_t* data = nullptr;  // borrowed bytes (then `pieces` is empty)
-    uint64_t borrowed_size = 0;
+    std::vector<uint8_t> owned;
+    std::vector<BlockRef> borrowed;
     uint64_t align = 1;
 
     static PendingPart owning(PartRole r, PartEncoding e, std::vector<uint8_t> bytes, uint64_t align) {
-        PendingPart p{r, e, {}, nullptr, 0, align};
-        p.pieces.push_back(std::move(bytes));
-        return p;
+        return PendingPart{r, e, std::move(bytes), {}, align};
     }
-    static PendingPart of_blocks(PartRole r, std::vector<std::vector<uint8_t>> blocks) {
-        PendingPart p{r, PartEncoding::blocks, {}, nullptr, 0, 1};
-        p.pieces.reserve(blocks.size() + 1);
-        p.pieces.push_back(block_container_table(blocks));
-        for (auto& b : blocks) p.pieces.push_back(std::move(b));
-        return p;
+    static PendingPart of_blocks(PartRole r, std::vector<BlockRef> blocks) {
+        std::vector<uint8_t> table = block_container_table(blocks);
+        return PendingPart{r, PartEncoding::blocks, std::move(table), std::move(blocks), 1};
     }
     static PendingPart of(PartRole r, PartEncoding e, const uint8_t* data, uint64_t size, uint64_t align) {
-        return PendingPart{r, e, {}, data, size, align};
+        return PendingPart{r, e, {}, {{data, size}}, align};
     }
 };
 
@@ -179,23 +186,21 @@ struct SectionWriter {
         p.role = part.role;
         p.encoding = part.encoding;
         p.offset = sink.position() - start;
-        if (part.data) {
-            p.size = part.borrowed_size;
-            p.checksum = checksum(part.data, part.borrowed_size);
-            sink.write(part.data, part.borrowed_size);
-            return p;
-        }
-        p.size = 0;
-        if (part.pieces.size() == 1) {
-            p.checksum = checksum(part.pieces[0].data(), part.pieces[0].size());
+        if (part.borrowed.empty()) {
+            p.checksum = checksum(part.owned.data(), part.owned.size());
+        } else if (part.owned.empty() && part.borrowed.size() == 1) {
+            p.checksum = checksum(part.borrowed[0].data, part.borrowed[0].size);
         } else {
-            Checksummer sum;  // the XXH3 of the pieces back to back
-            for (const auto& piece : part.pieces) sum.update(piece.data(), piece.size());
+            Checksummer sum;  // the XXH3 of the owned and the borrowed bytes back to back
+            sum.update(part.owned.data(), part.owned.size());
+            for (const BlockRef& b : part.borrowed) sum.update(b.data, b.size);
             p.checksum = sum.digest();
         }
-        for (const auto& piece : part.pieces) {
-            p.size += piece.size();
-            sink.write(piece.data(), piece.size());
+        sink.write(part.owned.data(), part.owned.size());
+        p.size = part.owned.size();
+        for (const BlockRef& b : part.borrowed) {
+            sink.write(b.data, b.size);
+            p.size += b.size;
         }
         return p;
     }
@@ -207,6 +212,7 @@ struct EncodedTensor {
     std::vector<std::vector<PendingPart>> levels;  // per level, in file order
     const SafetensorsTensor* given[3] = {nullptr, nullptr, nullptr};  // --low file's tensors used
     uint64_t low_separate_bytes = 0;
+    std::optional<ResourcePool<BlockArena>::Lease> arena;  // its blocks (quantized tensors)
 };
 
 // What encoding a tensor needs, shared by the threads that encode tensors side by side.
@@ -219,7 +225,7 @@ struct PackJob {
     // The lowest format minor version that reads the file (header): the largest any
     // feature used needs.
     std::atomic<uint16_t> minor{0};
-    BlockBufferPool block_buffers;
+    ResourcePool<BlockArena> arenas{[] { return std::make_unique<BlockArena>(); }};
     // The levels of the tensors being encoded (one per thread at most).
     ResourcePool<std::vector<LowLevelBuffers>> level_pool{[] { return std::make_unique<std::vector<LowLevelBuffers>>(); }};
 
@@ -302,36 +308,40 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
         rec.rows_per_block = rpb;
         for (uint64_t b = 0; b < nblocks; ++b)
             if (residual_block_is_word_layout((std::min(g.rows, (b + 1) * rpb) - b * rpb) * g.cols)) need_minor(1);
-        std::vector<std::vector<uint8_t>> code_blocks(options.low_raw ? 0 : nblocks);
-        // blocks[k][b]: level k's block b (k = 1..L-1 code residuals, k = L the residual).
-        std::vector<std::vector<std::vector<uint8_t>>> blocks(L + 1, std::vector<std::vector<uint8_t>>(nblocks));
+        // Slot k * nblocks + b of the arena: level k's block b (k = 0 the codes, 1..L-1
+        // code residuals, L the residual).
+        out.arena.emplace(arenas.acquire());
+        BlockArena& arena = **out.arena;
+        arena.reset((L + 1) * nblocks);
         pool.parallel_for(nblocks, [&](size_t b) {
             const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
             if (!given[0])
                 for (size_t k = 0; k < L; ++k) schemes[k]->quantize(t.data, t.dtype, g, r0, r1, lv[k].data());
             auto s = scratch_pool.acquire();
+            std::vector<uint8_t>& block = s->block;
             const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
             if (!options.low_raw) {
-                code_blocks[b] = block_buffers.take();
-                s->encoder.encode({{lv[0].codes.data() + first, n}}, code_blocks[b]);
+                block.clear();
+                s->encoder.encode({{lv[0].codes.data() + first, n}}, block);
                 need_minor(s->encoder.format_minor());
+                arena.put(b, block);
             }
             float* const prediction = reinterpret_cast<float*>(s->prediction.reserve(n * sizeof(float)));
             uint8_t* const context = s->context.reserve(n);
             for (size_t k = 0; k < L; ++k) {
                 schemes[k]->predict(lv[k].data().view(), g, first, n, prediction, context);
+                block.clear();
                 if (k + 1 < L) {  // the next level's codes, coded on this level's prediction
                     uint8_t* const predicted_codes = s->predicted_codes.reserve(n);
                     schemes[k + 1]->quantize_with_scales(prediction, lv[k + 1].data().view(), g, first, n,
                                                          predicted_codes);
-                    blocks[k + 1][b] = block_buffers.take();
                     encode_code_residual_block(lv[k + 1].codes.data() + first, predicted_codes, context, n,
-                                               *schemes[k + 1], blocks[k + 1][b]);
+                                               *schemes[k + 1], block);
                 } else {
-                    blocks[L][b] = block_buffers.take();
                     encode_residual_block(t.data + first * dtype_size(t.dtype), t.dtype, prediction, context, n,
-                                          blocks[L][b]);
+                                          block);
                 }
+                arena.put((k + 1) * nblocks + b, block);
             }
         });
         out.levels.resize(L + 1);
@@ -346,7 +356,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
             if (s0.has_zero_points())
                 out.levels[0].push_back(PendingPart::owning(PartRole::zero_points, PartEncoding::raw, std::move(zps), low_align));
         } else {
-            out.levels[0].push_back(PendingPart::of_blocks(PartRole::codes, std::move(code_blocks)));
+            out.levels[0].push_back(PendingPart::of_blocks(PartRole::codes, arena.blocks(0, nblocks)));
         }
         for (size_t k = 0; k < L; ++k) {
             if (k > 0 || !options.low_raw) {
@@ -361,11 +371,12 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
                         PendingPart::owning(PartRole::zero_points, PartEncoding::byte_planes, std::move(blob), 1));
                 }
             }
-            if (k > 0) out.levels[k].push_back(PendingPart::of_blocks(PartRole::code_residual, std::move(blocks[k])));
+            if (k > 0)
+                out.levels[k].push_back(PendingPart::of_blocks(PartRole::code_residual, arena.blocks(k * nblocks, nblocks)));
             out.low_separate_bytes +=
                 schemes[k]->code_bytes(g) + schemes[k]->scale_bytes(g) + schemes[k]->zero_point_bytes(g);
         }
-        out.levels[L].push_back(PendingPart::of_blocks(PartRole::residual, std::move(blocks[L])));
+        out.levels[L].push_back(PendingPart::of_blocks(PartRole::residual, arena.blocks(L * nblocks, nblocks)));
     }
     rec.levels.assign(out.levels.size(), {});  // parts: filled in when written
     return out;
@@ -425,7 +436,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     out.restart_checksum();
     for (auto& sink : upper_sinks) writers.push_back(SectionWriter{*sink, 0});
 
-    PackJob job{options, given_low, schemes, pool, scratch_pool, {}, {}};
+    PackJob job{options, given_low, schemes, pool, scratch_pool};
     std::vector<TensorRecord> records;
     const auto& tensors = high.tensors();
     auto write_tensor = [&](const SafetensorsTensor& t, EncodedTensor& e) {
@@ -439,10 +450,6 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
             stats.quantized_elements += t.num_elements();
         }
         records.push_back(std::move(e.record));
-        for (auto& level : e.levels)  // the blocks' buffers (pieces after a container's table)
-            for (PendingPart& part : level)
-                if (part.encoding == PartEncoding::blocks)
-                    for (size_t i = 1; i < part.pieces.size(); ++i) job.block_buffers.give(std::move(part.pieces[i]));
         high.release(t);  // keep RSS at about one tensor per thread, not the whole mapped model
         for (const SafetensorsTensor* x : e.given)
             if (x) given_low->release(*x);

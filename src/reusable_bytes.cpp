@@ -2,7 +2,9 @@
 
 #include <sys/mman.h>
 
+#include <cstring>
 #include <new>
+#include <utility>
 
 namespace qstore {
 
@@ -11,9 +13,9 @@ constexpr size_t kHugePage = size_t(2) << 20;  // allocation unit of the large b
 constexpr size_t kHugeFrom = size_t(256) << 10;  // from this size on
 }
 
-uint8_t* ReusableBytes::reserve(size_t n) {
+uint8_t* ReusableBytes::grow(size_t n, size_t keep) {
     if (n + kSlack <= capacity_) return data_;
-    release();
+    ReusableBytes old(std::move(*this));  // released on return, after the copy
     const size_t want = n + kSlack;
     if (want >= kHugeFrom) {
         const size_t size = (want + kHugePage - 1) / kHugePage * kHugePage;
@@ -30,6 +32,7 @@ uint8_t* ReusableBytes::reserve(size_t n) {
         capacity_ = want;
         mapped_ = false;
     }
+    if (keep > 0) std::memcpy(data_, old.data_, keep);
     return data_;
 }
 

@@ -28,7 +28,10 @@ public:
     ReusableBytes& operator=(ReusableBytes&&) = delete;
 
     // Room for n bytes (+ kSlack); the contents are unspecified.
-    uint8_t* reserve(size_t n);
+    uint8_t* reserve(size_t n) { return grow(n, 0); }
+    // Room for n bytes (+ kSlack), the first `keep` bytes (<= n) as they were. Growing
+    // allocates anew and copies; callers that grow in steps grow geometrically.
+    uint8_t* grow(size_t n, size_t keep);
     // Frees the memory if it grew beyond `keep` bytes (one huge tensor should not pin it).
     void trim(size_t keep) {
         if (capacity_ > keep) release();

@@ -22,6 +22,7 @@
 #include "format.hpp"
 #include "rans.hpp"
 #include "rans_word.hpp"
+#include "reusable_bytes.hpp"
 #include "stream_set.hpp"
 
 using namespace qs_test;
@@ -778,7 +779,9 @@ TEST_CASE("tensor index: unknown dtype, scheme or encoding is unsupported, 9 dim
 TEST_CASE("block container: round trip and damage detection", "[unit][format]") {
     std::vector<std::vector<uint8_t>> blocks = {{}, {1}, std::vector<uint8_t>(300, 2), {3, 4, 5}};
     std::vector<uint8_t> out = {0xEE};  // parsed from an offset
-    const std::vector<uint8_t> table = qstore::block_container_table(blocks);
+    std::vector<qstore::BlockRef> given;
+    for (const auto& b : blocks) given.push_back({b.data(), b.size()});
+    const std::vector<uint8_t> table = qstore::block_container_table(given);
     out.insert(out.end(), table.begin(), table.end());
     for (const auto& b : blocks) out.insert(out.end(), b.begin(), b.end());
     const auto refs = qstore::parse_block_container(out.data() + 1, out.size() - 1, "b");
@@ -792,6 +795,28 @@ TEST_CASE("block container: round trip and damage detection", "[unit][format]") 
     auto longer = out;
     longer.push_back(9);
     CHECK(thrown_code([&] { qstore::parse_block_container(longer.data() + 1, longer.size() - 1, "b"); }) == Errc::corrupt);
+}
+
+TEST_CASE("reusable bytes: grow keeps the prefix asked for, across heap and mapped buffers", "[unit][memory]") {
+    qstore::ReusableBytes b;
+    std::vector<uint8_t> expect;
+    // 1 KB (heap) -> 200 KB (heap) -> 3 MB (mapped, 2 MiB units) -> 9 MB (mapped): each
+    // step writes a pattern over the whole size and then keeps a prefix of it.
+    const size_t sizes[] = {1000, 200000, 3000000, 9000000};
+    size_t have = 0;
+    uint32_t x = 12345;
+    for (size_t n : sizes) {
+        const size_t keep = have / 2 + 1;
+        uint8_t* p = b.grow(n, std::min(keep, have));
+        REQUIRE(b.capacity() >= n + qstore::ReusableBytes::kSlack);
+        CHECK(first_mismatch(p, std::min(keep, have), expect.data(), std::min(keep, have)) == -1);
+        expect.resize(n);
+        for (size_t i = 0; i < n; ++i) p[i] = expect[i] = static_cast<uint8_t>((x = x * 1103515245u + 12345u) >> 24);
+        have = n;
+        // Asking for no more than the capacity changes nothing.
+        CHECK(b.grow(n / 2, 0) == p);
+        CHECK(first_mismatch(p, n, expect.data(), n) == -1);
+    }
 }
 
 // ------------------------------------------------------- byte_io, dtype ----
