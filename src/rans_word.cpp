@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 
 #include "error.hpp"
@@ -505,16 +506,24 @@ void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>
     word_rans_encode_stream(data, n, byte_histogram(data, n), out);
 }
 
-void word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& histogram,
-                             std::vector<uint8_t>& out) {
+bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& histogram,
+                             std::vector<uint8_t>& out, size_t limit) {
     std::array<uint64_t, 256> count = histogram;
     const int lanes = n >= kWordStream64Lanes ? 64 : n >= kWordStream32Lanes ? 32 : 16;
+    const size_t start = out.size();
     put_u8(out, static_cast<uint8_t>(__builtin_ctz(static_cast<unsigned>(lanes))));
     if (n == 0) count[0] = 1;  // a model needs a symbol: an empty stream still gets a valid one
     RansModel models[kWordRansContexts];
-    models[0] = rans_model(count, kRansMaxScaleBits);
-    rans_write_model(models[0], out);
-    word_rans_encode(data, nullptr, n, lanes, models, models[0].scale_bits, out);
+    const RansModel& m = models[0] = rans_model(count, kRansMaxScaleBits);
+    rans_write_model(m, out);
+    if (limit != SIZE_MAX) {
+        double bits = 0;
+        for (int s = 0; s < m.symbols; ++s)
+            if (count[s]) bits += static_cast<double>(count[s]) * (m.scale_bits - std::log2(static_cast<double>(m.freq[s])));
+        if (static_cast<double>(out.size() - start) + bits / 8 + 2.0 * lanes > static_cast<double>(limit)) return false;
+    }
+    word_rans_encode(data, nullptr, n, lanes, models, m.scale_bits, out);
+    return true;
 }
 
 void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,

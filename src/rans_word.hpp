@@ -113,10 +113,16 @@ private:
 // writer's lanes: 64 from kWordStream64Lanes symbols, 32 from kWordStream32Lanes, else 16.
 constexpr size_t kWordStream32Lanes = 16384;
 constexpr size_t kWordStream64Lanes = 65536;
-// `count` is byte_histogram(data, n) (rans.hpp), for callers that have it already.
 void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>& out);
-void word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count,
-                             std::vector<uint8_t>& out);
+// The same with `count` = byte_histogram(data, n) (rans.hpp), for callers that have it,
+// unless the stream's coded size would exceed `limit` bytes by the bound below: then it
+// returns false without encoding (`out` then holds the start of the stream). The bound,
+// taken before any symbol is coded: the lane byte, the model, the model's cost of the
+// symbols (sum of count * log2(2^scale_bits / freq), bits / 8) and 2 bytes per lane
+// (the final states take 4 bytes per lane; measured on the shared models, each coded
+// stream was 2.6 to 3.6 bytes per lane above the first three).
+bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count,
+                             std::vector<uint8_t>& out, size_t limit = SIZE_MAX);
 // Decodes exactly n symbols from stored[0, stored_size) (Errc::corrupt on any damage).
 void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
                              const std::string& what);
