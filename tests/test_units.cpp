@@ -493,6 +493,31 @@ TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corru
     }
 }
 
+TEST_CASE("word rANS streams: the size bound never exceeds the coded size", "[unit][stream_set]") {
+    // The stream encoder skips the rANS trial when this bound exceeds zstd's size, so a
+    // bound above a real coded size would change which coder a file gets.
+    std::mt19937_64 rng(31);
+    for (int trial = 0; trial < 300; ++trial) {
+        const size_t n = 4096 + rng() % 100000;
+        std::vector<uint8_t> v(n);
+        // Skewed alphabets of every spread, from near-constant to uniform bytes.
+        const double spread = 0.05 + static_cast<double>(rng() % 1000) / 20.0;
+        std::normal_distribution<double> dist(128.0, spread);
+        for (auto& b : v) b = static_cast<uint8_t>(std::clamp(std::lround(dist(rng)), 0L, 255L));
+        const auto count = qstore::byte_histogram(v.data(), n);
+        std::vector<uint8_t> full;
+        REQUIRE(qstore::word_rans_encode_stream(v.data(), n, count, full));
+        CAPTURE(n, spread, full.size());
+        // A limit equal to the coded size is always coded, to the same bytes.
+        std::vector<uint8_t> at;
+        REQUIRE(qstore::word_rans_encode_stream(v.data(), n, count, at, full.size()));
+        CHECK(at == full);
+        // Far below it (the model alone would not fit), it gives up.
+        std::vector<uint8_t> below;
+        CHECK_FALSE(qstore::word_rans_encode_stream(v.data(), n, count, below, full.size() / 2));
+    }
+}
+
 TEST_CASE("rANS round-trips byte streams of every shape", "[unit][stream_set]") {
     std::mt19937_64 rng(17);
     for (size_t n : {size_t(1), size_t(2), size_t(3), size_t(4), size_t(5), size_t(17), size_t(1000), size_t(65537)}) {
