@@ -1,12 +1,13 @@
 // A "stream set": several byte streams stored back to back, each compressed on its
 // own (empty, raw, a single repeated byte, one zstd frame, or static rANS), behind a
 // small table. Codes and residual tokens are split into streams of similar bytes so
-// that an order-0 coder sees one distribution per stream; the encoder keeps whichever
-// coding is smallest for each stream. Layout: docs/FORMAT.md §6.
+// that an order-0 coder sees one distribution per stream; the encoder keeps the smallest
+// coding it tried for each stream. Layout: docs/FORMAT.md §6.
 #pragma once
 
 #include <zstd.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -32,6 +33,8 @@ public:
     uint16_t format_minor() const { return format_minor_; }
 
 private:
+    // False when a sample of a long stream says zstd would not beat rANS (no trial).
+    bool zstd_may_win(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count);
     ZSTD_CCtx* cctx_;
     int level_;
     // Working buffers, kept from call to call (large ones would be page-faulted in anew).

@@ -458,6 +458,30 @@ TEST_CASE("the stream encoder picks word rANS for large order-0 streams and says
     CHECK(first_mismatch(d.at(0), v) == -1);
 }
 
+TEST_CASE("long streams: zstd is tried when a sample has matches, and wins them", "[unit][stream_set]") {
+    // Streams of >= 64K bytes get a zstd trial only if zstd beats the order-0 cost on
+    // their first 16 KB. Both streams here have the same skewed byte distribution;
+    // one repeats a 3000-byte stretch (matches from the start), the other does not.
+    std::mt19937_64 rng(37);
+    std::normal_distribution<double> nd(0, 12);
+    auto byte = [&] { return static_cast<uint8_t>(static_cast<int8_t>(std::clamp(std::lround(nd(rng)), -127L, 127L))); };
+    for (size_t n : {size_t(65536), size_t(200000)}) {
+        CAPTURE(n);
+        std::vector<uint8_t> iid(n), repeats(n);
+        for (auto& b : iid) b = byte();
+        for (size_t i = 0; i < n; ++i) repeats[i] = i < 3000 ? byte() : repeats[i - 3000];
+        qstore::StreamEncoder enc(1);
+        std::vector<uint8_t> a, b;
+        enc.encode({{iid.data(), n}}, a);
+        enc.encode({{repeats.data(), n}}, b);
+        CHECK(qstore::parse_stream_set(a.data(), a.size(), "t")[0].codec == qstore::StreamCodec::word_rans);
+        const auto ref = qstore::parse_stream_set(b.data(), b.size(), "t")[0];
+        CHECK(ref.codec == qstore::StreamCodec::zstd);
+        CHECK(ref.stored_size < n / 10);  // the repeats coded as matches
+        CHECK(first_mismatch(decode_set(b.data(), b.size()).at(0), repeats) == -1);
+    }
+}
+
 TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corrupt", "[unit][stream_set]") {
     std::mt19937_64 rng(29);
     for (size_t n : {size_t(0), size_t(1), size_t(15), size_t(4095), size_t(4096), size_t(4097), size_t(16384),
