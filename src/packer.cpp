@@ -71,7 +71,8 @@ public:
 
 private:
     std::mutex mutex_;
-    ReusableBytes bytes_;
+    // On 2 MiB pages only from 2 MiB: one arena per tensor in flight, mostly small.
+    ReusableBytes bytes_{size_t(2) << 20};
     size_t used_ = 0;
     std::vector<std::pair<size_t, size_t>> slots_;  // offset, size
 };

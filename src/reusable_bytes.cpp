@@ -10,14 +10,13 @@ namespace qstore {
 
 namespace {
 constexpr size_t kHugePage = size_t(2) << 20;  // allocation unit of the large buffers
-constexpr size_t kHugeFrom = size_t(256) << 10;  // from this size on
 }
 
 uint8_t* ReusableBytes::grow(size_t n, size_t keep) {
     if (n + kSlack <= capacity_) return data_;
     ReusableBytes old(std::move(*this));  // released on return, after the copy
     const size_t want = n + kSlack;
-    if (want >= kHugeFrom) {
+    if (want >= mapped_from_) {
         const size_t size = (want + kHugePage - 1) / kHugePage * kHugePage;
         void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) throw std::bad_alloc();

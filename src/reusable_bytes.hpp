@@ -17,11 +17,16 @@ public:
     // Decoders may load a few bytes past the end of their data with wide vector reads.
     static constexpr size_t kSlack = 64;
 
-    ReusableBytes() = default;
+    // Buffers from 256 KiB are mapped on 2 MiB pages by default; `mapped_from` moves
+    // that threshold (a buffer of many per thread that is usually small would otherwise
+    // take a whole 2 MiB page of memory each).
+    static constexpr size_t kMappedFrom = size_t(256) << 10;
+    explicit ReusableBytes(size_t mapped_from = kMappedFrom) : mapped_from_(mapped_from) {}
     ~ReusableBytes() { release(); }
     ReusableBytes(const ReusableBytes&) = delete;
     ReusableBytes& operator=(const ReusableBytes&) = delete;
-    ReusableBytes(ReusableBytes&& o) noexcept : data_(o.data_), capacity_(o.capacity_), mapped_(o.mapped_) {
+    ReusableBytes(ReusableBytes&& o) noexcept
+        : data_(o.data_), capacity_(o.capacity_), mapped_(o.mapped_), mapped_from_(o.mapped_from_) {
         o.data_ = nullptr;
         o.capacity_ = 0;
     }
@@ -44,6 +49,7 @@ private:
     uint8_t* data_ = nullptr;
     size_t capacity_ = 0;
     bool mapped_ = false;  // from mmap (large), else from new[]
+    size_t mapped_from_;
 };
 
 }  // namespace qstore
