@@ -218,6 +218,7 @@ struct EncodedTensor {
 
 // What encoding a tensor needs, shared by the threads that encode tensors side by side.
 struct PackJob {
+    const SafetensorsReader& high_file;
     const PackOptions& options;
     const TensorSource* given_low;
     const std::vector<const LowScheme*>& schemes;
@@ -227,6 +228,9 @@ struct PackJob {
     // feature used needs.
     std::atomic<uint16_t> minor{0};
     ResourcePool<BlockArena> arenas{[] { return std::make_unique<BlockArena>(); }};
+    // Quantized tensors' high bytes, read with pread (MappedFile::read_at): quantization
+    // and the residual encoder read them from there, not from the mapping.
+    ResourcePool<ReusableBytes> inputs{[] { return std::make_unique<ReusableBytes>(); }};
     // The levels of the tensors being encoded (one per thread at most).
     ResourcePool<std::vector<LowLevelBuffers>> level_pool{[] { return std::make_unique<std::vector<LowLevelBuffers>>(); }};
 
@@ -286,6 +290,9 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
         out.levels[0].push_back(PendingPart::of(PartRole::data, PartEncoding::raw, t.data, t.size, kAlignment));
         out.low_separate_bytes += t.size;
     } else {
+        auto input = inputs.acquire();  // given back once encoded (the parts hold no pointer into it)
+        uint8_t* const high = input->reserve(t.size);
+        high_file.read(t, high);
         for (const LowScheme* s : schemes) rec.low.push_back(s->spec());
         if (L > 1 || static_cast<int>(rec.low[0].id) > 5) need_minor(1);
         need_minor(kRansModelFormatMinor);  // residual blocks hold rANS models
@@ -301,7 +308,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
                 schemes[k]->from_native(given[0]->data, given[1] ? given[1]->data : nullptr,
                                         given[2] ? given[2]->data : nullptr, g, lv[k].data());
             } else {
-                schemes[k]->prepare(t.data, t.dtype, g, lv[k].data());
+                schemes[k]->prepare(high, t.dtype, g, lv[k].data());
             }
         }
         const uint64_t rpb = rows_per_block(g, options.block_elements);
@@ -317,7 +324,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
         pool.parallel_for(nblocks, [&](size_t b) {
             const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
             if (!given[0])
-                for (size_t k = 0; k < L; ++k) schemes[k]->quantize(t.data, t.dtype, g, r0, r1, lv[k].data());
+                for (size_t k = 0; k < L; ++k) schemes[k]->quantize(high, t.dtype, g, r0, r1, lv[k].data());
             auto s = scratch_pool.acquire();
             std::vector<uint8_t>& block = s->block;
             const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
@@ -339,7 +346,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
                     encode_code_residual_block(lv[k + 1].codes.data() + first, predicted_codes, context, n,
                                                *schemes[k + 1], block);
                 } else {
-                    encode_residual_block(t.data + first * dtype_size(t.dtype), t.dtype, prediction, context, n,
+                    encode_residual_block(high + first * dtype_size(t.dtype), t.dtype, prediction, context, n,
                                           block);
                 }
                 arena.put((k + 1) * nblocks + b, block);
@@ -437,7 +444,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     out.restart_checksum();
     for (auto& sink : upper_sinks) writers.push_back(SectionWriter{*sink, 0});
 
-    PackJob job{options, given_low, schemes, pool, scratch_pool};
+    PackJob job{high, options, given_low, schemes, pool, scratch_pool};
     std::vector<TensorRecord> records;
     const auto& tensors = high.tensors();
     auto write_tensor = [&](const SafetensorsTensor& t, EncodedTensor& e) {
@@ -451,7 +458,9 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
             stats.quantized_elements += t.num_elements();
         }
         records.push_back(std::move(e.record));
-        high.release(t);  // keep RSS at about one tensor per thread, not the whole mapped model
+        // Passthrough tensors are written from the mapping: keep RSS at about one tensor
+        // per thread, not the whole mapped model (quantized ones are read, not mapped in).
+        if (!e.record.quantized()) high.release(t);
         for (const SafetensorsTensor* x : e.given)
             if (x) given_low->release(*x);
         stats.tensors++;

@@ -147,6 +147,11 @@ void SafetensorsReader::release(const SafetensorsTensor& t) const {
     f.release_prefix(static_cast<size_t>(t.data + t.size - f.data()));
 }
 
+void SafetensorsReader::read(const SafetensorsTensor& t, uint8_t* dst) const {
+    const MappedFile& f = *files_.at(t.file_index);
+    f.read_at(static_cast<uint64_t>(t.data - f.data()), dst, t.size);
+}
+
 const SafetensorsTensor* SafetensorsReader::find(const std::string& name) const {
     auto it = by_name_.find(name);
     return it == by_name_.end() ? nullptr : &tensors_[it->second];
