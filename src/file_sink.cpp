@@ -54,8 +54,8 @@ void write_all(int fd, const void* p, size_t n, const std::string& path) {
 void FileSink::write(const void* data, uint64_t size) {
     sum_->update(data, size);
     position_ += size;
-    if (buffer_.size() + size > kBufferSize) flush();
-    if (size >= kBufferSize) {
+    if (size >= kDirectFrom || buffer_.size() + size > kBufferSize) flush();
+    if (size >= kDirectFrom) {
         write_all(fd_, data, size, path_);
         return;
     }

@@ -41,6 +41,9 @@ public:
 private:
     void flush();
     static constexpr size_t kBufferSize = size_t{1} << 20;
+    // Writes from this size go straight to the file (after what is buffered): copying
+    // them into the buffer first costs more than their system call.
+    static constexpr size_t kDirectFrom = size_t{64} << 10;
 
     std::string path_;
     int fd_ = -1;
