@@ -453,14 +453,15 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
                 e.record.levels[k].push_back(writers[k].write_part(part));
         stats.high_bytes += t.size;
         stats.low_separate_bytes += e.low_separate_bytes;
-        if (e.record.quantized()) {
+        const bool quantized = e.record.quantized();
+        if (quantized) {
             stats.quantized_tensors++;
             stats.quantized_elements += t.num_elements();
         }
         records.push_back(std::move(e.record));
         // Passthrough tensors are written from the mapping: keep RSS at about one tensor
         // per thread, not the whole mapped model (quantized ones are read, not mapped in).
-        if (!e.record.quantized()) high.release(t);
+        if (!quantized) high.release(t);
         for (const SafetensorsTensor* x : e.given)
             if (x) given_low->release(*x);
         stats.tensors++;
