@@ -229,7 +229,10 @@ struct PackJob {
     std::atomic<uint16_t> minor{0};
     ResourcePool<BlockArena> arenas{[] { return std::make_unique<BlockArena>(); }};
     // Quantized tensors' high bytes, read with pread (MappedFile::read_at): quantization
-    // and the residual encoder read them from there, not from the mapping.
+    // and the residual encoder read them from there, not through the mapping (first
+    // touches of mapped pages: a page fault per 16 pages, TLB misses on 4 KiB pages).
+    // Even for small tensors: reading through the mapping only below 64 KiB was slower
+    // on maxim (0.272 -> 0.292 s).
     ResourcePool<ReusableBytes> inputs{[] { return std::make_unique<ReusableBytes>(); }};
     // The levels of the tensors being encoded (one per thread at most).
     ResourcePool<std::vector<LowLevelBuffers>> level_pool{[] { return std::make_unique<std::vector<LowLevelBuffers>>(); }};
