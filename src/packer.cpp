@@ -42,10 +42,10 @@ struct LowLevelBuffers {
 
 // The encoded blocks of one tensor, every level's, back to back in one buffer reused
 // from tensor to tensor (one per tensor being encoded). Blocks are encoded in parallel
-// into their thread's scratch and copied in as they complete. One buffer on 2 MiB
-// pages rather than a vector per block: the first touch of a model's largest tensor's
-// blocks was one page fault per 4 KiB, 15-19% of the pack time of models of large
-// tensors on this VM (docs/BENCHMARKS.md).
+// into their thread's scratch and copied in as they complete. One reused buffer (on
+// 2 MiB pages once it is that large) rather than a vector per block: first touches of
+// the blocks' vectors, a page fault per 4 KiB, took 15-19% of the pack time of models
+// of large tensors on this VM (docs/BENCHMARKS.md).
 class BlockArena {
 public:
     // Starts a tensor of `count` block slots, all empty.
