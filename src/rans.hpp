@@ -146,6 +146,17 @@ constexpr ptrdiff_t kRansMaxBytesPerStep = 2;
 // Counts of each byte value of data[0, n).
 std::array<uint64_t, 256> byte_histogram(const uint8_t* data, size_t n);
 
+// Bits to code the symbols counted in `of` with probabilities weight[s] / total (every
+// symbol of `of` needs a weight): a stream's empirical entropy with weight = of and
+// total = n, a model's cost of it with weight = freq and total = 2^scale_bits.
+template <class W>
+double order0_bits(const std::array<uint64_t, 256>& of, const std::array<W, 256>& weight, double total) {
+    double bits = 0;
+    for (int s = 0; s < 256; ++s)
+        if (of[s]) bits += static_cast<double>(of[s]) * std::log2(total / static_cast<double>(weight[s]));
+    return bits;
+}
+
 // Single-model convenience, used as a stream-set codec: model, then payload. `count`
 // is byte_histogram(data, n), for callers that have it already.
 void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out);

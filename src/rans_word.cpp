@@ -517,9 +517,7 @@ bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uin
     const RansModel& m = models[0] = rans_model(count, kRansMaxScaleBits);
     rans_write_model(m, out);
     if (limit != SIZE_MAX) {
-        double bits = 0;
-        for (int s = 0; s < m.symbols; ++s)
-            if (count[s]) bits += static_cast<double>(count[s]) * (m.scale_bits - std::log2(static_cast<double>(m.freq[s])));
+        const double bits = order0_bits(count, m.freq, static_cast<double>(1u << m.scale_bits));
         if (static_cast<double>(out.size() - start) + bits / 8 + 2.0 * lanes > static_cast<double>(limit)) return false;
     }
     word_rans_encode(data, nullptr, n, lanes, models, m.scale_bits, out);

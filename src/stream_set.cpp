@@ -23,15 +23,6 @@ constexpr size_t kMinRansInput = 16;
 constexpr size_t kZstdSampleFrom = 65536;
 constexpr size_t kZstdSample = 16384;
 
-// Bytes to code the symbols counted in `of` under the order-0 distribution of `count`
-// (n symbols; every symbol of `of` must be in `count`): the empirical entropy of a
-// stream when `of` is `count` itself.
-double order0_bytes(const std::array<uint64_t, 256>& of, const std::array<uint64_t, 256>& count, size_t n) {
-    double bits = 0;
-    for (int s = 0; s < 256; ++s)
-        if (of[s]) bits += static_cast<double>(of[s]) * std::log2(static_cast<double>(n) / static_cast<double>(count[s]));
-    return bits / 8;
-}
 }  // namespace
 
 // On long streams zstd beats the word rANS coder only through matches (rANS's fixed
@@ -47,7 +38,7 @@ bool StreamEncoder::zstd_may_win(const uint8_t* data, size_t n, const std::array
     scratch_.resize(ZSTD_compressBound(kZstdSample));
     const size_t sample = ZSTD_compress2(cctx_, scratch_.data(), scratch_.size(), data, kZstdSample);
     if (ZSTD_isError(sample)) fail(Errc::internal, std::string("zstd compression failed: ") + ZSTD_getErrorName(sample));
-    return static_cast<double>(sample) < order0_bytes(byte_histogram(data, kZstdSample), count, n);
+    return static_cast<double>(sample) < order0_bits(byte_histogram(data, kZstdSample), count, static_cast<double>(n)) / 8;
 }
 
 StreamEncoder::StreamEncoder(int zstd_level) : cctx_(ZSTD_createCCtx()), level_(zstd_level) {
@@ -99,7 +90,7 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
         // as on most code streams of 4K-32K codes (zstd's Huffman header is smaller).
         const bool word = n >= kMinWordRansInput;
         const size_t limit = std::min(zstd_size, n - 1);
-        if (n >= kMinRansInput && order0_bytes(count, count, n) - 16 <= static_cast<double>(limit)) {
+        if (n >= kMinRansInput && order0_bits(count, count, static_cast<double>(n)) / 8 - 16 <= static_cast<double>(limit)) {
             rans_scratch_.clear();
             bool coded = true;
             if (word) coded = word_rans_encode_stream(data, n, count, rans_scratch_, limit);
