@@ -749,6 +749,21 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
             qs_close(f);
         };
     };
+    // Every tensor in high precision with one qs_load_high_many call, into high_out.
+    std::vector<size_t> all_idx(infos.size());
+    std::vector<void*> all_outs(infos.size());
+    std::vector<size_t> all_sizes(infos.size());
+    for (size_t i = 0, hoff = 0; i < infos.size(); hoff += infos[i].high_bytes, ++i) {
+        all_idx[i] = i;
+        all_outs[i] = high_out.data() + hoff;
+        all_sizes[i] = infos[i].high_bytes;
+    }
+    auto load_all_high = [&](qs_file* f) {
+        check(qs_load_high_many(f, all_idx.size(), all_idx.data(), all_outs.data(), all_sizes.data()),
+              "qs_load_high_many");
+    };
+    qs_file* const open_1 = open_qs(qs_coded, 1);
+    qs_file* const open_n = open_qs(qs_coded, qs_all_threads);
     auto timing_round = [&] {
         for (const Decompression& d : decompressions) {
             const auto& units = d.high ? high_units : low_units;
@@ -777,22 +792,19 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
         // The same loads as one qs_load_high_many call: tensors decoded in parallel.
         both("qs_load_high_many", high_total, [&](qstore::ThreadPool& p) {
             qs_file* f = open_qs(qs_coded, p.size() == 1 ? 1 : qs_all_threads, true);
-            std::vector<size_t> idx(infos.size());
-            std::vector<void*> outs(infos.size());
-            std::vector<size_t> sizes(infos.size());
-            size_t hoff = 0;
-            for (size_t i = 0; i < infos.size(); ++i) {
-                idx[i] = i;
-                outs[i] = high_out.data() + hoff;
-                sizes[i] = infos[i].high_bytes;
-                hoff += infos[i].high_bytes;
-            }
-            check(qs_load_high_many(f, idx.size(), idx.data(), outs.data(), sizes.data()), "qs_load_high_many");
+            load_all_high(f);
             qs_close(f);
         });
         for (const auto& u : high_units)
             if (std::memcmp(high_out.data() + u.out_offset, u.data, u.size) != 0)
                 die(name + ": qs_load_high_many is not bit-exact");
+        // The same on a handle kept open: its worker threads started by an earlier call.
+        // A thread created right after the process was idle for some milliseconds is
+        // often placed on its creator's CPU by Linux and shares it until the load
+        // balancer moves one (docs/BENCHMARKS.md); a runtime that keeps its handle does
+        // not pay that again.
+        both("qs_load_high_many_open", high_total,
+             [&](qstore::ThreadPool& p) { load_all_high(p.size() == 1 ? open_1 : open_n); });
         both("qs_load_high_lowraw", high_total, qs_op(qs_raw, true, true, false));
         both("qs_load_high_coded_nocheck", high_total, qs_op(qs_coded, true, false, false));
         both("qs_load_low_coded", low_total, qs_op(qs_coded, false, true, false));
@@ -801,6 +813,8 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
         both("qs_view_low_lowraw", low_total, qs_op(qs_raw, false, true, true));
     };
     for (int r = 0; r < opt.runs; ++r) timing_round();
+    qs_close(open_1);
+    qs_close(open_n);
     for (auto& [key, m] : samples) {
         const double b = static_cast<double>(m.bytes);
         speed[key] = {b / median(m.t1) / 1e6, b / median(m.tn) / 1e6,
@@ -915,6 +929,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     auto sr = [&](const std::string& key, const std::string& label) { speed_row(key, label, speed[key]); };
     sr("qs_load_high_coded", "qs_load_high, coded file (of output)");
     sr("qs_load_high_many", "qs_load_high_many (all tensors in one call), coded file");
+    sr("qs_load_high_many_open", "qs_load_high_many, handle kept open between calls");
     sr("qs_load_high_lowraw", "qs_load_high, --low-raw file");
     sr("qs_load_high_coded_nocheck", "qs_load_high, coded, checksums off");
     sr("qs_load_low_coded", "qs_load_low, coded file (of output)");
