@@ -54,6 +54,22 @@ void MappedFile::read_at(uint64_t offset, uint8_t* dst, size_t n) const {
     }
 }
 
+const uint8_t* ReadAhead::get(const MappedFile& file, uint64_t begin, uint64_t end, uint8_t* memory,
+                              size_t max_window) {
+    if (end - begin > max_window) fail(Errc::internal, file.path() + ": read-ahead range larger than its window");
+    if (&file != file_ || begin < begin_ || end > end_) {
+        const bool forward = &file == file_ && begin >= begin_ && begin <= end_ + size_;
+        size_ = forward ? std::min(max_window, 2 * size_) : std::min(kFirstWindow, max_window);
+        file_ = nullptr;  // holds nothing if the read fails
+        const uint64_t last = std::min<uint64_t>(file.size(), begin + std::max<uint64_t>(size_, end - begin));
+        file.read_at(begin, memory, last - begin);
+        file_ = &file;
+        begin_ = begin;
+        end_ = last;
+    }
+    return memory + (begin - begin_);
+}
+
 void MappedFile::release_prefix(size_t end) const {
     if (!data_) return;
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));

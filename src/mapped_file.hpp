@@ -40,4 +40,24 @@ private:
     mutable std::atomic<size_t> released_{0};  // [0, released_) has been dropped
 };
 
+// A read-ahead window over files: byte ranges are served from memory that one pread
+// (MappedFile::read_at) filled, so that a walk over small neighbouring ranges costs a
+// system call per window instead of one per range (a system call costs several
+// microseconds in this kind of VM, more than copying a small tensor). The window starts
+// at kFirstWindow bytes and doubles up to the caller's maximum while reads go forward
+// through the file, as the kernel's read-ahead does, so that reading one range here and
+// there does not read far past it. Not thread-safe: one per thread (or per use).
+class ReadAhead {
+public:
+    static constexpr size_t kFirstWindow = size_t{64} << 10;
+    // Bytes [begin, end) of `file` (end - begin <= max_window), in `memory`: at least
+    // max_window bytes, the same memory at every call.
+    const uint8_t* get(const MappedFile& file, uint64_t begin, uint64_t end, uint8_t* memory, size_t max_window);
+
+private:
+    const MappedFile* file_ = nullptr;  // the file held, none if null
+    uint64_t begin_ = 0, end_ = 0;      // its offsets held
+    size_t size_ = 0;                   // bytes the last read fetched at least
+};
+
 }  // namespace qstore

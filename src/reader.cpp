@@ -39,22 +39,15 @@ struct Reader::DecodeScratch {
 // system call per small tensor would cost more than its bytes). Larger runs of parts
 // are read into `data` of their level. Neither is zero-filled.
 struct Reader::StagingBuffer {
-    // A window starts at kFirstWindow bytes and doubles up to kWindow while loads go
-    // forward through the file (as the kernel's read-ahead does), so that a load of one
-    // tensor here and there does not read far past it.
-    static constexpr size_t kFirstWindow = 64u << 10;
+    // Level windows hold up to kWindow bytes (ReadAhead: 64 KiB doubling while loads go
+    // forward); runs up to kWindowRun bytes go through them.
     static constexpr size_t kWindow = 512u << 10;
-    // Runs up to this size go through a window.
     static constexpr size_t kWindowRun = kWindow / 4;
     // Reused memory is kept between loads up to this size; more (a huge tensor) is freed.
     static constexpr size_t kKeep = 64u << 20;
     static constexpr size_t kSlack = ReusableBytes::kSlack;
 
-    struct Window {
-        uint64_t begin = 0, end = 0;  // file offsets held
-        size_t size = 0;              // bytes the next read fetches
-    };
-    std::vector<Window> windows;       // by level
+    std::vector<ReadAhead> windows;    // by level
     // Level k's window is kWindow bytes at k * kWindow of one mapping, reserved for every
     // level a file can have but touched only where used: the windows of a pair share
     // one 2 MiB huge page, so a handle's first loads zero one instead of one per level.
@@ -70,18 +63,8 @@ struct Reader::StagingBuffer {
     const uint8_t* windowed(const MappedFile& file, size_t level, uint64_t begin, uint64_t end) {
         if (level >= kMaxLevels) fail(Errc::internal, "more precision levels than the format allows");
         if (windows.size() <= level) windows.resize(level + 1);
-        Window& w = windows[level];
         uint8_t* const bytes = window_memory.reserve(kMaxLevels * kWindow) + level * kWindow;
-        if (begin < w.begin || end > w.end) {
-            const bool forward = w.end > 0 && begin >= w.begin && begin <= w.end + w.size;
-            w.size = forward ? std::min(kWindow, 2 * w.size) : kFirstWindow;
-            w.begin = w.end = 0;  // stays empty if the read fails
-            const uint64_t last = std::min<uint64_t>(file.size(), begin + std::max<uint64_t>(w.size, end - begin));
-            file.read_at(begin, bytes, last - begin);
-            w.begin = begin;
-            w.end = last;
-        }
-        return bytes + (begin - w.begin);
+        return windows[level].get(file, begin, end, bytes, kWindow);
     }
 };
 

@@ -152,6 +152,13 @@ void SafetensorsReader::read(const SafetensorsTensor& t, uint8_t* dst) const {
     f.read_at(static_cast<uint64_t>(t.data - f.data()), dst, t.size);
 }
 
+const uint8_t* SafetensorsReader::read(const SafetensorsTensor& t, ReadAhead& ahead, uint8_t* memory,
+                                       size_t max_window) const {
+    const MappedFile& f = *files_.at(t.file_index);
+    const uint64_t offset = static_cast<uint64_t>(t.data - f.data());
+    return ahead.get(f, offset, offset + t.size, memory, max_window);
+}
+
 const SafetensorsTensor* SafetensorsReader::find(const std::string& name) const {
     auto it = by_name_.find(name);
     return it == by_name_.end() ? nullptr : &tensors_[it->second];

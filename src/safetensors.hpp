@@ -44,6 +44,10 @@ public:
     // for a consumer that reads them more than once (a mapping's first touch costs a
     // page fault per 16 pages and TLB misses on 4 KiB pages).
     void read(const SafetensorsTensor& t, uint8_t* dst) const;
+    // The same through a read-ahead window (t.size <= max_window; `memory` as
+    // ReadAhead::get wants it): a pass over small tensors in order costs a system call
+    // per window, not per tensor. The bytes stay valid until the window's next use.
+    const uint8_t* read(const SafetensorsTensor& t, ReadAhead& ahead, uint8_t* memory, size_t max_window) const;
     // "__metadata__" string map of the (first) file; empty if absent.
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
     uint64_t header_bytes() const { return header_bytes_; }  // sum over shards, incl. 8-byte prefix

@@ -5,6 +5,8 @@
 //                     tables throw qstore::Error;
 //   format          - header, directory, tensor index and block container: serialize/parse
 //                     round trips and rejection of damaged bytes;
+//   memory          - ReusableBytes growth, ReadAhead windows (bytes equal the file's
+//                     over forward walks, jumps and file switches);
 //   byte_io, dtype  - varints, names and sizes.
 #include <catch2/catch.hpp>
 #include <zstd.h>
@@ -20,6 +22,7 @@
 #include "fixtures.hpp"
 #include "float_bits.hpp"
 #include "format.hpp"
+#include "mapped_file.hpp"
 #include "rans.hpp"
 #include "rans_word.hpp"
 #include "reusable_bytes.hpp"
@@ -866,6 +869,41 @@ TEST_CASE("reusable bytes: grow keeps the prefix asked for, across heap and mapp
         CHECK(b.grow(n / 2, 0) == p);
         CHECK(first_mismatch(p, n, expect.data(), n) == -1);
     }
+}
+
+TEST_CASE("read-ahead windows serve every range with the file's bytes, across files and jumps", "[unit][memory]") {
+    TempDir dir;
+    std::vector<uint8_t> content[2];
+    std::unique_ptr<qstore::MappedFile> files[2];
+    uint32_t x = 777;
+    for (int f = 0; f < 2; ++f) {
+        content[f].resize(f == 0 ? 3000000 : 70000);  // larger and smaller than the windows
+        for (auto& b : content[f]) b = static_cast<uint8_t>((x = x * 1103515245u + 12345u) >> 24);
+        const std::string path = dir.file("f" + std::to_string(f) + ".bin");
+        write_file(path, content[f]);
+        files[f] = std::make_unique<qstore::MappedFile>(path);
+    }
+    constexpr size_t kMax = 256 << 10;
+    std::vector<uint8_t> memory(kMax);
+    qstore::ReadAhead ahead;
+    std::mt19937_64 rng(99);
+    uint64_t at[2] = {0, 0};
+    for (int step = 0; step < 4000; ++step) {
+        // Mostly forward walks over small ranges (the window grows), sometimes a jump
+        // back or ahead, a switch of file, or a range of up to the whole window.
+        const int f = rng() % 16 == 0 ? 1 : 0;
+        const uint64_t size = content[f].size();
+        if (rng() % 20 == 0) at[f] = rng() % size;
+        const uint64_t len = rng() % 50 == 0 ? rng() % (kMax + 1) : rng() % 5000;
+        const uint64_t begin = std::min(at[f], size), end = std::min(size, begin + len);
+        const uint8_t* p = ahead.get(*files[f], begin, end, memory.data(), kMax);
+        REQUIRE(p >= memory.data());
+        REQUIRE(p + (end - begin) <= memory.data() + kMax);
+        REQUIRE(first_mismatch(p, end - begin, content[f].data() + begin, end - begin) == -1);
+        at[f] = end + rng() % 300;
+        if (at[f] >= size) at[f] = 0;
+    }
+    CHECK(thrown_code([&] { ahead.get(*files[0], 0, kMax + 1, memory.data(), kMax); }) == Errc::internal);
 }
 
 // ------------------------------------------------------- byte_io, dtype ----
