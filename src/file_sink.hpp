@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "checksum.hpp"
+#include "reusable_bytes.hpp"
 
 namespace qstore {
 
@@ -33,7 +34,8 @@ public:
     void restart_checksum();
     uint64_t checksum() const { return sum_->digest(); }
 
-    // Appends everything written to `other` (read back from its start).
+    // Appends everything written to `other` (copied from its start). The appended bytes
+    // are not added to the running checksum: `other` has its own.
     void append_from(FileSink& other);
     void write_at(uint64_t offset, const void* data, uint64_t size);
     void close();  // flushes, then closes; errors are Errc::io
@@ -48,7 +50,8 @@ private:
     std::string path_;
     int fd_ = -1;
     uint64_t position_ = 0;
-    std::vector<uint8_t> buffer_;  // written to fd_ when full or before any other access
+    ReusableBytes buffer_;  // kBufferSize bytes, written to fd_ when full or before any other access
+    size_t buffered_ = 0;
     std::unique_ptr<Checksummer> sum_;
 };
 

@@ -5,8 +5,8 @@
 //                     tables throw qstore::Error;
 //   format          - header, directory, tensor index and block container: serialize/parse
 //                     round trips and rejection of damaged bytes;
-//   memory          - ReusableBytes growth, ReadAhead windows (bytes equal the file's
-//                     over forward walks, jumps and file switches);
+//   memory, files   - ReusableBytes growth, ReadAhead windows (bytes equal the file's
+//                     over forward walks, jumps and file switches), FileSink::append_from;
 //   byte_io, dtype  - varints, names and sizes.
 #include <catch2/catch.hpp>
 #include <zstd.h>
@@ -21,6 +21,7 @@
 #include "error.hpp"
 #include "fixtures.hpp"
 #include "float_bits.hpp"
+#include "file_sink.hpp"
 #include "format.hpp"
 #include "mapped_file.hpp"
 #include "rans.hpp"
@@ -904,6 +905,49 @@ TEST_CASE("read-ahead windows serve every range with the file's bytes, across fi
         if (at[f] >= size) at[f] = 0;
     }
     CHECK(thrown_code([&] { ahead.get(*files[0], 0, kMax + 1, memory.data(), kMax); }) == Errc::internal);
+}
+
+TEST_CASE("file sinks: append_from copies a temporary sink between buffered writes", "[unit][memory]") {
+    TempDir dir;
+    // The temporary sink in the same folder (copied in the kernel) and, where there is
+    // one, on a tmpfs (another file system: copy_file_range refuses, read and write copy).
+    std::vector<std::string> temp_dirs = {dir.path()};
+    if (fs::is_directory("/dev/shm")) temp_dirs.push_back("/dev/shm");
+    const std::string temp_dir = GENERATE_COPY(from_range(temp_dirs));
+    CAPTURE(temp_dir);
+    const std::string path = dir.file("out.bin");
+    std::vector<uint8_t> expect;
+    uint32_t x = 4242;
+    auto bytes = [&](size_t n) {
+        std::vector<uint8_t> v(n);
+        for (auto& b : v) b = static_cast<uint8_t>((x = x * 1103515245u + 12345u) >> 24);
+        return v;
+    };
+    {
+        qstore::FileSink out(path, false), temp(temp_dir + "/temp.bin", true);
+        // Small (buffered) and large (direct) writes on both sides of the append.
+        for (size_t n : {100, 70000, 3}) {
+            auto v = bytes(n);
+            out.write(v.data(), v.size());
+            expect.insert(expect.end(), v.begin(), v.end());
+        }
+        std::vector<uint8_t> appended;
+        for (size_t n : {5, 200000, 1 << 20, 17}) {
+            auto v = bytes(n);
+            temp.write(v.data(), v.size());
+            appended.insert(appended.end(), v.begin(), v.end());
+        }
+        out.append_from(temp);
+        expect.insert(expect.end(), appended.begin(), appended.end());
+        CHECK(out.position() == expect.size());
+        auto tail = bytes(1000);
+        out.write(tail.data(), tail.size());
+        expect.insert(expect.end(), tail.begin(), tail.end());
+        out.close();
+    }
+    const std::vector<uint8_t> got = read_file(path);
+    REQUIRE(got.size() == expect.size());
+    CHECK(first_mismatch(got.data(), got.size(), expect.data(), expect.size()) == -1);
 }
 
 // ------------------------------------------------------- byte_io, dtype ----
