@@ -7,6 +7,8 @@
 //                     round trips and rejection of damaged bytes;
 //   memory, files   - ReusableBytes growth, ReadAhead windows (bytes equal the file's
 //                     over forward walks, jumps and file switches), FileSink::append_from;
+//   safetensors     - header entries, skipped keys and metadata as written; malformed
+//                     headers corrupt, naming the tensor;
 //   byte_io, dtype  - varints, names and sizes.
 #include <catch2/catch.hpp>
 #include <zstd.h>
@@ -27,6 +29,7 @@
 #include "rans.hpp"
 #include "rans_word.hpp"
 #include "reusable_bytes.hpp"
+#include "safetensors.hpp"
 #include "stream_set.hpp"
 
 using namespace qs_test;
@@ -948,6 +951,94 @@ TEST_CASE("file sinks: append_from copies a temporary sink between buffered writ
     const std::vector<uint8_t> got = read_file(path);
     REQUIRE(got.size() == expect.size());
     CHECK(first_mismatch(got.data(), got.size(), expect.data(), expect.size()) == -1);
+}
+
+// ----------------------------------------------------------- safetensors ----
+
+namespace {
+// A safetensors file of the given header text and 16 data bytes.
+std::string safetensors_with_header(const TempDir& dir, const std::string& header) {
+    std::vector<uint8_t> bytes(8);
+    const uint64_t n = header.size();
+    std::memcpy(bytes.data(), &n, 8);
+    bytes.insert(bytes.end(), header.begin(), header.end());
+    for (int i = 0; i < 16; ++i) bytes.push_back(static_cast<uint8_t>(i));
+    const std::string path = dir.file("h.safetensors");
+    write_file(path, bytes);
+    return path;
+}
+}  // namespace
+
+TEST_CASE("safetensors headers: entries, skipped keys and metadata are read as written", "[unit][safetensors]") {
+    TempDir dir;
+    const std::string path = safetensors_with_header(
+        dir, R"({"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16],"extra":{"x":[1,{"y":null}]}},)"
+             R"("__metadata__":{"format":"pt","n":3,"o":{"k":[true,1.5]}},)"
+             R"("a":{"shape":[2,2],"data_offsets":[0,8],"dtype":"BF16"},"z":{"dtype":"I8","shape":[0],"data_offsets":[8,8]}})");
+    qstore::SafetensorsReader r(path);
+    const auto& t = r.tensors();
+    REQUIRE(t.size() == 3);
+    // By data offset, then name.
+    CHECK(t[0].name == "a");
+    CHECK(t[1].name == "b");
+    CHECK(t[2].name == "z");
+    CHECK(t[0].dtype == qstore::DType::bf16);
+    CHECK(t[0].shape == std::vector<uint64_t>{2, 2});
+    CHECK(t[1].shape == std::vector<uint64_t>{2});
+    CHECK(t[1].size == 8);
+    CHECK(t[1].data[0] == 8);
+    CHECK(t[2].size == 0);
+    CHECK(r.find("b") == &t[1]);
+    // Values other than strings are kept as their JSON text.
+    const std::map<std::string, std::string> meta = {{"format", "pt"}, {"n", "3"}, {"o", R"({"k":[true,1.5]})"}};
+    CHECK(r.metadata() == meta);
+    // Metadata that is not an object is ignored.
+    qstore::SafetensorsReader r2(safetensors_with_header(
+        dir, R"({"__metadata__":"x","a":{"dtype":"U8","shape":[16],"data_offsets":[0,16]}})"));
+    CHECK(r2.metadata().empty());
+    CHECK(r2.tensors().size() == 1);
+}
+
+TEST_CASE("safetensors headers: malformed ones are corrupt, naming the tensor", "[unit][safetensors]") {
+    TempDir dir;
+    const std::string ok = R"("dtype":"F32","shape":[2],"data_offsets":[0,8])";
+    struct Case {
+        std::string header;
+        Errc code;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {R"([1,2])", Errc::corrupt, "header is not a JSON object"},
+        {R"({"a":{)" + ok + "}", Errc::corrupt, "invalid JSON"},
+        {R"({"a":{)" + ok + R"(},"b":[1])" + "}", Errc::corrupt, "tensor 'b': malformed entry: not an object"},
+        {R"({"a":5})", Errc::corrupt, "tensor 'a': malformed entry: not an object"},
+        {R"({"a":{"dtype":7,"shape":[2],"data_offsets":[0,8]}})", Errc::corrupt, "tensor 'a': malformed entry: dtype"},
+        {R"({"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", Errc::corrupt, "arrays"},
+        {R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", Errc::corrupt, "unsigned integers"},
+        {R"({"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", Errc::corrupt, "unsigned integers"},
+        {R"({"a":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})", Errc::corrupt, "unsigned integers"},
+        {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,"8"]}})", Errc::corrupt, "unsigned integers"},
+        {R"({"a":{"dtype":"F32","shape":[2]}})", Errc::corrupt, "tensor 'a': malformed entry: needs"},
+        {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8,9]}})", Errc::corrupt, "data_offsets out of range"},
+        {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,24]}})", Errc::corrupt, "data_offsets out of range"},
+        {R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", Errc::corrupt, "does not match"},
+        {R"({"a":{"dtype":"Q9","shape":[2],"data_offsets":[0,8]}})", Errc::unsupported, "unsupported dtype Q9"},
+        {R"({"a":{)" + ok + R"(},"a":{)" + ok + "}}", Errc::corrupt, "tensor 'a' appears twice"},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.header);
+        const std::string path = safetensors_with_header(dir, c.header);
+        std::string message;
+        Errc code = Errc::ok;
+        try {
+            qstore::SafetensorsReader r(path);
+        } catch (const qstore::Error& e) {
+            code = e.code();
+            message = e.what();
+        }
+        CHECK(code == c.code);
+        CHECK_THAT(message, Catch::Matchers::Contains(c.message));
+    }
 }
 
 // ------------------------------------------------------- byte_io, dtype ----
