@@ -16,7 +16,12 @@ namespace qstore {
 
 class FloatEnvironmentGuard {
 public:
-    FloatEnvironmentGuard() : round_(std::fegetround()) {
+    // Guards nest: only the outermost one of a thread reads and sets the environment
+    // (reading it costs tens of cycles, and a block's decoder predicts tile by tile,
+    // each prediction call holding its own guard: 2% of a whole F16 load).
+    FloatEnvironmentGuard() {
+        if (depth_++ > 0) return;
+        round_ = std::fegetround();
         if (round_ != FE_TONEAREST) std::fesetround(FE_TONEAREST);
 #ifdef QSTORE_HAVE_MXCSR
         csr_ = _mm_getcsr();
@@ -26,6 +31,7 @@ public:
 #endif
     }
     ~FloatEnvironmentGuard() {
+        if (--depth_ > 0) return;
 #ifdef QSTORE_HAVE_MXCSR
         if (_mm_getcsr() != csr_) _mm_setcsr(csr_);
 #endif
@@ -35,7 +41,8 @@ public:
     FloatEnvironmentGuard& operator=(const FloatEnvironmentGuard&) = delete;
 
 private:
-    int round_;
+    static inline thread_local int depth_ = 0;  // guards alive on this thread
+    int round_ = FE_TONEAREST;
 #ifdef QSTORE_HAVE_MXCSR
     unsigned csr_ = 0;
 #endif

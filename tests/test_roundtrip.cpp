@@ -4,10 +4,15 @@
 //   - tensors that are not quantized (1-D, integer, excluded, empty, scalar) come back
 //     identical from both loads with QS_LOW_PASSTHROUGH;
 //   - raw (--low-raw) and coded low codes, tiny and default coding blocks;
-//   - safetensors __metadata__ survives `qstore unpack`; packing is deterministic.
+//   - safetensors __metadata__ survives `qstore unpack`; packing is deterministic, also
+//     when the caller runs in another floating-point mode (rounding, FTZ/DAZ).
 #include <catch2/catch.hpp>
 
+#include <cfenv>
 #include <set>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "qs_util.hpp"
 #include "reader.hpp"
@@ -296,6 +301,76 @@ TEST_CASE("packing is deterministic: thread count does not change a byte", "[rou
         CHECK(first_mismatch(a, b) == -1);
         check_packed_file(dir.file("b.qs"), model, {}, raw);
     }
+}
+
+TEST_CASE("the caller's floating-point mode changes neither the file nor the loads", "[roundtrip]") {
+    // A host may run with another rounding direction or with flush-to-zero and
+    // denormals-are-zero (code built with -ffast-math): predictions must still be the
+    // encoder's. New threads inherit the creating thread's mode, so the pack's and the
+    // handle's workers run in it too.
+    std::vector<Tensor> model = small_model(9);
+    Gen g(31);
+    model.push_back(g.float_tensor("multi.block", DType::bf16, {64, 96}));
+    model.push_back(g.float_tensor("f16.block", DType::f16, {40, 50}));
+    TempDir dir;
+    write_safetensors(dir.file("in.safetensors"), model);
+    qstore::SafetensorsReader high(dir.file("in.safetensors"));
+    qstore::PackOptions o;
+    o.block_elements = 1000;
+    o.threads = 2;
+    qstore::pack(high, nullptr, o, dir.file("plain.qs"));
+    const int round = std::fegetround();
+#if defined(__x86_64__)
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | (1u << 15) | (1u << 6));  // flush-to-zero, denormals-are-zero
+#endif
+    std::fesetround(FE_DOWNWARD);  // SSE rounding too
+    REQUIRE(std::fegetround() == FE_DOWNWARD);
+#if defined(__x86_64__)
+    const unsigned odd_csr = _mm_getcsr();
+#endif
+    qstore::pack(high, nullptr, o, dir.file("odd.qs"));
+    // Every tensor of the file in both precisions, loaded in the mode in force.
+    auto load_all = [&] {
+        std::vector<std::vector<uint8_t>> out;
+        qs_open_options oo = qs_open_options_default();
+        oo.num_threads = 2;
+        qs_file* f = nullptr;
+        REQUIRE(qs_open_ex(dir.file("plain.qs").c_str(), &oo, &f) == QS_OK);
+        for (size_t i = 0; i < qs_tensor_count(f); ++i) {
+            LowData low;
+            std::vector<uint8_t> h;
+            REQUIRE(load_low(f, i, low) == QS_OK);
+            REQUIRE(load_high(f, i, h) == QS_OK);
+            out.push_back(low.codes);
+            out.push_back(low.scales);
+            out.push_back(h);
+        }
+        qs_close(f);
+        return out;
+    };
+    const auto loaded_odd = load_all();
+    const bool still_downward = std::fegetround() == FE_DOWNWARD;
+#if defined(__x86_64__)
+    constexpr unsigned kFlags = 0x3F;  // sticky exception flags: any operation may set them
+    const bool csr_kept = (_mm_getcsr() & ~kFlags) == (odd_csr & ~kFlags);
+    _mm_setcsr(csr);
+#else
+    const bool csr_kept = true;
+#endif
+    std::fesetround(round);
+    CHECK(still_downward);  // the caller's mode is given back
+    CHECK(csr_kept);
+    check_packed_file(dir.file("plain.qs"), model, {}, false);
+    const auto loaded = load_all();
+    REQUIRE(loaded.size() == loaded_odd.size());
+    for (size_t k = 0; k < loaded.size(); ++k) {
+        CAPTURE(k);
+        CHECK(first_mismatch(loaded[k], loaded_odd[k]) == -1);
+    }
+    const auto a = read_file(dir.file("plain.qs"));
+    const auto b = read_file(dir.file("odd.qs"));
+    CHECK(first_mismatch(a, b) == -1);
 }
 
 TEST_CASE("the low precision is a prefix of the file and --low-raw parts are 64-byte aligned", "[roundtrip]") {
