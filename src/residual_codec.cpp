@@ -54,6 +54,8 @@ struct HighBits<DType::f16> {
 // smaller ones the 4-lane byte layout, whose 4 states cost less (each lane costs about
 // 3 bytes of final state).
 constexpr uint64_t kWordMinElements = 4096;
+// Blocks from this size count their tokens in two tables (encode_typed).
+constexpr uint64_t kTwoTablesFrom = 16384;
 constexpr uint64_t kWord32Elements = 16384;
 constexpr uint64_t kWord64Elements = 65536;
 // Largest model scale of the word layout: its decoder gathers from one table of
@@ -173,14 +175,27 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
                 if (used & (1u << c)) count[c].fill(0);
         }
     } clear_on_exit{count};
+    // With 16-bit dtypes most elements fall on a few tokens, and each increment of a
+    // counter waits for the previous one of the same counter: in large blocks the odd
+    // elements are counted in a second table, added to the first at the end (F32 tokens
+    // are spread wider; there a second table only costs cache).
+    thread_local std::array<std::array<uint32_t, 256>, kContextClasses> count_odd{};
+    const bool two_tables = sizeof(U) == 2 && n >= kTwoTablesFrom && n <= UINT32_MAX;
     const RansIsa isa = rans_isa();
     alignas(64) uint32_t extra[kTile];
     alignas(64) uint8_t nbits[kTile];
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
         uint8_t* const tok = tokens + tile;
+        const uint8_t* const c = ctx + tile;
         tokenize<T>(isa, high + tile * sizeof(U), pred + tile, m, tok, extra, nbits);
-        for (uint64_t k = 0; k < m; ++k) ++count[ctx[tile + k]][tok[k]];
+        uint64_t k = 0;
+        if (two_tables)
+            for (; k + 2 <= m; k += 2) {
+                ++count[c[k]][tok[k]];
+                ++count_odd[c[k + 1]][tok[k + 1]];
+            }
+        for (; k < m; ++k) ++count[c[k]][tok[k]];
         // LSB-first bit stream (§7.5), one 8-byte store per step, no branch. The chain
         // through `fill` is the cost: with 16-bit dtypes (<= 13 extra bits an element)
         // each step appends four elements' bits, joined beforehand.
@@ -193,7 +208,7 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
             acc >>= 8 * whole;
             fill &= 7;
         };
-        uint64_t k = 0;
+        k = 0;
         if constexpr (sizeof(U) == 2) {
             for (; k + 4 <= m; k += 4) {
                 const uint32_t n0 = nbits[k], n01 = n0 + nbits[k + 1], n012 = n01 + nbits[k + 2];
@@ -205,6 +220,11 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
         for (; k < m; ++k) append(extra[k], nbits[k]);  // <= 29 bits (F32)
     }
     if (fill > 0) *bit_out++ = static_cast<uint8_t>(acc);
+    if (two_tables)
+        for (int c = 0; c < kContextClasses; ++c) {
+            for (int t = 0; t < 256; ++t) count[c][t] += count_odd[c][t];
+            count_odd[c].fill(0);
+        }
 
     uint16_t used = 0;
     std::array<RansModel, kContextClasses> models;
