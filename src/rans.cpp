@@ -62,9 +62,9 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits)
         }
     }
     uint32_t acc = 0;
-    for (int s = 0; s < 256; ++s) {
-        m.start[s] = acc;
-        acc += m.freq[s];
+    for (int j = 0; j < distinct; ++j) {
+        m.start[present[j]] = acc;
+        acc += m.freq[present[j]];
     }
     m.symbols = present[distinct - 1] + 1;
     return m;

@@ -37,6 +37,7 @@ inline uint64_t ceil_pow2_div(int k, uint32_t d) {
 }
 
 // A normalized frequency model: freq sums to 2^scale_bits; every used symbol >= 1.
+// start[s] (the sum of the frequencies below s) is set for the symbols present only.
 struct RansModel {
     int scale_bits = 0;
     int symbols = 256;  // symbols >= this have frequency 0 (table builders stop there)
