@@ -1112,7 +1112,7 @@ int main(int argc, char** argv) {
             "element bit patterns, without any table cost; where most values are distinct (F32) it is capped near "
             "log2(elements per tensor) and is not an achievable bound. Speeds: MB/s of high input (pack), of output "
             "bytes (loads, decompression, memcpy) or of file bytes (read); qstore loads time qs_open_ex + every "
-            "tensor + qs_close; N threads = qs_open_ex num_threads=0 for qstore, a pool of N for the baselines "
+            "tensor + qs_close (but the row 'handle kept open'); N threads = qs_open_ex num_threads=0 for qstore, a pool of N for the baselines "
             "(per tensor for decompression, 1 MB chunks for memcpy/read). Loads, decompression, memcpy and read are "
             "timed in rounds, each round timing every one of them once, so that qstore and the baselines see the "
             "same machine conditions. Peak RSS includes the pages of mapped files that were touched.\n";
