@@ -54,13 +54,14 @@ struct HighBits<DType::f16> {
 // smaller ones the 4-lane byte layout, whose 4 states cost less (each lane costs about
 // 3 bytes of final state).
 constexpr uint64_t kWordMinElements = 4096;
-// Blocks from this size count their tokens in two tables (encode_typed).
-constexpr uint64_t kTwoTablesFrom = 16384;
 constexpr uint64_t kWord32Elements = 16384;
 constexpr uint64_t kWord64Elements = 65536;
 // Largest model scale of the word layout: its decoder gathers from one table of
 // (classes + 1) x 2^S entries, which should stay in the first-level caches.
 constexpr int kWordMaxScaleBits = 10;
+
+// 16-bit blocks from this size count their tokens in two tables (encode_typed).
+constexpr uint64_t kTwoTablesFrom = 16384;
 
 int word_lanes_for(uint64_t n) {
     if (n >= kWord64Elements) return 64;
