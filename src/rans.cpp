@@ -355,9 +355,11 @@ void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t 
     // Per-thread table, reused: only the entries of used symbols are written (and read).
     thread_local std::vector<EncSymbol> table;
     if (table.size() < static_cast<size_t>(contexts) * 256) table.resize(static_cast<size_t>(contexts) * 256);
-    for (int c = 0; c < contexts; ++c)
-        for (int s = 0; s < 256; ++s)
+    for (int c = 0; c < contexts; ++c) {
+        const int symbols = models[c].scale_bits ? models[c].symbols : 0;  // scale 0: no symbols
+        for (int s = 0; s < symbols; ++s)
             if (models[c].freq[s]) table[c * 256 + s] = enc_symbol(models[c].start[s], models[c].freq[s], models[c].scale_bits);
+    }
     const EncSymbol* const tab = table.data();
     // Encode backwards into a byte stack; the decoder reads it forwards. With
     // scale_bits <= 12 a symbol emits at most 2 bytes.
