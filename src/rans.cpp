@@ -356,8 +356,7 @@ void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t 
     thread_local std::vector<EncSymbol> table;
     if (table.size() < static_cast<size_t>(contexts) * 256) table.resize(static_cast<size_t>(contexts) * 256);
     for (int c = 0; c < contexts; ++c) {
-        const int symbols = models[c].scale_bits ? models[c].symbols : 0;  // scale 0: no symbols
-        for (int s = 0; s < symbols; ++s)
+        for (int s = 0; s < models[c].coded_symbols(); ++s)
             if (models[c].freq[s]) table[c * 256 + s] = enc_symbol(models[c].start[s], models[c].freq[s], models[c].scale_bits);
     }
     const EncSymbol* const tab = table.data();

@@ -43,6 +43,9 @@ struct RansModel {
     int symbols = 256;  // symbols >= this have frequency 0 (table builders stop there)
     std::array<uint32_t, 256> freq{};
     std::array<uint32_t, 256> start{};
+    // Symbols a table builder must visit: none for a default-constructed model (scale 0,
+    // a context without symbols: most of a small block's 16 contexts).
+    int coded_symbols() const { return scale_bits ? symbols : 0; }
 };
 
 // Builds the model of a histogram (n = sum of counts, n >= 1), with at most

@@ -158,10 +158,7 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         const int up = scale_bits - m.scale_bits;
         uint32_t* const pk = packed.data() + c * 256;
         std::fill(pk, pk + 256, 0u);
-        // A default-constructed model (scale 0) is a context without symbols: most of a
-        // small block's 16 contexts.
-        const int symbols = m.scale_bits ? m.symbols : 0;
-        for (int s = 0; s < symbols; ++s) {
+        for (int s = 0; s < m.coded_symbols(); ++s) {
             const uint32_t f = m.freq[s] << up;
             if (!f) continue;
             WordEncSymbol& e = table[c * 256 + s];
