@@ -201,21 +201,49 @@ uint64_t GridScheme::scale_count(const Geometry& g) const {
     return (g.rows + b.block_rows - 1) / b.block_rows * blocks_across(b, g);
 }
 
+namespace {
+
+// Values widened to float32 at a time. Rows are never widened whole: a row can be a
+// whole tensor (shape[0] = 1 for most of blazepose's: rows of up to 470016 values), and
+// a row-sized buffer was allocated, zero-filled and page-faulted in for every block;
+// a chunk on the stack stays in the first-level cache between its passes.
+constexpr uint64_t kWidenChunk = 4096;
+
+// Calls fn(j, x, len) for the values [c0, c1) of one row (`src` its first value), in
+// order, widened in chunks of at most kWidenChunk and cut where block columns (of
+// `block_cols` values) begin: x holds `len` values of block column j.
+template <class Fn>
+void for_each_widened_segment(RansIsa isa, const uint8_t* src, DType t, uint64_t c0, uint64_t c1,
+                              uint64_t block_cols, Fn&& fn) {
+    alignas(64) float x[kWidenChunk];
+    const size_t esize = dtype_size(t);
+    for (uint64_t c = c0; c < c1;) {
+        const uint64_t len = std::min(kWidenChunk, c1 - c);
+        widen_row(isa, src + c * esize, t, len, x);
+        for (uint64_t k = 0; k < len;) {
+            const uint64_t j = (c + k) / block_cols;
+            const uint64_t seg = std::min(len - k, (j + 1) * block_cols - (c + k));
+            fn(j, x + k, seg);
+            k += seg;
+        }
+        c += len;
+    }
+}
+
+}  // namespace
+
 void GridScheme::prepare(const uint8_t* high, DType t, const Geometry& g, const LowTensorData& low) const {
     const ScaleGrid b = grid(g);
     if (b.block_rows == 1) return;  // row-local: quantize() computes the scales
     const FloatEnvironmentGuard float_env;
     const uint64_t across = blocks_across(b, g);
     std::vector<BlockStats> stats(scale_count(g));
-    std::vector<float> row(g.cols);
     const size_t esize = dtype_size(t);
     const RansIsa isa = rans_isa();
     for (uint64_t r = 0; r < g.rows; ++r) {
-        widen_row(isa, high + r * g.cols * esize, t, g.cols, row.data());
-        for (uint64_t j = 0; j < across; ++j) {
-            const uint64_t c0 = j * b.block_cols, len = std::min(b.block_cols, g.cols - c0);
-            stats[r / b.block_rows * across + j].add(row.data() + c0, len);
-        }
+        BlockStats* const row_stats = stats.data() + r / b.block_rows * across;
+        for_each_widened_segment(isa, high + r * g.cols * esize, t, 0, g.cols, b.block_cols,
+                                 [&](uint64_t j, const float* x, uint64_t len) { row_stats[j].add(x, len); });
     }
     for (size_t i = 0; i < stats.size(); ++i) {
         const BlockScale s = scale_of_block(stats[i]);
@@ -232,25 +260,51 @@ void GridScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint6
     const ScaleGrid b = grid(g);
     const uint64_t across = blocks_across(b, g);
     const size_t esize = dtype_size(t);
-    std::vector<float> row(g.cols);
     const RansIsa isa = rans_isa();
+    const bool row_local = b.block_rows == 1;
+    // Blocks narrower than a chunk go a chunk of whole blocks at a time (widened once:
+    // statistics, then codes); a wider block takes two passes, its statistics then its codes.
+    const uint64_t span = b.block_cols <= kWidenChunk ? kWidenChunk / b.block_cols * b.block_cols : b.block_cols;
+    alignas(64) float x[kWidenChunk];
     for (uint64_t r = row_begin; r < row_end; ++r) {
-        widen_row(isa, high + r * g.cols * esize, t, g.cols, row.data());
-        for (uint64_t j = 0; j < across; ++j) {
-            const uint64_t c0 = j * b.block_cols, len = std::min(b.block_cols, g.cols - c0);
-            const uint64_t k = r / b.block_rows * across + j;
+        const uint8_t* const src = high + r * g.cols * esize;
+        uint8_t* const codes = low.codes + r * g.cols;
+        const uint64_t first_scale = r / b.block_rows * across;
+        auto scale_of = [&](uint64_t j, const BlockStats& stats) {  // block column j of row r
             BlockScale s;
-            if (b.block_rows == 1) {
-                BlockStats stats;
-                stats.add(row.data() + c0, len);
+            if (row_local) {
                 s = scale_of_block(stats);
-                low.scales[k] = s.stored;
-                if (asymmetric_) low.zero_points[k] = s.zero_point;
+                low.scales[first_scale + j] = s.stored;
+                if (asymmetric_) low.zero_points[first_scale + j] = s.zero_point;
             } else {
-                s.quantize_with = low.scales[k];
-                s.zero_point = asymmetric_ ? low.zero_points[k] : 0;
+                s.quantize_with = low.scales[first_scale + j];
+                s.zero_point = asymmetric_ ? low.zero_points[first_scale + j] : 0;
             }
-            quantize_segment(row.data() + c0, len, s.quantize_with, s.zero_point, low.codes + r * g.cols + c0);
+            return s;
+        };
+        for (uint64_t c0 = 0; c0 < g.cols; c0 += span) {
+            const uint64_t c1 = std::min(g.cols, c0 + span);
+            if (c1 - c0 <= kWidenChunk) {
+                widen_row(isa, src + c0 * esize, t, c1 - c0, x);
+                for (uint64_t c = c0; c < c1; c += b.block_cols) {
+                    const uint64_t len = std::min(b.block_cols, c1 - c);
+                    BlockStats stats;
+                    if (row_local) stats.add(x + (c - c0), len);
+                    const BlockScale s = scale_of(c / b.block_cols, stats);
+                    quantize_segment(x + (c - c0), len, s.quantize_with, s.zero_point, codes + c);
+                }
+            } else {
+                BlockStats stats;
+                if (row_local)
+                    for_each_widened_segment(isa, src, t, c0, c1, b.block_cols,
+                                             [&](uint64_t, const float* v, uint64_t len) { stats.add(v, len); });
+                const BlockScale s = scale_of(c0 / b.block_cols, stats);
+                uint64_t c = c0;
+                for_each_widened_segment(isa, src, t, c0, c1, b.block_cols, [&](uint64_t, const float* v, uint64_t len) {
+                    quantize_segment(v, len, s.quantize_with, s.zero_point, codes + c);
+                    c += len;
+                });
+            }
         }
     }
 }

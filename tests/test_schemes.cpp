@@ -107,6 +107,46 @@ TEST_CASE("int8-tensor: known answers", "[schemes]") {
     CHECK(std::memcmp(q.codes.data(), want.data(), want.size()) == 0);
 }
 
+TEST_CASE("Rows longer than the quantizer's widening chunk: statistics of the whole row", "[schemes]") {
+    // The quantizer widens rows to float32 in chunks of 4096 values (scheme_grid.cpp): a
+    // row's largest |x|, a tensor's minimum and maximum count wherever they lie, at a
+    // chunk's first or last value or in the row's last, partial chunk.
+    const uint64_t cols = 3 * 4096 + 77;
+    std::vector<float> v(2 * cols);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(static_cast<int>(i * 7919 % 2001) - 1000) / 1000.0f;
+    v[100] = NAN;
+    v[4096] = INFINITY;
+    v[8191] = -3.0f;             // row 0: absmax at the end of its second chunk
+    v[cols + 3 * 4096 + 76] = 2.5f;  // row 1: its last value
+    const auto row = quantize(SchemeId::int8_row, v, 2);
+    REQUIRE(row.scales == std::vector<float>{3.0f, 2.5f});
+    for (uint64_t r = 0; r < 2; ++r)
+        for (uint64_t c = 0; c < cols; ++c) {
+            const float x = v[r * cols + c], inv = 127.0f / row.scales[r];
+            const double want = std::isnan(x) ? 0 : std::fmax(-127.0, std::fmin(127.0, round_half_even(x * inv)));
+            REQUIRE(static_cast<int8_t>(row.codes[r * cols + c]) == static_cast<int>(want));
+        }
+    v[cols + 4096] = -4.0f;  // the tensor's absmax: row 1, first value of its second chunk
+    CHECK(quantize(SchemeId::int8_tensor, v, 2).scales == std::vector<float>{4.0f});
+    // uint8-asym-tensor: minimum and maximum in different rows and chunks -> scale 1, zp 51.
+    std::fill(v.begin(), v.end(), 0.0f);
+    v[4095] = -51.0f;
+    v[cols + 2 * 4096] = 204.0f;
+    const qstore::LowScheme& asym = *qstore::low_scheme(SchemeId::uint8_asym_tensor);
+    const qstore::Geometry g{2, cols};
+    std::vector<uint8_t> codes(g.elements()), zp(1);
+    std::vector<float> scale(1);
+    const auto bytes = f32_bytes(v);
+    const qstore::LowTensorData low{codes.data(), scale.data(), zp.data()};
+    asym.prepare(bytes.data(), DType::f32, g, low);
+    asym.quantize(bytes.data(), DType::f32, g, 0, 2, low);
+    CHECK(scale[0] == 1.0f);
+    CHECK(zp[0] == 51);
+    CHECK(codes[4095] == 0);
+    CHECK(codes[cols + 2 * 4096] == 255);
+    CHECK(codes[cols - 1] == 51);
+}
+
 TEST_CASE("fp8-e4m3-row and -tensor: known answers", "[schemes]") {
     // Row 0: absmax 896 -> scale 2; 896/2 = 448 -> 0x7E, -2/2 = -1 -> 0xB8, 1/2 -> 0x30, 0 -> 0.
     // Row 1: absmax 8 -> scale 8/448; 8 -> 0x7E; -8 -> 0xFE; 4 -> 224 = 1.75*2^7 -> 0x76; 0 -> 0.
