@@ -32,8 +32,8 @@ struct Prepared {
     std::vector<float> scales;
     std::vector<float> prediction;
     std::vector<uint8_t> context;
-    std::vector<uint8_t> residual;   // encode_residual_block output
-    std::vector<uint8_t> code_blob;  // StreamEncoder output of the codes (zstd level 3 or rANS)
+    qstore::ByteVector residual;   // encode_residual_block output
+    qstore::ByteVector code_blob;  // StreamEncoder output of the codes (zstd level 3 or rANS)
 };
 
 const Prepared& prepared(DType t) {
@@ -97,7 +97,7 @@ BENCHMARK(BM_int8row_predict);
 void BM_encode_residual_block(benchmark::State& state, DType t) {
     const auto& d = micro_data();
     const auto& p = prepared(t);
-    std::vector<uint8_t> out;
+    qstore::ByteVector out;
     for (auto _ : state) {
         out.clear();
         qstore::encode_residual_block(d.high(t), t, p.prediction.data(), p.context.data(), d.n(), out);
@@ -149,7 +149,8 @@ BENCHMARK(BM_decode_residual_block_isa)->Arg(0)->Arg(1)->Arg(2);
 // per weight, 16 context classes), per lane count and instruction set:
 // Args = (lanes, isa). Items = symbols.
 struct WordTokens {
-    std::vector<uint8_t> tokens, context, table_bytes, payload;
+    std::vector<uint8_t> tokens, context;
+    qstore::ByteVector table_bytes, payload;
     uint16_t used = 0;
 };
 const WordTokens& word_tokens(int lanes) {
@@ -225,7 +226,7 @@ BENCHMARK(BM_word_rans_decode_tokens)
 void BM_stream_encode_codes(benchmark::State& state) {
     const auto& p = prepared(DType::bf16);
     qstore::StreamEncoder enc(static_cast<int>(state.range(0)));
-    std::vector<uint8_t> out;
+    qstore::ByteVector out;
     for (auto _ : state) {
         out.clear();
         enc.encode({{p.codes.data(), p.codes.size()}}, out);
@@ -264,7 +265,7 @@ BENCHMARK(BM_stream_decode_codes);
 // 4) and the word rANS (codec 5, what the packer picks for most code streams since
 // format 1.2). One benchmark body each for encoding and decoding, registered per coder.
 struct CodesCoder {
-    void (*encode)(const uint8_t*, size_t, std::vector<uint8_t>&);
+    void (*encode)(const uint8_t*, size_t, qstore::ByteVector&);
     void (*decode)(const uint8_t*, size_t, uint8_t*, size_t, const std::string&);
 };
 constexpr CodesCoder kByteRans{qstore::rans_encode, qstore::rans_decode};
@@ -272,7 +273,7 @@ constexpr CodesCoder kWordRans{qstore::word_rans_encode_stream, qstore::word_ran
 
 void BM_encode_codes(benchmark::State& state, CodesCoder coder) {
     const auto& p = prepared(DType::bf16);
-    std::vector<uint8_t> out;
+    qstore::ByteVector out;
     for (auto _ : state) {
         out.clear();
         coder.encode(p.codes.data(), p.codes.size(), out);
@@ -284,7 +285,7 @@ void BM_encode_codes(benchmark::State& state, CodesCoder coder) {
 
 void BM_decode_codes(benchmark::State& state, CodesCoder coder) {
     const auto& p = prepared(DType::bf16);
-    std::vector<uint8_t> stream;
+    qstore::ByteVector stream;
     coder.encode(p.codes.data(), p.codes.size(), stream);
     std::vector<uint8_t> out(p.codes.size());
     const std::string what = "bench";

@@ -25,7 +25,7 @@ struct KeyTables {
 }  // namespace
 
 void encode_code_residual_block(const uint8_t* codes, const uint8_t* predicted, const uint8_t* context, uint64_t n,
-                                const LowScheme& scheme, std::vector<uint8_t>& out) {
+                                const LowScheme& scheme, ByteVector& out) {
     const KeyTables k(scheme);
     std::vector<uint8_t> z(n);
     std::array<std::array<uint64_t, 256>, kContextClasses> count{};

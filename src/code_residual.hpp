@@ -18,7 +18,7 @@
 namespace qstore {
 
 void encode_code_residual_block(const uint8_t* codes, const uint8_t* predicted, const uint8_t* context, uint64_t n,
-                                const LowScheme& scheme, std::vector<uint8_t>& out);
+                                const LowScheme& scheme, ByteVector& out);
 
 // Writes n codes; `tables` is per-thread scratch of kContextClasses tables.
 void decode_code_residual_block(const uint8_t* blob, size_t size, const uint8_t* predicted, const uint8_t* context,

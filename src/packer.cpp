@@ -54,7 +54,7 @@ public:
         slots_.assign(count, {0, 0});
     }
     // Stores slot i's bytes; safe to call from several threads.
-    void put(size_t i, const std::vector<uint8_t>& bytes) {
+    void put(size_t i, const ByteVector& bytes) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (used_ + bytes.size() > bytes_.capacity())  // grown by half at least: copies stay amortized
             bytes_.grow(std::max(used_ + bytes.size(), bytes_.capacity() + bytes_.capacity() / 2), used_);
@@ -84,12 +84,12 @@ struct EncodeScratch {
     ReusableBytes prediction;
     ReusableBytes context;
     ReusableBytes predicted_codes;
-    std::vector<uint8_t> block;  // the block being encoded, before it goes to the tensor's arena
+    ByteVector block;  // the block being encoded, before it goes to the tensor's arena
 };
 
 // Scales as byte planes of their stored dtype: plane k holds byte k of every scale's
 // float32 or float16 bit pattern (row scales of BF16/F16 weights have many zero low bytes).
-std::vector<uint8_t> encode_scale_planes(StreamEncoder& encoder, const LowScheme& scheme, const std::vector<float>& scales) {
+ByteVector encode_scale_planes(StreamEncoder& encoder, const LowScheme& scheme, const std::vector<float>& scales) {
     const size_t n = scales.size(), width = dtype_size(scheme.scale_dtype());
     std::vector<uint8_t> planes(n * width);
     for (size_t k = 0; k < n; ++k) {
@@ -98,7 +98,7 @@ std::vector<uint8_t> encode_scale_planes(StreamEncoder& encoder, const LowScheme
     }
     std::vector<std::pair<const uint8_t*, size_t>> streams;
     for (size_t b = 0; b < width; ++b) streams.emplace_back(planes.data() + b * n, n);
-    std::vector<uint8_t> blob;
+    ByteVector blob;
     encoder.encode(streams, blob);
     return blob;
 }
@@ -161,16 +161,16 @@ SectionEntry write_small_section(FileSink& sink, SectionKind kind, const std::ve
 struct PendingPart {
     PartRole role;
     PartEncoding encoding;
-    std::vector<uint8_t> owned;
+    ByteVector owned;
     std::vector<BlockRef> borrowed;
     uint64_t align = 1;
 
-    static PendingPart owning(PartRole r, PartEncoding e, std::vector<uint8_t> bytes, uint64_t align) {
+    static PendingPart owning(PartRole r, PartEncoding e, ByteVector bytes, uint64_t align) {
         return PendingPart{r, e, std::move(bytes), {}, align};
     }
     static PendingPart of_blocks(PartRole r, std::vector<BlockRef> blocks) {
-        std::vector<uint8_t> table = block_container_table(blocks);
-        return PendingPart{r, PartEncoding::blocks, std::move(table), std::move(blocks), 1};
+        const std::vector<uint8_t> table = block_container_table(blocks);
+        return PendingPart{r, PartEncoding::blocks, ByteVector(table.begin(), table.end()), std::move(blocks), 1};
     }
     static PendingPart of(PartRole r, PartEncoding e, const uint8_t* data, uint64_t size, uint64_t align) {
         return PendingPart{r, e, {}, {{data, size}}, align};
@@ -349,7 +349,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
             if (!given[0])
                 for (size_t k = 0; k < L; ++k) schemes[k]->quantize(high, t.dtype, g, r0, r1, lv[k].data());
             auto s = scratch_pool.acquire();
-            std::vector<uint8_t>& block = s->block;
+            ByteVector& block = s->block;
             const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
             if (!options.low_raw) {
                 block.clear();
@@ -380,7 +380,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
         const LowScheme& s0 = *schemes[0];
         if (options.low_raw) {
             // Raw parts hold the native layout, so qs_view_low can hand them out in place.
-            std::vector<uint8_t> codes(s0.code_bytes(g)), scales(s0.scale_bytes(g)), zps(s0.zero_point_bytes(g));
+            ByteVector codes(s0.code_bytes(g)), scales(s0.scale_bytes(g)), zps(s0.zero_point_bytes(g));
             s0.to_native(lv[0].data().view(), g, codes.data(), scales.data(), zps.data());
             out.levels[0].push_back(PendingPart::owning(PartRole::codes, PartEncoding::raw, std::move(codes), low_align));
             out.levels[0].push_back(PendingPart::owning(PartRole::scales, PartEncoding::raw, std::move(scales), low_align));
@@ -391,7 +391,7 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
         }
         for (size_t k = 0; k < L; ++k) {
             if (k > 0 || !options.low_raw) {
-                std::vector<uint8_t> blob = encode_scale_planes(enc->encoder, *schemes[k], lv[k].scales);
+                ByteVector blob = encode_scale_planes(enc->encoder, *schemes[k], lv[k].scales);
                 need_minor(enc->encoder.format_minor());
                 out.levels[k].push_back(PendingPart::owning(PartRole::scales, PartEncoding::byte_planes, std::move(blob), 1));
                 if (schemes[k]->has_zero_points()) {

@@ -75,7 +75,7 @@ namespace {
 // LSB-first bit streams (the bit order of the residual's extra bits, §7.5).
 class BitWriter {
 public:
-    explicit BitWriter(std::vector<uint8_t>& out) : out_(out) {}
+    explicit BitWriter(ByteVector& out) : out_(out) {}
     void put(uint32_t v, int n) {  // the n (<= 32) low bits of v
         acc_ |= static_cast<uint64_t>(v & static_cast<uint32_t>((uint64_t(1) << n) - 1)) << fill_;
         fill_ += n;
@@ -106,7 +106,7 @@ public:
     }
 
 private:
-    std::vector<uint8_t>& out_;
+    ByteVector& out_;
     uint64_t acc_ = 0;
     int fill_ = 0;
 };
@@ -164,7 +164,7 @@ constexpr int kRiceParameterBits = 3;
 
 }  // namespace
 
-void rans_write_model(const RansModel& m, std::vector<uint8_t>& out) {
+void rans_write_model(const RansModel& m, ByteVector& out) {
     put_u8(out, static_cast<uint8_t>(kModelSyntax2 | m.scale_bits));
     int present[256];
     int k_count = 0;
@@ -194,7 +194,7 @@ void rans_write_model(const RansModel& m, std::vector<uint8_t>& out) {
     w.pad();
 }
 
-void rans_write_model_v1(const RansModel& m, std::vector<uint8_t>& out) {
+void rans_write_model_v1(const RansModel& m, ByteVector& out) {
     put_u8(out, static_cast<uint8_t>(m.scale_bits));
     int end = 256;
     while (end > 0 && !m.freq[end - 1]) --end;
@@ -348,7 +348,7 @@ EncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
 }  // namespace
 
 void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t n, const RansModel* models,
-                         std::vector<uint8_t>& out) {
+                         ByteVector& out) {
     int contexts = 1;
     if (context)
         for (size_t i = 0; i < n; ++i) contexts = std::max(contexts, context[i] + 1);
@@ -395,7 +395,7 @@ void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t 
     // Final states, lane 0 first, each little-endian.
     for (int k = kRansLanes; k-- > 0;)
         for (int b = 3; b >= 0; --b) *--p = static_cast<uint8_t>(state[k] >> (8 * b));
-    out.insert(out.end(), p, end);
+    put_bytes(out, p, static_cast<size_t>(end - p));
 }
 
 RansDecoder::RansDecoder(const uint8_t* payload, size_t size, const std::string& what_)
@@ -434,11 +434,11 @@ std::array<uint64_t, 256> byte_histogram(const uint8_t* data, size_t n) {
     return count;
 }
 
-void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out) {
+void rans_encode(const uint8_t* data, size_t n, ByteVector& out) {
     rans_encode(data, n, byte_histogram(data, n), out);
 }
 
-void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, std::vector<uint8_t>& out) {
+void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, ByteVector& out) {
     const RansModel m = rans_model(count);
     rans_write_model(m, out);
     rans_encode_payload(data, nullptr, n, &m, out);

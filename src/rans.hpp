@@ -18,6 +18,7 @@
 
 #include "byte_io.hpp"
 #include "error.hpp"
+#include "reusable_bytes.hpp"
 
 namespace qstore {
 
@@ -54,11 +55,11 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits 
 // Writes a model in syntax 2 (format 1.3, docs/FORMAT.md §6.4): u8 0x80 | scale_bits,
 // then a bit stream of the symbols present (Elias-gamma count and gaps) and their
 // frequencies (Rice-coded, the last one implied by the total), padded to a byte.
-void rans_write_model(const RansModel& model, std::vector<uint8_t>& out);
+void rans_write_model(const RansModel& model, ByteVector& out);
 // Writes a model in syntax 1 (formats 1.0-1.2): u8 scale_bits, varint (max symbol + 1),
 // then per symbol a varint frequency, a zero followed by a varint count of further
 // zeros. Kept for tests that build files of those versions.
-void rans_write_model_v1(const RansModel& model, std::vector<uint8_t>& out);
+void rans_write_model_v1(const RansModel& model, ByteVector& out);
 // A model as the decoders read it: the symbols present, increasing, with their
 // frequencies. Table builders need no more, and reading a model this way clears no
 // 256-entry arrays (small blocks have models of a handful of symbols, read once per block).
@@ -99,7 +100,7 @@ public:
 // Encodes symbols[i] with models[context ? context[i] : 0] and appends the payload
 // (the four final states, then the renormalization bytes).
 void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t n, const RansModel* models,
-                         std::vector<uint8_t>& out);
+                         ByteVector& out);
 
 [[noreturn]] void rans_corrupt(const std::string& what, const char* why);
 
@@ -163,8 +164,8 @@ double order0_bits(const std::array<uint64_t, 256>& of, const std::array<W, 256>
 
 // Single-model convenience, used as a stream-set codec: model, then payload. `count`
 // is byte_histogram(data, n), for callers that have it already.
-void rans_encode(const uint8_t* data, size_t n, std::vector<uint8_t>& out);
-void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, std::vector<uint8_t>& out);
+void rans_encode(const uint8_t* data, size_t n, ByteVector& out);
+void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, ByteVector& out);
 void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, const std::string& what);
 
 }  // namespace qstore

@@ -133,7 +133,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,popcnt"))) uint8_t* av
 }  // namespace
 
 void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, int lanes, const RansModel* models,
-                      int scale_bits, std::vector<uint8_t>& out) {
+                      int scale_bits, ByteVector& out) {
     if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
         fail(Errc::internal, "word rANS: bad lanes or scale");
     // The caller's invariants, checked because a broken one would silently lose data:
@@ -211,7 +211,7 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
     if (no_freq) fail(Errc::internal, "word rANS: symbol without frequency");
     for (int k = lanes; k-- > 0;)
         for (int b = 3; b >= 0; --b) *--p = static_cast<uint8_t>(x[k] >> (8 * b));
-    out.insert(out.end(), p, end);
+    put_bytes(out, p, static_cast<size_t>(end - p));
 }
 
 // ---- decoding table ----
@@ -502,12 +502,12 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
 
 // ---- whole streams with one model ----
 
-void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>& out) {
+void word_rans_encode_stream(const uint8_t* data, size_t n, ByteVector& out) {
     word_rans_encode_stream(data, n, byte_histogram(data, n), out);
 }
 
 bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& histogram,
-                             std::vector<uint8_t>& out, size_t limit) {
+                             ByteVector& out, size_t limit) {
     std::array<uint64_t, 256> count = histogram;
     const int lanes = n >= kWordStream64Lanes ? 64 : n >= kWordStream32Lanes ? 32 : 16;
     const size_t start = out.size();

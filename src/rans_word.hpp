@@ -58,7 +58,7 @@ const char* rans_isa_name(RansIsa isa);
 // `lanes` interleaved states; appends the payload: the lane states (lane 0 first, u32
 // little-endian), then the renormalization words (u16 little-endian).
 void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, int lanes, const RansModel* models,
-                      int scale_bits, std::vector<uint8_t>& out);
+                      int scale_bits, ByteVector& out);
 
 // The combined decoding table of up to 16 models at one scale S. Entry =
 // symbol | bias << 8 | (freq - 1) << 20 (S <= 12, so bias and freq - 1 fit 12 bits).
@@ -113,7 +113,7 @@ private:
 // writer's lanes: 64 from kWordStream64Lanes symbols, 32 from kWordStream32Lanes, else 16.
 constexpr size_t kWordStream32Lanes = 16384;
 constexpr size_t kWordStream64Lanes = 65536;
-void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>& out);
+void word_rans_encode_stream(const uint8_t* data, size_t n, ByteVector& out);
 // The same with `count` = byte_histogram(data, n) (rans.hpp), for callers that have it,
 // unless the stream's coded size would exceed `limit` bytes by the bound below: then it
 // returns false without encoding (`out` then holds the start of the stream). The bound,
@@ -122,7 +122,7 @@ void word_rans_encode_stream(const uint8_t* data, size_t n, std::vector<uint8_t>
 // (the final states take 4 bytes per lane; measured on the shared models, each coded
 // stream was 2.6 to 3.6 bytes per lane above the first three).
 bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count,
-                             std::vector<uint8_t>& out, size_t limit = SIZE_MAX);
+                             ByteVector& out, size_t limit = SIZE_MAX);
 // Decodes exactly n symbols from stored[0, stored_size) (Errc::corrupt on any damage).
 void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
                              const std::string& what);

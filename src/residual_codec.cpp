@@ -153,12 +153,12 @@ void tokenize(RansIsa isa, const uint8_t* high, const float* pred, uint64_t m, u
 
 template <DType T>
 void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
-                  std::vector<uint8_t>& out) {
+                  ByteVector& out) {
     using U = typename HighBits<T>::U;
     // Working buffers of this thread, kept from block to block: fresh ones would be
     // zero-filled and, being large, page-faulted in again for every block.
     thread_local ReusableBytes token_buffer, bit_buffer;
-    thread_local std::vector<uint8_t> header, payload;
+    thread_local ByteVector header, payload;
     uint8_t* const tokens = token_buffer.reserve(n);
     // At most 8*sizeof(U) - 3 extra bits per element, + 8 bytes for the whole-word stores.
     uint8_t* const bits = bit_buffer.reserve(n * sizeof(U) + 8);
@@ -252,9 +252,9 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
     payload.clear();
     if (lanes) word_rans_encode(tokens, ctx, n, lanes, models.data(), scale, payload);
     else rans_encode_payload(tokens, ctx, n, models.data(), payload);
-    // One allocation for the block (an insert at a time would reallocate and copy).
+    // At most one reallocation for the block (an insert at a time could make three).
     const size_t bit_bytes = static_cast<size_t>(bit_out - bits);
-    out.reserve(out.size() + header.size() + 10 + payload.size() + bit_bytes);
+    reserve_more(out, header.size() + 10 + payload.size() + bit_bytes);
     out.insert(out.end(), header.begin(), header.end());
     put_varint(out, payload.size());
     out.insert(out.end(), payload.begin(), payload.end());
@@ -465,7 +465,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
 }  // namespace
 
 void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
-                           std::vector<uint8_t>& out) {
+                           ByteVector& out) {
     const FloatEnvironmentGuard float_env;
     switch (t) {
         case DType::f32: return encode_typed<DType::f32>(high, prediction, context, n, out);

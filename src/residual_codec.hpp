@@ -30,7 +30,7 @@ namespace qstore {
 bool residual_block_is_word_layout(uint64_t n);
 
 void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
-                           std::vector<uint8_t>& out);
+                           ByteVector& out);
 
 // Reusable decoding scratch (one per thread).
 struct ResidualScratch {

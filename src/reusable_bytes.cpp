@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -12,18 +13,30 @@ namespace {
 constexpr size_t kHugePage = size_t(2) << 20;  // allocation unit of the large buffers
 }
 
+size_t large_pages_size(size_t size) { return (size + kHugePage - 1) / kHugePage * kHugePage; }
+
+void* map_large_pages(size_t size) {
+    size = large_pages_size(size);
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    ::madvise(p, size, MADV_HUGEPAGE);  // a hint: without THP it changes nothing
+#endif
+    return p;
+}
+
+void unmap_large_pages(void* p, size_t size) { ::munmap(p, large_pages_size(size)); }
+
 uint8_t* ReusableBytes::grow(size_t n, size_t keep) {
     if (n + kSlack <= capacity_) return data_;
     ReusableBytes old(std::move(*this));  // released on return, after the copy
-    const size_t want = n + kSlack;
+    // At least twice the old capacity: buffers that follow the tensors of a model grow
+    // in a few steps, not once per larger tensor (each step's memory is first touched
+    // anew: ~12 us per 4 KiB page on the benchmark's VM).
+    const size_t want = std::max(n + kSlack, 2 * old.capacity_);
     if (want >= mapped_from_) {
-        const size_t size = (want + kHugePage - 1) / kHugePage * kHugePage;
-        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-        ::madvise(p, size, MADV_HUGEPAGE);  // a hint: without THP it changes nothing
-#endif
-        data_ = static_cast<uint8_t*>(p);
+        const size_t size = large_pages_size(want);
+        data_ = static_cast<uint8_t*>(map_large_pages(size));
         capacity_ = size;
         mapped_ = true;
     } else {
@@ -37,7 +50,7 @@ uint8_t* ReusableBytes::grow(size_t n, size_t keep) {
 
 void ReusableBytes::release() {
     if (!data_) return;
-    if (mapped_) ::munmap(data_, capacity_);
+    if (mapped_) unmap_large_pages(data_, capacity_);
     else delete[] data_;
     data_ = nullptr;
     capacity_ = 0;

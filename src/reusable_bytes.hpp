@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
+#include <vector>
 
 namespace qstore {
 
@@ -51,5 +53,41 @@ private:
     bool mapped_ = false;  // from mmap (large), else from new[]
     size_t mapped_from_;
 };
+
+// Memory for large buffers: `size` rounded up to whole 2 MiB units, mapped and asked
+// for transparent huge pages (the rounded size is what unmap_large_pages takes back).
+size_t large_pages_size(size_t size);
+void* map_large_pages(size_t size);  // throws std::bad_alloc
+void unmap_large_pages(void* p, size_t size);
+
+// An allocator for the encoders' output vectors (ByteVector): allocations from
+// ReusableBytes::kMappedFrom bytes on 2 MiB pages, like ReusableBytes', smaller ones
+// from operator new. A first touch of a 4 KiB page costs ~12 us on the benchmark's VM,
+// and the blocks and streams a pack encodes are up to a few MB each: in plain vectors
+// they were ~470 of the ~2000 page faults of blazepose's pack (docs/BENCHMARKS.md).
+template <class T>
+struct LargePageAllocator {
+    using value_type = T;
+    LargePageAllocator() = default;
+    template <class U>
+    LargePageAllocator(const LargePageAllocator<U>&) noexcept {}
+    T* allocate(size_t n) {
+        const size_t bytes = n * sizeof(T);
+        if (bytes >= ReusableBytes::kMappedFrom) return static_cast<T*>(map_large_pages(bytes));
+        return static_cast<T*>(::operator new(bytes));
+    }
+    void deallocate(T* p, size_t n) noexcept {
+        const size_t bytes = n * sizeof(T);
+        if (bytes >= ReusableBytes::kMappedFrom) unmap_large_pages(p, bytes);
+        else ::operator delete(p);
+    }
+    template <class U>
+    bool operator==(const LargePageAllocator<U>&) const noexcept { return true; }
+    template <class U>
+    bool operator!=(const LargePageAllocator<U>&) const noexcept { return false; }
+};
+
+// The bytes an encoder appends to (blocks, stream sets, rANS payloads and models).
+using ByteVector = std::vector<uint8_t, LargePageAllocator<uint8_t>>;
 
 }  // namespace qstore

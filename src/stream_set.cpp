@@ -35,8 +35,8 @@ constexpr size_t kZstdSample = 16384;
 // streams where zstd would still have won by up to 1%).
 bool StreamEncoder::zstd_may_win(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count) {
     if (n < kZstdSampleFrom) return true;
-    scratch_.resize(ZSTD_compressBound(kZstdSample));
-    const size_t sample = ZSTD_compress2(cctx_, scratch_.data(), scratch_.size(), data, kZstdSample);
+    const size_t bound = ZSTD_compressBound(kZstdSample);
+    const size_t sample = ZSTD_compress2(cctx_, zstd_out_.reserve(bound), bound, data, kZstdSample);
     if (ZSTD_isError(sample)) fail(Errc::internal, std::string("zstd compression failed: ") + ZSTD_getErrorName(sample));
     return static_cast<double>(sample) < order0_bits(byte_histogram(data, kZstdSample), count, static_cast<double>(n)) / 8;
 }
@@ -57,9 +57,9 @@ StreamEncoder::StreamEncoder(int zstd_level) : cctx_(ZSTD_createCCtx()), level_(
 
 StreamEncoder::~StreamEncoder() { ZSTD_freeCCtx(cctx_); }
 
-void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, std::vector<uint8_t>& out) {
-    std::vector<uint8_t>& table = table_;
-    std::vector<uint8_t>& payload = payload_;
+void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, ByteVector& out) {
+    ByteVector& table = table_;
+    ByteVector& payload = payload_;
     table.clear();
     payload.clear();
     put_varint(table, streams.size());
@@ -78,8 +78,8 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
         }
         size_t zstd_size = SIZE_MAX, rans_size = SIZE_MAX;
         if (n >= kMinZstdInput && zstd_may_win(data, n, count)) {
-            scratch_.resize(ZSTD_compressBound(n));
-            size_t c = ZSTD_compress2(cctx_, scratch_.data(), scratch_.size(), data, n);
+            const size_t bound = ZSTD_compressBound(n);
+            const size_t c = ZSTD_compress2(cctx_, zstd_out_.reserve(bound), bound, data, n);
             if (ZSTD_isError(c)) fail(Errc::internal, std::string("zstd compression failed: ") + ZSTD_getErrorName(c));
             zstd_size = c;
         }
@@ -106,14 +106,14 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
             put_varint(table, n);
             put_varint(table, use_rans ? rans_size : zstd_size);
             if (use_rans) put_bytes(payload, rans_scratch_.data(), rans_size);
-            else put_bytes(payload, scratch_.data(), zstd_size);
+            else put_bytes(payload, zstd_out_.data(), zstd_size);
             continue;
         }
         put_u8(table, static_cast<uint8_t>(StreamCodec::raw));
         put_varint(table, n);
         put_bytes(payload, data, n);
     }
-    out.reserve(out.size() + table.size() + payload.size());  // one allocation
+    reserve_more(out, table.size() + payload.size());  // at most one reallocation
     out.insert(out.end(), table.begin(), table.end());
     out.insert(out.end(), payload.begin(), payload.end());
 }

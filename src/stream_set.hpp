@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "reusable_bytes.hpp"
+
 namespace qstore {
 
 // word_rans: since format 1.2.
@@ -27,7 +29,7 @@ public:
     StreamEncoder& operator=(const StreamEncoder&) = delete;
 
     // Encodes `streams` (pointer, length pairs) into one stream-set blob.
-    void encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, std::vector<uint8_t>& out);
+    void encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, ByteVector& out);
     // The lowest format minor version that reads everything this encoder has written
     // (kRansModelFormatMinor once a rans or word_rans stream was written, else 0).
     uint16_t format_minor() const { return format_minor_; }
@@ -38,10 +40,10 @@ private:
     ZSTD_CCtx* cctx_;
     int level_;
     // Working buffers, kept from call to call (large ones would be page-faulted in anew).
-    std::vector<uint8_t> scratch_;
-    std::vector<uint8_t> rans_scratch_;
-    std::vector<uint8_t> table_;
-    std::vector<uint8_t> payload_;
+    ReusableBytes zstd_out_;  // never zero-filled
+    ByteVector rans_scratch_;
+    ByteVector table_;
+    ByteVector payload_;
     uint16_t format_minor_ = 0;
 };
 

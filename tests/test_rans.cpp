@@ -121,7 +121,8 @@ struct Case {
     std::vector<qstore::RansModel> models = std::vector<qstore::RansModel>(16);
     uint16_t used = 0;
     int scale = 0;
-    std::vector<uint8_t> ctx, sym, payload, table_bytes;
+    std::vector<uint8_t> ctx, sym;
+    qstore::ByteVector payload, table_bytes;
 };
 
 Case make_case(std::mt19937_64& rng, size_t n, int lanes) {
@@ -157,7 +158,8 @@ Case make_case(std::mt19937_64& rng, size_t n, int lanes) {
 
 // Decodes a payload with one kernel set, in pieces of `piece` symbols (a multiple of
 // lanes); returns the symbols (throws on damage).
-std::vector<uint8_t> decode_with(const Case& c, const std::vector<uint8_t>& payload, size_t n, int lanes, RansIsa isa,
+template <class Bytes>
+std::vector<uint8_t> decode_with(const Case& c, const Bytes& payload, size_t n, int lanes, RansIsa isa,
                                  size_t piece) {
     static const std::string what = "test";
     qstore::WordRansTableStorage storage;
@@ -187,7 +189,8 @@ bool same_model(const qstore::RansModel& a, const qstore::RansModel& b) {
         if (a.freq[s] && a.start[s] != b.start[s]) return false;
     return true;
 }
-qstore::RansModel read_model(const std::vector<uint8_t>& bytes, size_t* used = nullptr) {
+template <class Bytes = std::vector<uint8_t>>
+qstore::RansModel read_model(const Bytes& bytes, size_t* used = nullptr) {
     qstore::ByteReader r(bytes.data(), bytes.size(), "model");
     const qstore::RansModel m = qstore::rans_read_model(r, "model");
     if (used) *used = bytes.size() - r.remaining();
@@ -203,7 +206,7 @@ TEST_CASE("rANS models: both syntaxes round trip at every scale and alphabet, an
             for (int shape = 0; shape < 4; ++shape) {
                 CAPTURE(scale, alphabet, shape);
                 qstore::RansModel m = random_model(rng, scale, alphabet, shape);
-                std::vector<uint8_t> v1, v2;
+                qstore::ByteVector v1, v2;
                 qstore::rans_write_model_v1(m, v1);
                 qstore::rans_write_model(m, v2);
                 REQUIRE(v2[0] == (0x80 | scale));
@@ -281,7 +284,7 @@ TEST_CASE("rANS models: each frequency is the rounded share, the most frequent s
 TEST_CASE("rANS models in syntax 2: truncation, padding and impossible values are corrupt", "[rans]") {
     std::mt19937_64 rng(8);
     const qstore::RansModel m = random_model(rng, 10, 60, 2);
-    std::vector<uint8_t> v2;
+    qstore::ByteVector v2;
     qstore::rans_write_model(m, v2);
     for (size_t cut = 0; cut < v2.size(); ++cut) {
         CAPTURE(cut);
@@ -290,7 +293,7 @@ TEST_CASE("rANS models in syntax 2: truncation, padding and impossible values ar
     }
     // Every single-bit change is corrupt or another valid model; never anything else.
     for (size_t bit = 0; bit < 8 * v2.size(); ++bit) {
-        std::vector<uint8_t> bad = v2;
+        std::vector<uint8_t> bad(v2.begin(), v2.end());
         bad[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
         const Errc e = thrown_code([&] { read_model(bad); });
         CHECK((e == Errc::corrupt || e == Errc::ok));
@@ -301,9 +304,9 @@ TEST_CASE("rANS models in syntax 2: truncation, padding and impossible values ar
         ex.scale_bits = 3;
         ex.freq[2] = ex.freq[3] = 4;
         ex.start[3] = 4;
-        std::vector<uint8_t> bytes;
+        qstore::ByteVector bytes;
         qstore::rans_write_model(ex, bytes);
-        CHECK(bytes == std::vector<uint8_t>{0x83, 0xF2, 0x18});
+        CHECK(std::vector<uint8_t>(bytes.begin(), bytes.end()) == std::vector<uint8_t>{0x83, 0xF2, 0x18});
         CHECK(same_model(ex, read_model(bytes)));
         CHECK(same_model(ex, read_model({0x03, 0x04, 0x00, 0x01, 0x04, 0x04})));  // its syntax-1 example
     }
@@ -361,13 +364,13 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
             for (RansIsa isa : isas()) {
                 CAPTURE(qstore::rans_isa_name(isa));
                 const IsaLimit limit(isa);
-                std::vector<uint8_t> again;
+                qstore::ByteVector again;
                 qstore::word_rans_encode(c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, again);
                 REQUIRE(again == c.payload);
             }
             // A null context is context 0 for every symbol.
             if (c.used == 1) {
-                std::vector<uint8_t> no_ctx;
+                qstore::ByteVector no_ctx;
                 qstore::word_rans_encode(c.sym.data(), nullptr, n, lanes, c.models.data(), c.scale, no_ctx);
                 REQUIRE(no_ctx == c.payload);
             }
@@ -388,7 +391,8 @@ TEST_CASE("word rANS encoder refuses a symbol without frequency and a context ou
         for (size_t n : {size_t{5}, size_t{4096}}) {  // the scalar loop only; the vector kernel too
             for (size_t bad_at : {size_t{0}, n - 1}) {
                 CAPTURE(n, bad_at);
-                std::vector<uint8_t> sym(n, 7), ctx(n, 0), out;
+                std::vector<uint8_t> sym(n, 7), ctx(n, 0);
+                qstore::ByteVector out;
                 sym[bad_at] = 8;  // frequency 0
                 CHECK(thrown_code([&] { qstore::word_rans_encode(sym.data(), ctx.data(), n, 16, models.data(), 4, out); }) ==
                       Errc::internal);
@@ -422,7 +426,7 @@ TEST_CASE("word rANS codes within 0.5% of byte rANS on a skewed source", "[rans]
     }
     std::vector<qstore::RansModel> models(16);
     models[0] = qstore::rans_model(count);
-    std::vector<uint8_t> byte_payload, word_payload;
+    qstore::ByteVector byte_payload, word_payload;
     qstore::rans_encode_payload(sym.data(), ctx.data(), n, models.data(), byte_payload);
     qstore::word_rans_encode(sym.data(), ctx.data(), n, 64, models.data(), models[0].scale_bits, word_payload);
     CAPTURE(byte_payload.size(), word_payload.size());
@@ -436,7 +440,7 @@ TEST_CASE("word rANS kernels agree on damaged payloads, damage gives Errc::corru
         for (int round = 0; round < 40; ++round) {
             const size_t n = 200 + rng() % 3000;
             const Case c = make_case(rng, n, lanes);
-            std::vector<uint8_t> bad = c.payload;
+            std::vector<uint8_t> bad(c.payload.begin(), c.payload.end());
             const int flips = 1 + static_cast<int>(rng() % 3);
             for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
             if (rng() % 3 == 0) bad.resize(rng() % bad.size());  // and truncated
@@ -693,7 +697,7 @@ std::vector<uint8_t> encode_v10_block(const uint8_t* high, DType t, const float*
         tokenize(z, tokens[i], w);
         ++count[ctx[i]][tokens[i]];
     }
-    std::vector<uint8_t> out;
+    qstore::ByteVector out;
     uint16_t used = 0;
     std::vector<qstore::RansModel> models(16);
     for (int c = 0; c < 16; ++c) {
@@ -708,12 +712,12 @@ std::vector<uint8_t> encode_v10_block(const uint8_t* high, DType t, const float*
             if (model_syntax == 1) qstore::rans_write_model_v1(models[c], out);
             else qstore::rans_write_model(models[c], out);
         }
-    std::vector<uint8_t> payload;
+    qstore::ByteVector payload;
     qstore::rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
     qstore::put_varint(out, payload.size());
     out.insert(out.end(), payload.begin(), payload.end());
     out.insert(out.end(), w.bytes.begin(), w.bytes.end());
-    return out;
+    return {out.begin(), out.end()};
 }
 
 struct BlockData {
@@ -747,7 +751,8 @@ BlockData make_block(std::mt19937_64& rng, DType t, uint64_t rows, uint64_t cols
     return b;
 }
 
-std::vector<uint8_t> decode_block(const std::vector<uint8_t>& blob, DType t, const BlockData& b) {
+template <class Bytes>
+std::vector<uint8_t> decode_block(const Bytes& blob, DType t, const BlockData& b) {
     static const std::string what = "test";
     qstore::ResidualScratch scratch;
     std::vector<uint8_t> out(b.high.size(), 0xAB);
@@ -767,14 +772,14 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
         for (const auto& [rows, cols] : shapes) {
             const BlockData b = make_block(rng, t, rows, cols);
             const uint64_t n = rows * cols;
-            std::vector<uint8_t> blob;
+            qstore::ByteVector blob;
             qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, blob);
             const bool word = blob.size() >= 3 && blob[0] == 0 && blob[1] == 0 && blob[2] < 16;
             CHECK(word == (n >= 4096));  // the writer's choice (residual_codec.cpp)
             const std::vector<uint8_t> v10 = encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, 1);
             CHECK(!(v10[0] == 0 && v10[1] == 0));
             // Small blocks keep the 1.0 layout byte for byte, with syntax-2 models.
-            if (!word) CHECK(blob == encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, 2));
+            if (!word) CHECK(std::vector<uint8_t>(blob.begin(), blob.end()) == encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, 2));
             // Size: within 0.5% (+ the lane states) of the 1.0 layout.
             CAPTURE(qstore::dtype_name(t), rows, cols, blob.size(), v10.size());
             CHECK(double(blob.size()) <= 1.005 * double(v10.size()) + 100);
@@ -784,7 +789,7 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
                 REQUIRE(decode_block(blob, t, b) == b.high);
                 REQUIRE(decode_block(v10, t, b) == b.high);
                 // The encoder's kernels (tokenization) give the same bytes on every set.
-                std::vector<uint8_t> again;
+                qstore::ByteVector again;
                 qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, again);
                 CHECK(again == blob);
             }
@@ -807,12 +812,12 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
     }
     for (DType t : {DType::bf16, DType::f32}) {
         const BlockData b = make_block(rng, t, 40, 700);
-        std::vector<uint8_t> blob;
+        qstore::ByteVector blob;
         qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), b.g.elements(), blob);
         REQUIRE(blob[2] == 5);  // 32 lanes
         // Unknown layout bytes.
         for (uint8_t layout : {0, 1, 7, 8, 15}) {
-            std::vector<uint8_t> bad = blob;
+            std::vector<uint8_t> bad(blob.begin(), blob.end());
             bad[2] = layout;
             for (RansIsa isa : isas()) {
                 const IsaLimit limit(isa);
@@ -830,7 +835,7 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
         // Random damage: every kernel set gives the same result, and damage is corrupt
         // or (rarely) a different but well-formed decode.
         for (int round = 0; round < 60; ++round) {
-            std::vector<uint8_t> bad = blob;
+            std::vector<uint8_t> bad(blob.begin(), blob.end());
             bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
             std::vector<std::vector<uint8_t>> outs;
             std::vector<Errc> codes;

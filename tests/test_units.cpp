@@ -322,9 +322,9 @@ std::vector<uint8_t> encode_set(const std::vector<StreamCase>& cases, int level)
     qstore::StreamEncoder enc(level);
     std::vector<std::pair<const uint8_t*, size_t>> streams;
     for (const auto& c : cases) streams.emplace_back(c.data.data(), c.data.size());
-    std::vector<uint8_t> blob;
+    qstore::ByteVector blob;
     enc.encode(streams, blob);
-    return blob;
+    return {blob.begin(), blob.end()};
 }
 
 // Decodes a whole stream set; throws on any error.
@@ -417,7 +417,7 @@ TEST_CASE("stream sets decode every codec written by hand (zstd and rANS payload
     for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<uint8_t>("abcabcabd"[i % 9] + (rng() % 7 == 0));
     std::vector<uint8_t> frame(ZSTD_compressBound(text.size()));
     frame.resize(ZSTD_compress(frame.data(), frame.size(), text.data(), text.size(), 5));
-    std::vector<uint8_t> rans, word;
+    qstore::ByteVector rans, word;
     qstore::rans_encode(text.data(), text.size(), rans);
     qstore::word_rans_encode_stream(text.data(), text.size(), word);
     const std::vector<uint8_t> raw = {9, 8, 7, 6, 5};
@@ -426,8 +426,8 @@ TEST_CASE("stream sets decode every codec written by hand (zstd and rANS payload
                                     {qstore::StreamCodec::raw, raw},
                                     {qstore::StreamCodec::constant, {}},
                                     {qstore::StreamCodec::zstd, frame},
-                                    {qstore::StreamCodec::rans, rans},
-                                    {qstore::StreamCodec::word_rans, word}},
+                                    {qstore::StreamCodec::rans, {rans.begin(), rans.end()}},
+                                    {qstore::StreamCodec::word_rans, {word.begin(), word.end()}}},
                                    {0, 5, 77, text.size(), text.size(), text.size()}, {0, 0, 0xEE, 0, 0, 0});
     const auto d = decode_set(blob.data(), blob.size());
     REQUIRE(d.size() == 6);
@@ -449,15 +449,15 @@ TEST_CASE("the stream encoder picks word rANS for large order-0 streams and says
     for (auto& b : v) b = static_cast<uint8_t>(static_cast<int8_t>(std::clamp(std::lround(nd(rng)), -127L, 127L)));
     qstore::StreamEncoder enc(3);
     CHECK(enc.format_minor() == 0);
-    std::vector<uint8_t> small_blob;
-    std::vector<uint8_t> raw_blob;
+    qstore::ByteVector small_blob;
+    qstore::ByteVector raw_blob;
     enc.encode({{v.data(), 10}}, raw_blob);  // too short for a coder: raw, any format reads it
     CHECK(qstore::parse_stream_set(raw_blob.data(), raw_blob.size(), "test")[0].codec == qstore::StreamCodec::raw);
     CHECK(enc.format_minor() == 0);
     enc.encode({{v.data(), 4000}}, small_blob);  // below the word threshold: byte rANS
     CHECK(qstore::parse_stream_set(small_blob.data(), small_blob.size(), "test")[0].codec == qstore::StreamCodec::rans);
     CHECK(enc.format_minor() == 3);  // its model is in syntax 2
-    std::vector<uint8_t> blob;
+    qstore::ByteVector blob;
     enc.encode({{v.data(), v.size()}}, blob);
     CHECK(qstore::parse_stream_set(blob.data(), blob.size(), "test")[0].codec == qstore::StreamCodec::word_rans);
     CHECK(enc.format_minor() == 3);
@@ -478,7 +478,7 @@ TEST_CASE("long streams: zstd is tried when a sample has matches, and wins them"
         for (auto& b : iid) b = byte();
         for (size_t i = 0; i < n; ++i) repeats[i] = i < 3000 ? byte() : repeats[i - 3000];
         qstore::StreamEncoder enc(1);
-        std::vector<uint8_t> a, b;
+        qstore::ByteVector a, b;
         enc.encode({{iid.data(), n}}, a);
         enc.encode({{repeats.data(), n}}, b);
         CHECK(qstore::parse_stream_set(a.data(), a.size(), "t")[0].codec == qstore::StreamCodec::word_rans);
@@ -497,13 +497,13 @@ TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corru
             CAPTURE(n, alphabet);
             std::vector<uint8_t> v(n);
             for (auto& b : v) b = static_cast<uint8_t>(255 - rng() % static_cast<uint64_t>(alphabet));
-            std::vector<uint8_t> enc;
+            qstore::ByteVector enc;
             qstore::word_rans_encode_stream(v.data(), v.size(), enc);
             std::vector<uint8_t> dec(n, 0xAA);
             qstore::word_rans_decode_stream(enc.data(), enc.size(), dec.data(), dec.size(), "test");
             REQUIRE(first_mismatch(dec, v) == -1);
             // Truncated, or one byte more: corrupt.
-            std::vector<uint8_t> cut(enc.begin(), enc.end() - 1), longer = enc;
+            std::vector<uint8_t> cut(enc.begin(), enc.end() - 1), longer(enc.begin(), enc.end());
             longer.push_back(0);
             CHECK(thrown_code([&] { qstore::word_rans_decode_stream(cut.data(), cut.size(), dec.data(), n, "t"); }) ==
                   Errc::corrupt);
@@ -513,7 +513,8 @@ TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corru
         }
     }
     // A lane count outside 4..64.
-    std::vector<uint8_t> v(5000, 3), enc;
+    std::vector<uint8_t> v(5000, 3);
+    qstore::ByteVector enc;
     v[7] = 4;
     qstore::word_rans_encode_stream(v.data(), v.size(), enc);
     for (uint8_t k : {uint8_t(0), uint8_t(1), uint8_t(7), uint8_t(255)}) {
@@ -536,15 +537,15 @@ TEST_CASE("word rANS streams: the size bound never exceeds the coded size", "[un
         std::normal_distribution<double> dist(128.0, spread);
         for (auto& b : v) b = static_cast<uint8_t>(std::clamp(std::lround(dist(rng)), 0L, 255L));
         const auto count = qstore::byte_histogram(v.data(), n);
-        std::vector<uint8_t> full;
+        qstore::ByteVector full;
         REQUIRE(qstore::word_rans_encode_stream(v.data(), n, count, full));
         CAPTURE(n, spread, full.size());
         // A limit equal to the coded size is always coded, to the same bytes.
-        std::vector<uint8_t> at;
+        qstore::ByteVector at;
         REQUIRE(qstore::word_rans_encode_stream(v.data(), n, count, at, full.size()));
         CHECK(at == full);
         // Far below it (the model alone would not fit), it gives up.
-        std::vector<uint8_t> below;
+        qstore::ByteVector below;
         CHECK_FALSE(qstore::word_rans_encode_stream(v.data(), n, count, below, full.size() / 2));
     }
 }
@@ -556,7 +557,7 @@ TEST_CASE("rANS round-trips byte streams of every shape", "[unit][stream_set]") 
             CAPTURE(n, alphabet);
             std::vector<uint8_t> v(n);
             for (auto& b : v) b = static_cast<uint8_t>(rng() % static_cast<uint64_t>(alphabet));
-            std::vector<uint8_t> enc;
+            qstore::ByteVector enc;
             qstore::rans_encode(v.data(), v.size(), enc);
             std::vector<uint8_t> dec(n, 0xAA);
             qstore::rans_decode(enc.data(), enc.size(), dec.data(), dec.size(), "test");
@@ -635,11 +636,11 @@ TEST_CASE("damaged stream sets throw qstore::Error instead of misbehaving", "[un
         std::mt19937_64 rng(5);
         std::geometric_distribution<int> geo(0.2);
         for (auto& b : text) b = static_cast<uint8_t>(std::min(255, geo(rng)));
-        std::vector<uint8_t> enc;
+        qstore::ByteVector enc;
         qstore::rans_encode(text.data(), text.size(), enc);
         size_t detected = 0, silent = 0;
         for (size_t i = 0; i < enc.size(); ++i) {
-            std::vector<uint8_t> bad = enc;
+            std::vector<uint8_t> bad(enc.begin(), enc.end());
             bad[i] ^= 0x5A;
             std::vector<uint8_t> dec(text.size());
             const Errc e = thrown_code([&] { qstore::rans_decode(bad.data(), bad.size(), dec.data(), dec.size(), "t"); });
@@ -873,6 +874,44 @@ TEST_CASE("reusable bytes: grow keeps the prefix asked for, across heap and mapp
         CHECK(b.grow(n / 2, 0) == p);
         CHECK(first_mismatch(p, n, expect.data(), n) == -1);
     }
+}
+
+TEST_CASE("reusable bytes and byte vectors grow at least twofold, keeping their bytes", "[unit][memory]") {
+    // Buffers that follow a model's tensors must reach their size in a few steps: each
+    // step is fresh memory, first touched again (reusable_bytes.hpp, byte_io.hpp).
+    qstore::ReusableBytes b;
+    b.reserve(100000);
+    const size_t heap = b.capacity();
+    b.reserve(heap);  // one byte more than fits (kSlack is kept free)
+    CHECK(b.capacity() >= 2 * heap);
+    b.reserve(3000000);
+    const size_t mapped = b.capacity();
+    CHECK(mapped % (size_t(2) << 20) == 0);
+    b.reserve(mapped);
+    CHECK(b.capacity() >= 2 * mapped);
+
+    // ByteVector: appended in uneven pieces across the heap / 2 MiB-page boundary
+    // (ReusableBytes::kMappedFrom) and several 2 MiB units, as std::vector would hold them.
+    qstore::ByteVector v;
+    std::vector<uint8_t> expect;
+    uint32_t x = 99;
+    size_t grew = 0, last_capacity = 0;
+    while (expect.size() < 5000000) {
+        std::vector<uint8_t> piece(1 + (x = x * 1103515245u + 12345u) % 150000);
+        for (auto& c : piece) c = static_cast<uint8_t>((x = x * 1103515245u + 12345u) >> 24);
+        qstore::put_bytes(v, piece.data(), piece.size());
+        expect.insert(expect.end(), piece.begin(), piece.end());
+        if (v.capacity() != last_capacity) {
+            if (last_capacity) CHECK(v.capacity() >= 2 * last_capacity);
+            last_capacity = v.capacity();
+            ++grew;
+        }
+    }
+    CHECK(grew <= 8);
+    REQUIRE(v.size() == expect.size());
+    CHECK(first_mismatch(v.data(), v.size(), expect.data(), expect.size()) == -1);
+    qstore::ByteVector copy = v;  // allocated and freed through the allocator too
+    CHECK(first_mismatch(copy.data(), copy.size(), expect.data(), expect.size()) == -1);
 }
 
 TEST_CASE("read-ahead windows serve every range with the file's bytes, across files and jumps", "[unit][memory]") {
