@@ -93,7 +93,7 @@ cat "$OUT/compare-models.md"
 
 if [[ -n "$SYNTHETIC" ]]; then
   echo "== qstore_compare on a SYNTHETIC $SYNTHETIC-parameter model"
-  "$COMPARE" --synthetic "$SYNTHETIC" --runs "$(( RUNS < 3 ? RUNS : 3 ))" --pack-runs 1 \
+  "$COMPARE" --synthetic "$SYNTHETIC" --runs "$(( RUNS < 3 ? RUNS : 3 ))" --pack-runs "$(( RUNS < 3 ? RUNS : 3 ))" \
     --json "$OUT/compare-synthetic-$SYNTHETIC.json" --md "$OUT/compare-synthetic-$SYNTHETIC.md" \
     2> "$OUT/compare-synthetic-$SYNTHETIC.log" >/dev/null
   cat "$OUT/compare-synthetic-$SYNTHETIC.md"
