@@ -9,6 +9,21 @@ namespace {
 
 int bit_length(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
 
+// Writes the symbols s < 256 with count[s] != 0 to `present`, increasing; returns how
+// many. Through a 256-bit mask built in four independent chains: a loop that appends
+// each symbol as it goes waits on its own count from symbol to symbol (a model is built
+// and written per context and block: tens of thousands in a model of small tensors).
+template <class T>
+int list_present(const T* count, int* present) {
+    uint64_t mask[4] = {0, 0, 0, 0};
+    for (int s = 0; s < 64; ++s)
+        for (int w = 0; w < 4; ++w) mask[w] |= static_cast<uint64_t>(count[64 * w + s] != 0) << s;
+    int distinct = 0;
+    for (int w = 0; w < 4; ++w)
+        for (uint64_t m = mask[w]; m; m &= m - 1) present[distinct++] = 64 * w + __builtin_ctzll(m);
+    return distinct;
+}
+
 }  // namespace
 
 void rans_corrupt(const std::string& what, const char* why) { fail(Errc::corrupt, what + ": rANS " + why); }
@@ -17,14 +32,10 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits)
     // Models are built per context and block (tens of thousands in a model of small
     // tensors): the work is over the symbols present, found without branches.
     RansModel m;
-    uint64_t n = 0;
     int present[256];
-    int distinct = 0;
-    for (int s = 0; s < 256; ++s) {
-        n += count[s];
-        present[distinct] = s;
-        distinct += count[s] != 0;
-    }
+    const int distinct = list_present(count.data(), present);
+    uint64_t n = 0;
+    for (int j = 0; j < distinct; ++j) n += count[present[j]];
     // About n/4 slots (at most 4096): the decoder builds a table of 2^scale_bits per
     // model, and on the shared models finer tables cost more than they save.
     if (n == 0) fail(Errc::internal, "rANS model of no symbols");
@@ -167,11 +178,7 @@ constexpr int kRiceParameterBits = 3;
 void rans_write_model(const RansModel& m, ByteVector& out) {
     put_u8(out, static_cast<uint8_t>(kModelSyntax2 | m.scale_bits));
     int present[256];
-    int k_count = 0;
-    for (int s = 0; s < m.symbols; ++s) {
-        present[k_count] = s;
-        k_count += m.freq[s] != 0;
-    }
+    const int k_count = list_present(m.freq.data(), present);
     // The Rice parameter that codes the explicit frequencies (all but the last) shortest:
     // parameter k costs (f - 1) >> k + 1 + k bits per frequency.
     uint64_t high[1 << kRiceParameterBits] = {};
@@ -362,8 +369,9 @@ void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t 
     const EncSymbol* const tab = table.data();
     // Encode backwards into a byte stack; the decoder reads it forwards. With
     // scale_bits <= 12 a symbol emits at most 2 bytes.
-    std::vector<uint8_t> stack(2 * n + 4 * kRansLanes);
-    uint8_t* const end = stack.data() + stack.size();
+    thread_local ReusableBytes stack;  // reused, never zeroed (a vector was zero-filled per block)
+    const size_t stack_size = 2 * n + 4 * kRansLanes;
+    uint8_t* const end = stack.reserve(stack_size) + stack_size;
     uint8_t* p = end;
     auto put = [&](uint32_t& x, size_t i) {
         const EncSymbol& e = tab[(context ? context[i] * 256u : 0u) + symbols[i]];

@@ -227,15 +227,24 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
             count_odd[c].fill(0);
         }
 
+    // The classes present: from the context bytes when the block has fewer elements
+    // than the count table has counters (most blocks of a model of small tensors), else
+    // from the counts.
     uint16_t used = 0;
-    std::array<RansModel, kContextClasses> models;
-    header.clear();
-    for (int c = 0; c < kContextClasses; ++c) {
-        uint64_t m = 0;
-        for (uint64_t k : count[c]) m += k;
-        if (m) used |= static_cast<uint16_t>(1u << c);
+    if (n < static_cast<uint64_t>(kContextClasses) * 256) {
+        for (uint64_t k = 0; k < n; ++k) used |= static_cast<uint16_t>(1u << ctx[k]);
+    } else {
+        for (int c = 0; c < kContextClasses; ++c) {
+            uint64_t any = 0;
+            for (uint64_t k : count[c]) any |= k;
+            if (any) used |= static_cast<uint16_t>(1u << c);
+        }
     }
     clear_on_exit.used = used;
+    // Kept from block to block (16 models of 2 KB, zero-filled anew for every block
+    // before); a class without a model has scale 0, which the rANS encoders skip.
+    thread_local std::array<RansModel, kContextClasses> models;
+    header.clear();
     const int lanes = word_lanes_for(n);
     if (lanes) {  // word-rANS layout (§7.6): marker u16 0, u8 log2(lanes)
         put_u16(header, 0);
@@ -243,12 +252,14 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
     }
     put_u16(header, used);
     int scale = 0;
-    for (int c = 0; c < kContextClasses; ++c)
+    for (int c = 0; c < kContextClasses; ++c) {
+        models[c].scale_bits = 0;
         if (used & (1u << c)) {
             models[c] = rans_model(count[c], lanes ? kWordMaxScaleBits : kRansMaxScaleBits);
             rans_write_model(models[c], header);
             scale = std::max(scale, models[c].scale_bits);
         }
+    }
     payload.clear();
     if (lanes) word_rans_encode(tokens, ctx, n, lanes, models.data(), scale, payload);
     else rans_encode_payload(tokens, ctx, n, models.data(), payload);
