@@ -468,8 +468,9 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     for (auto& sink : upper_sinks) writers.push_back(SectionWriter{*sink, 0});
 
     PackJob job{high, options, given_low, schemes, pool, scratch_pool};
-    std::vector<TensorRecord> records;
     const auto& tensors = high.tensors();
+    std::vector<TensorRecord> records;
+    records.reserve(tensors.size());  // regrowing copied every record so far (2731 in maxim)
     auto write_tensor = [&](const SafetensorsTensor& t, EncodedTensor& e) {
         for (size_t k = 0; k < e.levels.size(); ++k)
             for (const PendingPart& part : e.levels[k])
