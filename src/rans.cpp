@@ -10,16 +10,18 @@ namespace {
 int bit_length(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
 
 // Writes the symbols s < 256 with count[s] != 0 to `present`, increasing; returns how
-// many. Through a 256-bit mask built in four independent chains: a loop that appends
-// each symbol as it goes waits on its own count from symbol to symbol (a model is built
-// and written per context and block: tens of thousands in a model of small tensors).
+// many. count[] has 256 entries, zero from `limit` on. Through a bit mask, 64 symbols
+// per word, the words built in independent chains: a loop that appends each symbol as
+// it goes waits on its own count from symbol to symbol (a model is built and written per
+// context and block: tens of thousands in a model of small tensors).
 template <class T>
-int list_present(const T* count, int* present) {
+int list_present(const T* count, int limit, int* present) {
     uint64_t mask[4] = {0, 0, 0, 0};
+    const int words = (limit + 63) / 64;
     for (int s = 0; s < 64; ++s)
-        for (int w = 0; w < 4; ++w) mask[w] |= static_cast<uint64_t>(count[64 * w + s] != 0) << s;
+        for (int w = 0; w < words; ++w) mask[w] |= static_cast<uint64_t>(count[64 * w + s] != 0) << s;
     int distinct = 0;
-    for (int w = 0; w < 4; ++w)
+    for (int w = 0; w < words; ++w)
         for (uint64_t m = mask[w]; m; m &= m - 1) present[distinct++] = 64 * w + __builtin_ctzll(m);
     return distinct;
 }
@@ -33,7 +35,7 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits)
     // tensors): the work is over the symbols present, found without branches.
     RansModel m;
     int present[256];
-    const int distinct = list_present(count.data(), present);
+    const int distinct = list_present(count.data(), 256, present);
     uint64_t n = 0;
     for (int j = 0; j < distinct; ++j) n += count[present[j]];
     // About n/4 slots (at most 4096): the decoder builds a table of 2^scale_bits per
@@ -178,7 +180,7 @@ constexpr int kRiceParameterBits = 3;
 void rans_write_model(const RansModel& m, ByteVector& out) {
     put_u8(out, static_cast<uint8_t>(kModelSyntax2 | m.scale_bits));
     int present[256];
-    const int k_count = list_present(m.freq.data(), present);
+    const int k_count = list_present(m.freq.data(), m.symbols, present);  // residual tokens: < 64 or 128
     // The Rice parameter that codes the explicit frequencies (all but the last) shortest:
     // parameter k costs (f - 1) >> k + 1 + k bits per frequency.
     uint64_t high[1 << kRiceParameterBits] = {};
