@@ -63,8 +63,9 @@ void unmap_large_pages(void* p, size_t size);
 // An allocator for the encoders' output vectors (ByteVector): allocations from
 // ReusableBytes::kMappedFrom bytes on 2 MiB pages, like ReusableBytes', smaller ones
 // from operator new. A first touch of a 4 KiB page costs ~12 us on the benchmark's VM,
-// and the blocks and streams a pack encodes are up to a few MB each: in plain vectors
-// they were ~470 of the ~2000 page faults of blazepose's pack (docs/BENCHMARKS.md).
+// and the blocks and streams a pack encodes are up to a few MB each: with them in plain
+// vectors, regrown per block, blazepose's pack took ~3000 page faults, ~1600 now
+// (docs/BENCHMARKS.md, library 1.3.5).
 template <class T>
 struct LargePageAllocator {
     using value_type = T;
