@@ -272,6 +272,16 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
     out.insert(out.end(), bits, bit_out);
 }
 
+// The decoders write each tile's values straight into the caller's buffer, which is
+// usually not in cache: a store to a line that is not there waits for the line to be
+// read in. Asked for (PREFETCHW) before the tile's symbols are decoded, the lines arrive
+// meanwhile. Measured on kept-open whole-model loads, one thread: high precision +5%
+// (synthetic 100M, blazepose), +1-2% (maxim). (The same before the code streams' pieces
+// moved nothing: qs_load_low unchanged.)
+inline void prefetch_for_write(uint8_t* p, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 1, 3);
+}
+
 // Pass 2 of decoding, element-wise and branch-free: prediction + residual. The same
 // source compiled for AVX2 and AVX-512 (integer operations and one IEEE float32
 // addition per element: identical results on every path).
@@ -359,6 +369,7 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
     uint8_t* const tokens = reinterpret_cast<uint8_t*>(zs + kTile);
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
+        prefetch_for_write(high + tile * sizeof(U), m * sizeof(U));
         scheme.predict(low, g, first + tile, m, pred, ctx);
         dec.decode(table, ctx, m, tokens, isa);
         tokens_to_z(tokens, m, 8 * sizeof(U), bits, zs, isa, what);
@@ -447,6 +458,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
 
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
+        prefetch_for_write(high + tile * sizeof(U), m * sizeof(U));
         scheme.predict(low, g, first + tile, m, pred, ctx);
         uint64_t j = 0;
         const std::true_type checked;
