@@ -54,6 +54,7 @@ void write_all(int fd, const void* p, size_t n, const std::string& path) {
 }
 
 void FileSink::write(const void* data, uint64_t size) {
+    if (size == 0) return;  // an empty part's bytes may be a null pointer (memcpy's UB)
     sum_->update(data, size);
     position_ += size;
     if (size >= kDirectFrom || buffered_ + size > kBufferSize) flush();
