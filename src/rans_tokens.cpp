@@ -139,6 +139,72 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2"))) si
     bad = any_bad != 0;
     return k;
 }
+
+// AVX2: 8 tokens per vector, the same prefix sum of extra-bit counts. 16-bit dtypes:
+// 8 fields of <= 13 bits + 7 of shift span at most 111 bits, so one 16-byte load at the
+// byte of the first field holds them all, copied to both 128-bit halves for the in-half
+// byte shuffle (AVX2 has no cross-lane one) that moves each field's 4 bytes into its
+// lane. 32-bit dtypes (fields <= 29 bits, 240 bits for 8): two 4-lane gathers of 64
+// bits at each field's byte. Same contract as avx512_tokens.
+template <bool kWide>
+__attribute__((target("avx2"))) size_t avx2_tokens(const uint8_t* tokens, size_t m, uint32_t max_tok,
+                                                   const uint8_t* data, size_t size, uint64_t& pos_ref, uint32_t* z,
+                                                   bool& bad) {
+    const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2), three = _mm256_set1_epi32(3);
+    const __m256i four = _mm256_set1_epi32(4), seven = _mm256_set1_epi32(7);
+    const __m256i fifteen = _mm256_set1_epi32(15), sixteen = _mm256_set1_epi32(16);
+    const __m256i maxv = _mm256_set1_epi32(static_cast<int>(max_tok));
+    // Byte k of dword lane i <- byte 0 of lane i, plus k: the 4 bytes from the field's byte.
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12,  //
+                                            0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+    const __m256i ramp = _mm256_set1_epi32(0x03020100);
+    // Bytes read from `byte` on: 16; or the last field's byte (<= 7 x 29 + 7 bits in) + 8.
+    constexpr size_t kReach = kWide ? 35 : 16;
+    uint64_t pos = pos_ref;
+    __m256i any_bad = _mm256_setzero_si256();
+    size_t k = 0;
+    for (; k + 8 <= m; k += 8) {
+        const size_t byte = static_cast<size_t>(pos >> 3);
+        if (size < kReach || byte > size - kReach) break;
+        const __m256i t = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(tokens + k)));
+        any_bad = _mm256_or_si256(any_bad, _mm256_cmpgt_epi32(t, maxv));
+        const __m256i big = _mm256_cmpgt_epi32(t, fifteen);
+        const __m256i u = _mm256_sub_epi32(_mm256_min_epu32(t, maxv), sixteen);
+        const __m256i nb = _mm256_and_si256(big, _mm256_add_epi32(_mm256_srli_epi32(u, 2), two));
+        // Inclusive prefix sum: within each half, then the low half's total into the high.
+        __m256i s = _mm256_add_epi32(nb, _mm256_slli_si256(nb, 4));
+        s = _mm256_add_epi32(s, _mm256_slli_si256(s, 8));
+        s = _mm256_add_epi32(s, _mm256_shuffle_epi32(_mm256_permute2x128_si256(s, s, 0x08), 0xFF));
+        // Bit offset of each field from `byte` (exclusive prefix sum).
+        const __m256i rel = _mm256_add_epi32(_mm256_sub_epi32(s, nb), _mm256_set1_epi32(static_cast<int>(pos & 7)));
+        const __m256i fb = _mm256_srli_epi32(rel, 3);
+        const __m256i sh = _mm256_and_si256(rel, seven);
+        __m256i val;
+        if constexpr (kWide) {
+            const long long* base = reinterpret_cast<const long long*>(data + byte);
+            const __m256i g_lo = _mm256_i32gather_epi64(base, _mm256_castsi256_si128(fb), 1);
+            const __m256i g_hi = _mm256_i32gather_epi64(base, _mm256_extracti128_si256(fb, 1), 1);
+            const __m256i v_lo = _mm256_srlv_epi64(g_lo, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(sh)));
+            const __m256i v_hi = _mm256_srlv_epi64(g_hi, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(sh, 1)));
+            // The low dwords of the 8 qwords, in lane order.
+            const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+            val = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(v_lo, even),
+                                            _mm256_permutevar8x32_epi32(v_hi, even), 0x20);
+        } else {
+            const __m256i window =
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + byte)));
+            const __m256i g = _mm256_shuffle_epi8(window, _mm256_add_epi32(_mm256_shuffle_epi8(fb, spread), ramp));
+            val = _mm256_srlv_epi32(g, sh);
+        }
+        val = _mm256_and_si256(val, _mm256_sub_epi32(_mm256_sllv_epi32(one, nb), one));
+        const __m256i lead = _mm256_sllv_epi32(_mm256_or_si256(four, _mm256_and_si256(u, three)), nb);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(z + k), _mm256_blendv_epi8(t, _mm256_or_si256(lead, val), big));
+        pos += static_cast<uint32_t>(_mm256_extract_epi32(s, 7));
+    }
+    pos_ref = pos;
+    bad = !_mm256_testz_si256(any_bad, any_bad);
+    return k;
+}
 #endif  // QSTORE_RANS_X86
 
 }  // namespace
@@ -154,6 +220,11 @@ void tokens_to_z(const uint8_t* tokens, size_t m, int dtype_bits, ExtraBitReader
         bool bad = false;
         done = dtype_bits > 16 ? avx512_tokens<true>(tokens, m, max_tok, r.data, r.size, r.pos, z, bad)
                                : avx512_tokens<false>(tokens, m, max_tok, r.data, r.size, r.pos, z, bad);
+        if (bad) fail(Errc::corrupt, what + ": residual token out of range");
+    } else if (isa == RansIsa::avx2) {
+        bool bad = false;
+        done = dtype_bits > 16 ? avx2_tokens<true>(tokens, m, max_tok, r.data, r.size, r.pos, z, bad)
+                               : avx2_tokens<false>(tokens, m, max_tok, r.data, r.size, r.pos, z, bad);
         if (bad) fail(Errc::corrupt, what + ": residual token out of range");
     }
 #endif

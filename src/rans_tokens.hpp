@@ -1,9 +1,9 @@
 // Residual tokens to residuals z (docs/FORMAT.md §7.5): a token t < 16 is z itself; a
 // larger one names the bit length and top bits of z, and its e - 3 low bits follow in
-// the block's LSB-first extra-bit stream. The AVX-512 kernel does 16 tokens at a time:
-// a prefix sum of the extra-bit counts gives every token's bit position, and one
-// gather reads all 16 fields. The scalar loop is the reference; both give the same z,
-// consume the same bits and reject the same streams.
+// the block's LSB-first extra-bit stream. The vector kernels (AVX-512: 16 tokens at a
+// time, AVX2: 8) take a prefix sum of the extra-bit counts for every token's bit
+// position, then read all fields at once. The scalar loop is the reference; every path
+// gives the same z, consumes the same bits and rejects the same streams.
 #pragma once
 
 #include <cstddef>
