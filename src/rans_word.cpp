@@ -128,6 +128,93 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,popcnt"))) uint8_t* av
     no_freq = no_freq || missing;
     return p;
 }
+
+// kCompressTop[m] = byte shuffle that moves the 16-bit words of the lanes set in m (of
+// 8 words) to the top of 16 bytes, in increasing lane order; the bytes below are 0.
+struct CompressTop8 {
+    alignas(16) uint8_t idx[256][16];
+    constexpr CompressTop8() : idx{} {
+        for (int m = 0; m < 256; ++m) {
+            int count = 0;
+            for (int k = 0; k < 8; ++k) count += (m >> k) & 1;
+            int slot = 8 - count;
+            for (int b = 0; b < 16; ++b) idx[m][b] = 0x80;
+            for (int k = 0; k < 8; ++k) {
+                if (!((m >> k) & 1)) continue;
+                idx[m][2 * slot] = static_cast<uint8_t>(2 * k);
+                idx[m][2 * slot + 1] = static_cast<uint8_t>(2 * k + 1);
+                ++slot;
+            }
+        }
+    }
+};
+constexpr CompressTop8 kCompressTop8{};
+
+// x / f for 4 lanes as float64 (exact: see avx512_encode_groups), x and f below 2^32
+// taken as unsigned (AVX2 converts signed int32 only: the exponent trick instead).
+__attribute__((target("avx2"))) inline __m128i avx2_div4(__m128i x, __m128i f) {
+    const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL);  // 2^52
+    const __m256d two52 = _mm256_castsi256_pd(magic);
+    const __m256d xd = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_cvtepu32_epi64(x), magic)), two52);
+    const __m256d fd = _mm256_cvtepi32_pd(f);  // f <= 2^12
+    // The quotient may reach 2^32 - 1 (f = 1): truncated, converted as q - 2^31, moved back.
+    const __m256d q = _mm256_round_pd(_mm256_div_pd(xd, fd), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m128i q_signed = _mm256_cvttpd_epi32(_mm256_sub_pd(q, _mm256_set1_pd(2147483648.0)));  // exact
+    return _mm_xor_si128(q_signed, _mm_set1_epi32(static_cast<int>(0x80000000u)));
+}
+
+// avx512_encode_groups with 8 lanes per vector (lanes 8 to 64): the same words in the
+// same places.
+__attribute__((target("avx2,popcnt"))) uint8_t* avx2_encode_groups(const uint8_t* symbols, const uint8_t* context,
+                                                                    size_t groups, int lanes, const uint32_t* packed,
+                                                                    int scale_bits, uint32_t* xs, uint8_t* p,
+                                                                    bool& no_freq) {
+    const int vectors = lanes / 8;
+    __m256i missing = _mm256_setzero_si256();
+    const __m128i up = _mm_cvtsi32_si128(32 - scale_bits);
+    const __m128i scale = _mm_cvtsi32_si128(scale_bits);
+    const __m256i low16 = _mm256_set1_epi32(0xFFFF);
+    const __m256i zero = _mm256_setzero_si256();
+    // The low 16 bits of each dword lane, packed into the low 8 bytes of each half.
+    const __m256i words = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,  //
+                                           0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+    for (size_t g = groups; g-- > 0;) {
+        for (int v = vectors; v-- > 0;) {
+            const size_t i0 = g * static_cast<size_t>(lanes) + 8 * static_cast<size_t>(v);
+            __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + 8 * v));
+            __m256i index = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(symbols + i0)));
+            if (context)
+                index = _mm256_or_si256(
+                    index, _mm256_slli_epi32(
+                               _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(context + i0))), 8));
+            const __m256i e = _mm256_i32gather_epi32(reinterpret_cast<const int*>(packed), index, 4);
+            const __m256i f = _mm256_and_si256(e, low16);
+            missing = _mm256_or_si256(missing, _mm256_cmpeq_epi32(f, zero));
+            const __m256i start = _mm256_srli_epi32(e, 16);
+            // Renormalize where x >> (32 - S) >= f (both below 2^13: a signed compare).
+            const __m256i renorm = _mm256_xor_si256(_mm256_cmpgt_epi32(f, _mm256_srl_epi32(x, up)),
+                                                    _mm256_set1_epi32(-1));
+            const unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(renorm)));
+            const int count = __builtin_popcount(m);
+            // One 16-byte store ends at p (what it writes below the new p is overwritten
+            // later, and the stack keeps room below it).
+            const __m256i w = _mm256_shuffle_epi8(x, words);
+            const __m128i w8 = _mm_unpacklo_epi64(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(p - 16),
+                             _mm_shuffle_epi8(w8, _mm_load_si128(reinterpret_cast<const __m128i*>(kCompressTop8.idx[m]))));
+            p -= 2 * count;
+            x = _mm256_blendv_epi8(x, _mm256_srli_epi32(x, 16), renorm);
+            // q = x / f; x = q << S | (x - q * f) + start.
+            const __m256i q = _mm256_set_m128i(avx2_div4(_mm256_extracti128_si256(x, 1), _mm256_extracti128_si256(f, 1)),
+                                               avx2_div4(_mm256_castsi256_si128(x), _mm256_castsi256_si128(f)));
+            const __m256i r = _mm256_sub_epi32(x, _mm256_mullo_epi32(q, f));
+            x = _mm256_add_epi32(_mm256_add_epi32(_mm256_sll_epi32(q, scale), r), start);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(xs + 8 * v), x);
+        }
+    }
+    no_freq = no_freq || !_mm256_testz_si256(missing, missing);
+    return p;
+}
 #endif
 
 }  // namespace
@@ -180,11 +267,13 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
     uint32_t x[kWordRansMaxLanes];
     for (int k = 0; k < lanes; ++k) x[k] = kWordRansLow;
     const size_t lane_mask = static_cast<size_t>(lanes) - 1;
-    // The scalar loop takes the symbols from `stop` down; with AVX-512, the last
-    // (partial) group only, and the vector kernel the whole groups before it.
+    // The scalar loop takes the symbols from `stop` down; with a vector kernel, the
+    // last (partial) group only, and the kernel the whole groups before it.
     size_t stop = 0;
 #if QSTORE_RANS_X86
-    if (lanes >= 16 && rans_isa() == RansIsa::avx512) stop = n / static_cast<size_t>(lanes) * static_cast<size_t>(lanes);
+    const RansIsa isa = rans_isa();
+    if ((lanes >= 16 && isa == RansIsa::avx512) || (lanes >= 8 && isa == RansIsa::avx2))
+        stop = n / static_cast<size_t>(lanes) * static_cast<size_t>(lanes);
 #endif
     bool no_freq = false;
     for (size_t i = n; i-- > stop;) {
@@ -204,9 +293,12 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         s = s + e.bias + q * e.cmpl;
     }
 #if QSTORE_RANS_X86
-    if (stop)
+    if (stop && isa == RansIsa::avx512)
         p = avx512_encode_groups(symbols, context, stop / static_cast<size_t>(lanes), lanes, packed.data(), scale_bits,
                                  x, p, no_freq);
+    else if (stop)
+        p = avx2_encode_groups(symbols, context, stop / static_cast<size_t>(lanes), lanes, packed.data(), scale_bits, x,
+                               p, no_freq);
 #endif
     if (no_freq) fail(Errc::internal, "word rANS: symbol without frequency");
     for (int k = lanes; k-- > 0;)
