@@ -26,9 +26,10 @@ RansIsa rans_isa_detected() {
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") &&
-            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
+            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("f16c"))
             return RansIsa::avx512;
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) return RansIsa::avx2;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("f16c"))
+            return RansIsa::avx2;
         return RansIsa::scalar;
 #endif
     }();

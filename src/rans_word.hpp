@@ -43,7 +43,8 @@ inline bool word_rans_lanes_valid(int lanes) {
 
 // Instruction sets of the decoding kernels, in increasing order.
 enum class RansIsa : int { scalar = 0, avx2 = 1, avx512 = 2 };
-// What this CPU runs (AVX-512 means F, BW, VL, DQ and VBMI).
+// What this CPU runs (AVX2 means AVX2, POPCNT and F16C; AVX-512 adds F, BW, VL, DQ and
+// VBMI).
 RansIsa rans_isa_detected();
 // The kernels in use: the detected set, capped by rans_set_isa_limit (tests and
 // benchmarks compare the paths; every path decodes the same bytes to the same output).

@@ -130,7 +130,15 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void tokenize
     const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
     tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
 }
-// F16 with AVX-512: predictions rounded by F16C, as in reconstruct_avx512<f16>.
+// F16 with a vector kernel set: predictions rounded by F16C, as in reconstruct_*<f16>.
+template <>
+__attribute__((target("avx2,f16c"))) void tokenize_avx2<DType::f16>(const uint8_t* high, const float* pred,
+                                                                    uint64_t m, uint8_t* tokens, uint32_t* extra,
+                                                                    uint8_t* nbits) {
+    alignas(64) uint16_t bits[kTile];
+    f16_from_f32_f16c(pred, m, bits);
+    tokenize_body<uint16_t>(high, bits, m, tokens, extra, nbits);
+}
 template <>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void tokenize_avx512<DType::f16>(
     const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
@@ -318,19 +326,30 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstr
 // every float32 input a prediction can be (every finite value, ±Inf and the canonical
 // NaN; test_units checks all 2^32 inputs but non-canonical NaNs, whose payloads the
 // hardware keeps). Then the same key arithmetic as the generic body.
-template <>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstruct_avx512<DType::f16>(
-    const float* pred, const uint32_t* zs, uint64_t m, uint8_t* __restrict out) {
+// (The same with AVX2's F16C, 8 at a time.)
+template <void (*kToHalf)(const float*, size_t, uint16_t*)>
+__attribute__((always_inline)) inline void reconstruct_f16_hw(const float* pred, const uint32_t* zs, uint64_t m,
+                                                              uint8_t* __restrict out) {
     alignas(64) uint16_t half[kTile];
     for (uint64_t done = 0; done < m; done += kTile) {
         const uint64_t c = std::min<uint64_t>(kTile, m - done);
-        f16_from_f32_avx512(pred + done, c, half);
+        kToHalf(pred + done, c, half);
         for (uint64_t k = 0; k < c; ++k) {
             const uint16_t v = float_from_key<uint16_t>(static_cast<uint16_t>(
                 float_key<uint16_t>(half[k]) + unzigzag<uint16_t>(static_cast<uint16_t>(zs[done + k]))));
             std::memcpy(out + 2 * (done + k), &v, 2);
         }
     }
+}
+template <>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2"))) void reconstruct_avx512<DType::f16>(
+    const float* pred, const uint32_t* zs, uint64_t m, uint8_t* __restrict out) {
+    reconstruct_f16_hw<f16_from_f32_avx512>(pred, zs, m, out);
+}
+template <>
+__attribute__((target("avx2,f16c"))) void reconstruct_avx2<DType::f16>(const float* pred, const uint32_t* zs,
+                                                                       uint64_t m, uint8_t* __restrict out) {
+    reconstruct_f16_hw<f16_from_f32_f16c>(pred, zs, m, out);
 }
 #endif
 template <DType T>

@@ -136,14 +136,11 @@ TEST_CASE("f16_from_f32 rounds to nearest even (ties, subnormals, overflow, NaN)
 }
 
 #if defined(__x86_64__)
-TEST_CASE("f16_from_f32_avx512 (hardware rounding) equals f16_from_f32 on every prediction value",
-          "[unit][float_bits]") {
-    if (qstore::rans_isa_detected() < qstore::RansIsa::avx512) {
-        WARN("this CPU has no AVX-512: the hardware conversion is not used here, nothing to compare");
-        return;
-    }
-    // Every float32 bit pattern except the NaNs other than the canonical one (the only
-    // NaN a prediction can be): 2^32 - 2 * (2^23 - 1) + 1 inputs, in chunks.
+// Every float32 bit pattern except the NaNs other than the canonical one (the only NaN a
+// prediction can be): 2^32 - 2 * (2^23 - 1) + 1 inputs, in chunks, through a hardware
+// conversion; counts its results that differ from f16_from_f32.
+template <class Convert>
+void check_hardware_f16(Convert convert) {
     constexpr size_t kChunk = size_t(1) << 20;
     std::vector<float> in(kChunk);
     std::vector<uint16_t> hw(kChunk);
@@ -155,12 +152,30 @@ TEST_CASE("f16_from_f32_avx512 (hardware rounding) equals f16_from_f32 on every 
             if ((bits & 0x7FFFFFFFu) > 0x7F800000u && bits != 0x7FC00000u) continue;
             in[n++] = float_of(bits);
         }
-        qstore::f16_from_f32_avx512(in.data(), n, hw.data());
+        convert(in.data(), n, hw.data());
         for (size_t k = 0; k < n; ++k) mismatches += hw[k] != qstore::f16_from_f32(in[k]);
         checked += n;
     }
     CHECK(checked == (uint64_t(1) << 32) - 2 * ((uint64_t(1) << 23) - 1) + 1);
     CHECK(mismatches == 0);
+}
+
+TEST_CASE("f16_from_f32_f16c (AVX2's hardware rounding) equals f16_from_f32 on every prediction value",
+          "[unit][float_bits]") {
+    if (qstore::rans_isa_detected() < qstore::RansIsa::avx2) {
+        WARN("this CPU has no AVX2: the hardware conversion is not used here, nothing to compare");
+        return;
+    }
+    check_hardware_f16(qstore::f16_from_f32_f16c);
+}
+
+TEST_CASE("f16_from_f32_avx512 (hardware rounding) equals f16_from_f32 on every prediction value",
+          "[unit][float_bits]") {
+    if (qstore::rans_isa_detected() < qstore::RansIsa::avx512) {
+        WARN("this CPU has no AVX-512: the hardware conversion is not used here, nothing to compare");
+        return;
+    }
+    check_hardware_f16(qstore::f16_from_f32_avx512);
 }
 #endif
 
