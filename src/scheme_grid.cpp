@@ -44,10 +44,37 @@ void predict_run_scalar(const uint8_t* c, uint64_t m, float step, const float* v
 }
 
 #if QSTORE_RANS_X86
+// AVX2 has no 256-entry byte lookup; for INT8 codes whose context depends on |q| alone,
+// below 16 on each value and above it on each octet (magnitude_class's classes), two
+// 16-entry ones do: `split` = classes of |q| = 0..15, then of |q| >> 3 = 2..15 and 16
+// (q = -128) at index 0 (GridScheme::context_split). Null: the table, a byte at a time.
 template <bool kInt8>
 __attribute__((target("avx2"))) void predict_run_avx2(const uint8_t* c, uint64_t m, float step, const float* value,
-                                                      const uint8_t* table, float* pred, uint8_t* ctx) {
-    predict_run_body<kInt8>(c, m, step, value, table, pred, ctx);
+                                                      const uint8_t* table, const uint8_t* split, float* pred,
+                                                      uint8_t* ctx) {
+    uint64_t j = 0;
+    if (kInt8 && split) {
+        const __m256i small_classes =
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(split)));
+        const __m256i octet_classes =
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(split + 16)));
+        const __m256i low_nibble = _mm256_set1_epi8(0x0F), high_nibble = _mm256_set1_epi8(static_cast<char>(0xF0));
+        const __m256 s = _mm256_set1_ps(step);
+        for (; j + 32 <= m; j += 32) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + j));
+            const __m256i a = _mm256_abs_epi8(q);  // -128 -> 0x80 = 128
+            const __m256i small = _mm256_cmpeq_epi8(_mm256_and_si256(a, high_nibble), _mm256_setzero_si256());
+            const __m256i octet = _mm256_and_si256(_mm256_srli_epi16(a, 3), low_nibble);  // 128 -> 0
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(ctx + j),
+                                _mm256_blendv_epi8(_mm256_shuffle_epi8(octet_classes, octet),
+                                                   _mm256_shuffle_epi8(small_classes, a), small));
+            for (int k = 0; k < 4; ++k) {
+                const __m256i w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c + j + 8 * k)));
+                _mm256_storeu_ps(pred + j + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(w), s));
+            }
+        }
+    }
+    predict_run_body<kInt8>(c + j, m - j, step, value, table, pred + j, ctx + j);
 }
 
 template <bool kInt8>
@@ -82,11 +109,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2"))) vo
 
 template <bool kInt8>
 void predict_run(RansIsa isa, const uint8_t* c, uint64_t m, float step, const float* value, const uint8_t* table,
-                 float* pred, uint8_t* ctx) {
+                 const uint8_t* split, float* pred, uint8_t* ctx) {
+    (void)split;
     switch (isa) {
 #if QSTORE_RANS_X86
         case RansIsa::avx512: return predict_run_avx512<kInt8>(c, m, step, value, table, pred, ctx);
-        case RansIsa::avx2: return predict_run_avx2<kInt8>(c, m, step, value, table, pred, ctx);
+        case RansIsa::avx2: return predict_run_avx2<kInt8>(c, m, step, value, table, split, pred, ctx);
 #endif
         default: return predict_run_scalar<kInt8>(c, m, step, value, table, pred, ctx);
     }
@@ -193,6 +221,17 @@ void GridScheme::init_tables() {
         context_[c] = asymmetric_ ? magnitude_class(c) : context_of_code(static_cast<uint8_t>(c));
         values_finite_ = values_finite_ && std::isfinite(value_[c]);
         values_are_int8_ = values_are_int8_ && value_[c] == static_cast<float>(static_cast<int8_t>(c));
+    }
+    // The split form of the contexts (predict_run_avx2), used only if it gives every code's.
+    for (int k = 0; k < 16; ++k) {
+        context_split_[k] = context_[k];
+        context_split_[16 + k] = context_[k == 0 ? 0x80 : (8 * k) & 0x7F];
+    }
+    context_split_ok_ = true;
+    for (int c = 0; c < 256; ++c) {
+        const int a = std::abs(static_cast<int>(static_cast<int8_t>(c)));
+        const uint8_t split = a < 16 ? context_split_[a] : context_split_[16 + ((a >> 3) & 15)];
+        context_split_ok_ = context_split_ok_ && split == context_[c];
     }
 }
 
@@ -343,9 +382,10 @@ void GridScheme::predict(const LowTensorView& low, const Geometry& g, uint64_t f
                 context[j] = context_[d < 0 ? -d : d];
             }
         } else if (values_are_int8_) {  // the same products as the table, as a conversion
-            predict_run<true>(isa, c + i, stop - i, step, value_, context_, prediction + i, context + i);
+            predict_run<true>(isa, c + i, stop - i, step, value_, context_, context_split_ok_ ? context_split_ : nullptr,
+                              prediction + i, context + i);
         } else {
-            predict_run<false>(isa, c + i, stop - i, step, value_, context_, prediction + i, context + i);
+            predict_run<false>(isa, c + i, stop - i, step, value_, context_, nullptr, prediction + i, context + i);
         }
         // NaN results (a NaN or infinite scale, 0 x Inf, NaN codes) get one fixed pattern:
         // which NaN IEEE arithmetic returns differs between CPUs, the prediction must not.

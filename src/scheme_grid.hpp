@@ -71,6 +71,10 @@ private:
     uint8_t context_[256] = {};
     bool values_finite_ = true;    // no code stands for NaN or Inf (INT8)
     bool values_are_int8_ = true;  // value(code) == (float)(int8_t)code (INT8)
+    // context_ as two 16-entry tables, by |int8 code| below 16 and by its octet above
+    // (predict_run_avx2), and whether that form gives context_ for every code.
+    uint8_t context_split_[32] = {};
+    bool context_split_ok_ = false;
 };
 
 // Context class of a code distance a = |q| (INT8) or |code - zero point|: classes

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 
 #include "fixtures.hpp"
 #include "fp8.hpp"
@@ -575,6 +576,55 @@ TEST_CASE("Every scheme quantizes to the same codes, scales and zero points on e
                     REQUIRE(std::memcmp(scales[k].data(), scales[0].data(), scales[0].size() * 4) == 0);
                 }
             }
+    }
+}
+
+TEST_CASE("Every scheme predicts the same values and contexts on every kernel set, from any code", "[schemes][all]") {
+    // Predictions and contexts feed both the encoder and the decoder: a kernel set that
+    // disagreed with the scalar one would write files that other CPUs cannot read. Codes
+    // are random bytes (a foreign quantizer's INT8 codes include -128), scales awkward.
+    std::vector<qstore::RansIsa> isas{qstore::RansIsa::scalar};
+    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx2) isas.push_back(qstore::RansIsa::avx2);
+    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx512) isas.push_back(qstore::RansIsa::avx512);
+    struct Restore {
+        ~Restore() { qstore::rans_set_isa_limit(qstore::RansIsa::avx512); }
+    } restore;
+    std::mt19937_64 rng(78);
+    for (const qstore::SchemeSpec& spec : all_specs()) {
+        const qstore::LowScheme& scheme = *qstore::low_scheme(spec);
+        for (const qstore::Geometry g : {qstore::Geometry{7, 33}, qstore::Geometry{130, 160}, qstore::Geometry{2, 1000},
+                                         qstore::Geometry{9, 64}}) {
+            if (!scheme.accepts(g)) continue;
+            CAPTURE(scheme.name(), g.rows, g.cols);
+            // One code per element, as a view holds them (INT4's too).
+            std::vector<uint8_t> codes(g.elements()), zero_points(scheme.has_zero_points() ? scheme.scale_count(g) : 0);
+            std::vector<float> scales(scheme.scale_count(g));
+            for (auto& c : codes) c = static_cast<uint8_t>(rng());
+            for (auto& z : zero_points) z = static_cast<uint8_t>(rng());
+            const float awkward[] = {0.0f, -0.0f, 1e-3f, 0.75f, 3e-41f, 1e30f};
+            for (size_t k = 0; k < scales.size(); ++k)
+                scales[k] = k < 6 ? awkward[k] : std::ldexp(static_cast<float>(rng() % 1000 + 1), -static_cast<int>(rng() % 20));
+            const qstore::LowTensorView low{codes.data(), scales.data(),
+                                            scheme.has_zero_points() ? zero_points.data() : nullptr};
+            std::vector<std::vector<uint32_t>> preds;
+            std::vector<std::vector<uint8_t>> contexts;
+            for (qstore::RansIsa isa : isas) {
+                qstore::rans_set_isa_limit(isa);
+                std::vector<float> pred(g.elements());
+                contexts.emplace_back(g.elements());
+                // In two calls, the second from an odd element, as blocks are predicted.
+                const uint64_t half = g.elements() / 2 + 1;
+                scheme.predict(low, g, 0, half, pred.data(), contexts.back().data());
+                scheme.predict(low, g, half, g.elements() - half, pred.data() + half, contexts.back().data() + half);
+                preds.emplace_back(pred.size());
+                std::memcpy(preds.back().data(), pred.data(), pred.size() * 4);
+            }
+            for (size_t k = 1; k < isas.size(); ++k) {
+                CAPTURE(qstore::rans_isa_name(isas[k]));
+                REQUIRE(contexts[k] == contexts[0]);
+                REQUIRE(preds[k] == preds[0]);
+            }
+        }
     }
 }
 
