@@ -476,6 +476,33 @@ struct Expand8 {
 };
 constexpr Expand8 kExpand8{};
 
+// The symbols (low bytes) of n = 8 * V table entries, in order.
+template <int V>
+__attribute__((target("avx2"), always_inline)) inline void avx2_pack_symbols(const uint32_t* e, uint8_t* out) {
+    const __m256i low8 = _mm256_set1_epi32(0xFF);
+    if constexpr (V % 4 == 0) {
+        // 32 at a time: two packs (which interleave the 128-bit halves), then one permute.
+        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        for (int k = 0; k < 8 * V; k += 32) {
+            const __m256i* q = reinterpret_cast<const __m256i*>(e + k);
+            const __m256i w01 = _mm256_packus_epi32(_mm256_and_si256(_mm256_load_si256(q), low8),
+                                                    _mm256_and_si256(_mm256_load_si256(q + 1), low8));
+            const __m256i w23 = _mm256_packus_epi32(_mm256_and_si256(_mm256_load_si256(q + 2), low8),
+                                                    _mm256_and_si256(_mm256_load_si256(q + 3), low8));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k),
+                                _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w01, w23), order));
+        }
+    } else {
+        const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  //
+                                              0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+        for (int k = 0; k < 8 * V; k += 8) {
+            const __m256i sym = _mm256_shuffle_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(e + k)), pick);
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(out + k),
+                             _mm_unpacklo_epi32(_mm256_castsi256_si128(sym), _mm256_extracti128_si256(sym, 1)));
+        }
+    }
+}
+
 template <int V>
 __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end,
                                                            const WordRansTableView& t, const uint8_t* ctx,
@@ -489,13 +516,16 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
     const __m128i shift = _mm_cvtsi32_si128(t.scale_bits);
     const __m256i one = _mm256_set1_epi32(1), low12 = _mm256_set1_epi32(0xFFF), seven = _mm256_set1_epi32(7);
     const __m256i zero = _mm256_setzero_si256();
-    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  //
-                                          0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     const int* slots = reinterpret_cast<const int*>(t.slots);
+    // A group's table entries are kept whole and their symbols packed one group later:
+    // the packing's instructions then never wait for a gather in the scheduler, where
+    // (on AMD Zen 3) they kept the next steps' instructions out (measured: +15%).
+    alignas(32) uint32_t entries[2][N];
     const uint8_t* p = p_ref;
     size_t g = 0;
     for (; g < groups; ++g, ctx += N, out += N) {
         if (end - p < 2 * N) break;
+        uint32_t* const e_out = entries[g & 1];
         for (int v = 0; v < V; ++v) {
             const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ctx + 8 * v)));
             const __m256i c15 = _mm256_and_si256(c, _mm256_set1_epi32(15));
@@ -504,12 +534,10 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
                                                  _mm256_cmpgt_epi32(c15, seven));
             const __m256i idx = _mm256_add_epi32(b, _mm256_and_si256(x[v], mask));
             const __m256i e = _mm256_i32gather_epi32(slots, idx, 4);
+            _mm256_store_si256(reinterpret_cast<__m256i*>(e_out + 8 * v), e);
             const __m256i freq = _mm256_add_epi32(_mm256_srli_epi32(e, 20), one);
             const __m256i bias = _mm256_and_si256(_mm256_srli_epi32(e, 8), low12);
             x[v] = _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srl_epi32(x[v], shift)), bias);
-            const __m256i sym = _mm256_shuffle_epi8(e, pick);
-            const __m128i sym8 = _mm_unpacklo_epi32(_mm256_castsi256_si128(sym), _mm256_extracti128_si256(sym, 1));
-            _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 8 * v), sym8);
             const __m256i need = _mm256_cmpeq_epi32(_mm256_srli_epi32(x[v], 16), zero);
             const unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(need)));
             __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -517,7 +545,9 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
             x[v] = _mm256_blendv_epi8(x[v], _mm256_or_si256(_mm256_slli_epi32(x[v], 16), w), need);
             p += 2 * __builtin_popcount(m);
         }
+        if (g > 0) avx2_pack_symbols<V>(entries[(g - 1) & 1], out - N);
     }
+    if (g > 0) avx2_pack_symbols<V>(entries[(g - 1) & 1], out - N);
     for (int v = 0; v < V; ++v) _mm256_store_si256(reinterpret_cast<__m256i*>(xs + 8 * v), x[v]);
     p_ref = p;
     return g;
