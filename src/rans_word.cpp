@@ -3,6 +3,7 @@
 // GCC 12 warns about the intentionally undefined registers inside its AVX-512 intrinsics.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #if QSTORE_RANS_X86
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -18,6 +19,16 @@ namespace qstore {
 
 // ---- instruction sets ----
 
+#if QSTORE_RANS_X86
+namespace {
+// CPUID leaf 1, ECX bit 29 (not every compiler's __builtin_cpu_supports knows "f16c").
+bool has_f16c() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+}  // namespace
+#endif
+
 RansIsa rans_isa_detected() {
     static const RansIsa detected = [] {
 #if !QSTORE_RANS_X86
@@ -26,10 +37,9 @@ RansIsa rans_isa_detected() {
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") &&
-            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("f16c"))
+            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && has_f16c())
             return RansIsa::avx512;
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("f16c"))
-            return RansIsa::avx2;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && has_f16c()) return RansIsa::avx2;
         return RansIsa::scalar;
 #endif
     }();

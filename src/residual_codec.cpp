@@ -121,7 +121,7 @@ void tokenize_scalar(const uint8_t* high, const float* pred, uint64_t m, uint8_t
 }
 #if QSTORE_RANS_X86
 template <DType T>
-__attribute__((target("avx2"))) void tokenize_avx2(const uint8_t* high, const float* pred, uint64_t m,
+__attribute__((target("avx2,f16c"))) void tokenize_avx2(const uint8_t* high, const float* pred, uint64_t m,
                                                    uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
     tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
 }
@@ -312,7 +312,7 @@ void reconstruct_scalar(const float* pred, const uint32_t* zs, uint64_t m, uint8
 }
 #if QSTORE_RANS_X86
 template <DType T>
-__attribute__((target("avx2"))) void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m,
+__attribute__((target("avx2,f16c"))) void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m,
                                                       uint8_t* out) {
     reconstruct_body<T>(pred, zs, m, out);
 }
