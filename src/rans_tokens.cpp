@@ -158,8 +158,12 @@ __attribute__((target("avx2"))) size_t avx2_tokens(const uint8_t* tokens, size_t
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12,  //
                                             0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
     const __m256i ramp = _mm256_set1_epi32(0x03020100);
-    // Bytes read from `byte` on: 16; or the last field's byte (<= 7 x 29 + 7 bits in) + 8.
-    constexpr size_t kReach = kWide ? 35 : 16;
+    // Byte k < 5 of qword lane i <- byte 0 of lane i, plus k; bytes 5-7 <- 0x80 (zero).
+    const __m256i spread5 = _mm256_setr_epi64x(0x0000000000000000LL, 0x0000000808080808LL, 0x0000000000000000LL,
+                                               0x0000000808080808LL);
+    const __m256i ramp5 = _mm256_set1_epi64x(static_cast<long long>(0x8080800403020100ULL));
+    // Bytes read from `byte` on: 16; or 16 from field 4's byte (<= 4 x 29 + 7 bits in).
+    constexpr size_t kReach = kWide ? 32 : 16;
     uint64_t pos = pos_ref;
     __m256i any_bad = _mm256_setzero_si256();
     size_t k = 0;
@@ -181,9 +185,21 @@ __attribute__((target("avx2"))) size_t avx2_tokens(const uint8_t* tokens, size_t
         const __m256i sh = _mm256_and_si256(rel, seven);
         __m256i val;
         if constexpr (kWide) {
-            const long long* base = reinterpret_cast<const long long*>(data + byte);
-            const __m256i g_lo = _mm256_i32gather_epi64(base, _mm256_castsi256_si128(fb), 1);
-            const __m256i g_hi = _mm256_i32gather_epi64(base, _mm256_extracti128_si256(fb, 1), 1);
+            // Fields 0-3 from a window at `byte`, fields 4-7 from one at field 4's byte:
+            // 4 fields span <= 4 x 29 + 7 bits, and each field's 5 bytes (36 bits with
+            // its shift) lie in its window. Bytes 5-7 of each qword lane are zeroed.
+            const uint32_t byte4 = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm256_extracti128_si256(fb, 1)));
+            const __m256i window_lo =
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + byte)));
+            const __m256i window_hi =
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + byte + byte4)));
+            const __m256i fb_lo = _mm256_cvtepu32_epi64(_mm256_castsi256_si128(fb));
+            const __m256i fb_hi = _mm256_cvtepu32_epi64(
+                _mm_sub_epi32(_mm256_extracti128_si256(fb, 1), _mm_set1_epi32(static_cast<int>(byte4))));
+            const __m256i g_lo =
+                _mm256_shuffle_epi8(window_lo, _mm256_add_epi64(_mm256_shuffle_epi8(fb_lo, spread5), ramp5));
+            const __m256i g_hi =
+                _mm256_shuffle_epi8(window_hi, _mm256_add_epi64(_mm256_shuffle_epi8(fb_hi, spread5), ramp5));
             const __m256i v_lo = _mm256_srlv_epi64(g_lo, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(sh)));
             const __m256i v_hi = _mm256_srlv_epi64(g_hi, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(sh, 1)));
             // The low dwords of the 8 qwords, in lane order.
