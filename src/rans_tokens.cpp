@@ -144,8 +144,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2"))) si
 // 8 fields of <= 13 bits + 7 of shift span at most 111 bits, so one 16-byte load at the
 // byte of the first field holds them all, copied to both 128-bit halves for the in-half
 // byte shuffle (AVX2 has no cross-lane one) that moves each field's 4 bytes into its
-// lane. 32-bit dtypes (fields <= 29 bits, 240 bits for 8): two 4-lane gathers of 64
-// bits at each field's byte. Same contract as avx512_tokens.
+// lane. 32-bit dtypes (fields <= 29 bits, 240 bits for 8): the same with 64-bit lanes
+// and two windows, one per 4 fields (byte shuffles beat two 4-lane 64-bit gathers on
+// AMD Zen 3). Same contract as avx512_tokens.
 template <bool kWide>
 __attribute__((target("avx2"))) size_t avx2_tokens(const uint8_t* tokens, size_t m, uint32_t max_tok,
                                                    const uint8_t* data, size_t size, uint64_t& pos_ref, uint32_t* z,
