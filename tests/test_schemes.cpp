@@ -535,18 +535,27 @@ LevelBytes own_native(const qstore::LowScheme& s, const Tensor& t) {
     return n;
 }
 
+// Every kernel set this CPU runs, scalar first.
+std::vector<qstore::RansIsa> kernel_sets() {
+    std::vector<qstore::RansIsa> isas{qstore::RansIsa::scalar};
+    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx2) isas.push_back(qstore::RansIsa::avx2);
+    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx512) isas.push_back(qstore::RansIsa::avx512);
+    return isas;
+}
+
+// Lifts the kernel-set limit at scope exit (the tests set it with rans_set_isa_limit).
+struct IsaLimitRestore {
+    ~IsaLimitRestore() { qstore::rans_set_isa_limit(qstore::RansIsa::avx512); }
+};
+
 }  // namespace
 
 TEST_CASE("Every scheme quantizes to the same codes, scales and zero points on every kernel set", "[schemes][all]") {
     // Widening, block statistics and the INT8 quantizer run as scalar, AVX2 and AVX-512
     // builds of one source; awkward rows (NaN payloads, +-Inf, +-0, subnormals, random
     // bits) and row lengths that leave every vector tail.
-    std::vector<qstore::RansIsa> isas{qstore::RansIsa::scalar};
-    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx2) isas.push_back(qstore::RansIsa::avx2);
-    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx512) isas.push_back(qstore::RansIsa::avx512);
-    struct Restore {
-        ~Restore() { qstore::rans_set_isa_limit(qstore::RansIsa::avx512); }
-    } restore;
+    const std::vector<qstore::RansIsa> isas = kernel_sets();
+    const IsaLimitRestore restore;
     Gen gen(77);
     for (const qstore::SchemeSpec& spec : all_specs()) {
         const qstore::LowScheme& scheme = *qstore::low_scheme(spec);
@@ -583,12 +592,8 @@ TEST_CASE("Every scheme predicts the same values and contexts on every kernel se
     // Predictions and contexts feed both the encoder and the decoder: a kernel set that
     // disagreed with the scalar one would write files that other CPUs cannot read. Codes
     // are random bytes (a foreign quantizer's INT8 codes include -128), scales awkward.
-    std::vector<qstore::RansIsa> isas{qstore::RansIsa::scalar};
-    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx2) isas.push_back(qstore::RansIsa::avx2);
-    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx512) isas.push_back(qstore::RansIsa::avx512);
-    struct Restore {
-        ~Restore() { qstore::rans_set_isa_limit(qstore::RansIsa::avx512); }
-    } restore;
+    const std::vector<qstore::RansIsa> isas = kernel_sets();
+    const IsaLimitRestore restore;
     std::mt19937_64 rng(78);
     for (const qstore::SchemeSpec& spec : all_specs()) {
         const qstore::LowScheme& scheme = *qstore::low_scheme(spec);
