@@ -47,7 +47,7 @@ void predict_run_scalar(const uint8_t* c, uint64_t m, float step, const float* v
 // AVX2 has no 256-entry byte lookup; for INT8 codes whose context depends on |q| alone,
 // below 16 on each value and above it on each octet (magnitude_class's classes), two
 // 16-entry ones do: `split` = classes of |q| = 0..15, then of |q| >> 3 = 2..15 and 16
-// (q = -128) at index 0 (GridScheme::context_split). Null: the table, a byte at a time.
+// (q = -128) at index 0 (GridScheme::context_split_). Null: the table, a byte at a time.
 template <bool kInt8>
 __attribute__((target("avx2"))) void predict_run_avx2(const uint8_t* c, uint64_t m, float step, const float* value,
                                                       const uint8_t* table, const uint8_t* split, float* pred,
