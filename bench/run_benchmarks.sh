@@ -67,6 +67,11 @@ fi
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)"
+  # Vendors' model names are often hidden in VMs; family/model and the vector extensions
+  # tell which kernels ran (qstore's AVX2 set needs AVX2 + F16C; AVX-512 adds F, BW, VL,
+  # DQ and VBMI).
+  echo "cpu family/model: $(lscpu 2>/dev/null | sed -n 's/^CPU family:[[:space:]]*//p' | head -1)/$(lscpu 2>/dev/null | sed -n 's/^Model:[[:space:]]*//p' | head -1)"
+  echo "vector extensions: $(grep -m1 -o -w -E 'avx2|f16c|avx512f|avx512bw|avx512vl|avx512dq|avx512vbmi' /proc/cpuinfo 2>/dev/null | sort -u | tr '\n' ' ' | sed 's/ $//')"
   echo "cpus: $(nproc)  (cores per socket: $(lscpu 2>/dev/null | sed -n 's/^Core(s) per socket:[[:space:]]*//p' | head -1), threads per core: $(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core:[[:space:]]*//p' | head -1))"
   echo "memory: $(free -g 2>/dev/null | awk '/^Mem:/ {print $2 " GiB"}')"
   echo "kernel: $(uname -sr)"
