@@ -11,7 +11,8 @@
 #   3. the Google Benchmark micro-benchmarks of the codec kernels -> micro.{txt,json}
 #   4. qstore_schemes on every model: the pair's size and load speeds per low-precision
 #      scheme -> schemes.md
-#   5. machine.txt (CPU, cores, compiler, git commit) and summary.md with everything.
+#   5. machine.txt (CPU and its vector extensions, cores, compiler, git commit) and
+#      summary.md with everything.
 #
 # Options:
 #   --models DIR        models folder (default: <repo>/../shared/models)
@@ -38,7 +39,7 @@ while [[ $# -gt 0 ]]; do
     --no-synthetic) SYNTHETIC=""; shift ;;
     --no-micro) MICRO=0; shift ;;
     --build-dir) BUILD="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     *) OUT="$1"; shift ;;
   esac
