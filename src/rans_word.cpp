@@ -380,11 +380,14 @@ WordRansTableView build_table(const RansModelSymbols* models, uint16_t used, Wor
     }
     for (int c = 0; c < kWordRansContexts; ++c) {
         v.base[c] = 0;
+        v.section[c] = 0;
         if (!(used & (1u << c))) continue;
         v.base[c] = at;
+        v.section[c] = static_cast<uint8_t>(at >> scale);  // <= 16
         fill_slots(models[c], scale - models[c].scale_bits, slots + at);
         at += size;
     }
+    v.contexts_unused = std::all_of(v.base.begin(), v.base.end(), [](uint32_t b) { return b == 0; });
     // The models' sections begin where section 0 ends: what lay beyond it is overwritten.
     storage.invalid_entries = invalid_section ? size : 0;
     v.slots = slots;
@@ -513,19 +516,20 @@ __attribute__((target("avx2"), always_inline)) inline void avx2_pack_symbols(con
     }
 }
 
-template <int V>
+// kContexts false: every base is 0 (t.contexts_unused) and the contexts are not read.
+template <int V, bool kContexts>
 __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end,
                                                            const WordRansTableView& t, const uint8_t* ctx,
                                                            size_t groups, uint8_t* out) {
     constexpr int N = 8 * V;
     __m256i x[V];
     for (int v = 0; v < V; ++v) x[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(xs + 8 * v));
-    const __m256i base_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.base.data()));
-    const __m256i base_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.base.data() + 8));
+    // A context's section by one byte shuffle of 16 contexts (their low 4 bits, as the
+    // scalar step's c & 15), then base = section << S.
+    const __m128i sections = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.section.data()));
+    const __m128i low4 = _mm_set1_epi8(15);
     const __m256i mask = _mm256_set1_epi32(static_cast<int>((1u << t.scale_bits) - 1));
     const __m128i shift = _mm_cvtsi32_si128(t.scale_bits);
-    const __m256i one = _mm256_set1_epi32(1), low12 = _mm256_set1_epi32(0xFFF), seven = _mm256_set1_epi32(7);
-    const __m256i zero = _mm256_setzero_si256();
     const int* slots = reinterpret_cast<const int*>(t.slots);
     // A group's table entries are kept whole and their symbols packed one group later:
     // the packing's instructions then never wait for a gather in the scheduler, where
@@ -536,19 +540,27 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
     for (; g < groups; ++g, ctx += N, out += N) {
         if (end - p < 2 * N) break;
         uint32_t* const e_out = entries[g & 1];
+        __m128i sec = _mm_setzero_si128();  // sections of vectors v (low 8 bytes) and v + 1
         for (int v = 0; v < V; ++v) {
-            const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(ctx + 8 * v)));
-            const __m256i c15 = _mm256_and_si256(c, _mm256_set1_epi32(15));
-            const __m256i b = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(base_lo, c15),
-                                                 _mm256_permutevar8x32_epi32(base_hi, c15),
-                                                 _mm256_cmpgt_epi32(c15, seven));
-            const __m256i idx = _mm256_add_epi32(b, _mm256_and_si256(x[v], mask));
+            __m256i idx = _mm256_and_si256(x[v], mask);
+            if constexpr (kContexts) {
+                if (v % 2 == 0) {
+                    const __m128i c = V == 1 ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ctx))
+                                             : _mm_loadu_si128(reinterpret_cast<const __m128i*>(ctx + 8 * v));
+                    sec = _mm_shuffle_epi8(sections, _mm_and_si128(c, low4));
+                } else {
+                    sec = _mm_unpackhi_epi64(sec, sec);
+                }
+                idx = _mm256_add_epi32(idx, _mm256_sll_epi32(_mm256_cvtepu8_epi32(sec), shift));
+            }
             const __m256i e = _mm256_i32gather_epi32(slots, idx, 4);
             _mm256_store_si256(reinterpret_cast<__m256i*>(e_out + 8 * v), e);
-            const __m256i freq = _mm256_add_epi32(_mm256_srli_epi32(e, 20), one);
-            const __m256i bias = _mm256_and_si256(_mm256_srli_epi32(e, 8), low12);
-            x[v] = _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srl_epi32(x[v], shift)), bias);
-            const __m256i need = _mm256_cmpeq_epi32(_mm256_srli_epi32(x[v], 16), zero);
+            // x = freq * (x >> S) + bias as (freq - 1) * (x >> S) + (x >> S) + bias, and bias
+            // by two shifts: no constants, which 64 lanes (8 state registers) cannot spare.
+            const __m256i q = _mm256_srl_epi32(x[v], shift);
+            const __m256i bias = _mm256_srli_epi32(_mm256_slli_epi32(e, 12), 20);
+            x[v] = _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(_mm256_srli_epi32(e, 20), q), q), bias);
+            const __m256i need = _mm256_cmpeq_epi32(_mm256_srli_epi32(x[v], 16), _mm256_setzero_si256());
             const unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(need)));
             __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
             w = _mm256_permutevar8x32_epi32(w, _mm256_load_si256(reinterpret_cast<const __m256i*>(kExpand8.idx[m])));
@@ -561,6 +573,17 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
     for (int v = 0; v < V; ++v) _mm256_store_si256(reinterpret_cast<__m256i*>(xs + 8 * v), x[v]);
     p_ref = p;
     return g;
+}
+
+template <bool kContexts>
+size_t avx2_groups_for(int lanes, uint32_t* xs, const uint8_t*& p, const uint8_t* end, const WordRansTableView& t,
+                       const uint8_t* ctx, size_t groups, uint8_t* out) {
+    switch (lanes) {
+        case 64: return avx2_groups<8, kContexts>(xs, p, end, t, ctx, groups, out);
+        case 32: return avx2_groups<4, kContexts>(xs, p, end, t, ctx, groups, out);
+        case 16: return avx2_groups<2, kContexts>(xs, p, end, t, ctx, groups, out);
+        default: return avx2_groups<1, kContexts>(xs, p, end, t, ctx, groups, out);
+    }
 }
 
 // ---- AVX-512: 16 lanes per vector ----
@@ -622,10 +645,8 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
                : lanes_ == 32 ? avx512_groups<2>(x_, p_, end_, t, ctx, groups, out)
                               : avx512_groups<1>(x_, p_, end_, t, ctx, groups, out);
     } else if (isa >= RansIsa::avx2 && lanes_ >= 8) {
-        done = lanes_ == 64   ? avx2_groups<8>(x_, p_, end_, t, ctx, groups, out)
-               : lanes_ == 32 ? avx2_groups<4>(x_, p_, end_, t, ctx, groups, out)
-               : lanes_ == 16 ? avx2_groups<2>(x_, p_, end_, t, ctx, groups, out)
-                              : avx2_groups<1>(x_, p_, end_, t, ctx, groups, out);
+        done = t.contexts_unused ? avx2_groups_for<false>(lanes_, x_, p_, end_, t, ctx, groups, out)
+                                 : avx2_groups_for<true>(lanes_, x_, p_, end_, t, ctx, groups, out);
     }
 #endif
     scalar_groups(x_, lanes_, p_, end_, t, ctx + done * n, groups - done, out + done * n, what_);

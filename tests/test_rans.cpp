@@ -592,6 +592,9 @@ TEST_CASE("word rANS tables: reused storage gives the table of fresh storage, on
             qstore::WordRansTableStorage fresh;
             const auto fresh_view = qstore::word_rans_build_table(models.data(), used, fresh);
             REQUIRE(view.scale_bits == fresh_view.scale_bits);
+            // The AVX2 decoder finds a context's base as its section << S.
+            for (int c = 0; c < 16; ++c) CHECK(view.base[c] == uint32_t{view.section[c]} << view.scale_bits);
+            CHECK_FALSE(view.contexts_unused);  // contexts without a model have their own section
             const auto got = actual_entries(view);
             CHECK(got == actual_entries(fresh_view));
             CHECK(got == expected_entries(view, used, models.data()));
