@@ -161,17 +161,15 @@ struct CompressTop8 {
 };
 constexpr CompressTop8 kCompressTop8{};
 
-// x / f for 4 lanes as float64 (exact: see avx512_encode_groups), x and f below 2^32
-// taken as unsigned (AVX2 converts signed int32 only: the exponent trick instead).
+// x / f for 4 lanes as float64 (exact: see avx512_encode_groups), x below 2^32 taken as
+// unsigned (AVX2 converts signed int32 only: the exponent trick instead), the quotient
+// below 2^31 (x < f << (32 - S), and S >= 1: a model of scale 0 has no symbols, so a
+// payload of scale 0 codes none): truncation is floor.
 __attribute__((target("avx2"))) inline __m128i avx2_div4(__m128i x, __m128i f) {
     const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL);  // 2^52
-    const __m256d two52 = _mm256_castsi256_pd(magic);
-    const __m256d xd = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_cvtepu32_epi64(x), magic)), two52);
-    const __m256d fd = _mm256_cvtepi32_pd(f);  // f <= 2^12
-    // The quotient may reach 2^32 - 1 (f = 1): truncated, converted as q - 2^31, moved back.
-    const __m256d q = _mm256_round_pd(_mm256_div_pd(xd, fd), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m128i q_signed = _mm256_cvttpd_epi32(_mm256_sub_pd(q, _mm256_set1_pd(2147483648.0)));  // exact
-    return _mm_xor_si128(q_signed, _mm_set1_epi32(static_cast<int>(0x80000000u)));
+    const __m256d xd = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_cvtepu32_epi64(x), magic)),
+                                     _mm256_castsi256_pd(magic));
+    return _mm256_cvttpd_epi32(_mm256_div_pd(xd, _mm256_cvtepi32_pd(f)));  // f <= 2^12
 }
 
 // avx512_encode_groups with 8 lanes per vector (lanes 8 to 64): the same words in the
@@ -183,7 +181,7 @@ __attribute__((target("avx2,popcnt"))) uint8_t* avx2_encode_groups(const uint8_t
     const int vectors = lanes / 8;
     __m256i missing = _mm256_setzero_si256();
     const __m128i up = _mm_cvtsi32_si128(32 - scale_bits);
-    const __m128i scale = _mm_cvtsi32_si128(scale_bits);
+    const __m256i total = _mm256_set1_epi32(1 << scale_bits);
     const __m256i low16 = _mm256_set1_epi32(0xFFFF);
     const __m256i zero = _mm256_setzero_si256();
     // The low 16 bits of each dword lane, packed into the low 8 bytes of each half.
@@ -218,8 +216,8 @@ __attribute__((target("avx2,popcnt"))) uint8_t* avx2_encode_groups(const uint8_t
             // q = x / f; x = q << S | (x - q * f) + start.
             const __m256i q = _mm256_set_m128i(avx2_div4(_mm256_extracti128_si256(x, 1), _mm256_extracti128_si256(f, 1)),
                                                avx2_div4(_mm256_castsi256_si128(x), _mm256_castsi256_si128(f)));
-            const __m256i r = _mm256_sub_epi32(x, _mm256_mullo_epi32(q, f));
-            x = _mm256_add_epi32(_mm256_add_epi32(_mm256_sll_epi32(q, scale), r), start);
+            // q << S | (x - q * f) = x + q * (2^S - f).
+            x = _mm256_add_epi32(_mm256_add_epi32(x, start), _mm256_mullo_epi32(q, _mm256_sub_epi32(total, f)));
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(xs + 8 * v), x);
         }
     }
