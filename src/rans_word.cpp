@@ -531,7 +531,10 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
     const int* slots = reinterpret_cast<const int*>(t.slots);
     // A group's table entries are kept whole and their symbols packed one group later:
     // the packing's instructions then never wait for a gather in the scheduler, where
-    // (on AMD Zen 3) they kept the next steps' instructions out (measured: +15%).
+    // (on AMD Zen 3) they kept the next steps' instructions out (measured: +15%). For the
+    // same reason each group runs in two passes: every vector's gather and state update
+    // first, then the renormalizations, which follow each other through p (with one
+    // pass, 64 lanes decoded 20-35% slower: docs/BENCHMARKS.md, 1.3.8).
     alignas(32) uint32_t entries[2][N];
     const uint8_t* p = p_ref;
     size_t g = 0;
@@ -558,6 +561,8 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
             const __m256i q = _mm256_srl_epi32(x[v], shift);
             const __m256i bias = _mm256_srli_epi32(_mm256_slli_epi32(e, 12), 20);
             x[v] = _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(_mm256_srli_epi32(e, 20), q), q), bias);
+        }
+        for (int v = 0; v < V; ++v) {
             const __m256i need = _mm256_cmpeq_epi32(_mm256_srli_epi32(x[v], 16), _mm256_setzero_si256());
             const unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(need)));
             __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
