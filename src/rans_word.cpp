@@ -534,7 +534,7 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
     // (on AMD Zen 3) they kept the next steps' instructions out (measured: +15%). For the
     // same reason each group runs in two passes: every vector's gather and state update
     // first, then the renormalizations, which follow each other through p (with one
-    // pass, 64 lanes decoded 15-30% fewer symbols/s on AMD Zen 3: docs/BENCHMARKS.md, 1.3.8).
+    // pass, 64 lanes decoded 15-26% fewer symbols/s on AMD Zen 3: docs/BENCHMARKS.md, 1.3.8).
     alignas(32) uint32_t entries[2][N];
     const uint8_t* p = p_ref;
     size_t g = 0;
