@@ -378,14 +378,11 @@ WordRansTableView build_table(const RansModelSymbols* models, uint16_t used, Wor
     }
     for (int c = 0; c < kWordRansContexts; ++c) {
         v.base[c] = 0;
-        v.section[c] = 0;
         if (!(used & (1u << c))) continue;
         v.base[c] = at;
-        v.section[c] = static_cast<uint8_t>(at >> scale);  // <= 16
         fill_slots(models[c], scale - models[c].scale_bits, slots + at);
         at += size;
     }
-    v.contexts_unused = std::all_of(v.base.begin(), v.base.end(), [](uint32_t b) { return b == 0; });
     // The models' sections begin where section 0 ends: what lay beyond it is overwritten.
     storage.invalid_entries = invalid_section ? size : 0;
     v.slots = slots;
@@ -514,7 +511,7 @@ __attribute__((target("avx2"), always_inline)) inline void avx2_pack_symbols(con
     }
 }
 
-// kContexts false: every base is 0 (t.contexts_unused) and the contexts are not read.
+// kContexts false: every base is 0 and the contexts are not read.
 template <int V, bool kContexts>
 __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end,
                                                            const WordRansTableView& t, const uint8_t* ctx,
@@ -522,12 +519,16 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
     constexpr int N = 8 * V;
     __m256i x[V];
     for (int v = 0; v < V; ++v) x[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(xs + 8 * v));
-    // A context's section by one byte shuffle of 16 contexts (their low 4 bits, as the
-    // scalar step's c & 15), then base = section << S.
-    const __m128i sections = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.section.data()));
-    const __m128i low4 = _mm_set1_epi8(15);
     const __m256i mask = _mm256_set1_epi32(static_cast<int>((1u << t.scale_bits) - 1));
     const __m128i shift = _mm_cvtsi32_si128(t.scale_bits);
+    // A context's section k (base = k << S, k <= 16) by one byte shuffle of 16 contexts
+    // (their low 4 bits, as the scalar step's c & 15): the 16 k as bytes, in order.
+    const __m256i k16 = _mm256_permute4x64_epi64(
+        _mm256_packus_epi32(_mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.base.data())), shift),
+                            _mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.base.data() + 8)), shift)),
+        0xD8);
+    const __m128i sections = _mm_packus_epi16(_mm256_castsi256_si128(k16), _mm256_extracti128_si256(k16, 1));
+    const __m128i low4 = _mm_set1_epi8(15);
     const int* slots = reinterpret_cast<const int*>(t.slots);
     // A group's table entries are kept whole and their symbols packed one group later:
     // the packing's instructions then never wait for a gather in the scheduler, where
@@ -648,8 +649,9 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
                : lanes_ == 32 ? avx512_groups<2>(x_, p_, end_, t, ctx, groups, out)
                               : avx512_groups<1>(x_, p_, end_, t, ctx, groups, out);
     } else if (isa >= RansIsa::avx2 && lanes_ >= 8) {
-        done = t.contexts_unused ? avx2_groups_for<false>(lanes_, x_, p_, end_, t, ctx, groups, out)
-                                 : avx2_groups_for<true>(lanes_, x_, p_, end_, t, ctx, groups, out);
+        const bool contexts_unused = std::all_of(t.base.begin(), t.base.end(), [](uint32_t b) { return b == 0; });
+        done = contexts_unused ? avx2_groups_for<false>(lanes_, x_, p_, end_, t, ctx, groups, out)
+                               : avx2_groups_for<true>(lanes_, x_, p_, end_, t, ctx, groups, out);
     }
 #endif
     scalar_groups(x_, lanes_, p_, end_, t, ctx + done * n, groups - done, out + done * n, what_);

@@ -65,15 +65,12 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
 // symbol | bias << 8 | (freq - 1) << 20 (S <= 12, so bias and freq - 1 fit 12 bits).
 // Context c's slots start at base[c]; a context without a model points at a section
 // that yields symbol 255 (freq 1, bias 0), which callers reject as out of range.
-// Sections are 2^S entries each: base[c] = section[c] << S (the AVX2 decoder looks the
-// section up by a byte shuffle). `contexts_unused`: every base is 0 (a stream of one
-// model, without the section for contexts without a model), so the decoders need not
-// read the contexts.
+// Sections are 2^S entries each: base[c] = k << S with k <= 16 (the AVX2 decoder looks
+// k up by a byte shuffle); every base is 0 in a stream of one model without the section
+// for contexts without a model (the decoders then need not read the contexts).
 struct WordRansTableView {
     const uint32_t* slots = nullptr;
     std::array<uint32_t, kWordRansContexts> base{};
-    std::array<uint8_t, kWordRansContexts> section{};
-    bool contexts_unused = false;
     int scale_bits = 0;
 };
 
