@@ -522,7 +522,8 @@ __attribute__((target("avx2,popcnt"))) size_t avx2_groups(uint32_t* xs, const ui
     const __m256i mask = _mm256_set1_epi32(static_cast<int>((1u << t.scale_bits) - 1));
     const __m128i shift = _mm_cvtsi32_si128(t.scale_bits);
     // A context's section k (base = k << S, k <= 16) by one byte shuffle of 16 contexts
-    // (their low 4 bits, as the scalar step's c & 15): the 16 k as bytes, in order.
+    // (their low 4 bits, as the scalar step's c & 15): the 16 k as bytes, in order (the
+    // packs work within 128-bit halves; the permute puts the 64-bit quarters in order).
     const __m256i k16 = _mm256_permute4x64_epi64(
         _mm256_packus_epi32(_mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.base.data())), shift),
                             _mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.base.data() + 8)), shift)),
