@@ -271,10 +271,9 @@ int cmd_info(const std::string& input, bool json) {
         // level_prefix_end[k]: the file up to here serves precision levels 0..k.
         std::vector<uint64_t> ends;
         for (const auto& s : r.sections())
-            if (static_cast<SectionKind>(s.kind) == SectionKind::level_data) {
-                if (ends.size() <= s.level) ends.resize(s.level + 1, 0);
-                ends[s.level] = s.level == 0 ? h.low_prefix_end : s.offset + s.stored_size;
-            }
+            if (static_cast<SectionKind>(s.kind) == SectionKind::level_data && ends.size() <= s.level)
+                ends.resize(s.level + 1, 0);
+        for (size_t k = 0; k < ends.size(); ++k) ends[k] = r.level_prefix_end(k);
         j["level_prefix_end"] = ends;
         j["metadata"] = r.metadata_json().empty() ? nlohmann::json::object() : nlohmann::json::parse(r.metadata_json());
         j["sections"] = nlohmann::json::array();
@@ -348,7 +347,7 @@ int cmd_verify(const std::string& input, unsigned threads, const std::string& ag
         fail(Errc::corrupt, input + ": holds " + std::to_string(r.tensor_count()) + " tensors, " + against + " holds " +
                                 std::to_string(original.tensors().size()));
     Progress progress("comparing");
-    std::vector<uint8_t> high;
+    std::vector<uint8_t> high, against_bytes;
     for (size_t i = 0; i < r.tensor_count(); ++i) {
         const auto& t = r.tensor(i);
         const SafetensorsTensor* o = original.find(t.name);
@@ -357,7 +356,9 @@ int cmd_verify(const std::string& input, unsigned threads, const std::string& ag
             fail(Errc::corrupt, input + ": tensor '" + t.name + "': dtype or shape differs from " + against);
         high.resize(r.high_bytes(t));
         r.load_high(i, high.data(), high.size());
-        if (std::memcmp(high.data(), o->data, high.size()) != 0)
+        against_bytes.resize(o->size);
+        original.read(*o, against_bytes.data());  // pread: the original's pages stay out of RSS
+        if (std::memcmp(high.data(), against_bytes.data(), high.size()) != 0)
             fail(Errc::corrupt, input + ": tensor '" + t.name + "': high precision differs from " + against);
         progress.update(i + 1, r.tensor_count(), t.name);
     }

@@ -309,6 +309,10 @@ const SafetensorsTensor* GgufReader::find(const std::string& name) const {
     return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
+void GgufReader::read(const SafetensorsTensor& t, uint8_t* dst) const {
+    file_->read_at(static_cast<uint64_t>(t.data - file_->data()), dst, t.size);
+}
+
 void GgufReader::release(const SafetensorsTensor& t) const {
     file_->release_prefix(static_cast<size_t>(t.data + t.size - file_->data()));
 }

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "checksum.hpp"
 #include "error.hpp"
+#include "reusable_bytes.hpp"
 
 namespace qstore {
 
@@ -52,6 +54,22 @@ void MappedFile::read_at(uint64_t offset, uint8_t* dst, size_t n) const {
         offset += static_cast<uint64_t>(got);
         n -= static_cast<size_t>(got);
     }
+}
+
+uint64_t MappedFile::checksum_at(uint64_t offset, uint64_t n) const {
+    if (offset > size_ || n > size_ - offset) fail(Errc::internal, path_ + ": read beyond the end of the file");
+    constexpr size_t kPiece = size_t{1} << 20;
+    ReusableBytes buffer;
+    uint8_t* const piece = buffer.reserve(static_cast<size_t>(std::min<uint64_t>(n, kPiece)));
+    Checksummer sum;
+    while (n > 0) {
+        const size_t k = static_cast<size_t>(std::min<uint64_t>(n, kPiece));
+        read_at(offset, piece, k);
+        sum.update(piece, k);
+        offset += k;
+        n -= k;
+    }
+    return sum.digest();
 }
 
 const uint8_t* ReadAhead::get(const MappedFile& file, uint64_t begin, uint64_t end, uint8_t* memory,

@@ -31,6 +31,10 @@ public:
     // pages). The range must lie inside size(); a file that shrank since it was opened
     // is reported as truncated.
     void read_at(uint64_t offset, uint8_t* dst, size_t n) const;
+    // The checksum (checksum.hpp) of [offset, offset + n), read with pread in pieces:
+    // memory stays bounded and a file that shrank is reported as truncated, where
+    // hashing through the mapping would raise SIGBUS.
+    uint64_t checksum_at(uint64_t offset, uint64_t n) const;
 
 private:
     std::string path_;

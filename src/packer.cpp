@@ -172,9 +172,6 @@ struct PendingPart {
         const std::vector<uint8_t> table = block_container_table(blocks);
         return PendingPart{r, PartEncoding::blocks, ByteVector(table.begin(), table.end()), std::move(blocks), 1};
     }
-    static PendingPart of(PartRole r, PartEncoding e, const uint8_t* data, uint64_t size, uint64_t align) {
-        return PendingPart{r, e, {}, {{data, size}}, align};
-    }
 };
 
 // One level's section being written: where it starts and its running checksum.
@@ -299,7 +296,10 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
     if (!quantize) {
         out.levels.resize(1);
         // Always aligned: passthrough bytes can then be viewed in place (qs_view_low).
-        out.levels[0].push_back(PendingPart::of(PartRole::data, PartEncoding::raw, t.data, t.size, kAlignment));
+        // Copied with pread: an input that shrinks during the pack is an error, not SIGBUS.
+        ByteVector bytes(t.size);
+        high_file.read(t, bytes.data());
+        out.levels[0].push_back(PendingPart::owning(PartRole::data, PartEncoding::raw, std::move(bytes), kAlignment));
         out.low_separate_bytes += t.size;
     } else {
         // Leases given back once encoded (the parts hold no pointer into them).
@@ -328,8 +328,16 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
             lv[k].scales.resize(schemes[k]->scale_count(g));
             lv[k].zero_points.resize(schemes[k]->has_zero_points() ? lv[k].scales.size() : 0);
             if (given[0]) {
-                schemes[k]->from_native(given[0]->data, given[1] ? given[1]->data : nullptr,
-                                        given[2] ? given[2]->data : nullptr, g, lv[k].data());
+                // The given parts copied with pread (not read through the mapping: SIGBUS
+                // if the low file shrinks during the pack).
+                std::vector<uint8_t> native[3];
+                for (size_t j = 0; j < 3; ++j)
+                    if (given[j]) {
+                        native[j].resize(given[j]->size);
+                        given_low->read(*given[j], native[j].data());
+                    }
+                schemes[k]->from_native(native[0].data(), given[1] ? native[1].data() : nullptr,
+                                        given[2] ? native[2].data() : nullptr, g, lv[k].data());
             } else {
                 schemes[k]->prepare(high, t.dtype, g, lv[k].data());
             }

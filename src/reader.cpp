@@ -177,15 +177,21 @@ std::vector<uint8_t> decompress_section(const uint8_t* p, const SectionEntry& e,
 
 }  // namespace
 
+// Everything the constructor reads goes through pread (MappedFile::read_at): a file
+// that shrinks while it is being opened is reported as truncated, never as SIGBUS.
 Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(path), options_(options) {
-    const uint8_t* base = file_.data();
     const uint64_t size = file_.size();
+    auto read_bytes = [&](uint64_t offset, uint64_t n) {
+        std::vector<uint8_t> v(static_cast<size_t>(n));
+        file_.read_at(offset, v.data(), v.size());
+        return v;
+    };
     if (size < kHeaderSize) {
-        if (size >= 8 && std::memcmp(base, kMagic, 8) == 0)
+        if (size >= 8 && std::memcmp(read_bytes(0, 8).data(), kMagic, 8) == 0)
             fail(Errc::truncated, path + ": truncated: the file ends inside its header");
         fail(Errc::not_qstore, path + ": not a qstore file (too small)");
     }
-    header_ = parse_header(base, path);
+    header_ = parse_header(read_bytes(0, kHeaderSize).data(), path);
     if (header_.directory_count > (1u << 16)) fail(Errc::corrupt, path + ": implausible section count");
     if (header_.directory_offset > header_.file_size ||
         directory_size(header_.directory_count) > header_.file_size - header_.directory_offset)
@@ -193,7 +199,8 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
     if (header_.directory_offset + directory_size(header_.directory_count) > size)
         fail(Errc::truncated, path + ": truncated: the file ends before its section directory (" +
                                   std::to_string(size) + " of " + std::to_string(header_.file_size) + " bytes)");
-    sections_ = parse_directory(base + header_.directory_offset, header_.directory_count, path);
+    sections_ = parse_directory(read_bytes(header_.directory_offset, directory_size(header_.directory_count)).data(),
+                                header_.directory_count, path);
 
     const SectionEntry* index = nullptr;
     const SectionEntry* meta = nullptr;
@@ -226,8 +233,9 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
         if (!s) continue;
         const std::string what = path + (s == index ? ": tensor index" : ": metadata");
         if (s->offset + s->stored_size > size) fail(Errc::truncated, what + ": truncated: section beyond end of file");
-        if (checksum(base + s->offset, s->stored_size) != s->checksum) fail(Errc::corrupt, what + ": checksum mismatch");
-        auto raw = decompress_section(base + s->offset, *s, what);
+        const std::vector<uint8_t> stored = read_bytes(s->offset, s->stored_size);
+        if (checksum(stored.data(), stored.size()) != s->checksum) fail(Errc::corrupt, what + ": checksum mismatch");
+        auto raw = decompress_section(stored.data(), *s, what);
         if (s == meta) metadata_json_.assign(raw.begin(), raw.end());
         else tensors_ = parse_index(raw.data(), raw.size(), path);
     }
@@ -322,6 +330,14 @@ bool Reader::low_codes_raw(const TensorRecord& t) const {
            (!t.scheme(0).has_zero_points() || raw_aligned(t.part(0, PartRole::zero_points)));
 }
 
+uint64_t Reader::level_prefix_end(size_t level) const {
+    uint64_t end = header_.directory_offset + directory_size(header_.directory_count);
+    for (const auto& s : sections_)
+        if (static_cast<SectionKind>(s.kind) != SectionKind::level_data || s.level <= level)
+            end = std::max(end, s.offset + s.stored_size);
+    return end;
+}
+
 void Reader::check_part_in_file(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const {
     const uint64_t begin = level_sections_.at(static_cast<uint32_t>(level))->offset + p.offset;
     if (begin + p.size > file_.size())
@@ -335,8 +351,9 @@ void Reader::check_part_in_file(const TensorRecord& t, size_t level, const PartR
 
 const uint8_t* Reader::mapped_part(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const {
     check_part_in_file(t, level, p, what);
-    const uint8_t* data = file_.data() + level_sections_.at(static_cast<uint32_t>(level))->offset + p.offset;
-    if (options_.verify_checksums && checksum(data, p.size) != p.checksum)
+    const uint64_t offset = level_sections_.at(static_cast<uint32_t>(level))->offset + p.offset;
+    const uint8_t* data = file_.data() + offset;
+    if (options_.verify_checksums && file_.checksum_at(offset, p.size) != p.checksum)
         fail(Errc::corrupt, what + "checksum mismatch in level " + std::to_string(level) + " data");
     return data;
 }
@@ -726,7 +743,7 @@ void Reader::verify(const std::function<void(size_t, size_t)>& progress) const {
         const std::string what = path() + ": section of kind " + std::to_string(s.kind) + " (level " +
                                  std::to_string(s.level) + ")";
         if (s.offset + s.stored_size > file_.size()) fail(Errc::truncated, what + ": truncated");
-        if (checksum(file_.data() + s.offset, s.stored_size) != s.checksum) fail(Errc::corrupt, what + ": checksum mismatch");
+        if (file_.checksum_at(s.offset, s.stored_size) != s.checksum) fail(Errc::corrupt, what + ": checksum mismatch");
     }
     for (const auto& [level, s] : level_sections_)
         if (level == 1 && s->offset != header_.low_prefix_end)

@@ -33,6 +33,9 @@ public:
     const std::vector<SectionEntry>& sections() const { return sections_; }
     const std::string& metadata_json() const { return metadata_json_; }
     uint64_t actual_size() const { return file_.size(); }
+    // The smallest file size that serves every precision level <= level: the header, the
+    // directory, every section that is not level data, and the level sections up to it.
+    uint64_t level_prefix_end(size_t level) const;
 
     size_t tensor_count() const { return tensors_.size(); }
     const TensorRecord& tensor(size_t i) const { return tensors_.at(i); }

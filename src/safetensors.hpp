@@ -43,7 +43,7 @@ public:
     // Copies a tensor's bytes (t.size) to dst with pread, without touching the mapping:
     // for a consumer that reads them more than once (a mapping's first touch costs a
     // page fault per 16 pages and TLB misses on 4 KiB pages).
-    void read(const SafetensorsTensor& t, uint8_t* dst) const;
+    void read(const SafetensorsTensor& t, uint8_t* dst) const override;
     // The same through a read-ahead window (t.size <= max_window; `memory` as
     // ReadAhead::get wants it): a pass over small tensors in order costs a system call
     // per window, not per tensor. The bytes stay valid until the window's next use.

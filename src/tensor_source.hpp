@@ -14,6 +14,9 @@ public:
     virtual ~TensorSource() = default;
     // nullptr if the source holds no usable tensor of that name.
     virtual const SafetensorsTensor* find(const std::string& name) const = 0;
+    // Copies the tensor's t.size bytes into dst with pread: a file that shrank since it
+    // was opened is reported as truncated (reading through t.data would raise SIGBUS).
+    virtual void read(const SafetensorsTensor& t, uint8_t* dst) const = 0;
     // The tensor has been consumed: its pages (and those of its file before it) may be
     // dropped from memory.
     virtual void release(const SafetensorsTensor& t) const = 0;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <set>
 
+#include "error.hpp"
 #include "format.hpp"
 #include "qs_util.hpp"
 #include "reader.hpp"
@@ -477,4 +478,60 @@ TEST_CASE("`qstore verify` and `qstore unpack` fail on damaged and truncated fil
     CHECK(verify(dir.file("low-only.qs")) != 0);
     CHECK(unpack(dir.file("low-only.qs"), "high") != 0);
     CHECK(unpack(dir.file("low-only.qs"), "low") == 0);  // the low prefix is a complete low-precision file
+}
+
+// A file that another process truncates while a handle is open: every call reports
+// QS_ERR_TRUNCATED (the library reads with pread), none dies of SIGBUS.
+TEST_CASE("a file truncated under an open handle gives QS_ERR_TRUNCATED, not SIGBUS", "[corruption][shrink]") {
+    const bool low_raw = GENERATE(false, true);
+    CAPTURE(low_raw);
+    TempDir dir;
+    Packed p = make_packed(dir, corruption_model(11), low_raw, "shrinks.qs");
+    for (const uint64_t keep : {uint64_t{0}, uint64_t{100}, p.low_prefix_end / 2}) {
+        CAPTURE(keep);
+        write_file(p.path, p.bytes);
+        qs_status st;
+        FilePtr f = open_qs(p.path, &st);
+        REQUIRE(st == QS_OK);
+        REQUIRE(::truncate(p.path.c_str(), static_cast<off_t>(keep)) == 0);
+        size_t views_truncated = 0;
+        CHECK(qs_verify(f.get()) == QS_ERR_TRUNCATED);
+        for (size_t i = 0; i < p.high.size(); ++i) {
+            std::vector<uint8_t> h;
+            CHECK(load_high(f.get(), i, h) == QS_ERR_TRUNCATED);
+            if (!low_raw) continue;
+            const void* codes = nullptr;
+            const void* scales = nullptr;
+            const qs_status vs = qs_view_low(f.get(), i, &codes, &scales);
+            if (vs == QS_OK) {  // a view inside the bytes that remain
+                CHECK(first_mismatch(codes, p.codes[i].size(), p.codes[i].data(), p.codes[i].size()) == -1);
+            } else {
+                CHECK(vs == QS_ERR_TRUNCATED);
+                ++views_truncated;
+            }
+        }
+        if (low_raw) CHECK(views_truncated > 0);
+    }
+}
+
+// The high input shrinks after it was opened: the pack fails with a truncation error
+// (passthrough tensors included) instead of dying of SIGBUS in the mapping.
+TEST_CASE("a high input truncated during the pack is an error, not SIGBUS", "[corruption][shrink]") {
+    Gen g(13);
+    std::vector<Tensor> model = {g.random_tensor("ids", DType::i32, {64, 64})};  // passthrough, first in the file
+    for (Tensor& t : corruption_model(12)) model.push_back(std::move(t));
+    TempDir dir;
+    const std::string input = dir.file("high.safetensors");
+    write_safetensors(input, model);
+    qstore::SafetensorsReader high(input);
+    REQUIRE(::truncate(input.c_str(), 64) == 0);
+    qstore::PackOptions o;
+    o.threads = 1;
+    try {
+        qstore::pack(high, nullptr, o, dir.file("out.qs"));
+        FAIL("pack succeeded from a truncated input");
+    } catch (const qstore::Error& e) {
+        CHECK(e.code() == qstore::Errc::truncated);
+    }
+    CHECK_FALSE(fs::exists(dir.file("out.qs")));
 }

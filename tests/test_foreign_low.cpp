@@ -7,6 +7,8 @@
 
 #include <cfloat>
 #include <limits>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "low_layout.hpp"
@@ -274,4 +276,33 @@ TEST_CASE("`qstore pack --low` uses the given low file", "[foreign_low][cli]") {
                             (low_raw ? " --low-raw" : "") + " > /dev/null 2>&1";
     REQUIRE(run_command(cmd) == 0);
     check_foreign(dir.file("f.qs"), model, lows, low_raw);
+}
+
+// The low file shrinks after it was opened (another process truncates it): the pack
+// fails with a truncation error instead of dying of SIGBUS in the mapping.
+TEST_CASE("a low file truncated during the pack is an error, not SIGBUS", "[foreign_low][shrink]") {
+    Gen g(77);
+    std::vector<Tensor> model = foreign_model(g);
+    std::vector<Tensor> low_file;
+    for (const auto& t : model) {
+        if (t.shape.size() < 2) continue;
+        LowRef l = make_low(t, CodesMode::reference, ScalesMode::reference, g);
+        low_file.push_back(codes_tensor(t, l));
+        low_file.push_back(scales_tensor(t, l));
+    }
+    TempDir dir;
+    write_safetensors(dir.file("high.safetensors"), model);
+    write_safetensors(dir.file("low.safetensors"), low_file);
+    qstore::SafetensorsReader high(dir.file("high.safetensors"));
+    qstore::SafetensorsReader low(dir.file("low.safetensors"));
+    REQUIRE(::truncate(dir.file("low.safetensors").c_str(), 64) == 0);
+    qstore::PackOptions o;
+    o.threads = 1;
+    try {
+        qstore::pack(high, &low, o, dir.file("out.qs"));
+        FAIL("pack succeeded from a truncated low file");
+    } catch (const qstore::Error& e) {
+        CHECK(e.code() == qstore::Errc::truncated);
+    }
+    CHECK_FALSE(fs::exists(dir.file("out.qs")));
 }
