@@ -12,6 +12,9 @@
 
 namespace qstore_bench {
 
+// Byte and element counts in ratios and rates (exact below 2^53, far above any model).
+inline double to_double(uint64_t v) { return static_cast<double>(v); }
+
 inline double now_seconds() {
     using clock = std::chrono::steady_clock;
     return std::chrono::duration<double>(clock::now().time_since_epoch()).count();

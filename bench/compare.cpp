@@ -555,7 +555,8 @@ std::string load_average() {
     return in ? a + " " + b + " " + c : "";
 }
 
-std::string mb(double bytes) { return format("%.1f MB", bytes / 1e6); }
+template <typename Bytes>
+std::string mb(Bytes bytes) { return format("%.1f MB", static_cast<double>(bytes) / 1e6); }
 
 ModelResult measure_model(const std::string& path, const Options& opt, const std::string& work) {
     ModelResult res;
@@ -841,11 +842,15 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
 
     // ---- results ----
     const uint64_t qs_coded_size = file_size(qs_coded), qs_raw_size = file_size(qs_raw);
-    auto bpw = [&](double bytes) { return elements ? 8.0 * bytes / static_cast<double>(elements) : 0.0; };
-    auto pct = [](double a, double b) { return b > 0 ? 100.0 * a / b : 0.0; };
+    auto bpw = [&](auto bytes) { return elements ? 8.0 * static_cast<double>(bytes) / to_double(elements) : 0.0; };
+    auto pct = [](auto a, auto b) {
+        const double x = static_cast<double>(a), y = static_cast<double>(b);
+        return y > 0 ? 100.0 * x / y : 0.0;
+    };
     std::string dtypes;
     for (const auto& [d, n] : quantized_dtype_elems) dtypes += (dtypes.empty() ? "" : "+") + d;
-    auto params_str = [](uint64_t n) {
+    auto params_str = [](uint64_t count) {
+        const double n = to_double(count);
         return n >= 1e9 ? format("%.2fB", n / 1e9) : n >= 1e6 ? format("%.2fM", n / 1e6) : format("%.1fK", n / 1e3);
     };
 
@@ -875,7 +880,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
 
     const std::string S1 = "Size: bits per weight over all tensors (% of separate raw)";
     json& sz = j["size"];
-    auto size_row = [&](const std::string& key, const std::string& label, double bytes) {
+    auto size_row = [&](const std::string& key, const std::string& label, auto bytes) {
         sz[key] = {{"bytes", bytes}, {"bits_per_weight", bpw(bytes)}, {"percent_of_separate_raw", pct(bytes, separate_raw)}};
         R.push_back({S1, label, format("%.3f", bpw(bytes)) + " (" + format("%.1f%%", pct(bytes, separate_raw)) + ")"});
     };
@@ -891,7 +896,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     size_row("high_only_zstd3", "for reference: high file alone, zstd -3", stored["zstd3_high"]);
     size_row("high_only_byte_grouped", "for reference: high file alone, byte-grouped", stored["bytegroup_high"]);
     size_row("h0_high", "H0(high): order-0 entropy of high values, per tensor", h0_bits / 8.0);
-    sz["qstore_over_h0_high"] = h0_bits > 0 ? 8.0 * qs_coded_size / h0_bits : 0.0;
+    sz["qstore_over_h0_high"] = h0_bits > 0 ? 8.0 * to_double(qs_coded_size) / h0_bits : 0.0;
     R.push_back({S1, "qstore (coded) / H0(high)", format("%.3f", sz["qstore_over_h0_high"].get<double>())});
     size_row("h_high_given_row_class",
              "H(high | row class): order-0 entropy per quarter octave of the row's max |x|, no table cost",
@@ -902,7 +907,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
 
     const std::string S2 = "Low precision: bits per weight (% of separate INT8 file raw)";
     json& lz = j["low_prefix"];
-    auto low_row = [&](const std::string& key, const std::string& label, double bytes) {
+    auto low_row = [&](const std::string& key, const std::string& label, auto bytes) {
         lz[key] = {{"bytes", bytes}, {"bits_per_weight", bpw(bytes)}, {"percent_of_separate_int8_raw", pct(bytes, low_total)}};
         R.push_back({S2, label, format("%.3f", bpw(bytes)) + " (" + format("%.1f%%", pct(bytes, low_total)) + ")"});
     };

@@ -48,7 +48,7 @@ OUT="${OUT:-$BUILD/results}"
 
 JOBS="$(nproc 2>/dev/null || echo 2)"
 if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
-  cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release
+  cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQSTORE_BUILD_BENCH=ON
 fi
 make -C "$BUILD" -j"$JOBS" qstore_compare qstore_micro_bench qstore_gen_synthetic qstore_schemes >/dev/null
 COMPARE="$BUILD/bench/qstore_compare"

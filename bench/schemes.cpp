@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "bench_common.hpp"
+
+using qstore_bench::to_double;
 #include "low_scheme.hpp"
 #include "packer.hpp"
 #include "qstore/qstore.h"
@@ -33,7 +35,7 @@ double h0_bits(const qstore::SafetensorsTensor& t) {
         ++count[v];
     }
     double h = 0;
-    for (const auto& [v, c] : count) h -= c * std::log2(static_cast<double>(c) / n);
+    for (const auto& [v, c] : count) h -= to_double(c) * std::log2(to_double(c) / to_double(n));
     return h;
 }
 
@@ -74,8 +76,8 @@ Loads time_loads(const std::string& path, int runs) {
             r.high_bytes += info.high_bytes;
         }
         qs_close(f);
-        tl.push_back(r.low_bytes / low_s / 1e6);
-        th.push_back(r.high_bytes / high_s / 1e6);
+        tl.push_back(to_double(r.low_bytes) / low_s / 1e6);
+        th.push_back(to_double(r.high_bytes) / high_s / 1e6);
     }
     r.low_mbs = qstore_bench::median(tl);
     r.high_mbs = qstore_bench::median(th);
@@ -123,7 +125,7 @@ int main(int argc, char** argv) {
         }
         const std::string name = std::filesystem::path(model).stem().string();
         std::printf("### %s: %llu weights, H0(high) = %.3f bits/weight\n\n", name.c_str(),
-                    static_cast<unsigned long long>(elements), h0 / elements);
+                    static_cast<unsigned long long>(elements), h0 / to_double(elements));
         std::printf("| scheme | bits/weight (pair) | %% of separate raw | x H0(high) | low prefix bits/weight | "
                     "pack MB/s | qs_load_low MB/s | qs_load_high MB/s |\n|---|---|---|---|---|---|---|---|\n");
         for (const auto& config : configs) {
@@ -145,8 +147,10 @@ int main(int argc, char** argv) {
             const Loads l = time_loads(out, runs);
             const uint64_t separate = s.high_bytes + s.low_separate_bytes;
             std::printf("| %s | %.3f | %.1f%% | %.3f | %.3f | %.0f | %.0f | %.0f |\n", label.c_str(),
-                        8.0 * s.file_size / elements, 100.0 * s.file_size / separate, 8.0 * s.file_size / h0,
-                        8.0 * s.low_prefix_end / elements, high_bytes / pack_s / 1e6, l.low_mbs, l.high_mbs);
+                        8.0 * to_double(s.file_size) / to_double(elements),
+                        100.0 * to_double(s.file_size) / to_double(separate), 8.0 * to_double(s.file_size) / h0,
+                        8.0 * to_double(s.low_prefix_end) / to_double(elements), to_double(high_bytes) / pack_s / 1e6,
+                        l.low_mbs, l.high_mbs);
             std::fflush(stdout);
             std::filesystem::remove(out);
         }

@@ -73,8 +73,10 @@ std::vector<uint64_t> level_sizes(const Reader& r, const TensorRecord& t) {
     return v;
 }
 
-double pct(uint64_t a, uint64_t b) { return b ? 100.0 * a / b : 0.0; }
-double bpw(uint64_t bytes, uint64_t elements) { return elements ? 8.0 * bytes / elements : 0.0; }
+double pct(uint64_t a, uint64_t b) { return b ? 100.0 * static_cast<double>(a) / static_cast<double>(b) : 0.0; }
+double bpw(uint64_t bytes, uint64_t elements) {
+    return elements ? 8.0 * static_cast<double>(bytes) / static_cast<double>(elements) : 0.0;
+}
 
 }  // namespace
 

@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/.ci/install-deps.sh"
 build="$root/build"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DQSTORE_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target qstore_cli qstore_load_both qstore_gen_synthetic >/dev/null
 qstore="$build/cli/qstore"
 work="$build/demo"

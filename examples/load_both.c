@@ -11,7 +11,7 @@
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int fail(const char* what, qs_status s) {
@@ -92,11 +92,11 @@ int main(int argc, char** argv) {
     }
     printf("%s: %zu tensors (qstore %s)\n", argv[1], count, qs_version_string());
     printf("  low  precision: %12llu bytes in %.3f s (%.0f MB/s)\n", low_bytes, low_seconds,
-           low_seconds > 0 ? low_bytes / low_seconds / 1e6 : 0.0);
+           low_seconds > 0 ? (double)low_bytes / low_seconds / 1e6 : 0.0);
     printf("  high precision: %12llu bytes in %.3f s (%.0f MB/s)\n", high_bytes, high_seconds,
-           high_seconds > 0 ? high_bytes / high_seconds / 1e6 : 0.0);
+           high_seconds > 0 ? (double)high_bytes / high_seconds / 1e6 : 0.0);
     printf("  high precision, one qs_load_high_many call: %.3f s (%.0f MB/s)\n", batch_seconds,
-           batch_seconds > 0 ? high_bytes / batch_seconds / 1e6 : 0.0);
+           batch_seconds > 0 ? (double)high_bytes / batch_seconds / 1e6 : 0.0);
     qs_close(file);
     return 0;
 }

@@ -37,7 +37,7 @@ void encode_code_residual_block(const uint8_t* codes, const uint8_t* predicted, 
     std::array<RansModel, kContextClasses> models;
     for (int c = 0; c < kContextClasses; ++c) {
         uint64_t m = 0;
-        for (uint64_t k : count[c]) m += k;
+        for (uint64_t symbol_count : count[c]) m += symbol_count;
         if (m) used |= static_cast<uint16_t>(1u << c);
     }
     put_u16(out, used);

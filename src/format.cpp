@@ -176,9 +176,10 @@ std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::
         };
         const uint8_t scheme = r.u8();
         if (scheme == kSchemeChain) {
-            const uint8_t count = r.u8();
-            if (count < 2 || count > kMaxLowLevels) fail(Errc::corrupt, what + ": tensor '" + t.name + "': bad chain length");
-            for (int k = 0; k < count; ++k) {
+            const uint8_t chain_length = r.u8();
+            if (chain_length < 2 || chain_length > kMaxLowLevels)
+                fail(Errc::corrupt, what + ": tensor '" + t.name + "': bad chain length");
+            for (int k = 0; k < chain_length; ++k) {
                 const uint8_t id = r.u8();
                 if (id == 0 || id == kSchemeChain) fail(Errc::corrupt, what + ": tensor '" + t.name + "': bad chain");
                 read_spec(id);

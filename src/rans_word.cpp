@@ -17,6 +17,9 @@
 
 namespace qstore {
 
+// 64 x 64 -> 128-bit products (a GCC and Clang extension; __extension__ keeps -Wpedantic quiet).
+__extension__ typedef unsigned __int128 u128;
+
 // ---- instruction sets ----
 
 #if QSTORE_RANS_X86
@@ -298,7 +301,7 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         p[-1] = static_cast<uint8_t>(s >> 8);
         p -= 2 * renorm;
         s >>= 16 * renorm;
-        const uint32_t q = static_cast<uint32_t>((static_cast<unsigned __int128>(s) * e.rcp) >> 44);
+        const uint32_t q = static_cast<uint32_t>((static_cast<u128>(s) * e.rcp) >> 44);
         s = s + e.bias + q * e.cmpl;
     }
 #if QSTORE_RANS_X86

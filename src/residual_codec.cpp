@@ -208,9 +208,9 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
         // LSB-first bit stream (§7.5), one 8-byte store per step, no branch. The chain
         // through `fill` is the cost: with 16-bit dtypes (<= 13 extra bits an element)
         // each step appends four elements' bits, joined beforehand.
-        auto append = [&](uint64_t value, int count) {  // fill + count <= 7 + 52 bits
+        auto append = [&](uint64_t value, int width) {  // fill + width <= 7 + 52 bits
             acc |= value << fill;
-            fill += count;
+            fill += width;
             std::memcpy(bit_out, &acc, 8);  // little-endian hosts (docs/FORMAT.md §2)
             const int whole = fill >> 3;
             bit_out += whole;
@@ -467,10 +467,10 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
                     }
                 }
             }
-            const uint32_t low = static_cast<uint32_t>(acc & ((uint64_t(1) << nbits) - 1));
+            const uint32_t low_bits = static_cast<uint32_t>(acc & ((uint64_t(1) << nbits) - 1));
             acc >>= nbits;
             fill -= nbits;
-            z = ((4u | ((token - kDirectTokens) & 3u)) << nbits) | low;
+            z = ((4u | ((token - kDirectTokens) & 3u)) << nbits) | low_bits;
         }
         zs[j] = z;
     };

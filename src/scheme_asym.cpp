@@ -21,7 +21,7 @@ BlockScale AsymScheme::scale_of_block(const BlockStats& s) const {
     float scale = (hi - lo) / static_cast<float>(qmax());
     if (!(scale > 0.0f) || !std::isfinite(scale)) return {1.0f, 1.0f, 0};
     const float z = std::nearbyint(0.0f - lo / scale);
-    const uint8_t zero_point = static_cast<uint8_t>(z <= 0.0f ? 0 : z >= qmax() ? qmax() : static_cast<int>(z));
+    const uint8_t zero_point = static_cast<uint8_t>(z <= 0.0f ? 0 : z >= static_cast<float>(qmax()) ? qmax() : static_cast<int>(z));
     const float stored = int4() ? f32_from_f16(f16_from_f32(scale)) : scale;
     return {scale, stored, zero_point};
 }

@@ -12,3 +12,8 @@ mkdir -p "$work"
 "$cli" pack "$work/model.safetensors" -o "$work/model.qs" >/dev/null
 # No LD_LIBRARY_PATH: the imported target must carry what is needed to run from the build tree.
 "$work/build/c_api_smoke" "$work/model.qs" "$work/model.safetensors"
+# The static build links no libqstore.so at all.
+if ldd "$work/build/c_api_smoke_static" | grep -q libqstore; then
+  echo "c_api_smoke_static is linked against libqstore.so"; exit 1
+fi
+"$work/build/c_api_smoke_static" "$work/model.qs" "$work/model.safetensors"

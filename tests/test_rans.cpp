@@ -228,14 +228,14 @@ TEST_CASE("rANS models: each frequency is the rounded share, the most frequent s
     // then the difference to the total goes to the first most frequent symbol (and, while
     // it cannot take all of it without dropping below 1, to the next).
     auto reference = [](const std::array<uint64_t, 256>& count, int scale) {
-        unsigned __int128 n = 0;
+        __extension__ unsigned __int128 n = 0;
         for (uint64_t c : count) n += c;
         const uint64_t total = uint64_t{1} << scale;
         std::array<uint32_t, 256> f{};
         int64_t sum = 0;
         for (int s = 0; s < 256; ++s)
             if (count[s]) {
-                const auto q = static_cast<uint64_t>((static_cast<unsigned __int128>(count[s]) * total + n / 2) / n);
+                const auto q = static_cast<uint64_t>((count[s] * static_cast<decltype(n)>(total) + n / 2) / n);
                 f[s] = static_cast<uint32_t>(std::max<uint64_t>(1, q));
                 sum += f[s];
             }
@@ -831,7 +831,7 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
         qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), b.g.elements(), blob);
         REQUIRE(blob[2] == 5);  // 32 lanes
         // Unknown layout bytes.
-        for (uint8_t layout : {0, 1, 7, 8, 15}) {
+        for (uint8_t layout : {uint8_t{0}, uint8_t{1}, uint8_t{7}, uint8_t{8}, uint8_t{15}}) {
             std::vector<uint8_t> bad(blob.begin(), blob.end());
             bad[2] = layout;
             for (RansIsa isa : isas()) {
