@@ -88,6 +88,7 @@ public:
     void release(const SafetensorsTensor& t) const override;
 
 private:
+    void check_no_overlap(const std::string& path) const;  // Errc::corrupt if two tensors share bytes
     std::unique_ptr<MappedFile> file_;
     uint32_t version_ = 0;
     uint32_t alignment_ = kGgufDefaultAlignment;
