@@ -329,6 +329,12 @@ const SafetensorsTensor* GgufReader::find(const std::string& name) const {
     return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
+std::vector<std::string> GgufReader::tensor_names() const {
+    std::vector<std::string> names;
+    for (const GgufTensorInfo& t : infos_) names.push_back(t.name);
+    return names;
+}
+
 void GgufReader::release(const SafetensorsTensor& t) const {
     file_->release_prefix(static_cast<size_t>(t.data + t.size - file_->data()));
 }

@@ -85,6 +85,7 @@ public:
     // The available tensors in the safetensors form, by ascending data offset.
     const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
     const SafetensorsTensor* find(const std::string& name) const override;
+    std::vector<std::string> tensor_names() const override;  // infos(), available or not
     void release(const SafetensorsTensor& t) const override;
 
 private:

@@ -296,6 +296,12 @@ const SafetensorsTensor* SafetensorsReader::find(const std::string& name) const 
     return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
+std::vector<std::string> SafetensorsReader::tensor_names() const {
+    std::vector<std::string> names;
+    for (const SafetensorsTensor& t : tensors_) names.push_back(t.name);
+    return names;
+}
+
 // ---------------------------------------------------------------------------
 
 

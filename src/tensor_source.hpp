@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace qstore {
 
@@ -14,6 +15,8 @@ public:
     virtual ~TensorSource() = default;
     // nullptr if the source holds no usable tensor of that name.
     virtual const SafetensorsTensor* find(const std::string& name) const = 0;
+    // Every tensor of the source, usable or not (what a pack reports as unused).
+    virtual std::vector<std::string> tensor_names() const = 0;
     // The tensor has been consumed: its pages (and those of its file before it) may be
     // dropped from memory.
     virtual void release(const SafetensorsTensor& t) const = 0;

@@ -1,8 +1,9 @@
 // Input strictness (issue 19): tensor names must be UTF-8 without NUL in safetensors
 // headers and in a .qs file's index; safetensors data_offsets must tile the data
 // buffer as the reference reader requires; a sharded index may name only files next to
-// it, and its weight_map must match the shards. The bad files are made here from a
-// few bytes.
+// it, and its weight_map must match the shards; `qstore pack --low FILE` names the
+// tensors it could not use, and --strict makes that an error. The bad files are made
+// here from a few bytes.
 #include <catch2/catch.hpp>
 #include <zstd.h>
 
@@ -234,4 +235,61 @@ TEST_CASE(".qs index: tensor names with NUL or invalid UTF-8 make the file corru
         CHECK(contains(msg, "tensor name"));
         if (f) qs_close(f);
     }
+}
+
+namespace {
+
+// `qstore pack high --low low [--strict]`: exit status and stderr.
+std::pair<int, std::string> pack_with_low(const TempDir& dir, bool strict) {
+    const std::string err = dir.file("stderr.txt");
+    const std::string cmd = shell_quote(cli_path()) + " pack " + shell_quote(dir.file("high.safetensors")) +
+                            " --low " + shell_quote(dir.file("low.safetensors")) + (strict ? " --strict" : "") +
+                            " -o " + shell_quote(dir.file("f.qs")) + " > /dev/null 2> " + shell_quote(err);
+    const int status = run_command(cmd);
+    const std::vector<uint8_t> text = read_file(err);
+    return {status, std::string(text.begin(), text.end())};
+}
+
+}  // namespace
+
+TEST_CASE("`qstore pack --low FILE` names what it could not use; --strict refuses", "[input][cli]") {
+    if (cli_path().empty() || !fs::exists(cli_path())) {
+        WARN("qstore CLI not built; skipping");
+        return;
+    }
+    TempDir dir;
+    Gen g(20);
+    const std::vector<Tensor> model = {g.float_tensor("a.weight", DType::f32, {4, 32}),
+                                       g.float_tensor("b.weight", DType::f32, {4, 32}),
+                                       g.float_tensor("norm.weight", DType::f32, {32})};
+    write_safetensors(dir.file("high.safetensors"), model);
+    auto codes = [](const Tensor& t) { return Tensor{t.name, DType::i8, t.shape, std::vector<uint8_t>(t.elements(), 1)}; };
+    auto scales = [](const Tensor& t, const std::string& name) {
+        return Tensor{name, DType::f32, {t.rows()}, std::vector<uint8_t>(4 * t.rows(), 0)};
+    };
+    // a: complete; b: its codes without scales; a stray tensor; norm: the passthrough copy.
+    write_safetensors(dir.file("low.safetensors"),
+                      {codes(model[0]), scales(model[0], "a.SCB"), codes(model[1]), model[2],
+                       Tensor{"stray", DType::f32, {1}, std::vector<uint8_t>(4, 0)}});
+
+    auto [status, err] = pack_with_low(dir, false);
+    INFO(err);
+    CHECK(status == 0);
+    CHECK(contains(err, "warning"));
+    CHECK(contains(err, "  stray\n"));
+    CHECK(contains(err, "  b.weight\n"));  // unused codes, and left unquantized
+    CHECK(!contains(err, "  a.weight\n"));
+    CHECK(!contains(err, "  a.SCB\n"));
+    CHECK(!contains(err, "  norm.weight\n"));
+    CHECK(fs::exists(dir.file("f.qs")));
+    fs::remove(dir.file("f.qs"));
+
+    auto [strict_status, strict_err] = pack_with_low(dir, true);
+    INFO(strict_err);
+    CHECK(strict_status == 1);
+    CHECK(contains(strict_err, "error"));
+    CHECK(contains(strict_err, "stray"));
+    CHECK(contains(strict_err, "b.weight"));
+    CHECK(!fs::exists(dir.file("f.qs")));
+    CHECK(!fs::exists(dir.file("f.qs.partial")));
 }
