@@ -251,7 +251,6 @@ void SafetensorsReader::add_file(const std::string& file) {
         t.file_index = files_.size();
         local.push_back(std::move(t));
     }
-    check_safetensors_tiling(std::move(ranges), data_size, file);
     // By data offset, then name (tensors of no bytes share offsets).
     std::sort(local.begin(), local.end(), [](const SafetensorsTensor& a, const SafetensorsTensor& b) {
         return a.data != b.data ? a.data < b.data : a.name < b.name;
@@ -266,6 +265,8 @@ void SafetensorsReader::add_file(const std::string& file) {
         }
         tensors_.push_back(std::move(t));
     }
+    // After the names: a tensor named twice is reported as that, not as an overlap.
+    check_safetensors_tiling(std::move(ranges), data_size, file);
     header_bytes_ += 8 + hlen;
     file_bytes_ += fsize;
     files_.push_back(std::move(mf));

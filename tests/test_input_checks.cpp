@@ -252,7 +252,7 @@ std::pair<int, std::string> pack_with_low(const TempDir& dir, bool strict) {
 
 }  // namespace
 
-TEST_CASE("`qstore pack --low FILE` names what it could not use; --strict refuses", "[input][cli]") {
+TEST_CASE("`qstore pack --low FILE` names what it could not use, --strict refuses", "[input][cli]") {
     if (cli_path().empty() || !fs::exists(cli_path())) {
         WARN("qstore CLI not built; skipping");
         return;
