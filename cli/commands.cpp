@@ -78,6 +78,20 @@ double bpw(uint64_t bytes, uint64_t elements) {
     return elements ? 8.0 * static_cast<double>(bytes) / static_cast<double>(elements) : 0.0;
 }
 
+// The given low file's tensors the pack could not use and the tensors it left
+// unquantized for want of codes (an error instead with --strict).
+void warn_given_low(const std::string& low_file, const PackStats& s) {
+    if (!s.given_low_unused.empty()) {
+        std::fprintf(stderr, "qstore: warning: %s: %zu tensors not used:\n", low_file.c_str(), s.given_low_unused.size());
+        for (const std::string& n : s.given_low_unused) std::fprintf(stderr, "  %s\n", n.c_str());
+    }
+    if (!s.given_low_missing.empty()) {
+        std::fprintf(stderr, "qstore: warning: %s: no usable low codes for %zu quantizable tensors, stored unquantized:\n",
+                     low_file.c_str(), s.given_low_missing.size());
+        for (const std::string& n : s.given_low_missing) std::fprintf(stderr, "  %s\n", n.c_str());
+    }
+}
+
 }  // namespace
 
 int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
@@ -105,6 +119,7 @@ int cmd_pack(const std::string& input, const std::string& low_file, const std::s
     Progress progress("packing");
     options.progress = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
     PackStats s = pack(high, low.get(), options, output);
+    warn_given_low(low_file, s);
     const uint64_t separate = s.high_bytes + s.low_separate_bytes;
     std::printf("%s: %llu tensors (%llu quantized), %llu bytes = %.1f%% of the separate raw files "
                 "(%llu high + %llu low); low prefix %llu bytes\n",

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     pack->add_option("--low-scheme", given_scheme,
                      "with --low FILE: the scheme the file follows (default int8-row)");
+    pack->add_flag("--strict", pack_options.strict_given_low,
+                   "with --low FILE: fail if a tensor of the file goes unused or a quantizable tensor has no "
+                   "usable codes in it (without it: a warning, and those tensors are stored unquantized)");
     pack->add_flag("--low-raw", pack_options.low_raw, "store the low codes raw and 64-byte aligned (zero-copy loads)");
     pack->add_option("--exclude", pack_options.exclude, "glob pattern of tensor names to store unquantized (repeatable)");
     pack->add_option("--zstd-level", pack_options.zstd_level, "zstd level of the coded streams")->capture_default_str()
@@ -64,6 +67,8 @@ int main(int argc, char** argv) {
         if (pack->parsed()) {
             // --low names a scheme or a file; with a file, --low-scheme names the scheme.
             // Several --low: a chain of schemes, highest first.
+            if (pack_options.strict_given_low && (lows.size() != 1 || qstore::low_scheme_by_name(lows[0])))
+                throw qstore::Error(qstore::Errc::invalid_argument, "--strict only goes with --low FILE");
             if (lows.size() > 1) {
                 if (!given_scheme.empty())
                     throw qstore::Error(qstore::Errc::invalid_argument, "--low-scheme only goes with one --low FILE");

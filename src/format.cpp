@@ -5,6 +5,7 @@
 #include "byte_io.hpp"
 #include "checksum.hpp"
 #include "error.hpp"
+#include "input_checks.hpp"
 
 namespace qstore {
 
@@ -149,6 +150,7 @@ std::vector<TensorRecord> parse_index(const uint8_t* p, size_t size, const std::
     std::vector<TensorRecord> tensors(count);
     for (auto& t : tensors) {
         t.name = r.string(r.varint());
+        check_name(t.name, what + ": tensor index: ", "tensor name");  // the C API hands names out as C strings
         uint8_t dt = r.u8();
         if (!dtype_is_valid(dt)) fail(Errc::unsupported, what + ": tensor '" + t.name + "': unknown dtype");
         t.high_dtype = static_cast<DType>(dt);

@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
+#include <set>
 
 #include "byte_io.hpp"
 #include "error.hpp"
 #include "file_sink.hpp"
+#include "input_checks.hpp"
 
 namespace qstore {
 
@@ -221,12 +223,13 @@ GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedF
     if (tensor_count > c.left() / 24) fail(Errc::corrupt, path + ": GGUF tensor count " + std::to_string(tensor_count) + " beyond end of file");
 
     bool have_alignment = false;
+    std::set<std::string> keys;
     for (uint64_t i = 0; i < kv_count; ++i) {
         GgufKV kv;
         kv.key = c.str("a key");
+        check_name(kv.key, path + ": GGUF ", "key");
         kv.type = static_cast<uint32_t>(c.u(4, "a key/value pair"));
-        for (const auto& o : kvs_)
-            if (o.key == kv.key) fail(Errc::corrupt, path + ": GGUF key '" + kv.key + "' appears twice");
+        if (!keys.insert(kv.key).second) fail(Errc::corrupt, path + ": GGUF key '" + kv.key + "' appears twice");
         const uint64_t at = c.pos();
         kv.text = read_value(c, kv.type, 0, path, kv.key);
         if (kv.key == "general.alignment") {
@@ -241,9 +244,11 @@ GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedF
     }
     (void)have_alignment;
 
+    std::set<std::string> names;
     for (uint64_t i = 0; i < tensor_count; ++i) {
         GgufTensorInfo t;
         t.name = c.str("a tensor name");
+        check_name(t.name, path + ": GGUF ", "tensor name");
         const uint32_t n_dims = static_cast<uint32_t>(c.u(4, "a tensor info"));
         if (n_dims > kGgufMaxDims)
             fail(Errc::corrupt, path + ": GGUF tensor '" + t.name + "' has " + std::to_string(n_dims) +
@@ -259,8 +264,7 @@ GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedF
         if (t.offset % alignment_ != 0)
             fail(Errc::corrupt, path + ": GGUF tensor '" + t.name + "': offset " + std::to_string(t.offset) +
                                     " is not a multiple of the alignment " + std::to_string(alignment_));
-        for (const auto& o : infos_)
-            if (o.name == t.name) fail(Errc::corrupt, path + ": GGUF tensor '" + t.name + "' appears twice");
+        if (!names.insert(t.name).second) fail(Errc::corrupt, path + ": GGUF tensor '" + t.name + "' appears twice");
         DType dt;
         t.available = plain_dtype(t.type, dt) || block_bytes(t.type) != 0;
         infos_.push_back(std::move(t));
@@ -293,9 +297,25 @@ GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedF
         t.file_index = 0;
         tensors_.push_back(std::move(t));
     }
-    std::stable_sort(tensors_.begin(), tensors_.end(),
-                     [](const SafetensorsTensor& a, const SafetensorsTensor& b) { return a.data < b.data; });
+    std::stable_sort(tensors_.begin(), tensors_.end(), [](const SafetensorsTensor& a, const SafetensorsTensor& b) {
+        return a.data != b.data ? a.data < b.data : a.size < b.size;
+    });
+    check_no_overlap(path);
     for (size_t i = 0; i < tensors_.size(); ++i) by_name_[tensors_[i].name] = i;
+}
+
+void GgufReader::check_no_overlap(const std::string& path) const {
+    // By offset, each tensor of some bytes must begin at or after the end of every one
+    // before it (tensors of types qstore does not read have no known size: not checked).
+    const SafetensorsTensor* last = nullptr;  // the one reaching furthest so far
+    auto offset = [&](const SafetensorsTensor& t) { return std::to_string(t.data - file_->data() - data_offset_); };
+    for (const SafetensorsTensor& t : tensors_) {
+        if (last && t.size != 0 && t.data < last->data + last->size)
+            fail(Errc::corrupt, path + ": GGUF tensor '" + t.name + "': data at offset " + offset(t) +
+                                    " overlaps tensor '" + last->name + "' (offset " + offset(*last) + ", " +
+                                    std::to_string(last->size) + " bytes)");
+        if (!last || t.data + t.size > last->data + last->size) last = &t;
+    }
 }
 
 const GgufKV* GgufReader::kv(const std::string& key) const {
@@ -311,6 +331,12 @@ const SafetensorsTensor* GgufReader::find(const std::string& name) const {
 
 void GgufReader::read(const SafetensorsTensor& t, uint8_t* dst) const {
     file_->read_at(static_cast<uint64_t>(t.data - file_->data()), dst, t.size);
+}
+
+std::vector<std::string> GgufReader::tensor_names() const {
+    std::vector<std::string> names;
+    for (const GgufTensorInfo& t : infos_) names.push_back(t.name);
+    return names;
 }
 
 void GgufReader::release(const SafetensorsTensor& t) const {

@@ -86,9 +86,11 @@ public:
     const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
     const SafetensorsTensor* find(const std::string& name) const override;
     void read(const SafetensorsTensor& t, uint8_t* dst) const override;
+    std::vector<std::string> tensor_names() const override;  // infos(), available or not
     void release(const SafetensorsTensor& t) const override;
 
 private:
+    void check_no_overlap(const std::string& path) const;  // Errc::corrupt if two tensors share bytes
     std::unique_ptr<MappedFile> file_;
     uint32_t version_ = 0;
     uint32_t alignment_ = kGgufDefaultAlignment;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 
+#include "given_low.hpp"
 #include "low_layout.hpp"
 #include "checksum.hpp"
 #include "error.hpp"
@@ -125,6 +126,34 @@ bool should_quantize(const SafetensorsTensor& t, const PackOptions& o) {
     return dtype_is_quantizable(t.dtype) && t.shape.size() >= 2 && t.num_elements() > 0 && !excluded(t.name, o.exclude);
 }
 
+// Whether the pack quantizes t (given low codes permitting): every scheme must take its shape.
+bool quantizable(const SafetensorsTensor& t, const PackOptions& o, const std::vector<const LowScheme*>& schemes) {
+    if (!should_quantize(t, o)) return false;
+    TensorRecord shape_only;
+    shape_only.shape = t.shape;
+    const Geometry g = shape_only.geometry();
+    for (const LowScheme* s : schemes)
+        if (!s->accepts(g)) return false;
+    return true;
+}
+
+// Matches the given low file to the high model (given_low.hpp) into stats; with
+// options.strict_given_low, a tensor left unused or unquantized is an error.
+GivenLowMatch match_given(const SafetensorsReader& high, const TensorSource& low, const PackOptions& options,
+                          const std::vector<const LowScheme*>& schemes, PackStats& stats, const std::string& out_path) {
+    GivenLowMatch m = match_given_low(high.tensors(), low, *schemes[0],
+                                      [&](const SafetensorsTensor& t) { return quantizable(t, options, schemes); });
+    stats.given_low_unused = m.unused;
+    stats.given_low_missing = m.missing;
+    if (options.strict_given_low && !(m.unused.empty() && m.missing.empty()))
+        fail(Errc::invalid_argument,
+             out_path + ": the given low-precision file does not match the model (strict): " +
+                 std::to_string(m.unused.size()) + " of its tensors unused (" + name_list(m.unused, 8) + "), " +
+                 std::to_string(m.missing.size()) + " quantizable tensors without usable " + schemes[0]->name() +
+                 " codes and scales (" + name_list(m.missing, 8) + ")");
+    return m;
+}
+
 // The index of a model of thousands of tensors is a few hundred KB. Its compression runs
 // once per pack, in a fresh context whose tables are first-touched memory: on maxim
 // (2731 tensors, index 477 KB) level 12 took 34 ms (9% of the pack) for 6 KB less than
@@ -221,6 +250,7 @@ struct PackJob {
     const std::vector<const LowScheme*>& schemes;
     ThreadPool& pool;
     ResourcePool<EncodeScratch>& scratch_pool;
+    const GivenLowMatch* given_match;  // with given_low: its tensors for each high tensor
     // The lowest format minor version that reads the file (header): the largest any
     // feature used needs.
     std::atomic<uint16_t> minor{0};
@@ -260,38 +290,16 @@ EncodedTensor PackJob::encode(const SafetensorsTensor& t) {
     rec.name = t.name;
     rec.high_dtype = t.dtype;
     rec.shape = t.shape;
-    bool quantize = should_quantize(t, options);
+    bool quantize = quantizable(t, options, schemes);
     const Geometry g = rec.geometry();
-    for (const LowScheme* s : schemes) quantize = quantize && s->accepts(g);
-    // The given file's tensors for this one (low_layout.hpp), if it quantizes it.
+    // The given file's tensors for this one (given_low.hpp), if it quantizes it.
     const SafetensorsTensor** given = out.given;
     if (quantize && given_low) {
-        const LowScheme& s = *schemes[0];
-        const LowTensorNames names = low_tensor_names(s, t.name);
-        given[0] = given_low->find(names.codes);
-        given[1] = names.scales.empty() ? nullptr : given_low->find(names.scales);
-        given[2] = names.zero_points.empty() ? nullptr : given_low->find(names.zero_points);
-        if (given[0] && given[0]->dtype != s.code_dtype())
-            fail(Errc::invalid_argument, what + ": low codes '" + given[0]->name + "' are " +
-                                             dtype_name(given[0]->dtype) + ", scheme " + s.name() + " needs " +
-                                             dtype_name(s.code_dtype()));
-        const bool complete = given[0] &&
-                              (names.scales.empty() || given[1]) && (names.zero_points.empty() || given[2]);
-        if (!complete) {
-            quantize = false;  // the low file does not quantize it: kept as it is
-        } else {
-            if (given[0]->size != s.code_bytes(g) || (s.native_is_internal() && given[0]->shape != t.shape))
-                fail(Errc::invalid_argument, what + ": low codes '" + given[0]->name + "' do not match the shape " +
-                                                 "of the high tensor");
-            if (given[1] && (given[1]->dtype != s.scale_dtype() || given[1]->size != s.scale_bytes(g)))
-                fail(Errc::invalid_argument, what + ": scales '" + given[1]->name + "' must be " +
-                                                 dtype_name(s.scale_dtype()) + " with " +
-                                                 std::to_string(s.scale_bytes(g) / dtype_size(s.scale_dtype())) +
-                                                 " values");
-            if (given[2] && (given[2]->dtype != DType::u8 || given[2]->size != s.zero_point_bytes(g)))
-                fail(Errc::invalid_argument, what + ": zero points '" + given[2]->name + "' must be U8 with " +
-                                                 std::to_string(s.zero_point_bytes(g)) + " values");
-        }
+        const GivenLowTensors& m = given_match->of.at(static_cast<size_t>(&t - high_file.tensors().data()));
+        given[0] = m.codes;
+        given[1] = m.scales;
+        given[2] = m.zero_points;
+        quantize = given[0] != nullptr;  // the low file does not quantize it: kept as it is
     }
     if (!quantize) {
         out.levels.resize(1);
@@ -461,6 +469,8 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     if (given_low && schemes.size() != 1)
         fail(Errc::invalid_argument, out_path + ": a given low-precision file makes a pair, not a chain");
     const size_t L = schemes.size();  // low levels; level L is the residual to the high precision
+    GivenLowMatch given_match;
+    if (given_low) given_match = match_given(high, *given_low, options, schemes, stats, out_path);
 
     FileSink out(out_path, false);
     // Levels 1..L are written to unnamed temporary files and appended after the index,
@@ -475,7 +485,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     out.restart_checksum();
     for (auto& sink : upper_sinks) writers.push_back(SectionWriter{*sink, 0});
 
-    PackJob job{high, options, given_low, schemes, pool, scratch_pool};
+    PackJob job{high, options, given_low, schemes, pool, scratch_pool, &given_match};
     const auto& tensors = high.tensors();
     std::vector<TensorRecord> records;
     records.reserve(tensors.size());  // regrowing copied every record so far (2731 in maxim)

@@ -26,6 +26,9 @@ struct PackOptions {
     // within 0.02% of level 3 in a third of the time (docs/BENCHMARKS.md).
     int zstd_level = 1;
     std::vector<std::string> exclude;    // fnmatch(3) patterns of tensor names stored as they are
+    // With a given low file: refuse to pack (Errc::invalid_argument) if any of its tensors
+    // goes unused or a quantizable tensor has no usable codes in it (PackStats lists).
+    bool strict_given_low = false;
     unsigned threads = 0;                // 0 = one per CPU
     uint64_t block_elements = 1u << 18;  // target elements per coding block (whole rows)
     // Called after each tensor is written: (tensors done, total, name just written); in
@@ -42,6 +45,10 @@ struct PackStats {
                                      // of every low level, + passthrough once)
     uint64_t file_size = 0;
     uint64_t low_prefix_end = 0;
+    // With a given low file (given_low.hpp): its tensors that no high tensor used, and
+    // the quantizable high tensors it had no usable codes for (stored unquantized).
+    std::vector<std::string> given_low_unused;
+    std::vector<std::string> given_low_missing;
 };
 
 // `given_low`, if not null, supplies the low precision (low_layout.hpp) instead of

@@ -361,7 +361,7 @@ const uint8_t* Reader::mapped_part(const TensorRecord& t, size_t level, const Pa
 void Reader::decode_planes(TensorParts& parts, size_t level, const PartRef& p, uint64_t n, size_t width,
                            uint8_t* bytes, const std::string& what) const {
     // A stream set of `width` planes of n bytes; element k's byte b is plane b's byte k.
-    const uint8_t* data = parts.bytes(level, p, what);
+    const uint8_t* data = parts.bytes(level, p, what + ": ");  // its messages follow a "...: " prefix
     auto refs = parse_stream_set(data, p.size, what);
     if (refs.size() != width) fail(Errc::corrupt, what + ": wrong number of byte planes");
     std::vector<uint8_t> planes(n * width);

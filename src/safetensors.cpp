@@ -13,6 +13,8 @@
 #include "byte_io.hpp"
 #include "error.hpp"
 #include "file_sink.hpp"
+#include "input_checks.hpp"
+#include "shard_index.hpp"
 
 namespace qstore {
 
@@ -56,26 +58,11 @@ SafetensorsReader::SafetensorsReader(const std::string& path) {
         }
     }
     if (p.extension() == ".json") {
-        MappedFile idx(p.string());
-        json j;
-        try {
-            j = json::parse(idx.data(), idx.data() + idx.size());
-        } catch (const std::exception& e) {
-            fail(Errc::corrupt, p.string() + ": invalid JSON: " + e.what());
-        }
-        if (!j.contains("weight_map") || !j["weight_map"].is_object())
-            fail(Errc::corrupt, p.string() + ": no weight_map");
-        std::vector<std::string> shards;
-        for (auto& [name, file] : j["weight_map"].items()) {
-            if (!file.is_string()) fail(Errc::corrupt, p.string() + ": weight_map entry not a string");
-            std::string f = file.get<std::string>();
-            if (std::find(shards.begin(), shards.end(), f) == shards.end()) shards.push_back(f);
-        }
-        std::sort(shards.begin(), shards.end());
-        for (const auto& s : shards) add_file((p.parent_path() / s).string());
-        if (j.contains("metadata") && j["metadata"].is_object())
-            for (auto& [k, v] : j["metadata"].items())
-                if (!metadata_.count(k)) metadata_[k] = v.is_string() ? v.get<std::string>() : v.dump();
+        const ShardIndex index = read_shard_index(p.string());
+        for (const std::string& shard : index.shard_paths) add_file(shard);
+        check_weight_map(index, tensors_);
+        for (const auto& [k, v] : index.metadata)
+            if (!metadata_.count(k)) metadata_[k] = v;
     } else {
         add_file(p.string());
     }
@@ -240,7 +227,10 @@ void SafetensorsReader::add_file(const std::string& file) {
     const uint64_t data_size = fsize - 8 - hlen;
     std::vector<SafetensorsTensor> local;
     local.reserve(h.entries.size());
+    std::vector<DataRange> ranges;
+    ranges.reserve(h.entries.size());
     for (HeaderEvents::Entry& e : h.entries) {
+        check_name(e.name, file + ": ", "tensor");
         const std::string what = file + ": tensor '" + e.name + "'";
         SafetensorsTensor t;
         t.name = std::move(e.name);
@@ -254,6 +244,7 @@ void SafetensorsReader::add_file(const std::string& file) {
         uint64_t n = checked_elements(t.shape, what);
         if (n > UINT64_MAX / dtype_size(t.dtype) || n * dtype_size(t.dtype) != off[1] - off[0])
             fail(Errc::corrupt, what + ": byte size does not match shape and dtype");
+        ranges.push_back({off[0], off[1], t.name});
         t.data = data + off[0];
         t.size = off[1] - off[0];
         t.source = file;
@@ -266,10 +257,16 @@ void SafetensorsReader::add_file(const std::string& file) {
     });
     tensors_.reserve(tensors_.size() + local.size());
     for (auto& t : local) {
-        if (!by_name_.emplace(t.name, tensors_.size()).second)
-            fail(Errc::corrupt, file + ": tensor '" + t.name + "' appears twice");
+        const auto [at, added] = by_name_.emplace(t.name, tensors_.size());
+        if (!added) {
+            const std::string& other = tensors_[at->second].source;
+            fail(Errc::corrupt, file + ": tensor '" + t.name + "' appears twice" +
+                                    (other == file ? std::string() : " (also in " + other + ")"));
+        }
         tensors_.push_back(std::move(t));
     }
+    // After the names: a tensor named twice is reported as that, not as an overlap.
+    check_safetensors_tiling(std::move(ranges), data_size, file);
     header_bytes_ += 8 + hlen;
     file_bytes_ += fsize;
     files_.push_back(std::move(mf));
@@ -298,6 +295,12 @@ const uint8_t* SafetensorsReader::read(const SafetensorsTensor& t, ReadAhead& ah
 const SafetensorsTensor* SafetensorsReader::find(const std::string& name) const {
     auto it = by_name_.find(name);
     return it == by_name_.end() ? nullptr : &tensors_[it->second];
+}
+
+std::vector<std::string> SafetensorsReader::tensor_names() const {
+    std::vector<std::string> names;
+    for (const SafetensorsTensor& t : tensors_) names.push_back(t.name);
+    return names;
 }
 
 // ---------------------------------------------------------------------------

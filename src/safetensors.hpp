@@ -37,6 +37,7 @@ public:
     // Tensors in a stable order: shard by shard, each by ascending data offset.
     const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
     const SafetensorsTensor* find(const std::string& name) const override;
+    std::vector<std::string> tensor_names() const override;
     // Drops the pages of a tensor, and of its file up to it, from memory once consumed
     // (MappedFile::release_prefix); meant for a pass over tensors() in order.
     void release(const SafetensorsTensor& t) const override;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace qstore {
 
@@ -17,6 +18,8 @@ public:
     // Copies the tensor's t.size bytes into dst with pread: a file that shrank since it
     // was opened is reported as truncated (reading through t.data would raise SIGBUS).
     virtual void read(const SafetensorsTensor& t, uint8_t* dst) const = 0;
+    // Every tensor of the source, usable or not (what a pack reports as unused).
+    virtual std::vector<std::string> tensor_names() const = 0;
     // The tensor has been consumed: its pages (and those of its file before it) may be
     // dropped from memory.
     virtual void release(const SafetensorsTensor& t) const = 0;

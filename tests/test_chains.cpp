@@ -253,6 +253,10 @@ TEST_CASE("Chains: a file cut at level_prefix_end[k] serves levels 0..k, truncat
                                 CHECK(l.zero_points == w.zero_points);
                             } else {
                                 CHECK(s == QS_ERR_TRUNCATED);
+                                // "...: tensor 'x': scales: truncated: ...": words and prefix apart.
+                                const std::string msg = qs_last_error_message();
+                                CHECK(msg.find(": truncated: ") != std::string::npos);
+                                CHECK(msg.find("struncated") == std::string::npos);
                             }
                         }
                         std::vector<uint8_t> h;

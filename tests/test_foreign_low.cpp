@@ -212,8 +212,43 @@ TEST_CASE("a low file without an entry for a tensor leaves that tensor unquantiz
     qstore::PackOptions o;
     o.block_elements = 64;
     TempDir dir;
-    pack_model(dir, model, "f.qs", o, &low_file);
+    const qstore::PackStats stats = pack_model(dir, model, "f.qs", o, &low_file);
     check_foreign(dir.file("f.qs"), model, lows, false);
+    // Both are reported: d's codes went unused, b and d were left unquantized.
+    CHECK(stats.given_low_unused == std::vector<std::string>{"d.weight"});
+    CHECK(stats.given_low_missing == (std::vector<std::string>{"b.weight", "d.weight"}));
+
+    o.strict_given_low = true;  // the same is then an error, and no file is written
+    try {
+        pack_model(dir, model, "strict.qs", o, &low_file);
+        FAIL("a strict pack accepted a low file missing tensors");
+    } catch (const qstore::Error& e) {
+        CHECK(e.code() == qstore::Errc::invalid_argument);
+        CHECK_THAT(e.what(), Catch::Contains("b.weight") && Catch::Contains("d.weight"));
+    }
+    CHECK(!fs::exists(dir.file("strict.qs")));
+}
+
+TEST_CASE("a complete low file reports nothing unused or missing, strict or not", "[foreign_low]") {
+    Gen g(6);
+    std::vector<Tensor> model = foreign_model(g);
+    std::vector<Tensor> low_file;
+    for (const auto& t : model) {
+        if (t.shape.size() < 2) {
+            low_file.push_back(t);  // stored as it is: the low file holds the same tensor
+            continue;
+        }
+        LowRef l = make_low(t, CodesMode::random, ScalesMode::random, g);
+        low_file.push_back(codes_tensor(t, l));
+        low_file.push_back(scales_tensor(t, l));
+    }
+    qstore::PackOptions o;
+    o.strict_given_low = true;
+    TempDir dir;
+    const qstore::PackStats stats = pack_model(dir, model, "f.qs", o, &low_file);
+    CHECK(stats.given_low_unused.empty());
+    CHECK(stats.given_low_missing.empty());
+    CHECK(stats.quantized_tensors == model.size() - 1);
 }
 
 TEST_CASE("inconsistent foreign low files are refused with a message naming the tensor", "[foreign_low]") {

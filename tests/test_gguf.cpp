@@ -286,6 +286,109 @@ TEST_CASE("GGUF: damaged files give qstore::Error, never a crash or a huge alloc
     }
 }
 
+namespace {
+
+// The error of opening `bytes` as a GGUF file at `path`: code and message.
+std::pair<qstore::Errc, std::string> gguf_error(const std::string& path, const std::vector<uint8_t>& bytes) {
+    write_file(path, bytes);
+    try {
+        qstore::GgufReader r(path);
+    } catch (const qstore::Error& e) {
+        return {e.code(), e.what()};
+    }
+    return {qstore::Errc::ok, ""};
+}
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// A v3 header with `tensors` tensor infos and `kvs` key/value pairs to follow.
+Bytes header(uint64_t tensors, uint64_t kvs) {
+    Bytes f;
+    f.raw({'G', 'G', 'U', 'F'}).u32(3).u64(tensors).u64(kvs);
+    return f;
+}
+
+}  // namespace
+
+TEST_CASE("GGUF: keys and tensor names must be UTF-8 without NUL", "[gguf]") {
+    TempDir dir;
+    const std::string path = dir.file("names.gguf");
+    Bytes k = header(0, 1);
+    k.str(std::string("a\0b", 3)).u32(4).u32(1);
+    auto [kc, km] = gguf_error(path, k.b);
+    CHECK(kc == qstore::Errc::corrupt);
+    CHECK(has(km, path));
+    CHECK(has(km, "key 'a\\x00b'"));
+    // Two names that would both reach C callers as "t".
+    Bytes t = header(2, 0);
+    t.str(std::string("t\0x", 3)).u32(1).u64(4).u32(0).u64(0).str(std::string("t\0y", 3)).u32(1).u64(4).u32(0).u64(32);
+    auto [tc, tm] = gguf_error(path, t.pad(32).raw(pattern(64, 0)).b);
+    CHECK(tc == qstore::Errc::corrupt);
+    CHECK(has(tm, "tensor name 't\\x00x'"));
+    Bytes u = header(1, 0);  // a lone continuation byte
+    u.str("t\x80").u32(1).u64(4).u32(0).u64(0);
+    CHECK(gguf_error(path, u.pad(32).raw(pattern(64, 0)).b).first == qstore::Errc::corrupt);
+    Bytes ok = header(1, 0);  // "é"
+    ok.str("t\xC3\xA9").u32(1).u64(4).u32(0).u64(0);
+    CHECK(gguf_error(path, ok.pad(32).raw(pattern(64, 0)).b).first == qstore::Errc::ok);
+}
+
+TEST_CASE("GGUF: tensors whose data overlap are refused", "[gguf]") {
+    TempDir dir;
+    const std::string path = dir.file("overlap.gguf");
+    // Two F32 tensors of 16 values (64 bytes); the second at `second`.
+    auto two = [&](uint64_t second, uint64_t second_len) {
+        Bytes f = header(2, 0);
+        f.str("a").u32(1).u64(16).u32(0).u64(0).str("b").u32(1).u64(second_len).u32(0).u64(second);
+        return gguf_error(path, f.pad(32).raw(pattern(256, 0)).b);
+    };
+    CHECK(two(64, 16).first == qstore::Errc::ok);
+    CHECK(two(0, 0).first == qstore::Errc::ok);  // no bytes: shares none
+    auto [c, m] = two(32, 16);
+    CHECK(c == qstore::Errc::corrupt);
+    CHECK(has(m, path));
+    CHECK(has(m, "overlaps"));
+    CHECK(two(0, 16).first == qstore::Errc::corrupt);  // the same bytes twice
+    CHECK(two(32, 4).first == qstore::Errc::corrupt);  // inside the first
+}
+
+TEST_CASE("GGUF: header errors name the file and the field", "[gguf]") {
+    TempDir dir;
+    const std::string path = dir.file("bad.gguf");
+    auto message = [&](const Bytes& f) {
+        auto [code, msg] = gguf_error(path, f.b);
+        INFO(msg);
+        CHECK((code == qstore::Errc::corrupt || code == qstore::Errc::unsupported));
+        CHECK(has(msg, path));
+        return msg;
+    };
+    Bytes magic;
+    magic.raw({'G', 'G', 'U', 'X'}).u32(3).u64(0).u64(0);
+    CHECK(has(message(magic), "magic"));
+    Bytes version;
+    version.raw({'G', 'G', 'U', 'F'}).u32(1).u64(0).u64(0);
+    CHECK(has(message(version), "version 1"));
+    CHECK(has(message(header(0, 1ull << 40)), "key/value count"));
+    CHECK(has(message(header(1ull << 40, 0)), "tensor count"));
+    Bytes key = header(0, 1);
+    key.u64(1ull << 40).raw(pattern(32, 0));
+    CHECK(has(message(key), "a key length"));
+    Bytes type = header(0, 1);
+    type.str("k").u32(13).u32(0);
+    const std::string t = message(type);
+    CHECK(has(t, "unknown value type 13"));
+    CHECK(has(t, "'k'"));
+    Bytes elem = header(0, 1);
+    elem.str("k").u32(9).u32(77).u64(1).u32(0);
+    CHECK(has(message(elem), "unknown array element type 77"));
+    Bytes align = header(1, 0);
+    align.str("t").u32(1).u64(4).u32(0).u64(8);
+    CHECK(has(message(align.pad(32).raw(pattern(64, 0))), "alignment"));
+    Bytes beyond = header(1, 0);
+    beyond.str("t").u32(1).u64(64).u32(0).u64(0);
+    CHECK(has(message(beyond.pad(32).raw(pattern(64, 0))), "beyond end of file"));
+}
+
 TEST_CASE("GGUF: unpack low as GGUF, re-pack from it: both precisions bit-exact", "[gguf]") {
     const std::string cli = cli_path();
     if (cli.empty()) {
