@@ -44,18 +44,24 @@ uint64_t scalar_size(uint32_t t) {
     }
 }
 
-// Bounds-checked little-endian cursor over the mapped file.
+// Bounds-checked little-endian cursor over a file. The bytes are read with pread into
+// a buffer that doubles as the cursor moves on (each byte read once), never through
+// the mapping: a file that shrinks while it is parsed is reported as truncated.
 class Cursor {
 public:
-    Cursor(const uint8_t* p, uint64_t size, const std::string& path) : base_(p), size_(size), path_(path) {}
+    Cursor(const MappedFile& file, const std::string& path) : file_(file), size_(file.size()), path_(path) {}
     uint64_t pos() const { return pos_; }
     uint64_t left() const { return size_ - pos_; }
+    // n bytes at the cursor, valid until the next take.
     const uint8_t* take(uint64_t n, const char* what) {
         if (n > left()) fail(Errc::corrupt, path_ + ": GGUF file ends inside " + what);
-        const uint8_t* p = base_ + pos_;
+        fill_to(pos_ + n);
+        const uint8_t* p = buffer_.data() + pos_;
         pos_ += n;
         return p;
     }
+    // A little-endian value among the bytes already taken.
+    uint64_t u_at(uint64_t offset, int bytes) const { return load_le(buffer_.data() + offset, bytes); }
     uint64_t u(int bytes, const char* what) { return load_le(take(static_cast<uint64_t>(bytes), what), bytes); }
     std::string str(const char* what) {
         const uint64_t n = u(8, what);
@@ -65,10 +71,20 @@ public:
     }
 
 private:
-    const uint8_t* base_;
+    void fill_to(uint64_t end) {
+        if (end <= buffer_.size()) return;
+        constexpr uint64_t kFirstRead = uint64_t{64} << 10;
+        const uint64_t want = std::min(size_, std::max({end, 2 * uint64_t{buffer_.size()}, kFirstRead}));
+        const size_t have = buffer_.size();
+        buffer_.resize(static_cast<size_t>(want));
+        file_.read_at(have, buffer_.data() + have, static_cast<size_t>(want - have));
+    }
+
+    const MappedFile& file_;
     uint64_t size_;
     uint64_t pos_ = 0;
     const std::string& path_;
+    std::vector<uint8_t> buffer_;  // the file's first bytes, up to at least pos_
 };
 
 std::string scalar_text(uint32_t t, const uint8_t* p) {
@@ -209,9 +225,8 @@ bool is_gguf_file(const std::string& path) {
 GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedFile>(path)) {
     const uint8_t* base = file_->data();
     const uint64_t fsize = file_->size();
-    Cursor c(base, fsize, path);
-    if (fsize < 4 || load_le(base, 4) != kGgufMagic) fail(Errc::corrupt, path + ": not a GGUF file (no GGUF magic)");
-    c.take(4, "the header");
+    Cursor c(*file_, path);
+    if (fsize < 4 || c.u(4, "the header") != kGgufMagic) fail(Errc::corrupt, path + ": not a GGUF file (no GGUF magic)");
     version_ = static_cast<uint32_t>(c.u(4, "the header"));
     if (version_ != 2 && version_ != 3)
         fail(Errc::unsupported, path + ": GGUF version " + std::to_string(version_) +
@@ -234,7 +249,7 @@ GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedF
         kv.text = read_value(c, kv.type, 0, path, kv.key);
         if (kv.key == "general.alignment") {
             if (kv.type != kU32) fail(Errc::corrupt, path + ": GGUF general.alignment is not a u32");
-            alignment_ = static_cast<uint32_t>(load_le(base + at, 4));
+            alignment_ = static_cast<uint32_t>(c.u_at(at, 4));
             if (alignment_ == 0 || (alignment_ & (alignment_ - 1)) != 0)
                 fail(Errc::corrupt, path + ": GGUF general.alignment " + std::to_string(alignment_) +
                                         " is not a power of two");

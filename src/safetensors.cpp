@@ -70,6 +70,9 @@ SafetensorsReader::SafetensorsReader(const std::string& path) {
 
 namespace {
 
+// The largest header the safetensors format allows (its reference reader's limit).
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
 // The entries of a safetensors header, read as JSON events (nlohmann's SAX interface)
 // instead of through a document: maxim's header (515 KB, 2731 tensors) builds a map
 // node and strings per key that are all freed again, and the document was most of the
@@ -207,16 +210,25 @@ void SafetensorsReader::add_file(const std::string& file) {
     const uint8_t* base = mf->data();
     const uint64_t fsize = mf->size();
     if (fsize < 8) fail(Errc::corrupt, file + ": too small for a safetensors file");
-    uint64_t hlen = load_le(base, 8);
+    // The header is read with pread, not through the mapping: a file that shrinks while
+    // it is parsed is reported as truncated instead of raising SIGBUS.
+    uint8_t length_bytes[8];
+    mf->read_at(0, length_bytes, 8);
+    const uint64_t hlen = load_le(length_bytes, 8);
     if (hlen > fsize - 8) fail(Errc::corrupt, file + ": header length beyond end of file");
+    if (hlen > kMaxHeaderBytes)
+        fail(Errc::corrupt, file + ": header of " + std::to_string(hlen) + " bytes (safetensors allows at most " +
+                                std::to_string(kMaxHeaderBytes) + ")");
+    std::vector<uint8_t> header(static_cast<size_t>(hlen));
+    mf->read_at(8, header.data(), header.size());
     HeaderEvents h;
-    if (!json::sax_parse(base + 8, base + 8 + hlen, &h)) {
+    if (!json::sax_parse(header.begin(), header.end(), &h)) {
         if (h.error_entry.empty()) fail(Errc::corrupt, file + ": " + h.error);
         fail(Errc::corrupt, file + ": tensor '" + h.error_entry + "': " + h.error);
     }
     if (files_.empty()) {
         if (h.metadata_not_strings) {  // rare: values other than strings, kept as their JSON text
-            const json doc = json::parse(base + 8, base + 8 + hlen);
+            const json doc = json::parse(header.begin(), header.end());
             for (auto& [k, v] : doc.at("__metadata__").items())
                 metadata_[k] = v.is_string() ? v.get<std::string>() : v.dump();
         } else {

@@ -27,8 +27,10 @@ void check_shard_name(const std::string& name, const std::string& index_path) {
 
 json parse_index_json(const std::string& path) {
     MappedFile file(path);
+    std::vector<uint8_t> text(file.size());
+    file.read_at(0, text.data(), text.size());  // pread: a file that shrinks is truncated, not SIGBUS
     try {
-        return json::parse(file.data(), file.data() + file.size());
+        return json::parse(text.begin(), text.end());
     } catch (const std::exception& e) {
         fail(Errc::corrupt, path + ": invalid JSON: " + e.what());
     }
