@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "low_layout.hpp"
+#include "atomic_file.hpp"
 #include "error.hpp"
 #include "gguf.hpp"
 #include "progress.hpp"
@@ -99,6 +100,13 @@ int cmd_pack(const std::string& input, const std::string& low_file, const std::s
     } else if (!low_file.empty()) {
         low = std::make_unique<SafetensorsReader>(low_file);
     }
+    // Every file read (the model's shards, the index, the given low file) is refused as
+    // the output before any work; pack() writes the output atomically.
+    std::vector<std::string> inputs = {input, low_file};
+    for (const auto& t : high.tensors()) inputs.push_back(t.source);
+    if (auto* st = dynamic_cast<const SafetensorsReader*>(low.get()))
+        for (const auto& t : st->tensors()) inputs.push_back(t.source);
+    check_output_path(output, inputs);
     PackOptions options = options_in;
     Progress progress("packing");
     options.progress = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
@@ -177,6 +185,7 @@ private:
 
 int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
                bool gguf) {
+    check_output_path(output, {input});  // before anything is read or written
     ReaderOptions ro;
     ro.threads = threads;
     Reader r(input, ro);

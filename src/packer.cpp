@@ -4,8 +4,6 @@
 #include <zstd.h>
 
 #include <atomic>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -14,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "low_layout.hpp"
+#include "atomic_file.hpp"
 #include "checksum.hpp"
 #include "error.hpp"
 #include "file_sink.hpp"
@@ -419,18 +418,13 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
 
 PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
                const std::string& out_path) {
-    // Written under a temporary name and renamed when complete: a failed or interrupted
-    // pack never leaves a partial .qs file behind (nor replaces a good one).
-    const std::string partial = out_path + ".partial";
-    try {
-        PackStats stats = pack_into(high, given_low, options, partial);
-        if (std::rename(partial.c_str(), out_path.c_str()) != 0)
-            fail(Errc::io, out_path + ": cannot rename " + partial + ": " + std::strerror(errno));
-        return stats;
-    } catch (...) {
-        std::remove(partial.c_str());
-        throw;
-    }
+    // Refused before any work: an output that cannot be written, or that is one of the
+    // model's own files. The file itself is written atomically (FileSink, AtomicFile).
+    std::vector<std::string> inputs;
+    for (const auto& t : high.tensors())
+        if (inputs.empty() || inputs.back() != t.source) inputs.push_back(t.source);
+    check_output_path(out_path, inputs);
+    return pack_into(high, given_low, options, out_path);
 }
 
 namespace {

@@ -320,32 +320,26 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Entry>
     }
     std::string text = h.dump();
     while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // keep tensor data 8-byte aligned
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(Errc::io, path + ": cannot create: " + std::strerror(errno));
+    file_ = std::make_unique<AtomicFile>(path);  // replaces `path` at finish(), not before
+    const int fd = file_->fd();
     uint8_t len[8];
     store_le(len, text.size(), 8);
-    write_all(fd_, len, 8, path_);
-    write_all(fd_, text.data(), text.size(), path_);
+    write_all(fd, len, 8, path_);
+    write_all(fd, text.data(), text.size(), path_);
 }
 
-SafetensorsWriter::~SafetensorsWriter() {
-    if (fd_ >= 0) ::close(fd_);
-}
+SafetensorsWriter::~SafetensorsWriter() = default;  // unfinished: the old `path` stays
 
 void SafetensorsWriter::write_next(const void* data, uint64_t size) {
     if (next_ >= entries_.size() || entries_[next_].size != size)
         fail(Errc::internal, path_ + ": tensor written out of order or with the wrong size");
-    write_all(fd_, data, size, path_);
+    write_all(file_->fd(), data, size, path_);
     ++next_;
 }
 
 void SafetensorsWriter::finish() {
     if (next_ != entries_.size()) fail(Errc::internal, path_ + ": not every tensor was written");
-    if (::close(fd_) != 0) {
-        fd_ = -1;
-        fail(Errc::io, path_ + ": close failed: " + std::strerror(errno));
-    }
-    fd_ = -1;
+    file_->commit();
 }
 
 }  // namespace qstore
