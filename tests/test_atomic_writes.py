@@ -310,30 +310,37 @@ def kill_during(r, argv, delay):
     return killed
 
 
-def crash_loop(r, label, argv, target, old_bytes, rounds, rng):
-    """`rounds` kills at random moments; the target is always the old or the new file."""
+def reset_target(target, old_bytes):
+    with open(target + ".old", "wb") as f:  # the old content, put in place atomically
+        f.write(old_bytes)
+    os.replace(target + ".old", target)
+
+
+def crash_loop(r, label, argv, target, old_bytes, kills, rng):
+    """Runs killed at random moments until `kills` were; the target is always the old
+    or the new file, and a stale temporary is removed by the next run."""
     folder = os.path.dirname(target)
     seconds, new = timed_clean_run(r, argv, target)
     old = hashlib.sha256(old_bytes).hexdigest()
-    killed = stale_seen = stale_removed = 0
-    for i in range(rounds):
-        with open(target + ".old", "wb") as f:  # the old content, put in place atomically
-            f.write(old_bytes)
-        os.replace(target + ".old", target)
+    killed = runs = stale_seen = stale_removed = ended_new = 0
+    while killed < kills:
+        check(runs < 4 * kills, f"{label}: only {killed} of {runs} runs could be interrupted")
+        reset_target(target, old_bytes)
         stale = set(temporaries(folder))
-        killed += kill_during(r, argv, rng.uniform(0.0, seconds * 1.1))
+        killed += kill_during(r, argv, rng.uniform(0.0, seconds))
+        runs += 1
         now = digest(target)
-        check(now in (old, new), f"{label} round {i}: target is neither the old nor the new file")
-        if stale:  # left by the round before: this run removed them unless it was killed too early
-            stale_removed += len(stale - set(temporaries(folder)))
+        check(now in (old, new), f"{label} run {runs}: target is neither the old nor the new file")
+        ended_new += now == new
+        stale_removed += len(stale - set(temporaries(folder)))
         stale_seen += bool(temporaries(folder))
     res = r.run(argv)
     check(res.returncode == 0 and digest(target) == new, f"{label}: the final clean run failed: {res.stderr}")
     check(not temporaries(folder), f"{label}: temporaries left after a clean run: {temporaries(folder)}")
-    check(killed >= rounds // 2, f"{label}: only {killed} of {rounds} runs were interrupted")
     check(stale_seen == 0 or stale_removed > 0, f"{label}: stale temporaries were never removed")
-    print(f"ok: {label}: {rounds} runs ({killed} killed, clean run {seconds:.2f} s), target always old or new; "
-          f"{stale_seen} kills left a temporary, {stale_removed} removed by the next run")
+    print(f"ok: {label}: {runs} runs, {killed} killed (clean run {seconds:.2f} s); the target was the old file "
+          f"{runs - ended_new} times, the new one {ended_new} times, never anything else; {stale_seen} kills "
+          f"left a temporary, {stale_removed} removed by the next run")
 
 
 def mode_crash(r, args):
@@ -344,9 +351,9 @@ def mode_crash(r, args):
     rng = random.Random(args.seed)
     old = b"old target\n" * 1000
     crash_loop(r, "pack", ["pack", model, "-o", os.path.join(out, "m.qs")], os.path.join(out, "m.qs"),
-               old, args.rounds, rng)
+               old, args.kills, rng)
     crash_loop(r, "unpack", ["unpack", qs, "-o", os.path.join(out, "m.safetensors")],
-               os.path.join(out, "m.safetensors"), old, args.rounds, rng)
+               os.path.join(out, "m.safetensors"), old, args.kills, rng)
 
 
 def main():
@@ -356,7 +363,7 @@ def main():
     ap.add_argument("--fixture", required=True, help="qstore_make_fixture")
     ap.add_argument("--shim", required=True, help="the fault-injection library (LD_PRELOAD)")
     ap.add_argument("--work", required=True)
-    ap.add_argument("--rounds", type=int, default=60)
+    ap.add_argument("--kills", type=int, default=50, help="crash: kills per command")
     ap.add_argument("--large", type=int, default=16, help="crash model: extra 2 MiB tensors")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     args = ap.parse_args()
