@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <new>
 
 #include "commands.hpp"
 #include "error.hpp"
@@ -111,6 +112,9 @@ int main(int argc, char** argv) {
         if (verify->parsed()) return cmd_verify(input, threads, against);
     } catch (const qstore::Error& e) {
         std::fprintf(stderr, "qstore: error: %s\n", e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "qstore: error: out of memory\n");
         return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "qstore: error: %s\n", e.what());

@@ -163,8 +163,7 @@ def unwritable_folder(r, d, model):
     os.mkdir(ro, 0o555)
     os.chmod(ro, 0o555)
     os.chmod(d, 0o755)
-    probe = r.run(["--version"], user="65534")
-    if probe.returncode != 0 or shutil.which("setpriv") is None:
+    if shutil.which("setpriv") is None or r.run(["--version"], user="65534").returncode != 0:
         print("note: cannot run the CLI as nobody; unwritable-folder case not run")
         return
     argv = ["unpack", os.path.join(d, "model.qs"), "-o", os.path.join(ro, "x.safetensors")]
@@ -197,27 +196,32 @@ def mode_refusals(r, args):
 
 # -------------------------------------------------------------------- faults ----
 
-def spread(n, picks=3):
-    """Up to `picks` call numbers from 1 to n: first, middle, last."""
+def spread(n):
+    """Call numbers from 1 to n: first, middle, last."""
     return sorted({1, max(1, (n + 1) // 2), n}) if n > 0 else []
 
 
-def fault_plan(counts, short_ok=True):
-    """(QS_FAULT value, outcome) with outcome 'old', 'new' (complete output) or 'synced-late'."""
+def fault_plan(counts):
+    """(QS_FAULT value, outcome): outcome 'old' (error, old target kept), 'new' (carried
+    on: the clean output), 'synced-late' (error after the rename: the new file) or
+    'old-or-abort' (allocation failures, see check_outcome)."""
     plan = []
     for call, err in (("write", "ENOSPC"), ("write", "EIO"), ("pwrite", "EIO"), ("copy_file_range", "ENOSPC")):
         plan += [(f"{call}:{n}:{err}", "old") for n in spread(counts.get(call, 0))]
-    if short_ok:
-        plan += [(f"write:{n}:short", "new") for n in spread(counts.get("write", 0))]
-        plan += [(f"pwrite:{n}:short", "new") for n in spread(counts.get("pwrite", 0), 1)]
+    for call in ("write", "pwrite", "copy_file_range"):
+        plan += [(f"{call}:{n}:short", "new") for n in spread(counts.get(call, 0))]
+    # A kernel or file system without copy_file_range between these files: read and write.
+    plan += [(f"copy_file_range:{n}:EXDEV", "new") for n in spread(counts.get("copy_file_range", 0))]
     plan += [("fsync:1:EIO", "old"), ("close:1:EIO", "old"), ("rename:1:EXDEV", "old"),
              ("rename:1:ENOSPC", "old"), ("fsync:2:EIO", "synced-late")]
+    # Allocation counts vary a little from run to run (threads): up to 90% of a clean
+    # run's, so that the Nth call surely comes.
     total = counts.get("malloc", 0)
-    plan += [(f"malloc:{n}:ENOMEM", "old-or-abort") for n in (total // 2, total * 3 // 4, total * 9 // 10, total * 97 // 100)]
+    plan += [(f"malloc:{n}:ENOMEM", "old-or-abort") for n in (total // 2, total * 3 // 4, total * 9 // 10)]
     return plan
 
 
-def check_outcome(name, res, target, old, new, outcome, folder, before):
+def check_outcome(name, fault, res, target, old, new, outcome, folder, before):
     check("qs_fault: injected" in res.stderr, f"{name}: the fault never fired: {res.stderr.strip()}")
     now = digest(target) if os.path.exists(target) else None
     if outcome == "new":
@@ -233,6 +237,8 @@ def check_outcome(name, res, target, old, new, outcome, folder, before):
     else:
         check(res.returncode > 0, f"{name}: exit {res.returncode} despite the fault: {res.stderr.strip()}")
         check("qstore: error:" in res.stderr, f"{name}: no error message: {res.stderr.strip()}")
+        check(not fault.startswith("malloc") or "out of memory" in res.stderr or "failed" in res.stderr,
+              f"{name}: an allocation failure not reported as such: {res.stderr.strip()}")
         want = new if outcome == "synced-late" else old
         expected = "the new file" if want == new else "no file" if want is None else "the old file"
         check(now == want, f"{name}: target is {'absent' if now is None else 'changed'}, expected {expected}")
@@ -263,7 +269,7 @@ def fault_command(r, label, argv_of, target, old_bytes):
             before = {k: v for k, v in snapshot(folder).items() if k != os.path.basename(target)}
             res = r.run(argv_of(target), fault=fault)
             name = f"{label} {fault} ({'old target' if preexisting else 'no target'})"
-            result = check_outcome(name, res, target, old, new, outcome, folder, before)
+            result = check_outcome(name, fault, res, target, old, new, outcome, folder, before)
             if result == "abort":
                 aborted.append(name)
                 check(r.run(argv_of(target)).returncode == 0 and not temporaries(folder),
