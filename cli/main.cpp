@@ -9,7 +9,9 @@
 #include "low_scheme.hpp"
 #include "version.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     CLI::App app{"qstore: one file, two precisions of a neural network, losslessly"};
     app.set_version_flag("--version", std::string("qstore ") + qstore::version_string());
     app.require_subcommand(1);
@@ -121,4 +123,17 @@ int main(int argc, char** argv) {
         return 1;
     }
     return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Out of memory while the command line is set up or parsed (the command's own
+    // errors are handled in run()).
+    try {
+        return run(argc, argv);
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "qstore: error: out of memory\n");
+        return 1;
+    }
 }

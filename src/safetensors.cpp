@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "byte_io.hpp"
 #include "error.hpp"
@@ -303,22 +304,40 @@ const SafetensorsTensor* SafetensorsReader::find(const std::string& name) const 
 // ---------------------------------------------------------------------------
 
 
+namespace {
+
+// The JSON header, tensors in declaration order (so readers see them in order), as
+// nlohmann::ordered_json::dump wrote it, assembled as text: destroying a nested
+// nlohmann::json allocates, and an allocation failing there, out of memory, would end
+// the program instead of failing the write.
+std::string header_text(const std::string& path, const std::vector<SafetensorsWriter::Entry>& entries,
+                        const std::map<std::string, std::string>& metadata) {
+    auto quoted = [](const std::string& s) { return json(s).dump(); };
+    std::string t = "{";
+    if (!metadata.empty()) {
+        t += "\"__metadata__\":{";
+        for (const auto& [k, v] : metadata) t += (t.back() == '{' ? "" : ",") + quoted(k) + ":" + quoted(v);
+        t += "}";
+    }
+    std::set<std::string> names;
+    uint64_t off = 0;
+    for (const auto& e : entries) {
+        if (e.name == "__metadata__" || !names.insert(e.name).second)
+            fail(Errc::invalid_argument, path + ": a tensor may not be named '" + e.name + "' (twice, or the metadata key)");
+        t += (t.size() == 1 ? "" : ",") + quoted(e.name) + ":{\"dtype\":" + quoted(dtype_name(e.dtype)) + ",\"shape\":[";
+        for (size_t i = 0; i < e.shape.size(); ++i) t += (i ? "," : "") + std::to_string(e.shape[i]);
+        t += "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + e.size) + "]}";
+        off += e.size;
+    }
+    return t + "}";
+}
+
+}  // namespace
+
 SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Entry> entries,
                                      const std::map<std::string, std::string>& metadata)
     : path_(path), entries_(std::move(entries)) {
-    // nlohmann's ordered_json keeps declaration order, so readers see tensors in order.
-    nlohmann::ordered_json h = nlohmann::ordered_json::object();
-    if (!metadata.empty()) {
-        nlohmann::ordered_json m = nlohmann::ordered_json::object();
-        for (const auto& [k, v] : metadata) m[k] = v;
-        h["__metadata__"] = m;
-    }
-    uint64_t off = 0;
-    for (const auto& e : entries_) {
-        h[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.size}}};
-        off += e.size;
-    }
-    std::string text = h.dump();
+    std::string text = header_text(path, entries_, metadata);
     while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // keep tensor data 8-byte aligned
     file_ = std::make_unique<AtomicFile>(path);  // replaces `path` at finish(), not before
     const int fd = file_->fd();
