@@ -54,7 +54,7 @@ pid_t dead_pid() {
 
 }  // namespace
 
-TEST_CASE("commit replaces the target; without it the old bytes stay and no temporary remains", "[atomic]") {
+TEST_CASE("commit replaces the target, without it the old bytes stay and no temporary remains", "[atomic]") {
     TempDir dir;
     const std::string target = dir.file("out.bin");
     write_file(target, kOld);
