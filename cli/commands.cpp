@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "low_layout.hpp"
+#include "atomic_file.hpp"
 #include "error.hpp"
 #include "gguf.hpp"
 #include "progress.hpp"
@@ -115,6 +116,13 @@ int cmd_pack(const std::string& input, const std::string& low_file, const std::s
     } else if (!low_file.empty()) {
         low = std::make_unique<SafetensorsReader>(low_file);
     }
+    // Every file read (the model's shards, the index, the given low file) is refused as
+    // the output before any work; pack() writes the output atomically.
+    std::vector<std::string> inputs = {input, low_file};
+    for (const auto& t : high.tensors()) inputs.push_back(t.source);
+    if (auto* st = dynamic_cast<const SafetensorsReader*>(low.get()))
+        for (const auto& t : st->tensors()) inputs.push_back(t.source);
+    check_output_path(output, inputs);
     PackOptions options = options_in;
     Progress progress("packing");
     options.progress = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
@@ -142,6 +150,64 @@ struct OutTensor {
     const LowScheme* scheme = nullptr;
     Geometry g;
 };
+
+// The "safetensors_metadata" strings of a .qs metadata section, read as JSON events: a
+// parsed nlohmann::json allocates when it is destroyed, and an allocation failing there
+// (out of memory) would end the program instead of failing the unpack.
+class MetadataSax : public nlohmann::json_sax<nlohmann::json> {
+public:
+    explicit MetadataSax(const std::string& file) : file_(file) {}
+    std::map<std::string, std::string> found;
+
+    bool start_object(std::size_t) override { return enter(); }
+    bool end_object() override { return leave(); }
+    bool start_array(std::size_t) override { return enter(); }
+    bool end_array() override { return leave(); }
+    bool key(string_t& k) override {
+        if (depth_ == 1) wanted_ = k == "safetensors_metadata";
+        key_ = k;
+        return true;
+    }
+    bool string(string_t& v) override {
+        if (inside()) found[key_] = v;
+        return true;
+    }
+    bool null() override { return scalar(); }
+    bool boolean(bool) override { return scalar(); }
+    bool number_integer(number_integer_t) override { return scalar(); }
+    bool number_unsigned(number_unsigned_t) override { return scalar(); }
+    bool number_float(number_float_t, const string_t&) override { return scalar(); }
+    bool binary(binary_t&) override { return scalar(); }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+        fail(Errc::corrupt, file_ + ": metadata is not valid JSON: " + e.what());
+    }
+
+private:
+    bool inside() const { return depth_ == 2 && wanted_; }
+    bool scalar() {
+        if (inside()) fail(Errc::corrupt, file_ + ": safetensors_metadata '" + key_ + "' is not a string");
+        return true;
+    }
+    bool enter() {
+        scalar();  // an object or array as a value of safetensors_metadata
+        ++depth_;
+        return true;
+    }
+    bool leave() {
+        if (--depth_ == 1) wanted_ = false;
+        return true;
+    }
+    std::string file_, key_;
+    int depth_ = 0;
+    bool wanted_ = false;
+};
+
+std::map<std::string, std::string> safetensors_metadata(const std::string& file, const std::string& json_text) {
+    if (json_text.empty()) return {};
+    MetadataSax sax(file);
+    nlohmann::json::sax_parse(json_text, &sax);
+    return std::move(sax.found);
+}
 
 // Writes the tensors as safetensors or GGUF, in order.
 class OutFile {
@@ -194,6 +260,7 @@ private:
 
 int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
                bool gguf) {
+    check_output_path(output, {input});  // before anything is read or written
     ReaderOptions ro;
     ro.threads = threads;
     Reader r(input, ro);
@@ -215,12 +282,7 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
         if (r.tensor(i).quantized() && level >= r.tensor(i).top_level())
             fail(Errc::invalid_argument, input + ": tensor '" + r.tensor(i).name + "' has no low level " + precision);
     std::vector<OutTensor> entries;
-    std::map<std::string, std::string> metadata;
-    if (!r.metadata_json().empty()) {
-        auto meta = nlohmann::json::parse(r.metadata_json());
-        if (meta.contains("safetensors_metadata"))
-            for (auto& [k, v] : meta["safetensors_metadata"].items()) metadata[k] = v.get<std::string>();
-    }
+    const std::map<std::string, std::string> metadata = safetensors_metadata(input, r.metadata_json());
     for (size_t i = 0; i < r.tensor_count(); ++i) {
         const auto& t = r.tensor(i);
         if (high || !t.quantized()) {

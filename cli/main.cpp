@@ -2,13 +2,16 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <new>
 
 #include "commands.hpp"
 #include "error.hpp"
 #include "low_scheme.hpp"
 #include "version.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     CLI::App app{"qstore: one file, two precisions of a neural network, losslessly"};
     app.set_version_flag("--version", std::string("qstore ") + qstore::version_string());
     app.require_subcommand(1);
@@ -117,9 +120,25 @@ int main(int argc, char** argv) {
     } catch (const qstore::Error& e) {
         std::fprintf(stderr, "qstore: error: %s\n", e.what());
         return 1;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "qstore: error: out of memory\n");
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "qstore: error: %s\n", e.what());
         return 1;
     }
     return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Out of memory while the command line is set up or parsed (the command's own
+    // errors are handled in run()).
+    try {
+        return run(argc, argv);
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "qstore: error: out of memory\n");
+        return 1;
+    }
 }

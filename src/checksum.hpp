@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 
 namespace qstore {
 
@@ -13,7 +14,11 @@ inline uint64_t checksum(const void* data, size_t size) { return XXH3_64bits(dat
 // Incremental form, for sections written as a stream.
 class Checksummer {
 public:
-    Checksummer() : state_(XXH3_createState()) { XXH3_64bits_reset(state_); }
+    // XXH3_createState mallocs and returns null when that fails.
+    Checksummer() : state_(XXH3_createState()) {
+        if (!state_) throw std::bad_alloc();
+        XXH3_64bits_reset(state_);
+    }
     ~Checksummer() { XXH3_freeState(state_); }
     Checksummer(const Checksummer&) = delete;
     Checksummer& operator=(const Checksummer&) = delete;

@@ -29,7 +29,8 @@ FileSink::FileSink(const std::string& path, bool temporary) : path_(path), sum_(
         }
         path_ = path + " (temporary residual file)";
     } else {
-        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        atomic_ = std::make_unique<AtomicFile>(path);
+        fd_ = atomic_->fd();
     }
     if (fd_ < 0) {
         fail(Errc::io, path + ": cannot create: " + std::strerror(errno));
@@ -37,7 +38,7 @@ FileSink::FileSink(const std::string& path, bool temporary) : path_(path), sum_(
 }
 
 FileSink::~FileSink() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0 && !atomic_) ::close(fd_);  // atomic_ closes (and removes) its own
 }
 
 void write_all(int fd, const void* p, size_t n, const std::string& path) {
@@ -141,6 +142,11 @@ void FileSink::write_at(uint64_t offset, const void* data, uint64_t size) {
 void FileSink::close() {
     if (fd_ < 0) return;
     flush();
+    if (atomic_) {
+        fd_ = -1;
+        atomic_->commit();
+        return;
+    }
     int rc = ::close(fd_);
     fd_ = -1;
     if (rc != 0) fail(Errc::io, path_ + ": close failed: " + std::strerror(errno));

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "atomic_file.hpp"
 #include "checksum.hpp"
 #include "reusable_bytes.hpp"
 
@@ -20,8 +21,9 @@ void write_all(int fd, const void* data, size_t n, const std::string& path);
 
 class FileSink {
 public:
-    // Creates (truncates) `path`; with temporary=true makes an unnamed file in the
-    // same folder as `path` that vanishes when closed.
+    // Writes `path` atomically (AtomicFile: it is replaced by close(), and kept as it
+    // was if the sink is destroyed first); with temporary=true makes an unnamed file in
+    // the same folder as `path` that vanishes when closed.
     FileSink(const std::string& path, bool temporary);
     ~FileSink();
     FileSink(const FileSink&) = delete;
@@ -38,7 +40,7 @@ public:
     // are not added to the running checksum: `other` has its own.
     void append_from(FileSink& other);
     void write_at(uint64_t offset, const void* data, uint64_t size);
-    void close();  // flushes, then closes; errors are Errc::io
+    void close();  // flushes, then closes (and commits `path`); errors are Errc::io
 
 private:
     void flush();
@@ -48,6 +50,7 @@ private:
     static constexpr size_t kDirectFrom = size_t{64} << 10;
 
     std::string path_;
+    std::unique_ptr<AtomicFile> atomic_;  // the output file; null for a temporary
     int fd_ = -1;
     uint64_t position_ = 0;
     ReusableBytes buffer_;  // kBufferSize bytes, written to fd_ when full or before any other access

@@ -396,29 +396,25 @@ GgufWriter::GgufWriter(const std::string& path, std::vector<Entry> entries,
         offset += e.size + pad_to(e.size, kGgufDefaultAlignment);
     }
     h.resize(h.size() + pad_to(h.size(), kGgufDefaultAlignment), 0);
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(Errc::io, path + ": cannot create: " + std::strerror(errno));
-    write_all(fd_, h.data(), h.size(), path_);
+    file_ = std::make_unique<AtomicFile>(path);  // replaces `path` at finish(), not before
+    const int fd = file_->fd();
+    write_all(fd, h.data(), h.size(), path_);
 }
 
-GgufWriter::~GgufWriter() {
-    if (fd_ >= 0) ::close(fd_);
-}
+GgufWriter::~GgufWriter() = default;  // unfinished: the old `path` stays
 
 void GgufWriter::write_next(const void* data, uint64_t size) {
     if (next_ >= entries_.size() || entries_[next_].size != size)
         fail(Errc::internal, path_ + ": tensor written out of order or with the wrong size");
-    write_all(fd_, data, size, path_);
+    write_all(file_->fd(), data, size, path_);
     static const uint8_t zeros[kGgufDefaultAlignment] = {};
-    write_all(fd_, zeros, pad_to(size, kGgufDefaultAlignment), path_);
+    write_all(file_->fd(), zeros, pad_to(size, kGgufDefaultAlignment), path_);
     ++next_;
 }
 
 void GgufWriter::finish() {
     if (next_ != entries_.size()) fail(Errc::internal, path_ + ": not every tensor was written");
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail(Errc::io, path_ + ": close failed: " + std::strerror(errno));
+    file_->commit();
 }
 
 }  // namespace qstore

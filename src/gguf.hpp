@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "atomic_file.hpp"
 #include "dtype.hpp"
 #include "mapped_file.hpp"
 #include "safetensors.hpp"
@@ -124,7 +125,7 @@ private:
     std::string path_;
     std::vector<Entry> entries_;
     size_t next_ = 0;
-    int fd_ = -1;
+    std::unique_ptr<AtomicFile> file_;  // written atomically: see atomic_file.hpp
 };
 
 }  // namespace qstore

@@ -4,8 +4,6 @@
 #include <zstd.h>
 
 #include <atomic>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -15,6 +13,7 @@
 
 #include "given_low.hpp"
 #include "low_layout.hpp"
+#include "atomic_file.hpp"
 #include "checksum.hpp"
 #include "error.hpp"
 #include "file_sink.hpp"
@@ -435,21 +434,41 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
 
 PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
                const std::string& out_path) {
-    // Written under a temporary name and renamed when complete: a failed or interrupted
-    // pack never leaves a partial .qs file behind (nor replaces a good one).
-    const std::string partial = out_path + ".partial";
-    try {
-        PackStats stats = pack_into(high, given_low, options, partial);
-        if (std::rename(partial.c_str(), out_path.c_str()) != 0)
-            fail(Errc::io, out_path + ": cannot rename " + partial + ": " + std::strerror(errno));
-        return stats;
-    } catch (...) {
-        std::remove(partial.c_str());
-        throw;
-    }
+    // Refused before any work: an output that cannot be written, or that is one of the
+    // model's own files. The file itself is written atomically (FileSink, AtomicFile).
+    std::vector<std::string> inputs;
+    for (const auto& t : high.tensors())
+        if (inputs.empty() || inputs.back() != t.source) inputs.push_back(t.source);
+    check_output_path(out_path, inputs);
+    return pack_into(high, given_low, options, out_path);
 }
 
 namespace {
+
+// The metadata section: the JSON nlohmann::json::dump wrote for it (keys sorted, no
+// spaces), assembled as text. Destroying a nested nlohmann::json allocates, and an
+// allocation failing there, out of memory, would end the program instead of failing
+// the pack.
+std::string metadata_text(const std::vector<const LowScheme*>& schemes, const PackOptions& options, bool given_low,
+                          const std::map<std::string, std::string>& safetensors_metadata) {
+    auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
+    std::string t = "{\"generator\":" + quoted(std::string("qstore ") + version_string());
+    t += ",\"low_codes\":" + quoted(options.low_raw ? "raw" : "coded");
+    if (schemes.size() > 1) {
+        t += ",\"low_levels\":[";
+        for (size_t k = 0; k < schemes.size(); ++k) t += (k ? "," : "") + quoted(schemes[k]->name());
+        t += "]";
+    }
+    t += ",\"low_scheme\":" + quoted(schemes[0]->name());
+    t += ",\"low_source\":" + quoted(given_low ? "given" : "qstore");
+    t += ",\"safetensors_metadata\":{";
+    bool first = true;
+    for (const auto& [k, v] : safetensors_metadata) {
+        t += (first ? "" : ",") + quoted(k) + ":" + quoted(v);
+        first = false;
+    }
+    return t + "},\"zstd_level\":" + std::to_string(options.zstd_level) + "}";
+}
 
 PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
                     const std::string& out_path) {
@@ -556,17 +575,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
         e.checksum = out.checksum();
         sections.push_back(e);
     }
-    nlohmann::json levels = nlohmann::json::array();
-    for (const LowScheme* s : schemes) levels.push_back(s->name());
-    nlohmann::json meta = {{"generator", std::string("qstore ") + version_string()},
-                           {"low_codes", options.low_raw ? "raw" : "coded"},
-                           {"low_source", given_low ? "given" : "qstore"},
-                           {"low_scheme", schemes[0]->name()},
-                           {"zstd_level", options.zstd_level}};
-    if (L > 1) meta["low_levels"] = levels;
-    meta["safetensors_metadata"] = nlohmann::json::object();
-    for (const auto& [k, v] : high.metadata()) meta["safetensors_metadata"][k] = v;
-    std::string meta_text = meta.dump();
+    const std::string meta_text = metadata_text(schemes, options, given_low != nullptr, high.metadata());
     sections.push_back(write_small_section(out, SectionKind::metadata,
                                            std::vector<uint8_t>(meta_text.begin(), meta_text.end())));
     sections.push_back(write_small_section(out, SectionKind::tensor_index, serialize_index(records)));

@@ -53,7 +53,8 @@ struct PackStats {
 
 // `given_low`, if not null, supplies the low precision (low_layout.hpp) instead of
 // qstore's own quantizer; options.low (one scheme) says which scheme it follows. It is a
-// SafetensorsReader or a GgufReader (gguf.hpp).
+// SafetensorsReader or a GgufReader (gguf.hpp). `out_path` is checked before any work
+// (check_output_path against high's files) and replaced atomically (atomic_file.hpp).
 PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
                const std::string& out_path);
 

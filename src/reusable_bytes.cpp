@@ -28,22 +28,25 @@ void unmap_large_pages(void* p, size_t size) { ::munmap(p, large_pages_size(size
 
 uint8_t* ReusableBytes::grow(size_t n, size_t keep) {
     if (n + kSlack <= capacity_) return data_;
-    ReusableBytes old(std::move(*this));  // released on return, after the copy
     // Exactly what is asked for (large buffers in whole 2 MiB units): growing twofold
     // saved ~190 of blazepose pack's page faults but raised the synthetic 100M model's
-    // pack peak RSS from 140 to 160 MB.
+    // pack peak RSS from 140 to 160 MB. Allocated before the old buffer is let go: if
+    // that fails, this buffer is as it was (another thread may still append to it).
     const size_t want = n + kSlack;
+    ReusableBytes fresh(mapped_from_);
     if (want >= mapped_from_) {
         const size_t size = large_pages_size(want);
-        data_ = static_cast<uint8_t*>(map_large_pages(size));
-        capacity_ = size;
-        mapped_ = true;
+        fresh.data_ = static_cast<uint8_t*>(map_large_pages(size));
+        fresh.capacity_ = size;
+        fresh.mapped_ = true;
     } else {
-        data_ = new uint8_t[want];
-        capacity_ = want;
-        mapped_ = false;
+        fresh.data_ = new uint8_t[want];
+        fresh.capacity_ = want;
     }
-    if (keep > 0) std::memcpy(data_, old.data_, keep);
+    if (keep > 0) std::memcpy(fresh.data_, data_, keep);
+    std::swap(data_, fresh.data_);  // the old buffer is released with `fresh`
+    std::swap(capacity_, fresh.capacity_);
+    std::swap(mapped_, fresh.mapped_);
     return data_;
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "byte_io.hpp"
 #include "error.hpp"
@@ -318,49 +319,61 @@ std::vector<std::string> SafetensorsReader::tensor_names() const {
 // ---------------------------------------------------------------------------
 
 
+namespace {
+
+// The JSON header, tensors in declaration order (so readers see them in order), as
+// nlohmann::ordered_json::dump wrote it, assembled as text: destroying a nested
+// nlohmann::json allocates, and an allocation failing there, out of memory, would end
+// the program instead of failing the write.
+std::string header_text(const std::string& path, const std::vector<SafetensorsWriter::Entry>& entries,
+                        const std::map<std::string, std::string>& metadata) {
+    auto quoted = [](const std::string& s) { return json(s).dump(); };
+    std::string t = "{";
+    if (!metadata.empty()) {
+        t += "\"__metadata__\":{";
+        for (const auto& [k, v] : metadata) t += (t.back() == '{' ? "" : ",") + quoted(k) + ":" + quoted(v);
+        t += "}";
+    }
+    std::set<std::string> names;
+    uint64_t off = 0;
+    for (const auto& e : entries) {
+        if (e.name == "__metadata__" || !names.insert(e.name).second)
+            fail(Errc::invalid_argument, path + ": a tensor may not be named '" + e.name + "' (twice, or the metadata key)");
+        t += (t.size() == 1 ? "" : ",") + quoted(e.name) + ":{\"dtype\":" + quoted(dtype_name(e.dtype)) + ",\"shape\":[";
+        for (size_t i = 0; i < e.shape.size(); ++i) t += (i ? "," : "") + std::to_string(e.shape[i]);
+        t += "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + e.size) + "]}";
+        off += e.size;
+    }
+    return t + "}";
+}
+
+}  // namespace
+
 SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Entry> entries,
                                      const std::map<std::string, std::string>& metadata)
     : path_(path), entries_(std::move(entries)) {
-    // nlohmann's ordered_json keeps declaration order, so readers see tensors in order.
-    nlohmann::ordered_json h = nlohmann::ordered_json::object();
-    if (!metadata.empty()) {
-        nlohmann::ordered_json m = nlohmann::ordered_json::object();
-        for (const auto& [k, v] : metadata) m[k] = v;
-        h["__metadata__"] = m;
-    }
-    uint64_t off = 0;
-    for (const auto& e : entries_) {
-        h[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.size}}};
-        off += e.size;
-    }
-    std::string text = h.dump();
+    std::string text = header_text(path, entries_, metadata);
     while ((8 + text.size()) % 8 != 0) text.push_back(' ');  // keep tensor data 8-byte aligned
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(Errc::io, path + ": cannot create: " + std::strerror(errno));
+    file_ = std::make_unique<AtomicFile>(path);  // replaces `path` at finish(), not before
+    const int fd = file_->fd();
     uint8_t len[8];
     store_le(len, text.size(), 8);
-    write_all(fd_, len, 8, path_);
-    write_all(fd_, text.data(), text.size(), path_);
+    write_all(fd, len, 8, path_);
+    write_all(fd, text.data(), text.size(), path_);
 }
 
-SafetensorsWriter::~SafetensorsWriter() {
-    if (fd_ >= 0) ::close(fd_);
-}
+SafetensorsWriter::~SafetensorsWriter() = default;  // unfinished: the old `path` stays
 
 void SafetensorsWriter::write_next(const void* data, uint64_t size) {
     if (next_ >= entries_.size() || entries_[next_].size != size)
         fail(Errc::internal, path_ + ": tensor written out of order or with the wrong size");
-    write_all(fd_, data, size, path_);
+    write_all(file_->fd(), data, size, path_);
     ++next_;
 }
 
 void SafetensorsWriter::finish() {
     if (next_ != entries_.size()) fail(Errc::internal, path_ + ": not every tensor was written");
-    if (::close(fd_) != 0) {
-        fd_ = -1;
-        fail(Errc::io, path_ + ": close failed: " + std::strerror(errno));
-    }
-    fd_ = -1;
+    file_->commit();
 }
 
 }  // namespace qstore

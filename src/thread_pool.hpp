@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -86,10 +87,15 @@ public:
     }
 
 private:
-    void give_back(std::unique_ptr<T> item) {
+    // From a destructor: out of memory, the item is freed rather than kept (throwing
+    // here would end the program).
+    void give_back(std::unique_ptr<T> item) noexcept {
         if (!item) return;
         std::lock_guard<std::mutex> lock(mutex_);
-        free_.push_back({std::move(item), std::this_thread::get_id()});
+        try {
+            free_.push_back({std::move(item), std::this_thread::get_id()});
+        } catch (const std::bad_alloc&) {
+        }
     }
     struct Free {
         std::unique_ptr<T> item;

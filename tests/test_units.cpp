@@ -891,6 +891,23 @@ TEST_CASE("reusable bytes: grow keeps the prefix asked for, across heap and mapp
     }
 }
 
+TEST_CASE("reusable bytes: a grow that cannot allocate leaves the buffer as it was", "[unit][memory]") {
+    // Several threads append to one arena: a failed grow must not free the bytes the
+    // next one copies from (it did, and the next grow copied from a null pointer).
+    for (size_t first : {size_t{1000}, size_t{3000000}}) {  // heap, mapped
+        qstore::ReusableBytes b;
+        uint8_t* p = b.reserve(first);
+        for (size_t i = 0; i < first; ++i) p[i] = static_cast<uint8_t>(i * 7);
+        const size_t capacity = b.capacity();
+        CHECK_THROWS_AS(b.grow(size_t{1} << 50, first), std::bad_alloc);  // more than any machine maps
+        REQUIRE(b.data() == p);
+        CHECK(b.capacity() == capacity);
+        size_t bad = 0;
+        for (size_t i = 0; i < first; ++i) bad += p[i] != static_cast<uint8_t>(i * 7);
+        CHECK(bad == 0);
+    }
+}
+
 TEST_CASE("byte vectors grow at least twofold, keeping their bytes", "[unit][memory]") {
     // Encoder output buffers must reach their size in a few steps: each step is fresh
     // memory, first touched again (reusable_bytes.hpp, byte_io.hpp's reserve_more).
