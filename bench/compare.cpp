@@ -30,12 +30,12 @@
 #include <vector>
 
 #include "bench_common.hpp"
-#include "float_bits.hpp"
-#include "packer.hpp"
+#include "base/float_bits.hpp"
+#include "pack/packer.hpp"
 #include "qstore/qstore.h"
-#include "safetensors.hpp"
+#include "io/safetensors.hpp"
 #include "synthetic_model.hpp"
-#include "thread_pool.hpp"
+#include "base/thread_pool.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;

@@ -10,13 +10,14 @@
 #include <map>
 #include <memory>
 
-#include "low_scheme.hpp"
+#include "schemes/registry.hpp"
+#include "schemes/scheme.hpp"
 #include "micro_data.hpp"
-#include "float_bits.hpp"
-#include "rans.hpp"
-#include "rans_word.hpp"
-#include "residual_codec.hpp"
-#include "stream_set.hpp"
+#include "base/float_bits.hpp"
+#include "entropy/rans.hpp"
+#include "entropy/rans_word.hpp"
+#include "residual/high_residual.hpp"
+#include "entropy/stream_set.hpp"
 
 namespace {
 
@@ -137,11 +138,11 @@ BENCHMARK_CAPTURE(BM_decode_residual_block, f32, DType::f32);
 // The same BF16 block with the decoding kernels capped at an instruction set
 // (0 = scalar, 1 = AVX2, 2 = AVX-512; capped at what the CPU runs).
 void BM_decode_residual_block_isa(benchmark::State& state) {
-    const auto isa = static_cast<qstore::RansIsa>(state.range(0));
-    qstore::rans_set_isa_limit(isa);
+    const auto isa = static_cast<qstore::KernelSet>(state.range(0));
+    qstore::limit_kernel_set(isa);
     BM_decode_residual_block(state, DType::bf16);
-    qstore::rans_set_isa_limit(qstore::RansIsa::avx512);
-    state.SetLabel(qstore::rans_isa_name(std::min(isa, qstore::rans_isa_detected())));
+    qstore::limit_kernel_set(qstore::KernelSet::avx512);
+    state.SetLabel(qstore::kernel_set_name(std::min(isa, qstore::kernel_set_detected())));
 }
 BENCHMARK(BM_decode_residual_block_isa)->Arg(0)->Arg(1)->Arg(2);
 
@@ -191,7 +192,7 @@ const WordTokens& word_tokens(int lanes) {
 
 void BM_word_rans_decode_tokens(benchmark::State& state) {
     const int lanes = static_cast<int>(state.range(0));
-    const auto isa = static_cast<qstore::RansIsa>(state.range(1));
+    const auto isa = static_cast<qstore::KernelSet>(state.range(1));
     const auto& w = word_tokens(lanes);
     const std::string what = "bench";
     qstore::WordRansTableStorage storage;
@@ -208,7 +209,7 @@ void BM_word_rans_decode_tokens(benchmark::State& state) {
     if (out != w.tokens) state.SkipWithError("tokens do not round-trip");
     state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
     state.counters["token_bits"] = 8.0 * double(w.payload.size()) / double(out.size());
-    state.SetLabel(qstore::rans_isa_name(std::min(isa, qstore::rans_isa_detected())));
+    state.SetLabel(qstore::kernel_set_name(std::min(isa, qstore::kernel_set_detected())));
 }
 BENCHMARK(BM_word_rans_decode_tokens)
     ->Args({4, 0})
@@ -296,7 +297,7 @@ void BM_decode_codes(benchmark::State& state, CodesCoder coder) {
     }
     if (out != p.codes) state.SkipWithError("codes do not round-trip");
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));
-    if (coder.decode == kWordRans.decode) state.counters["isa"] = static_cast<double>(qstore::rans_isa());  // SIMD kernels
+    if (coder.decode == kWordRans.decode) state.counters["isa"] = static_cast<double>(qstore::kernel_set());  // SIMD kernels
 }
 
 // Registered under the names earlier results use.

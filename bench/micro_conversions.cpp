@@ -2,7 +2,7 @@
 // prediction), bf16/f16 -> float32 (quantizer input), and the order-preserving key map.
 #include <benchmark/benchmark.h>
 
-#include "checksum.hpp"
+#include "base/checksum.hpp"
 #include "micro_data.hpp"
 
 namespace {

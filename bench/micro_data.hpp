@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "dtype.hpp"
-#include "float_bits.hpp"
-#include "high_values.hpp"
-#include "safetensors.hpp"
+#include "base/dtype.hpp"
+#include "base/float_bits.hpp"
+#include "base/high_values.hpp"
+#include "io/safetensors.hpp"
 #include "synthetic_model.hpp"
 
 namespace qstore_bench {

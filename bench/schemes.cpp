@@ -18,10 +18,11 @@
 #include "bench_common.hpp"
 
 using qstore_bench::to_double;
-#include "low_scheme.hpp"
-#include "packer.hpp"
+#include "schemes/registry.hpp"
+#include "schemes/scheme.hpp"
+#include "pack/packer.hpp"
 #include "qstore/qstore.h"
-#include "safetensors.hpp"
+#include "io/safetensors.hpp"
 
 namespace {
 

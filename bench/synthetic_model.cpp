@@ -8,9 +8,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "float_bits.hpp"
-#include "safetensors.hpp"
-#include "thread_pool.hpp"
+#include "base/float_bits.hpp"
+#include "io/safetensors.hpp"
+#include "base/thread_pool.hpp"
 
 namespace qstore_bench {
 

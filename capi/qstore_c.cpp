@@ -6,10 +6,10 @@
 #include <new>
 #include <string>
 
-#include "error.hpp"
+#include "base/error.hpp"
 #include "qstore/qstore.h"
-#include "reader.hpp"
-#include "version.hpp"
+#include "read/reader.hpp"
+#include "base/version.hpp"
 
 struct qs_file {
     explicit qs_file(const std::string& path, const qstore::ReaderOptions& o) : reader(path, o) {}

@@ -6,13 +6,13 @@
 #include <set>
 #include <sstream>
 
-#include "low_layout.hpp"
-#include "atomic_file.hpp"
-#include "error.hpp"
-#include "gguf.hpp"
+#include "schemes/layout.hpp"
+#include "io/atomic_file.hpp"
+#include "base/error.hpp"
+#include "io/gguf.hpp"
 #include "progress.hpp"
-#include "reader.hpp"
-#include "safetensors.hpp"
+#include "read/reader.hpp"
+#include "io/safetensors.hpp"
 
 using namespace qstore;
 

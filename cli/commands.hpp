@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "packer.hpp"
+#include "pack/packer.hpp"
 
 int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
              const qstore::PackOptions& options);

@@ -5,9 +5,10 @@
 #include <new>
 
 #include "commands.hpp"
-#include "error.hpp"
-#include "low_scheme.hpp"
-#include "version.hpp"
+#include "base/error.hpp"
+#include "schemes/registry.hpp"
+#include "schemes/scheme.hpp"
+#include "base/version.hpp"
 
 namespace {
 

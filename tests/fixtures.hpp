@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "dtype.hpp"
-#include "error.hpp"
-#include "safetensors.hpp"
+#include "base/dtype.hpp"
+#include "base/error.hpp"
+#include "io/safetensors.hpp"
 
 namespace qs_test {
 
@@ -142,7 +142,7 @@ inline void write_safetensors(const std::string& path, const std::vector<Tensor>
 
 // -------------------------------------------- independent float helpers ----
 // Written from the IEEE definitions with double arithmetic, not with the library's
-// bit tricks, so they can serve as references for float_bits.hpp.
+// bit tricks, so they can serve as references for base/float_bits.hpp.
 
 inline uint32_t bits_of(float f) {
     uint32_t u;
@@ -237,7 +237,7 @@ inline float element_as_f32(const uint8_t* data, DType t, uint64_t i) {
 }
 
 // ------------------------------------------------ reference quantizer ----
-// From the documented formula (scheme_int8_row.hpp / qstore.h):
+// From the documented formula (schemes/int8.hpp / qstore.h):
 //   scale = max |w| over the row's finite values, as float32
 //   code  = clamp(round_half_even(w * (127.0f / scale)), -127, 127); NaN -> 0; scale 0 -> 0
 

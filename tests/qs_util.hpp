@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
-#include "packer.hpp"
+#include "pack/packer.hpp"
 #include "qstore/qstore.h"
 
 namespace qs_test {

@@ -1,4 +1,4 @@
-// AtomicFile (src/atomic_file.hpp), the one way qstore writes an output file: the
+// AtomicFile (io/atomic_file.hpp), the one way qstore writes an output file: the
 // target is replaced only by commit(), keeps its old bytes otherwise, and no temporary
 // stays; permission bits, umask, symbolic links, stale temporaries of dead processes;
 // check_output_path's refusals; the writers (SafetensorsWriter, GgufWriter, pack)
@@ -11,12 +11,12 @@
 
 #include <filesystem>
 
-#include "atomic_file.hpp"
-#include "error.hpp"
-#include "file_sink.hpp"
+#include "io/atomic_file.hpp"
+#include "base/error.hpp"
+#include "io/file_sink.hpp"
 #include "fixtures.hpp"
-#include "gguf.hpp"
-#include "packer.hpp"
+#include "io/gguf.hpp"
+#include "pack/packer.hpp"
 
 using namespace qs_test;
 namespace fs = std::filesystem;

@@ -9,11 +9,12 @@
 #include <cstring>
 
 #include "fixtures.hpp"
-#include "format.hpp"
-#include "low_scheme.hpp"
-#include "packer.hpp"
+#include "container/format.hpp"
+#include "schemes/registry.hpp"
+#include "schemes/scheme.hpp"
+#include "pack/packer.hpp"
 #include "qs_util.hpp"
-#include "reader.hpp"
+#include "read/reader.hpp"
 
 using namespace qs_test;
 using qstore::DType;

@@ -14,10 +14,10 @@
 #include <algorithm>
 #include <set>
 
-#include "error.hpp"
-#include "format.hpp"
+#include "base/error.hpp"
+#include "container/format.hpp"
 #include "qs_util.hpp"
-#include "reader.hpp"
+#include "read/reader.hpp"
 
 using namespace qs_test;
 using qstore::DType;

@@ -9,10 +9,10 @@
 #include <cstring>
 #include <set>
 
-#include "byte_io.hpp"
-#include "format.hpp"
+#include "base/byte_io.hpp"
+#include "container/format.hpp"
 #include "qs_util.hpp"
-#include "reader.hpp"
+#include "read/reader.hpp"
 
 using namespace qs_test;
 using qstore::DType;

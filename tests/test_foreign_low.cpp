@@ -11,10 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "low_layout.hpp"
-#include "error.hpp"
+#include "schemes/layout.hpp"
+#include "base/error.hpp"
 #include "qs_util.hpp"
-#include "reader.hpp"
+#include "read/reader.hpp"
+#include "schemes/registry.hpp"
 
 using namespace qs_test;
 using qstore::DType;

@@ -1,4 +1,4 @@
-// GGUF in and out (src/gguf.hpp): writer -> reader round trips with exact bytes, a
+// GGUF in and out (io/gguf.hpp): writer -> reader round trips with exact bytes, a
 // hand-assembled file parsed to known answers, alignment and padding, ne reversal,
 // every truncation and many corruptions of a file give qstore::Error (never a crash),
 // and end to end: pack q8_0 / q4_0, unpack the low precision as GGUF, re-pack with the
@@ -7,8 +7,9 @@
 
 #include <cstring>
 
-#include "error.hpp"
-#include "gguf.hpp"
+#include "base/error.hpp"
+#include "io/gguf.hpp"
+#include "schemes/registry.hpp"
 #include "qs_util.hpp"
 
 using namespace qs_test;

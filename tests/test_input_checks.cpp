@@ -9,9 +9,9 @@
 
 #include <algorithm>
 
-#include "byte_io.hpp"
-#include "checksum.hpp"
-#include "format.hpp"
+#include "base/byte_io.hpp"
+#include "base/checksum.hpp"
+#include "container/format.hpp"
 #include "qs_util.hpp"
 
 using namespace qs_test;

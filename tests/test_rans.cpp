@@ -17,37 +17,38 @@
 #include <random>
 #include <vector>
 
-#include "byte_io.hpp"
+#include "base/byte_io.hpp"
 #include "fixtures.hpp"
-#include "error.hpp"
-#include "float_bits.hpp"
-#include "float_env.hpp"
-#include "low_scheme.hpp"
-#include "rans.hpp"
-#include "rans_tokens.hpp"
-#include "rans_word.hpp"
-#include "residual_codec.hpp"
+#include "base/error.hpp"
+#include "base/float_bits.hpp"
+#include "base/float_env.hpp"
+#include "schemes/registry.hpp"
+#include "schemes/scheme.hpp"
+#include "entropy/rans.hpp"
+#include "entropy/rans_tokens.hpp"
+#include "entropy/rans_word.hpp"
+#include "residual/high_residual.hpp"
 
 using qstore::DType;
 using qstore::Errc;
-using qstore::RansIsa;
+using qstore::KernelSet;
 using qs_test::thrown_code;
 
 namespace {
 
 
 // Every kernel set this CPU runs (scalar first).
-std::vector<RansIsa> isas() {
-    std::vector<RansIsa> v{RansIsa::scalar};
-    if (qstore::rans_isa_detected() >= RansIsa::avx2) v.push_back(RansIsa::avx2);
-    if (qstore::rans_isa_detected() >= RansIsa::avx512) v.push_back(RansIsa::avx512);
+std::vector<KernelSet> isas() {
+    std::vector<KernelSet> v{KernelSet::scalar};
+    if (qstore::kernel_set_detected() >= KernelSet::avx2) v.push_back(KernelSet::avx2);
+    if (qstore::kernel_set_detected() >= KernelSet::avx512) v.push_back(KernelSet::avx512);
     return v;
 }
 
 // Restores the ISA limit at scope exit.
 struct IsaLimit {
-    explicit IsaLimit(RansIsa isa) { qstore::rans_set_isa_limit(isa); }
-    ~IsaLimit() { qstore::rans_set_isa_limit(RansIsa::avx512); }
+    explicit IsaLimit(KernelSet isa) { qstore::limit_kernel_set(isa); }
+    ~IsaLimit() { qstore::limit_kernel_set(KernelSet::avx512); }
 };
 
 // A random model at scale `scale` over `alphabet` symbols (some possibly unused), with
@@ -159,7 +160,7 @@ Case make_case(std::mt19937_64& rng, size_t n, int lanes) {
 // Decodes a payload with one kernel set, in pieces of `piece` symbols (a multiple of
 // lanes); returns the symbols (throws on damage).
 template <class Bytes>
-std::vector<uint8_t> decode_with(const Case& c, const Bytes& payload, size_t n, int lanes, RansIsa isa,
+std::vector<uint8_t> decode_with(const Case& c, const Bytes& payload, size_t n, int lanes, KernelSet isa,
                                  size_t piece) {
     static const std::string what = "test";
     qstore::WordRansTableStorage storage;
@@ -354,8 +355,8 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
             CAPTURE(lanes, n, c.scale, c.used);
             REQUIRE(c.payload.size() >= 4u * lanes);
             const size_t piece = static_cast<size_t>(lanes) * (1 + rng() % 40);
-            for (RansIsa isa : isas()) {
-                CAPTURE(qstore::rans_isa_name(isa));
+            for (KernelSet isa : isas()) {
+                CAPTURE(qstore::kernel_set_name(isa));
                 const auto out = decode_with(c, c.payload, n, lanes, isa, piece);
                 REQUIRE(out == c.sym);
             }
@@ -364,15 +365,15 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
             if (n % 7 == 0) {
                 Case high = c;
                 for (uint8_t& x : high.ctx) x = static_cast<uint8_t>(x | (rng() % 16) << 4);
-                for (RansIsa isa : isas()) {
-                    CAPTURE(qstore::rans_isa_name(isa));
+                for (KernelSet isa : isas()) {
+                    CAPTURE(qstore::kernel_set_name(isa));
                     REQUIRE(decode_with(high, high.payload, n, lanes, isa, piece) == c.sym);
                 }
             }
             // Encoding is deterministic: the same bytes from every kernel set (the
             // AVX-512 encoder takes the whole groups, the scalar loop the rest).
-            for (RansIsa isa : isas()) {
-                CAPTURE(qstore::rans_isa_name(isa));
+            for (KernelSet isa : isas()) {
+                CAPTURE(qstore::kernel_set_name(isa));
                 const IsaLimit limit(isa);
                 qstore::ByteVector again;
                 qstore::word_rans_encode(c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, again);
@@ -395,8 +396,8 @@ TEST_CASE("word rANS encoder refuses a symbol without frequency and a context ou
     models[0].freq[7] = 10;
     models[0].freq[9] = 6;
     models[0].start[9] = 10;
-    for (RansIsa isa : isas()) {
-        CAPTURE(qstore::rans_isa_name(isa));
+    for (KernelSet isa : isas()) {
+        CAPTURE(qstore::kernel_set_name(isa));
         const IsaLimit limit(isa);
         for (size_t n : {size_t{5}, size_t{4096}}) {  // the scalar loop only; the vector kernel too
             for (size_t bad_at : {size_t{0}, n - 1}) {
@@ -457,7 +458,7 @@ TEST_CASE("word rANS kernels agree on damaged payloads, damage gives Errc::corru
             if (rng() % 5 == 0) bad.push_back(0);                  // or longer
             std::vector<std::vector<uint8_t>> outs;
             std::vector<Errc> codes;
-            for (RansIsa isa : isas()) {
+            for (KernelSet isa : isas()) {
                 std::vector<uint8_t> out;
                 codes.push_back(thrown_code([&] { out = decode_with(c, bad, n, lanes, isa, 2048); }));
                 outs.push_back(out);
@@ -481,7 +482,7 @@ TEST_CASE("word rANS: every truncation of a payload is corrupt", "[rans]") {
         const Case c = make_case(rng, n, lanes);
         for (size_t cut = 0; cut < c.payload.size(); ++cut) {
             const std::vector<uint8_t> part(c.payload.begin(), c.payload.begin() + static_cast<ptrdiff_t>(cut));
-            for (RansIsa isa : isas())
+            for (KernelSet isa : isas())
                 REQUIRE(thrown_code([&] { decode_with(c, part, n, lanes, isa, 256); }) == Errc::corrupt);
         }
     }
@@ -518,7 +519,7 @@ TEST_CASE("word rANS: bad lane counts, bad states, bad tables", "[rans]") {
     const auto view = qstore::word_rans_build_table(models.data(), 1u << 3, storage);
     std::vector<uint8_t> payload(4 * 4 + 64, 0);
     for (int k = 0; k < 4; ++k) payload[4 * k + 2] = 1;  // states 2^16
-    for (RansIsa isa : isas()) {
+    for (KernelSet isa : isas()) {
         qstore::WordRansDecoder d(payload.data(), payload.size(), 4, what);
         const uint8_t ctx[4] = {3, 5, 3, 0};
         uint8_t out[4];
@@ -587,7 +588,7 @@ TEST_CASE("word rANS tables: reused storage gives the table of fresh storage, on
             for (uint32_t slot = 0; slot < (1u << v.scale_bits); ++slot) a.push_back(v.slots[v.base[c] + slot]);
         return a;
     };
-    for (RansIsa isa : isas()) {
+    for (KernelSet isa : isas()) {
         IsaLimit limit(isa);
         qstore::WordRansTableStorage reused;
         for (int round = 0; round < 40; ++round) {
@@ -629,8 +630,8 @@ TEST_CASE("tokens to z: every ISA path agrees, every tail, both widths", "[rans]
                 std::vector<uint8_t> tokens(m);
                 BitWriter w;
                 for (size_t k = 0; k < m; ++k) tokenize(z[k], tokens[k], w);
-                for (RansIsa isa : isas()) {
-                    CAPTURE(bits, m, shape, qstore::rans_isa_name(isa));
+                for (KernelSet isa : isas()) {
+                    CAPTURE(bits, m, shape, qstore::kernel_set_name(isa));
                     // Decoded in two calls, as tiles are.
                     qstore::ExtraBitReader r{w.bytes.data(), w.bytes.size(), 0};
                     std::vector<uint32_t> got(m + 16, 0xDEADBEEF);
@@ -790,7 +791,7 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
             qstore::ByteVector blob;
             qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, blob);
             const bool word = blob.size() >= 3 && blob[0] == 0 && blob[1] == 0 && blob[2] < 16;
-            CHECK(word == (n >= 4096));  // the writer's choice (residual_codec.cpp)
+            CHECK(word == (n >= 4096));  // the writer's choice (residual/high_residual.cpp)
             const std::vector<uint8_t> v10 = encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, 1);
             CHECK(!(v10[0] == 0 && v10[1] == 0));
             // Small blocks keep the 1.0 layout byte for byte, with syntax-2 models.
@@ -798,8 +799,8 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
             // Size: within 0.5% (+ the lane states) of the 1.0 layout.
             CAPTURE(qstore::dtype_name(t), rows, cols, blob.size(), v10.size());
             CHECK(double(blob.size()) <= 1.005 * double(v10.size()) + 100);
-            for (RansIsa isa : isas()) {
-                CAPTURE(qstore::rans_isa_name(isa));
+            for (KernelSet isa : isas()) {
+                CAPTURE(qstore::kernel_set_name(isa));
                 const IsaLimit limit(isa);
                 REQUIRE(decode_block(blob, t, b) == b.high);
                 REQUIRE(decode_block(v10, t, b) == b.high);
@@ -834,7 +835,7 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
         for (uint8_t layout : {uint8_t{0}, uint8_t{1}, uint8_t{7}, uint8_t{8}, uint8_t{15}}) {
             std::vector<uint8_t> bad(blob.begin(), blob.end());
             bad[2] = layout;
-            for (RansIsa isa : isas()) {
+            for (KernelSet isa : isas()) {
                 const IsaLimit limit(isa);
                 CHECK(thrown_code([&] { decode_block(bad, t, b); }) == Errc::corrupt);
             }
@@ -842,7 +843,7 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
         // Truncations (every byte of the header, then a stride through the rest).
         for (size_t cut = 0; cut < blob.size(); cut += cut < 600 ? 1 : 97) {
             const std::vector<uint8_t> part(blob.begin(), blob.begin() + static_cast<ptrdiff_t>(cut));
-            for (RansIsa isa : isas()) {
+            for (KernelSet isa : isas()) {
                 const IsaLimit limit(isa);
                 REQUIRE(thrown_code([&] { decode_block(part, t, b); }) == Errc::corrupt);
             }
@@ -854,7 +855,7 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
             bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
             std::vector<std::vector<uint8_t>> outs;
             std::vector<Errc> codes;
-            for (RansIsa isa : isas()) {
+            for (KernelSet isa : isas()) {
                 const IsaLimit limit(isa);
                 std::vector<uint8_t> out;
                 codes.push_back(thrown_code([&] { out = decode_block(bad, t, b); }));

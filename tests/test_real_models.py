@@ -15,7 +15,7 @@ For every *.safetensors in --models (or only --only NAME):
   5. every other scheme (int8-group, q8_0, q4_0, fp8-e4m3-block128, int4-asym-group,
      uint8-asym-tensor) and the chain `--low int8-row --low q4_0`: pack, `verify --against`
      the original, `unpack --precision low` (native layout names/dtypes/shapes of
-     low_layout.hpp; GGUF blocks of sampled rows equal an independent reference), re-pack
+     schemes/layout.hpp; GGUF blocks of sampled rows equal an independent reference), re-pack
      with `--low FILE --low-scheme S`, unpack low again: same bytes. Chain: level 0
      equals the q4_0 file's low, level 1 the int8-row file's low (for the tensors the
      chain quantizes; the others are stored as they are); a file
@@ -360,7 +360,7 @@ def ceil_div(a, b):
 
 
 def expected_low_tensors(scheme, name, shape):
-    """{name: (dtype, shape)} of one quantized tensor in the scheme's native layout (low_layout.hpp)."""
+    """{name: (dtype, shape)} of one quantized tensor in the scheme's native layout (schemes/layout.hpp)."""
     rows = shape[0]
     cols = 1
     for d in shape[1:]:

@@ -15,7 +15,7 @@
 #endif
 
 #include "qs_util.hpp"
-#include "reader.hpp"
+#include "read/reader.hpp"
 
 using namespace qs_test;
 using qstore::DType;

@@ -1,5 +1,5 @@
 // Low-precision schemes: known answers computed by hand from the documented formulas
-// (scheme_int8.hpp, scheme_fp8.hpp, fp8.hpp), and bit-exact round trips of both
+// (schemes/int8.hpp, schemes/fp8.hpp, base/fp8.hpp), and bit-exact round trips of both
 // precisions for every scheme over awkward tensors (NaN payloads, +-0, +-Inf,
 // subnormals, outlier rows), with codes the scheme's own quantizer made and codes
 // given from a file that are NOT the quantizer's.
@@ -10,12 +10,13 @@
 #include <random>
 
 #include "fixtures.hpp"
-#include "fp8.hpp"
-#include "low_layout.hpp"
-#include "low_scheme.hpp"
-#include "packer.hpp"
+#include "base/fp8.hpp"
+#include "schemes/layout.hpp"
+#include "schemes/registry.hpp"
+#include "schemes/scheme.hpp"
+#include "pack/packer.hpp"
 #include "qs_util.hpp"
-#include "rans_word.hpp"  // kernel sets
+#include "entropy/rans_word.hpp"  // kernel sets
 
 using namespace qs_test;
 using qstore::DType;
@@ -109,7 +110,7 @@ TEST_CASE("int8-tensor: known answers", "[schemes]") {
 }
 
 TEST_CASE("Rows longer than the quantizer's widening chunk: statistics of the whole row", "[schemes]") {
-    // The quantizer widens rows to float32 in chunks of 4096 values (scheme_grid.cpp): a
+    // The quantizer widens rows to float32 in chunks of 4096 values (schemes/grid.cpp): a
     // row's largest |x|, a tensor's minimum and maximum count wherever they lie, at a
     // chunk's first or last value or in the row's last, partial chunk.
     const uint64_t cols = 3 * 4096 + 77;
@@ -272,8 +273,8 @@ TEST_CASE("Given low codes that are not the quantizer's round-trip for every sch
 // ===================================================================================
 // Schemes 6..11 (int8-group, q8_0, q4_0, fp8-e4m3-block128, int4-asym-group,
 // uint8-asym-tensor): known answers in the NATIVE layout from the C API, computed by
-// hand from the formulas in scheme_int8.hpp / scheme_ggml.hpp / scheme_fp8.hpp /
-// scheme_asym.hpp; round trips of every scheme; foreign (given) low precision.
+// hand from the formulas in schemes/int8.hpp / schemes/ggml.hpp / schemes/fp8.hpp /
+// schemes/asym.hpp; round trips of every scheme; foreign (given) low precision.
 // ===================================================================================
 
 namespace {
@@ -536,16 +537,16 @@ LevelBytes own_native(const qstore::LowScheme& s, const Tensor& t) {
 }
 
 // Every kernel set this CPU runs, scalar first.
-std::vector<qstore::RansIsa> kernel_sets() {
-    std::vector<qstore::RansIsa> isas{qstore::RansIsa::scalar};
-    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx2) isas.push_back(qstore::RansIsa::avx2);
-    if (qstore::rans_isa_detected() >= qstore::RansIsa::avx512) isas.push_back(qstore::RansIsa::avx512);
+std::vector<qstore::KernelSet> kernel_sets() {
+    std::vector<qstore::KernelSet> isas{qstore::KernelSet::scalar};
+    if (qstore::kernel_set_detected() >= qstore::KernelSet::avx2) isas.push_back(qstore::KernelSet::avx2);
+    if (qstore::kernel_set_detected() >= qstore::KernelSet::avx512) isas.push_back(qstore::KernelSet::avx512);
     return isas;
 }
 
-// Lifts the kernel-set limit at scope exit (the tests set it with rans_set_isa_limit).
+// Lifts the kernel-set limit at scope exit (the tests set it with limit_kernel_set).
 struct IsaLimitRestore {
-    ~IsaLimitRestore() { qstore::rans_set_isa_limit(qstore::RansIsa::avx512); }
+    ~IsaLimitRestore() { qstore::limit_kernel_set(qstore::KernelSet::avx512); }
 };
 
 }  // namespace
@@ -554,7 +555,7 @@ TEST_CASE("Every scheme quantizes to the same codes, scales and zero points on e
     // Widening, block statistics and the INT8 quantizer run as scalar, AVX2 and AVX-512
     // builds of one source; awkward rows (NaN payloads, +-Inf, +-0, subnormals, random
     // bits) and row lengths that leave every vector tail.
-    const std::vector<qstore::RansIsa> isas = kernel_sets();
+    const std::vector<qstore::KernelSet> isas = kernel_sets();
     const IsaLimitRestore restore;
     Gen gen(77);
     for (const qstore::SchemeSpec& spec : all_specs()) {
@@ -568,8 +569,8 @@ TEST_CASE("Every scheme quantizes to the same codes, scales and zero points on e
                 CAPTURE(scheme.name(), qstore::dtype_name(t), g.rows, g.cols);
                 std::vector<std::vector<uint8_t>> codes, zero_points;
                 std::vector<std::vector<float>> scales;
-                for (qstore::RansIsa isa : isas) {
-                    qstore::rans_set_isa_limit(isa);
+                for (qstore::KernelSet isa : isas) {
+                    qstore::limit_kernel_set(isa);
                     codes.emplace_back(g.elements());
                     scales.emplace_back(scheme.scale_count(g));
                     zero_points.emplace_back(scheme.has_zero_points() ? scheme.scale_count(g) : 0);
@@ -579,7 +580,7 @@ TEST_CASE("Every scheme quantizes to the same codes, scales and zero points on e
                     scheme.quantize(x.bytes.data(), t, g, 0, g.rows, low);
                 }
                 for (size_t k = 1; k < isas.size(); ++k) {
-                    CAPTURE(qstore::rans_isa_name(isas[k]));
+                    CAPTURE(qstore::kernel_set_name(isas[k]));
                     REQUIRE(codes[k] == codes[0]);
                     REQUIRE(zero_points[k] == zero_points[0]);
                     REQUIRE(std::memcmp(scales[k].data(), scales[0].data(), scales[0].size() * 4) == 0);
@@ -592,7 +593,7 @@ TEST_CASE("Every scheme predicts the same values and contexts on every kernel se
     // Predictions and contexts feed both the encoder and the decoder: a kernel set that
     // disagreed with the scalar one would write files that other CPUs cannot read. Codes
     // are random bytes (a foreign quantizer's INT8 codes include -128), scales awkward.
-    const std::vector<qstore::RansIsa> isas = kernel_sets();
+    const std::vector<qstore::KernelSet> isas = kernel_sets();
     const IsaLimitRestore restore;
     std::mt19937_64 rng(78);
     for (const qstore::SchemeSpec& spec : all_specs()) {
@@ -613,8 +614,8 @@ TEST_CASE("Every scheme predicts the same values and contexts on every kernel se
                                             scheme.has_zero_points() ? zero_points.data() : nullptr};
             std::vector<std::vector<uint32_t>> preds;
             std::vector<std::vector<uint8_t>> contexts;
-            for (qstore::RansIsa isa : isas) {
-                qstore::rans_set_isa_limit(isa);
+            for (qstore::KernelSet isa : isas) {
+                qstore::limit_kernel_set(isa);
                 std::vector<float> pred(g.elements());
                 contexts.emplace_back(g.elements());
                 // In two calls, the second from an odd element, as blocks are predicted.
@@ -625,7 +626,7 @@ TEST_CASE("Every scheme predicts the same values and contexts on every kernel se
                 std::memcpy(preds.back().data(), pred.data(), pred.size() * 4);
             }
             for (size_t k = 1; k < isas.size(); ++k) {
-                CAPTURE(qstore::rans_isa_name(isas[k]));
+                CAPTURE(qstore::kernel_set_name(isas[k]));
                 REQUIRE(contexts[k] == contexts[0]);
                 REQUIRE(preds[k] == preds[0]);
             }

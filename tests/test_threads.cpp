@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "qs_util.hpp"
-#include "reader.hpp"
+#include "read/reader.hpp"
 
 using namespace qs_test;
 using qstore::DType;

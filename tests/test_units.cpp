@@ -1,5 +1,5 @@
 // Unit tests of the pieces in src/:
-//   float_bits.hpp  - F32->BF16 / F32->F16 round-to-nearest-even against a slow reference,
+//   base/float_bits.hpp  - F32->BF16 / F32->F16 round-to-nearest-even against a slow reference,
 //                     F16->F32, float_key/float_from_key (bijective, order preserving), zigzag;
 //   stream_set      - round trip of every codec (empty, raw, constant, zstd, rANS, word rANS), corrupted
 //                     tables throw qstore::Error;
@@ -17,20 +17,20 @@
 #include <cfloat>
 #include <set>
 
-#include "byte_io.hpp"
-#include "checksum.hpp"
-#include "dtype.hpp"
-#include "error.hpp"
+#include "base/byte_io.hpp"
+#include "base/checksum.hpp"
+#include "base/dtype.hpp"
+#include "base/error.hpp"
 #include "fixtures.hpp"
-#include "float_bits.hpp"
-#include "file_sink.hpp"
-#include "format.hpp"
-#include "mapped_file.hpp"
-#include "rans.hpp"
-#include "rans_word.hpp"
-#include "reusable_bytes.hpp"
-#include "safetensors.hpp"
-#include "stream_set.hpp"
+#include "base/float_bits.hpp"
+#include "io/file_sink.hpp"
+#include "container/format.hpp"
+#include "io/mapped_file.hpp"
+#include "entropy/rans.hpp"
+#include "entropy/rans_word.hpp"
+#include "base/reusable_bytes.hpp"
+#include "io/safetensors.hpp"
+#include "entropy/stream_set.hpp"
 
 using namespace qs_test;
 using qstore::Errc;
@@ -162,7 +162,7 @@ void check_hardware_f16(Convert convert) {
 
 TEST_CASE("f16_from_f32_f16c (AVX2's hardware rounding) equals f16_from_f32 on every prediction value",
           "[unit][float_bits]") {
-    if (qstore::rans_isa_detected() < qstore::RansIsa::avx2) {
+    if (qstore::kernel_set_detected() < qstore::KernelSet::avx2) {
         WARN("this CPU has no AVX2: the hardware conversion is not used here, nothing to compare");
         return;
     }
@@ -171,7 +171,7 @@ TEST_CASE("f16_from_f32_f16c (AVX2's hardware rounding) equals f16_from_f32 on e
 
 TEST_CASE("f16_from_f32_avx512 (hardware rounding) equals f16_from_f32 on every prediction value",
           "[unit][float_bits]") {
-    if (qstore::rans_isa_detected() < qstore::RansIsa::avx512) {
+    if (qstore::kernel_set_detected() < qstore::KernelSet::avx512) {
         WARN("this CPU has no AVX-512: the hardware conversion is not used here, nothing to compare");
         return;
     }
@@ -910,7 +910,7 @@ TEST_CASE("reusable bytes: a grow that cannot allocate leaves the buffer as it w
 
 TEST_CASE("byte vectors grow at least twofold, keeping their bytes", "[unit][memory]") {
     // Encoder output buffers must reach their size in a few steps: each step is fresh
-    // memory, first touched again (reusable_bytes.hpp, byte_io.hpp's reserve_more).
+    // memory, first touched again (base/reusable_bytes.hpp, base/byte_io.hpp's reserve_more).
     // Appended in uneven pieces across the heap / 2 MiB-page boundary
     // (ReusableBytes::kMappedFrom) and several 2 MiB units, as std::vector would hold them.
     qstore::ByteVector v;

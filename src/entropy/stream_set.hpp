@@ -1,0 +1,64 @@
+// A "stream set": several byte streams stored back to back, each compressed on its
+// own (empty, raw, a single repeated byte, one zstd frame, or static rANS), behind a
+// small table. Codes and residual tokens are split into streams of similar bytes so
+// that an order-0 coder sees one distribution per stream; the encoder keeps the smallest
+// coding it tried for each stream. Layout: docs/FORMAT.md §6.
+#pragma once
+
+#include <zstd.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/reusable_bytes.hpp"
+
+namespace qstore {
+
+// word_rans: since format 1.2.
+enum class StreamCodec : uint8_t { empty = 0, raw = 1, zstd = 2, constant = 3, rans = 4, word_rans = 5 };
+
+// Owns a zstd compression context; one per thread.
+class StreamEncoder {
+public:
+    explicit StreamEncoder(int zstd_level);
+    ~StreamEncoder();
+    StreamEncoder(const StreamEncoder&) = delete;
+    StreamEncoder& operator=(const StreamEncoder&) = delete;
+
+    // Encodes `streams` (pointer, length pairs) into one stream-set blob.
+    void encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, ByteVector& out);
+    // The lowest format minor version that reads everything this encoder has written
+    // (kRansModelFormatMinor once a rans or word_rans stream was written, else 0).
+    uint16_t format_minor() const { return format_minor_; }
+
+private:
+    // False when a sample of a long stream says zstd would not beat rANS (no trial).
+    bool zstd_may_win(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count);
+    ZSTD_CCtx* cctx_;
+    int level_;
+    // Working buffers, kept from call to call (large ones would be page-faulted in anew).
+    ReusableBytes zstd_out_;  // never zero-filled
+    ByteVector rans_scratch_;
+    ByteVector table_;
+    ByteVector payload_;
+    uint16_t format_minor_ = 0;
+};
+
+struct StreamRef {
+    StreamCodec codec = StreamCodec::empty;
+    uint64_t raw_size = 0;
+    const uint8_t* payload = nullptr;  // stored bytes (raw, zstd frame or rANS stream)
+    uint64_t stored_size = 0;
+    uint8_t fill = 0;  // for constant
+};
+
+// Parses a stream-set blob; throws Errc::corrupt on any inconsistency.
+std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const std::string& what);
+
+// Decodes one stream into dst, which must hold exactly ref.raw_size bytes.
+void decode_stream(const StreamRef& ref, uint8_t* dst, size_t dst_size, ZSTD_DCtx* dctx, const std::string& what);
+
+}  // namespace qstore

@@ -1,0 +1,106 @@
+#include "io/mapped_file.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/checksum.hpp"
+#include "base/error.hpp"
+#include "base/reusable_bytes.hpp"
+
+namespace qstore {
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(Errc::io, path + ": cannot open: " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+        int e = errno;
+        ::close(fd);
+        fail(Errc::io, path + ": cannot stat: " + std::strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        fail(Errc::io, path + ": not a regular file");
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            ::close(fd);
+            fail(Errc::io, path + ": cannot mmap: " + std::strerror(e));
+        }
+        data_ = static_cast<const uint8_t*>(p);
+    }
+    fd_ = fd;
+}
+
+void MappedFile::read_at(uint64_t offset, uint8_t* dst, size_t n) const {
+    if (offset > size_ || n > size_ - offset) fail(Errc::internal, path_ + ": read beyond the end of the file");
+    while (n > 0) {
+        const ssize_t got = ::pread(fd_, dst, n, static_cast<off_t>(offset));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            fail(Errc::io, path_ + ": cannot read: " + std::strerror(errno));
+        }
+        if (got == 0) fail(Errc::truncated, path_ + ": truncated: the file shrank while open");
+        dst += got;
+        offset += static_cast<uint64_t>(got);
+        n -= static_cast<size_t>(got);
+    }
+}
+
+uint64_t MappedFile::checksum_at(uint64_t offset, uint64_t n) const {
+    if (offset > size_ || n > size_ - offset) fail(Errc::internal, path_ + ": read beyond the end of the file");
+    constexpr size_t kPiece = size_t{1} << 20;
+    ReusableBytes buffer;
+    uint8_t* const piece = buffer.reserve(static_cast<size_t>(std::min<uint64_t>(n, kPiece)));
+    Checksummer sum;
+    while (n > 0) {
+        const size_t k = static_cast<size_t>(std::min<uint64_t>(n, kPiece));
+        read_at(offset, piece, k);
+        sum.update(piece, k);
+        offset += k;
+        n -= k;
+    }
+    return sum.digest();
+}
+
+const uint8_t* ReadAhead::get(const MappedFile& file, uint64_t begin, uint64_t end, uint8_t* memory,
+                              size_t max_window) {
+    if (end - begin > max_window) fail(Errc::internal, file.path() + ": read-ahead range larger than its window");
+    if (&file != file_ || begin < begin_ || end > end_) {
+        const bool forward = &file == file_ && begin >= begin_ && begin <= end_ + size_;
+        size_ = forward ? std::min(max_window, 2 * size_) : std::min(kFirstWindow, max_window);
+        file_ = nullptr;  // holds nothing if the read fails
+        const uint64_t last = std::min<uint64_t>(file.size(), begin + std::max<uint64_t>(size_, end - begin));
+        file.read_at(begin, memory, last - begin);
+        file_ = &file;
+        begin_ = begin;
+        end_ = last;
+    }
+    return memory + (begin - begin_);
+}
+
+void MappedFile::release_prefix(size_t end) const {
+    if (!data_) return;
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    end = std::min(end, size_) / page * page;  // whole pages only: the next one may be in use
+    size_t from = released_.load();
+    if (end < from + kReleaseStep) return;
+    if (!released_.compare_exchange_strong(from, end)) return;  // another thread just did
+    ::madvise(const_cast<uint8_t*>(data_) + from, end - from, MADV_DONTNEED);
+}
+
+MappedFile::~MappedFile() {
+    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace qstore

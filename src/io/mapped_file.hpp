@@ -1,0 +1,67 @@
+// A read-only memory map of a whole file (RAII). Empty files map to size 0.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace qstore {
+
+class MappedFile {
+public:
+    explicit MappedFile(const std::string& path);  // throws Error(io)
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const uint8_t* data() const { return data_; }
+    size_t size() const { return size_; }
+    const std::string& path() const { return path_; }
+    // For a consumer going through the file in order, done with [0, end): drops those
+    // pages from this process's memory (re-read from the page cache if touched again),
+    // so streaming over a large file keeps RSS small. Pages go in steps of at least
+    // kReleaseStep: each madvise makes every CPU running this process flush its TLB
+    // (an interrupt per CPU, slow in VMs), too dear to pay per small tensor.
+    void release_prefix(size_t end) const;
+    static constexpr size_t kReleaseStep = size_t{4} << 20;
+    // Copies [offset, offset + n) of the file into dst with pread, without mapping any
+    // page into this process: a scan of the page cache by read is several times faster
+    // than touching a fresh mapping (one page fault per 16 pages, TLB misses on 4 KiB
+    // pages). The range must lie inside size(); a file that shrank since it was opened
+    // is reported as truncated.
+    void read_at(uint64_t offset, uint8_t* dst, size_t n) const;
+    // The checksum (base/checksum.hpp) of [offset, offset + n), read with pread in pieces:
+    // memory stays bounded and a file that shrank is reported as truncated, where
+    // hashing through the mapping would raise SIGBUS.
+    uint64_t checksum_at(uint64_t offset, uint64_t n) const;
+
+private:
+    std::string path_;
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+    int fd_ = -1;  // kept open for read_at
+    mutable std::atomic<size_t> released_{0};  // [0, released_) has been dropped
+};
+
+// A read-ahead window over files: byte ranges are served from memory that one pread
+// (MappedFile::read_at) filled, so that a walk over small neighbouring ranges costs a
+// system call per window instead of one per range (a system call costs several
+// microseconds in this kind of VM, more than copying a small tensor). The window starts
+// at kFirstWindow bytes and doubles up to the caller's maximum while reads go forward
+// through the file, as the kernel's read-ahead does, so that reading one range here and
+// there does not read far past it. Not thread-safe: one per thread (or per use).
+class ReadAhead {
+public:
+    static constexpr size_t kFirstWindow = size_t{64} << 10;
+    // Bytes [begin, end) of `file` (end - begin <= max_window), in `memory`: at least
+    // max_window bytes, the same memory at every call.
+    const uint8_t* get(const MappedFile& file, uint64_t begin, uint64_t end, uint8_t* memory, size_t max_window);
+
+private:
+    const MappedFile* file_ = nullptr;  // the file held, none if null
+    uint64_t begin_ = 0, end_ = 0;      // its offsets held
+    size_t size_ = 0;                   // bytes the last read fetched at least
+};
+
+}  // namespace qstore

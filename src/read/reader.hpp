@@ -1,0 +1,124 @@
+// Reading a .qs file: the one place that interprets the container (via container/format.hpp)
+// and decodes tensors. Safe for concurrent loads from many threads.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "container/format.hpp"
+#include "io/mapped_file.hpp"
+#include "base/reusable_bytes.hpp"
+#include "base/thread_pool.hpp"
+
+namespace qstore {
+
+struct ReaderOptions {
+    unsigned threads = 0;  // 0 = one per CPU
+    bool verify_checksums = true;
+};
+
+class Reader {
+public:
+    Reader(const std::string& path, const ReaderOptions& options);
+    ~Reader();
+
+    const std::string& path() const { return file_.path(); }
+    const FileHeader& header() const { return header_; }
+    const std::vector<SectionEntry>& sections() const { return sections_; }
+    const std::string& metadata_json() const { return metadata_json_; }
+    uint64_t actual_size() const { return file_.size(); }
+    // The smallest file size that serves every precision level <= level: the header, the
+    // directory, every section that is not level data, and the level sections up to it.
+    uint64_t level_prefix_end(size_t level) const;
+
+    size_t tensor_count() const { return tensors_.size(); }
+    const TensorRecord& tensor(size_t i) const { return tensors_.at(i); }
+    // SIZE_MAX if absent.
+    size_t find(const std::string& name) const;
+
+    uint64_t high_bytes(const TensorRecord& t) const;
+    // Native sizes of low level k (level 0 of a passthrough tensor: its bytes).
+    uint64_t level_code_bytes(const TensorRecord& t, size_t level) const;
+    uint64_t level_scale_bytes(const TensorRecord& t, size_t level) const;
+    uint64_t level_zero_point_bytes(const TensorRecord& t, size_t level) const;
+    uint64_t low_code_bytes(const TensorRecord& t) const { return level_code_bytes(t, 0); }
+    uint64_t low_scale_bytes(const TensorRecord& t) const { return level_scale_bytes(t, 0); }
+    // Stored bytes of level k's parts.
+    uint64_t stored_bytes(const TensorRecord& t, size_t level) const;
+    bool low_codes_raw(const TensorRecord& t) const;
+
+    // Low level `level` (< t.top_level()) in its native layout; zero_points may be null
+    // (then not written). The top level is the high precision: load_high.
+    void load_level(size_t i, size_t level, void* codes, size_t codes_size, void* scales, size_t scales_size,
+                    void* zero_points, size_t zero_points_size) const;
+    void load_low(size_t i, void* codes, size_t codes_size, void* scales, size_t scales_size) const {
+        load_level(i, 0, codes, codes_size, scales, scales_size, nullptr, 0);
+    }
+    void view_low(size_t i, const void** codes, const void** scales) const;
+    void load_high(size_t i, void* out, size_t out_size) const;
+    // Runs body(k) for k in [0, count) on the handle's threads (tensors decoded in
+    // parallel; each load may itself use the pool for its blocks); bytes_of(k) is the
+    // output of item k. Consecutive k go to one thread in runs of about equal output, so
+    // that each thread reads the file forward through its own read-ahead windows when the
+    // k follow the file's order. A thread takes part per kParallelBytesPerThread of
+    // output: a thread's first loads fault in its buffers (a few 2 MiB pages), which
+    // costs more than it saves on a small batch (a whole model of 1 MB loaded on two
+    // threads took 1.4x the time of one).
+    static constexpr uint64_t kParallelBytesPerThread = 2u << 20;
+    void for_each_parallel(size_t count, const std::function<uint64_t(size_t)>& bytes_of,
+                           const std::function<void(size_t)>& body) const;
+    // Every section checksum, then every tensor decoded in both precisions.
+    void verify(const std::function<void(size_t, size_t)>& progress = nullptr) const;
+
+private:
+    struct DecodeScratch;
+    struct StagingBuffer;
+    class TensorParts;
+    struct CodeBlocks;
+    struct InternalLevel;
+    // The loads of one tensor; errors leave them without the tensor's context, which the
+    // public methods add.
+    void load_level_of(const TensorRecord& t, size_t level, void* codes, size_t codes_size, void* scales,
+                       size_t scales_size, void* zero_points, size_t zero_points_size) const;
+    void view_low_of(const TensorRecord& t, const void** codes, const void** scales) const;
+    void load_high_of(const TensorRecord& t, void* out, size_t out_size) const;
+    CodeBlocks code_blocks(TensorParts& parts, const std::string& what) const;
+    void decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size_t b, uint8_t* codes, DecodeScratch& s,
+                           const std::string& what) const;
+    // Level k of a quantized tensor in internal form. Raw level-0 codes in internal layout
+    // stay in the staged file bytes (out.codes points there). With `deferred` (level 0
+    // only), coded level-0 codes are not decoded: their blocks are handed to the caller,
+    // which decodes them where it wants (out.codes is then null).
+    void decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred) const;
+    void read_level_params(TensorParts& parts, size_t level, InternalLevel& out) const;
+    // A part's bytes in the mapping, checksum checked (zero-copy views only; loads read
+    // through TensorParts).
+    const uint8_t* mapped_part(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
+    void check_part_in_file(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const;
+    const PartRef& require_part(const TensorRecord& t, size_t level, PartRole role, const std::string& what) const;
+    std::string tensor_context(const TensorRecord& t) const;
+    void check_declared_sizes(TensorParts& parts) const;
+    void decode_planes(TensorParts& parts, size_t level, const PartRef& p, uint64_t n, size_t width, uint8_t* bytes,
+                       const std::string& what) const;
+
+    MappedFile file_;
+    ReaderOptions options_;
+    FileHeader header_;
+    std::vector<SectionEntry> sections_;
+    std::map<uint32_t, const SectionEntry*> level_sections_;
+    std::string metadata_json_;
+    std::vector<TensorRecord> tensors_;
+    std::map<std::string, size_t> by_name_;
+    std::unique_ptr<ThreadPool> pool_;
+    std::unique_ptr<ResourcePool<DecodeScratch>> scratch_;
+    std::unique_ptr<ResourcePool<StagingBuffer>> staging_;
+    std::unique_ptr<ResourcePool<ReusableBytes>> code_buffers_;  // decoded codes of a level
+};
+
+}  // namespace qstore

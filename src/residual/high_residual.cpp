@@ -1,0 +1,535 @@
+#include "residual/high_residual.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <type_traits>
+
+#include "base/byte_io.hpp"
+#include "base/error.hpp"
+#include "base/float_bits.hpp"
+#include "base/float_env.hpp"
+#include "entropy/rans.hpp"
+#include "entropy/rans_tokens.hpp"
+#include "entropy/rans_word.hpp"
+#include "base/reusable_bytes.hpp"
+
+namespace qstore {
+
+namespace {
+
+constexpr int kDirectTokens = 16;
+// Elements decoded per call of LowScheme::predict: the tile's predictions stay in L1.
+constexpr uint64_t kTile = 2048;
+static_assert(kTile % kRansLanes == 0 && kTile % kWordRansMaxLanes == 0,
+              "tiles must keep the lane of element i at i mod lanes");
+
+inline uint64_t load_le64(const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);  // little-endian hosts only (docs/FORMAT.md §2)
+    return v;
+}
+
+// The prediction in the high dtype's bits (round to nearest even).
+template <DType T>
+struct HighBits;
+template <>
+struct HighBits<DType::f32> {
+    using U = uint32_t;
+    static U of(float p) { return f32_bits(p); }
+};
+template <>
+struct HighBits<DType::bf16> {
+    using U = uint16_t;
+    static U of(float p) { return bf16_from_f32(p); }
+};
+template <>
+struct HighBits<DType::f16> {
+    using U = uint16_t;
+    static U of(float p) { return f16_from_f32(p); }
+};
+
+// Residual blocks of at least kWordMinElements use the word-rANS layout (§7.6) with 16,
+// 32 or 64 lanes (more lanes decode faster: each lane waits for its table lookup);
+// smaller ones the 4-lane byte layout, whose 4 states cost less (each lane costs about
+// 3 bytes of final state).
+constexpr uint64_t kWordMinElements = 4096;
+constexpr uint64_t kWord32Elements = 16384;
+constexpr uint64_t kWord64Elements = 65536;
+// Largest model scale of the word layout: its decoder gathers from one table of
+// (classes + 1) x 2^S entries, which should stay in the first-level caches.
+constexpr int kWordMaxScaleBits = 10;
+
+// 16-bit blocks from this size count their tokens in two tables (encode_typed).
+constexpr uint64_t kTwoTablesFrom = 16384;
+
+int word_lanes_for(uint64_t n) {
+    if (n >= kWord64Elements) return 64;
+    if (n >= kWord32Elements) return 32;
+    if (n >= kWordMinElements) return 16;
+    return 0;
+}
+
+}  // namespace
+
+bool residual_block_is_word_layout(uint64_t n) { return word_lanes_for(n) != 0; }
+
+namespace {
+
+// Pass 1 of encoding, element-wise and branch-free (the same source compiled for AVX2
+// and AVX-512): for a tile of m elements, z (§7.4), its token and its extra bits (§7.5).
+// `pred` holds the predictions already in the high dtype's bits.
+template <class U>
+__attribute__((always_inline)) inline void tokenize_body(const uint8_t* high, const U* pred, uint64_t m,
+                                                          uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    for (uint64_t k = 0; k < m; ++k) {
+        U h;
+        std::memcpy(&h, high + k * sizeof(U), sizeof(U));
+        const uint32_t z = zigzag<U>(static_cast<U>(float_key<U>(h) - float_key<U>(pred[k])));
+        // Bit length from the exponent of an exact conversion (float holds every z of
+        // 16-bit dtypes, double every 32-bit z); vectorizes where __builtin_clz does not.
+        int32_t e;
+        if constexpr (sizeof(U) == 2) {
+            e = static_cast<int32_t>(f32_bits(static_cast<float>(z)) >> 23) - 126;
+        } else {
+            uint64_t d;
+            const double zd = static_cast<double>(z);
+            std::memcpy(&d, &zd, 8);
+            e = static_cast<int32_t>(d >> 52) - 1022;
+        }
+        // Selects by masks: with ?: GCC keeps branches and does not vectorize the loop.
+        const uint32_t big = 0u - static_cast<uint32_t>(z >= static_cast<uint32_t>(kDirectTokens));
+        const uint32_t nb = static_cast<uint32_t>(e - 3) & big;  // e >= 5 when big
+        const uint32_t token = static_cast<uint32_t>(kDirectTokens + 4 * (e - 5)) + ((z >> nb) & 3);
+        tokens[k] = static_cast<uint8_t>((token & big) | (z & ~big));
+        extra[k] = z & ((1u << nb) - 1);
+        nbits[k] = static_cast<uint8_t>(nb);
+    }
+}
+template <DType T>
+__attribute__((always_inline)) inline void tokenize_tile(const uint8_t* high, const float* pred, uint64_t m,
+                                                          uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    using U = typename HighBits<T>::U;
+    alignas(64) U bits[kTile];
+    for (uint64_t k = 0; k < m; ++k) bits[k] = HighBits<T>::of(pred[k]);
+    tokenize_body<U>(high, bits, m, tokens, extra, nbits);
+}
+template <DType T>
+void tokenize_scalar(const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra,
+                     uint8_t* nbits) {
+    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
+}
+#if QSTORE_X86_KERNELS
+template <DType T>
+QSTORE_TARGET_AVX2 void tokenize_avx2(const uint8_t* high, const float* pred, uint64_t m,
+                                                   uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
+}
+template <DType T>
+QSTORE_TARGET_AVX512 void tokenize_avx512(
+    const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
+}
+// F16 with a vector kernel set: predictions rounded by F16C, as in reconstruct_*<f16>.
+template <>
+QSTORE_TARGET_AVX2 void tokenize_avx2<DType::f16>(const uint8_t* high, const float* pred,
+                                                                    uint64_t m, uint8_t* tokens, uint32_t* extra,
+                                                                    uint8_t* nbits) {
+    alignas(64) uint16_t bits[kTile];
+    f16_from_f32_f16c(pred, m, bits);
+    tokenize_body<uint16_t>(high, bits, m, tokens, extra, nbits);
+}
+template <>
+QSTORE_TARGET_AVX512 void tokenize_avx512<DType::f16>(
+    const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+    alignas(64) uint16_t bits[kTile];
+    f16_from_f32_avx512(pred, m, bits);
+    tokenize_body<uint16_t>(high, bits, m, tokens, extra, nbits);
+}
+#endif
+template <DType T>
+void tokenize(KernelSet isa, const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra,
+              uint8_t* nbits) {
+    switch (isa) {
+#if QSTORE_X86_KERNELS
+        case KernelSet::avx512: return tokenize_avx512<T>(high, pred, m, tokens, extra, nbits);
+        case KernelSet::avx2: return tokenize_avx2<T>(high, pred, m, tokens, extra, nbits);
+#endif
+        default: return tokenize_scalar<T>(high, pred, m, tokens, extra, nbits);
+    }
+}
+
+template <DType T>
+void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
+                  ByteVector& out) {
+    using U = typename HighBits<T>::U;
+    // Working buffers of this thread, kept from block to block: fresh ones would be
+    // zero-filled and, being large, page-faulted in again for every block.
+    thread_local ReusableBytes token_buffer, bit_buffer;
+    thread_local ByteVector header, payload;
+    uint8_t* const tokens = token_buffer.reserve(n);
+    // At most 8*sizeof(U) - 3 extra bits per element, + 8 bytes for the whole-word stores.
+    uint8_t* const bits = bit_buffer.reserve(n * sizeof(U) + 8);
+    uint8_t* bit_out = bits;
+    uint64_t acc = 0;  // the bits not yet whole bytes: `fill` (< 8) of them
+    int fill = 0;
+    // Token counts per context, zero between calls: the rows used are cleared on the way
+    // out (not all 32 KB on the way in: blocks of small tensors are a few elements).
+    thread_local std::array<std::array<uint64_t, 256>, kContextClasses> count{};
+    struct ClearUsedRows {
+        std::array<std::array<uint64_t, 256>, kContextClasses>& count;
+        uint16_t used = 0xFFFF;
+        ~ClearUsedRows() {
+            for (int c = 0; c < kContextClasses; ++c)
+                if (used & (1u << c)) count[c].fill(0);
+        }
+    } clear_on_exit{count};
+    // With 16-bit dtypes most elements fall on a few tokens, and each increment of a
+    // counter waits for the previous one of the same counter: in large blocks the odd
+    // elements are counted in a second table, added to the first at the end (F32 tokens
+    // are spread wider; there a second table only costs cache).
+    thread_local std::array<std::array<uint32_t, 256>, kContextClasses> count_odd{};
+    const bool two_tables = sizeof(U) == 2 && n >= kTwoTablesFrom && n <= UINT32_MAX;
+    const KernelSet isa = kernel_set();
+    alignas(64) uint32_t extra[kTile];
+    alignas(64) uint8_t nbits[kTile];
+    for (uint64_t tile = 0; tile < n; tile += kTile) {
+        const uint64_t m = std::min(kTile, n - tile);
+        uint8_t* const tok = tokens + tile;
+        const uint8_t* const c = ctx + tile;
+        tokenize<T>(isa, high + tile * sizeof(U), pred + tile, m, tok, extra, nbits);
+        uint64_t k = 0;
+        if (two_tables)
+            for (; k + 2 <= m; k += 2) {
+                ++count[c[k]][tok[k]];
+                ++count_odd[c[k + 1]][tok[k + 1]];
+            }
+        for (; k < m; ++k) ++count[c[k]][tok[k]];
+        // LSB-first bit stream (§7.5), one 8-byte store per step, no branch. The chain
+        // through `fill` is the cost: with 16-bit dtypes (<= 13 extra bits an element)
+        // each step appends four elements' bits, joined beforehand.
+        auto append = [&](uint64_t value, int width) {  // fill + width <= 7 + 52 bits
+            acc |= value << fill;
+            fill += width;
+            std::memcpy(bit_out, &acc, 8);  // little-endian hosts (docs/FORMAT.md §2)
+            const int whole = fill >> 3;
+            bit_out += whole;
+            acc >>= 8 * whole;
+            fill &= 7;
+        };
+        k = 0;
+        if constexpr (sizeof(U) == 2) {
+            for (; k + 4 <= m; k += 4) {
+                const uint32_t n0 = nbits[k], n01 = n0 + nbits[k + 1], n012 = n01 + nbits[k + 2];
+                append(static_cast<uint64_t>(extra[k]) | static_cast<uint64_t>(extra[k + 1]) << n0 |
+                           static_cast<uint64_t>(extra[k + 2]) << n01 | static_cast<uint64_t>(extra[k + 3]) << n012,
+                       static_cast<int>(n012 + nbits[k + 3]));
+            }
+        }
+        for (; k < m; ++k) append(extra[k], nbits[k]);  // <= 29 bits (F32)
+    }
+    if (fill > 0) *bit_out++ = static_cast<uint8_t>(acc);
+    if (two_tables)
+        for (int c = 0; c < kContextClasses; ++c) {
+            for (int t = 0; t < 256; ++t) count[c][t] += count_odd[c][t];
+            count_odd[c].fill(0);
+        }
+
+    // The classes present: from the context bytes when the block has fewer elements
+    // than the count table has counters (most blocks of a model of small tensors), else
+    // from the counts.
+    uint16_t used = 0;
+    if (n < static_cast<uint64_t>(kContextClasses) * 256) {
+        for (uint64_t k = 0; k < n; ++k) used |= static_cast<uint16_t>(1u << ctx[k]);
+    } else {
+        for (int c = 0; c < kContextClasses; ++c) {
+            uint64_t any = 0;
+            for (uint64_t k : count[c]) any |= k;
+            if (any) used |= static_cast<uint16_t>(1u << c);
+        }
+    }
+    clear_on_exit.used = used;
+    // Kept from block to block (16 models of 2 KB, zero-filled anew for every block
+    // before); a class without a model has scale 0, which the rANS encoders skip.
+    thread_local std::array<RansModel, kContextClasses> models;
+    header.clear();
+    const int lanes = word_lanes_for(n);
+    if (lanes) {  // word-rANS layout (§7.6): marker u16 0, u8 log2(lanes)
+        put_u16(header, 0);
+        put_u8(header, static_cast<uint8_t>(__builtin_ctz(static_cast<unsigned>(lanes))));
+    }
+    put_u16(header, used);
+    int scale = 0;
+    for (int c = 0; c < kContextClasses; ++c) {
+        models[c].scale_bits = 0;
+        if (used & (1u << c)) {
+            models[c] = rans_model(count[c], lanes ? kWordMaxScaleBits : kRansMaxScaleBits);
+            rans_write_model(models[c], header);
+            scale = std::max(scale, models[c].scale_bits);
+        }
+    }
+    payload.clear();
+    if (lanes) word_rans_encode(tokens, ctx, n, lanes, models.data(), scale, payload);
+    else rans_encode_payload(tokens, ctx, n, models.data(), payload);
+    // At most one reallocation for the block (an insert at a time could make three).
+    const size_t bit_bytes = static_cast<size_t>(bit_out - bits);
+    reserve_more(out, header.size() + 10 + payload.size() + bit_bytes);
+    out.insert(out.end(), header.begin(), header.end());
+    put_varint(out, payload.size());
+    out.insert(out.end(), payload.begin(), payload.end());
+    out.insert(out.end(), bits, bit_out);
+}
+
+// The decoders write each tile's values straight into the caller's buffer, which is
+// usually not in cache: a store to a line that is not there waits for the line to be
+// read in. Asked for (PREFETCHW) before the tile's symbols are decoded, the lines arrive
+// meanwhile. Measured on kept-open whole-model loads, one thread: +6-9% (esrgan F32,
+// synthetic 100M, blazepose F16), +2% (maxim, tinystories); docs/BENCHMARKS.md, 1.3.6.
+// (The same before the code streams' pieces left qs_load_low unchanged.)
+inline void prefetch_for_write(uint8_t* p, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 1, 3);
+}
+
+// Pass 2 of decoding, element-wise and branch-free: prediction + residual. The same
+// source compiled for AVX2 and AVX-512 (integer operations and one IEEE float32
+// addition per element: identical results on every path).
+// The output is written as bytes (the caller's buffer needs no alignment): straight
+// into it, with no staging copy.
+template <DType T>
+__attribute__((always_inline)) inline void reconstruct_body(const float* __restrict pred,
+                                                            const uint32_t* __restrict zs, uint64_t m,
+                                                            uint8_t* __restrict out) {
+    using U = typename HighBits<T>::U;
+    for (uint64_t k = 0; k < m; ++k) {
+        const U v = float_from_key<U>(
+            static_cast<U>(float_key<U>(HighBits<T>::of(pred[k])) + unzigzag<U>(static_cast<U>(zs[k]))));
+        std::memcpy(out + k * sizeof(U), &v, sizeof(U));
+    }
+}
+template <DType T>
+void reconstruct_scalar(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
+    reconstruct_body<T>(pred, zs, m, out);
+}
+#if QSTORE_X86_KERNELS
+template <DType T>
+QSTORE_TARGET_AVX2 void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m,
+                                                      uint8_t* out) {
+    reconstruct_body<T>(pred, zs, m, out);
+}
+template <DType T>
+QSTORE_TARGET_AVX512 void reconstruct_avx512(
+    const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
+    reconstruct_body<T>(pred, zs, m, out);
+}
+// F16 with AVX-512: the predictions are rounded to binary16 by the hardware (F16C,
+// round to nearest even) instead of f16_from_f32's integer emulation; the two agree on
+// every float32 input a prediction can be (every finite value, ±Inf and the canonical
+// NaN; test_units checks all 2^32 inputs but non-canonical NaNs, whose payloads the
+// hardware keeps). Then the same key arithmetic as the generic body.
+// (The same with AVX2's F16C, 8 at a time.)
+template <void (*kToHalf)(const float*, size_t, uint16_t*)>
+__attribute__((always_inline)) inline void reconstruct_f16_hw(const float* pred, const uint32_t* zs, uint64_t m,
+                                                              uint8_t* __restrict out) {
+    alignas(64) uint16_t half[kTile];
+    for (uint64_t done = 0; done < m; done += kTile) {
+        const uint64_t c = std::min<uint64_t>(kTile, m - done);
+        kToHalf(pred + done, c, half);
+        for (uint64_t k = 0; k < c; ++k) {
+            const uint16_t v = float_from_key<uint16_t>(static_cast<uint16_t>(
+                float_key<uint16_t>(half[k]) + unzigzag<uint16_t>(static_cast<uint16_t>(zs[done + k]))));
+            std::memcpy(out + 2 * (done + k), &v, 2);
+        }
+    }
+}
+template <>
+QSTORE_TARGET_AVX512 void reconstruct_avx512<DType::f16>(
+    const float* pred, const uint32_t* zs, uint64_t m, uint8_t* __restrict out) {
+    reconstruct_f16_hw<f16_from_f32_avx512>(pred, zs, m, out);
+}
+template <>
+QSTORE_TARGET_AVX2 void reconstruct_avx2<DType::f16>(const float* pred, const uint32_t* zs,
+                                                                       uint64_t m, uint8_t* __restrict out) {
+    reconstruct_f16_hw<f16_from_f32_f16c>(pred, zs, m, out);
+}
+#endif
+template <DType T>
+void reconstruct(KernelSet isa, const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
+    switch (isa) {
+#if QSTORE_X86_KERNELS
+        case KernelSet::avx512: return reconstruct_avx512<T>(pred, zs, m, out);
+        case KernelSet::avx2: return reconstruct_avx2<T>(pred, zs, m, out);
+#endif
+        default: return reconstruct_scalar<T>(pred, zs, m, out);
+    }
+}
+
+// A block in the word-rANS layout (§7.6), after its marker u16 0.
+template <DType T>
+void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorView& low, const Geometry& g,
+                       uint64_t first, uint64_t n, uint8_t* high, ResidualScratch& scratch, const std::string& what) {
+    using U = typename HighBits<T>::U;
+    const int lanes_log2 = r.u8();
+    if (lanes_log2 < 2 || lanes_log2 > 6) fail(Errc::corrupt, what + ": residual block of an unknown layout");
+    const uint16_t used = r.u16();
+    // The combined slot table lives in the first scratch table's storage (reused).
+    const WordRansTableView table = word_rans_read_table(r, used, scratch.word_table, what);
+    const uint64_t payload_size = r.varint();
+    if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
+    WordRansDecoder dec(r.take(payload_size), payload_size, 1 << lanes_log2, what);
+    ExtraBitReader bits{r.position(), r.remaining(), 0};
+
+    const KernelSet isa = kernel_set();
+    scratch.prediction.resize(kTile);
+    scratch.context.resize(kTile + 64);
+    scratch.z.resize(kTile + kTile / 4);
+    float* const pred = scratch.prediction.data();
+    uint8_t* const ctx = scratch.context.data();
+    uint32_t* const zs = scratch.z.data();
+    uint8_t* const tokens = reinterpret_cast<uint8_t*>(zs + kTile);
+    for (uint64_t tile = 0; tile < n; tile += kTile) {
+        const uint64_t m = std::min(kTile, n - tile);
+        prefetch_for_write(high + tile * sizeof(U), m * sizeof(U));
+        scheme.predict(low, g, first + tile, m, pred, ctx);
+        dec.decode(table, ctx, m, tokens, isa);
+        tokens_to_z(tokens, m, 8 * sizeof(U), bits, zs, isa, what);
+        reconstruct<T>(isa, pred, zs, m, high + tile * sizeof(U));
+    }
+    dec.finish();
+    extra_bits_finish(bits, what);
+}
+
+template <DType T>
+void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme, const LowTensorView& low,
+                  const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
+                  ResidualScratch& scratch, const std::string& what) {
+    using U = typename HighBits<T>::U;
+    ByteReader r(blob, blob_size, what, ": residual header");
+    const uint16_t used = r.u16();
+    // A 4-lane block with elements always has a class bit set, and one without any
+    // element continues with payload_size >= 16: u16 0 then a byte < 16 is the
+    // word-rANS layout.
+    if (used == 0 && r.remaining() > 0 && *r.position() < 16)
+        return decode_word_typed<T>(r, scheme, low, g, first, n, high, scratch, what);
+    // A context without a model gets a one-slot table that always yields token 255,
+    // which no dtype allows: damaged data then fails the token range check below
+    // instead of costing a test per element.
+    static const uint32_t kInvalidTokenSlot = 255;
+    RansTableView views[kContextClasses];
+    for (int c = 0; c < kContextClasses; ++c) {
+        views[c] = RansTableView{&kInvalidTokenSlot, 0, 0};
+        if (used & (1u << c)) {
+            scratch.tables[c].read(r, what);
+            views[c] = scratch.tables[c].view();
+        }
+    }
+    const uint64_t payload_size = r.varint();
+    if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
+    RansDecoder dec(r.take(payload_size), payload_size, what);
+    const uint8_t* bits = r.position();
+    const uint8_t* const bits_end = bits + r.remaining();
+
+    constexpr uint32_t kMaxToken = kDirectTokens + 4 * (sizeof(U) * 8 - 5) + 3;
+    const KernelSet isa = kernel_set();
+    uint32_t x0 = dec.x[0], x1 = dec.x[1], x2 = dec.x[2], x3 = dec.x[3];
+    const uint8_t* p = dec.p;
+    const uint8_t* const end = dec.end;
+    uint64_t acc = 0;
+    int fill = 0;
+
+    scratch.prediction.resize(kTile);
+    scratch.context.resize(kTile);
+    scratch.z.resize(kTile);
+    float* const pred = scratch.prediction.data();
+    uint8_t* const ctx = scratch.context.data();
+    uint32_t* const zs = scratch.z.data();
+
+    // Pass 1 per element: the token (rANS, model chosen by the context) and its extra bits.
+    // `checked` is false while the payload surely holds the group's renormalization bytes.
+    auto token_of = [&](auto checked, uint32_t& x, uint64_t j) {
+        const RansTableView& v = views[ctx[j]];
+        uint32_t token;
+        if constexpr (decltype(checked)::value) token = rans_decode_step(x, p, end, v, what);
+        else token = rans_decode_step_unchecked(x, p, v);
+        uint32_t z = token;
+        if (token >= kDirectTokens) {
+            if (token > kMaxToken) fail(Errc::corrupt, what + ": residual token out of range");
+            const int nbits = 2 + static_cast<int>(token - kDirectTokens) / 4;  // e - 3
+            if (fill < nbits) {
+                if (bits_end - bits >= 8) {  // refill to 56..63 bits with one load
+                    acc |= load_le64(bits) << fill;
+                    bits += (63 - fill) >> 3;
+                    fill |= 56;
+                } else {
+                    while (fill < nbits) {
+                        if (bits == bits_end) fail(Errc::corrupt, what + ": residual extra bits run out");
+                        acc |= static_cast<uint64_t>(*bits++) << fill;
+                        fill += 8;
+                    }
+                }
+            }
+            const uint32_t low_bits = static_cast<uint32_t>(acc & ((uint64_t(1) << nbits) - 1));
+            acc >>= nbits;
+            fill -= nbits;
+            z = ((4u | ((token - kDirectTokens) & 3u)) << nbits) | low_bits;
+        }
+        zs[j] = z;
+    };
+
+    for (uint64_t tile = 0; tile < n; tile += kTile) {
+        const uint64_t m = std::min(kTile, n - tile);
+        prefetch_for_write(high + tile * sizeof(U), m * sizeof(U));
+        scheme.predict(low, g, first + tile, m, pred, ctx);
+        uint64_t j = 0;
+        const std::true_type checked;
+        const std::false_type unchecked;
+        for (; j + kRansLanes <= m; j += kRansLanes) {
+            if (end - p >= kRansLanes * kRansMaxBytesPerStep) {
+                token_of(unchecked, x0, j);
+                token_of(unchecked, x1, j + 1);
+                token_of(unchecked, x2, j + 2);
+                token_of(unchecked, x3, j + 3);
+            } else {
+                token_of(checked, x0, j);
+                token_of(checked, x1, j + 1);
+                token_of(checked, x2, j + 2);
+                token_of(checked, x3, j + 3);
+            }
+        }
+        uint32_t* lanes[kRansLanes] = {&x0, &x1, &x2, &x3};
+        for (; j < m; ++j) token_of(checked, *lanes[j % kRansLanes], j);
+        // Pass 2, element-wise and branch-free (vectorizable): prediction + residual.
+        reconstruct<T>(isa, pred, zs, m, high + tile * sizeof(U));
+    }
+    dec.finish(x0, x1, x2, x3, p);
+    if (bits != bits_end || (fill >= 8)) fail(Errc::corrupt, what + ": trailing residual extra bits");
+}
+
+}  // namespace
+
+void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
+                           ByteVector& out) {
+    const FloatEnvironmentGuard float_env;
+    switch (t) {
+        case DType::f32: return encode_typed<DType::f32>(high, prediction, context, n, out);
+        case DType::bf16: return encode_typed<DType::bf16>(high, prediction, context, n, out);
+        case DType::f16: return encode_typed<DType::f16>(high, prediction, context, n, out);
+        default: fail(Errc::internal, "residual of a non-float dtype");
+    }
+}
+
+void decode_residual_block(const uint8_t* blob, size_t blob_size, DType t, const LowScheme& scheme,
+                           const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
+                           ResidualScratch& scratch, const std::string& what) {
+    const FloatEnvironmentGuard float_env;
+    switch (t) {
+        case DType::f32:
+            return decode_typed<DType::f32>(blob, blob_size, scheme, low, g, first, n, high, scratch, what);
+        case DType::bf16:
+            return decode_typed<DType::bf16>(blob, blob_size, scheme, low, g, first, n, high, scratch, what);
+        case DType::f16:
+            return decode_typed<DType::f16>(blob, blob_size, scheme, low, g, first, n, high, scratch, what);
+        default: fail(Errc::corrupt, what + ": residual of a non-float dtype");
+    }
+}
+
+}  // namespace qstore

@@ -1,0 +1,50 @@
+// The residual: what the high precision adds to a low one. For each element,
+//   z = zigzag(key(high) - key(to_high_dtype(prediction)))   (mod 2^bits)
+// where key() is the order-preserving integer map of float bit patterns
+// (base/float_bits.hpp). Close predictions give small z; any value at all (NaN payloads,
+// codes from a foreign quantizer) is still represented exactly.
+//
+// z is written as a token (one byte) plus extra bits (a hybrid integer code): z < 16
+// is its own token; otherwise, with e = bit length of z, token = 16 + 4*(e-5) + the
+// two bits below the leading one, and the e-3 lowest bits of z follow as extra bits.
+// Tokens are rANS-coded with one frequency model per context class (the class comes
+// from the element's low code, so the decoder knows it); the extra bits, nearly
+// uniform, are stored as they are. Block layout: docs/FORMAT.md §7.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/dtype.hpp"
+#include "schemes/scheme.hpp"
+#include "entropy/rans.hpp"
+#include "entropy/rans_word.hpp"
+
+namespace qstore {
+
+// Encodes one block of n elements. `high` points at the block's first element;
+// prediction and context hold the scheme's values for those elements.
+// True if encode_residual_block writes a block of n elements in the word-rANS layout
+// (format 1.1; a 1.0 reader cannot decode it).
+bool residual_block_is_word_layout(uint64_t n);
+
+void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
+                           ByteVector& out);
+
+// Reusable decoding scratch (one per thread).
+struct ResidualScratch {
+    std::vector<float> prediction;
+    std::vector<uint8_t> context;
+    std::vector<uint32_t> z;
+    RansTable tables[kContextClasses];  // reused: no allocation per block
+    WordRansTableStorage word_table;
+};
+
+// Decodes the block of n elements starting at element `first` of a tensor whose
+// whole low precision is `low`, writing n elements of dtype t to `high`.
+void decode_residual_block(const uint8_t* blob, size_t blob_size, DType t, const LowScheme& scheme,
+                           const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
+                           ResidualScratch& scratch, const std::string& what);
+
+}  // namespace qstore

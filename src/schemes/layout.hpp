@@ -1,0 +1,72 @@
+// How a low precision is laid out as safetensors (what `qstore unpack --precision low`
+// writes and `qstore pack --low FILE` reads), for a high tensor "P.weight" (P = the
+// name without ".weight"; names without that suffix use the whole name as P and as
+// the code tensor's name):
+//   int8-row / int8-tensor   P.weight I8 (high shape), P.SCB F32 [rows] / [1]      (bitsandbytes)
+//   int8-group:G             P.weight I8, P.weight_scale F32 [rows, ceil(cols/G)] (compressed-tensors)
+//   fp8-e4m3-row             P.weight F8_E4M3, P.weight_scale F32 [rows, 1]       (vLLM / llm-compressor)
+//   fp8-e4m3-tensor / -e5m2  P.weight F8_*, P.weight_scale F32 [1]
+//   fp8-e4m3-block128        P.weight F8_E4M3, P.weight_scale_inv F32 [ceil(rows/128), ceil(cols/128)] (DeepSeek-V3)
+//   q8_0 / q4_0              P.weight U8 [rows, cols/32 * 34 or 18]: ggml's block bytes
+//   int4-asym-group:G        P.qweight I32 [rows, cols/8], P.scales F16 [rows, ceil(cols/G)],
+//                            P.qzeros U8 [rows, ceil(cols/G)]
+//   uint8-asym-tensor        W_quantized U8 (high shape), W_scale F32 [], W_zero_point U8 []
+//                            (W = the full high name; ONNX QuantizeLinear initializer names)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "schemes/scheme.hpp"
+
+namespace qstore {
+
+struct LowTensorNames {
+    std::string codes, scales, zero_points;  // empty: the scheme has no such tensor
+};
+
+inline LowTensorNames low_tensor_names(const LowScheme& scheme, const std::string& weight_name) {
+    const std::string suffix = ".weight";
+    const bool has_suffix = weight_name.size() > suffix.size() &&
+                            weight_name.compare(weight_name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    const std::string prefix = has_suffix ? weight_name.substr(0, weight_name.size() - suffix.size()) : weight_name;
+    switch (scheme.id()) {
+        case SchemeId::int8_row:
+        case SchemeId::int8_tensor: return {weight_name, prefix + ".SCB", ""};
+        case SchemeId::fp8_e4m3_block: return {weight_name, prefix + ".weight_scale_inv", ""};
+        case SchemeId::q8_0:
+        case SchemeId::q4_0: return {weight_name, "", ""};
+        case SchemeId::int4_asym_group: return {prefix + ".qweight", prefix + ".scales", prefix + ".qzeros"};
+        case SchemeId::uint8_asym_tensor:
+            return {weight_name + "_quantized", weight_name + "_scale", weight_name + "_zero_point"};
+        default: return {weight_name, prefix + ".weight_scale", ""};
+    }
+}
+
+inline std::vector<uint64_t> low_code_shape(const LowScheme& scheme, const Geometry& g,
+                                            const std::vector<uint64_t>& high_shape) {
+    switch (scheme.id()) {
+        case SchemeId::q8_0:
+        case SchemeId::q4_0:
+        case SchemeId::int4_asym_group: return {g.rows, scheme.code_bytes(g) / g.rows / dtype_size(scheme.code_dtype())};
+        default: return high_shape;
+    }
+}
+
+// Shape of the scales (and of the zero points) tensor.
+inline std::vector<uint64_t> low_scale_shape(const LowScheme& scheme, const Geometry& g) {
+    const uint64_t n = scheme.scale_count(g);
+    switch (scheme.id()) {
+        case SchemeId::int8_row:
+        case SchemeId::int8_tensor:
+        case SchemeId::fp8_e4m3_tensor:
+        case SchemeId::fp8_e5m2_tensor: return {n};
+        case SchemeId::fp8_e4m3_row: return {n, 1};
+        case SchemeId::uint8_asym_tensor: return {};
+        case SchemeId::fp8_e4m3_block: return {(g.rows + 127) / 128, n / ((g.rows + 127) / 128)};
+        default: return {g.rows, n / g.rows};  // groups and GGUF blocks along the row
+    }
+}
+
+}  // namespace qstore
