@@ -30,6 +30,20 @@ const PartRef* TensorRecord::part(size_t level, PartRole role) const {
     return nullptr;
 }
 
+FormatFeatures& FormatFeatures::operator|=(const FormatFeatures& o) {
+    chain = chain || o.chain;
+    scheme_since_1_1 = scheme_since_1_1 || o.scheme_since_1_1;
+    word_layout_block = word_layout_block || o.word_layout_block;
+    rans_model = rans_model || o.rans_model;
+    return *this;
+}
+
+uint16_t format_minor_needed(const FormatFeatures& f) {
+    if (f.rans_model) return 3;
+    if (f.chain || f.scheme_since_1_1 || f.word_layout_block) return 1;
+    return 0;
+}
+
 std::vector<uint8_t> serialize_header(const FileHeader& h) {
     std::vector<uint8_t> out;
     put_bytes(out, kMagic, 8);

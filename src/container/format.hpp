@@ -39,6 +39,20 @@ struct FileHeader {
     uint64_t low_prefix_end = 0;  // first byte that level 0 (the low precision) does not need
 };
 
+// What a file uses that format 1.0 did not have (docs/FORMAT.md §1, `minor`).
+struct FormatFeatures {
+    bool chain = false;              // 1.1: a tensor with two or more low levels (scheme byte 255)
+    bool scheme_since_1_1 = false;   // 1.1: a scheme byte 6..11
+    bool word_layout_block = false;  // 1.1: a residual block in the word-rANS layout
+    // 1.3: a rANS model in syntax 2 (every model qstore writes, so also every word_rans
+    // stream, which 1.2 added).
+    bool rans_model = false;
+    FormatFeatures& operator|=(const FormatFeatures& o);
+};
+// The lowest format minor version that reads a file using `f`: the one place where
+// features map to versions (the header's `minor`).
+uint16_t format_minor_needed(const FormatFeatures& f);
+
 struct SectionEntry {
     uint32_t kind = 0;
     uint32_t flags = 0;

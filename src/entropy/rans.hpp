@@ -23,8 +23,6 @@
 namespace qstore {
 
 constexpr int kRansMaxScaleBits = 12;
-// Files holding models written by rans_write_model (syntax 2) are format 1.3 or later.
-constexpr uint16_t kRansModelFormatMinor = 3;
 constexpr int kRansLanes = 4;
 constexpr uint32_t kRansLow = 1u << 23;  // states live in [kRansLow, 256 * kRansLow)
 

@@ -101,7 +101,7 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
         if (std::min(zstd_size, rans_size) < n) {
             const bool use_rans = rans_size <= zstd_size;
             const StreamCodec codec = !use_rans ? StreamCodec::zstd : word ? StreamCodec::word_rans : StreamCodec::rans;
-            if (use_rans) format_minor_ = std::max(format_minor_, kRansModelFormatMinor);  // its model
+            wrote_rans_model_ = wrote_rans_model_ || use_rans;
             put_u8(table, static_cast<uint8_t>(codec));
             put_varint(table, n);
             put_varint(table, use_rans ? rans_size : zstd_size);

@@ -30,9 +30,9 @@ public:
 
     // Encodes `streams` (pointer, length pairs) into one stream-set blob.
     void encode(const std::vector<std::pair<const uint8_t*, size_t>>& streams, ByteVector& out);
-    // The lowest format minor version that reads everything this encoder has written
-    // (kRansModelFormatMinor once a rans or word_rans stream was written, else 0).
-    uint16_t format_minor() const { return format_minor_; }
+    // True once a rans or word_rans stream was written (each holds a rANS model, which
+    // decides the file's format version: container/format.hpp, FormatFeatures).
+    bool wrote_rans_model() const { return wrote_rans_model_; }
 
 private:
     // False when a sample of a long stream says zstd would not beat rANS (no trial).
@@ -44,7 +44,7 @@ private:
     ByteVector rans_scratch_;
     ByteVector table_;
     ByteVector payload_;
-    uint16_t format_minor_ = 0;
+    bool wrote_rans_model_ = false;
 };
 
 struct StreamRef {

@@ -354,10 +354,6 @@ std::vector<std::string> GgufReader::tensor_names() const {
     return names;
 }
 
-void GgufReader::release(const SafetensorsTensor& t) const {
-    file_->release_prefix(static_cast<size_t>(t.data + t.size - file_->data()));
-}
-
 // ---------------------------------------------------------------------------
 
 GgufWriter::GgufWriter(const std::string& path, std::vector<Entry> entries,

@@ -88,7 +88,6 @@ public:
     const SafetensorsTensor* find(const std::string& name) const override;
     void read(const SafetensorsTensor& t, uint8_t* dst) const override;
     std::vector<std::string> tensor_names() const override;  // infos(), available or not
-    void release(const SafetensorsTensor& t) const override;
 
 private:
     void check_no_overlap(const std::string& path) const;  // Errc::corrupt if two tensors share bytes

@@ -88,16 +88,6 @@ const uint8_t* ReadAhead::get(const MappedFile& file, uint64_t begin, uint64_t e
     return memory + (begin - begin_);
 }
 
-void MappedFile::release_prefix(size_t end) const {
-    if (!data_) return;
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    end = std::min(end, size_) / page * page;  // whole pages only: the next one may be in use
-    size_t from = released_.load();
-    if (end < from + kReleaseStep) return;
-    if (!released_.compare_exchange_strong(from, end)) return;  // another thread just did
-    ::madvise(const_cast<uint8_t*>(data_) + from, end - from, MADV_DONTNEED);
-}
-
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
     if (fd_ >= 0) ::close(fd_);

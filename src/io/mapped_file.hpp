@@ -1,7 +1,6 @@
 // A read-only memory map of a whole file (RAII). Empty files map to size 0.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,13 +17,6 @@ public:
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
-    // For a consumer going through the file in order, done with [0, end): drops those
-    // pages from this process's memory (re-read from the page cache if touched again),
-    // so streaming over a large file keeps RSS small. Pages go in steps of at least
-    // kReleaseStep: each madvise makes every CPU running this process flush its TLB
-    // (an interrupt per CPU, slow in VMs), too dear to pay per small tensor.
-    void release_prefix(size_t end) const;
-    static constexpr size_t kReleaseStep = size_t{4} << 20;
     // Copies [offset, offset + n) of the file into dst with pread, without mapping any
     // page into this process: a scan of the page cache by read is several times faster
     // than touching a fresh mapping (one page fault per 16 pages, TLB misses on 4 KiB
@@ -41,7 +33,6 @@ private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
     int fd_ = -1;  // kept open for read_at
-    mutable std::atomic<size_t> released_{0};  // [0, released_) has been dropped
 };
 
 // A read-ahead window over files: byte ranges are served from memory that one pread

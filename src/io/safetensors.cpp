@@ -285,14 +285,6 @@ void SafetensorsReader::add_file(const std::string& file) {
     files_.push_back(std::move(mf));
 }
 
-void SafetensorsReader::release(const SafetensorsTensor& t) const {
-    // Consumers go through tensors in data order, so everything of the file up to the
-    // end of this tensor is done with: releasing that whole range also frees the pages
-    // that small tensors share with their neighbours.
-    const MappedFile& f = *files_.at(t.file_index);
-    f.release_prefix(static_cast<size_t>(t.data + t.size - f.data()));
-}
-
 void SafetensorsReader::read(const SafetensorsTensor& t, uint8_t* dst) const {
     const MappedFile& f = *files_.at(t.file_index);
     f.read_at(static_cast<uint64_t>(t.data - f.data()), dst, t.size);

@@ -39,9 +39,6 @@ public:
     const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
     const SafetensorsTensor* find(const std::string& name) const override;
     std::vector<std::string> tensor_names() const override;
-    // Drops the pages of a tensor, and of its file up to it, from memory once consumed
-    // (MappedFile::release_prefix); meant for a pass over tensors() in order.
-    void release(const SafetensorsTensor& t) const override;
     // Copies a tensor's bytes (t.size) to dst with pread, without touching the mapping:
     // for a consumer that reads them more than once (a mapping's first touch costs a
     // page fault per 16 pages and TLB misses on 4 KiB pages).

@@ -20,9 +20,6 @@ public:
     virtual void read(const SafetensorsTensor& t, uint8_t* dst) const = 0;
     // Every tensor of the source, usable or not (what a pack reports as unused).
     virtual std::vector<std::string> tensor_names() const = 0;
-    // The tensor has been consumed: its pages (and those of its file before it) may be
-    // dropped from memory.
-    virtual void release(const SafetensorsTensor& t) const = 0;
 };
 
 }  // namespace qstore
