@@ -222,24 +222,13 @@ bool is_gguf_file(const std::string& path) {
 
 // ---------------------------------------------------------------------------
 
-GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedFile>(path)) {
-    const uint8_t* base = file_->data();
-    const uint64_t fsize = file_->size();
-    Cursor c(*file_, path);
-    if (fsize < 4 || c.u(4, "the header") != kGgufMagic) fail(Errc::corrupt, path + ": not a GGUF file (no GGUF magic)");
-    version_ = static_cast<uint32_t>(c.u(4, "the header"));
-    if (version_ != 2 && version_ != 3)
-        fail(Errc::unsupported, path + ": GGUF version " + std::to_string(version_) +
-                                    " (qstore reads versions 2 and 3, little-endian)");
-    const uint64_t tensor_count = c.u(8, "the header");
-    const uint64_t kv_count = c.u(8, "the header");
-    // A key/value pair takes at least 8 + 4 + 1 bytes, a tensor info 8 + 4 + 4 + 8.
-    if (kv_count > c.left() / 13) fail(Errc::corrupt, path + ": GGUF key/value count " + std::to_string(kv_count) + " beyond end of file");
-    if (tensor_count > c.left() / 24) fail(Errc::corrupt, path + ": GGUF tensor count " + std::to_string(tensor_count) + " beyond end of file");
+namespace {
 
-    bool have_alignment = false;
+// The key/value pairs; general.alignment, if present, into `alignment`.
+std::vector<GgufKV> read_key_values(Cursor& c, uint64_t count, const std::string& path, uint32_t& alignment) {
+    std::vector<GgufKV> kvs;
     std::set<std::string> keys;
-    for (uint64_t i = 0; i < kv_count; ++i) {
+    for (uint64_t i = 0; i < count; ++i) {
         GgufKV kv;
         kv.key = c.str("a key");
         check_name(kv.key, path + ": GGUF ", "key");
@@ -249,18 +238,20 @@ GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedF
         kv.text = read_value(c, kv.type, 0, path, kv.key);
         if (kv.key == "general.alignment") {
             if (kv.type != kU32) fail(Errc::corrupt, path + ": GGUF general.alignment is not a u32");
-            alignment_ = static_cast<uint32_t>(c.u_at(at, 4));
-            if (alignment_ == 0 || (alignment_ & (alignment_ - 1)) != 0)
-                fail(Errc::corrupt, path + ": GGUF general.alignment " + std::to_string(alignment_) +
+            alignment = static_cast<uint32_t>(c.u_at(at, 4));
+            if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+                fail(Errc::corrupt, path + ": GGUF general.alignment " + std::to_string(alignment) +
                                         " is not a power of two");
-            have_alignment = true;
         }
-        kvs_.push_back(std::move(kv));
+        kvs.push_back(std::move(kv));
     }
-    (void)have_alignment;
+    return kvs;
+}
 
+std::vector<GgufTensorInfo> read_tensor_infos(Cursor& c, uint64_t count, uint32_t alignment, const std::string& path) {
+    std::vector<GgufTensorInfo> infos;
     std::set<std::string> names;
-    for (uint64_t i = 0; i < tensor_count; ++i) {
+    for (uint64_t i = 0; i < count; ++i) {
         GgufTensorInfo t;
         t.name = c.str("a tensor name");
         check_name(t.name, path + ": GGUF ", "tensor name");
@@ -276,17 +267,45 @@ GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedF
         }
         t.type = static_cast<uint32_t>(c.u(4, "a tensor info"));
         t.offset = c.u(8, "a tensor info");
-        if (t.offset % alignment_ != 0)
+        if (t.offset % alignment != 0)
             fail(Errc::corrupt, path + ": GGUF tensor '" + t.name + "': offset " + std::to_string(t.offset) +
-                                    " is not a multiple of the alignment " + std::to_string(alignment_));
+                                    " is not a multiple of the alignment " + std::to_string(alignment));
         if (!names.insert(t.name).second) fail(Errc::corrupt, path + ": GGUF tensor '" + t.name + "' appears twice");
         DType dt;
         t.available = plain_dtype(t.type, dt) || block_bytes(t.type) != 0;
-        infos_.push_back(std::move(t));
+        infos.push_back(std::move(t));
     }
-    data_offset_ = c.pos() + pad_to(c.pos(), alignment_);
-    const uint64_t data_size = data_offset_ < fsize ? fsize - data_offset_ : 0;
+    return infos;
+}
 
+}  // namespace
+
+GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedFile>(path)) {
+    Cursor c(*file_, path);
+    if (file_->size() < 4 || c.u(4, "the header") != kGgufMagic)
+        fail(Errc::corrupt, path + ": not a GGUF file (no GGUF magic)");
+    version_ = static_cast<uint32_t>(c.u(4, "the header"));
+    if (version_ != 2 && version_ != 3)
+        fail(Errc::unsupported, path + ": GGUF version " + std::to_string(version_) +
+                                    " (qstore reads versions 2 and 3, little-endian)");
+    const uint64_t tensor_count = c.u(8, "the header");
+    const uint64_t kv_count = c.u(8, "the header");
+    // A key/value pair takes at least 8 + 4 + 1 bytes, a tensor info 8 + 4 + 4 + 8.
+    if (kv_count > c.left() / 13) fail(Errc::corrupt, path + ": GGUF key/value count " + std::to_string(kv_count) + " beyond end of file");
+    if (tensor_count > c.left() / 24) fail(Errc::corrupt, path + ": GGUF tensor count " + std::to_string(tensor_count) + " beyond end of file");
+    kvs_ = read_key_values(c, kv_count, path, alignment_);
+    infos_ = read_tensor_infos(c, tensor_count, alignment_, path);
+    data_offset_ = c.pos() + pad_to(c.pos(), alignment_);
+    add_tensors(path);
+    check_no_overlap(path);
+    for (size_t i = 0; i < tensors_.size(); ++i) by_name_[tensors_[i].name] = i;
+}
+
+// The available tensors in the safetensors form (block types as U8 rows of blocks),
+// by ascending data offset.
+void GgufReader::add_tensors(const std::string& path) {
+    const uint64_t fsize = file_->size();
+    const uint64_t data_size = data_offset_ < fsize ? fsize - data_offset_ : 0;
     for (const auto& info : infos_) {
         if (!info.available) continue;
         const std::string what = path + ": GGUF tensor '" + info.name + "'";
@@ -306,7 +325,7 @@ GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedF
             const uint64_t cols = info.ne.empty() ? 1 : info.ne[0];
             t.shape = {rows, cols / 32 * block_bytes(info.type)};
         }
-        t.data = base + data_offset_ + info.offset;
+        t.data = file_->data() + data_offset_ + info.offset;
         t.size = size;
         t.source = path;
         t.file_index = 0;
@@ -315,8 +334,6 @@ GgufReader::GgufReader(const std::string& path) : file_(std::make_unique<MappedF
     std::stable_sort(tensors_.begin(), tensors_.end(), [](const SafetensorsTensor& a, const SafetensorsTensor& b) {
         return a.data != b.data ? a.data < b.data : a.size < b.size;
     });
-    check_no_overlap(path);
-    for (size_t i = 0; i < tensors_.size(); ++i) by_name_[tensors_[i].name] = i;
 }
 
 void GgufReader::check_no_overlap(const std::string& path) const {

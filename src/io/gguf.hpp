@@ -90,6 +90,7 @@ public:
     std::vector<std::string> tensor_names() const override;  // infos(), available or not
 
 private:
+    void add_tensors(const std::string& path);
     void check_no_overlap(const std::string& path) const;  // Errc::corrupt if two tensors share bytes
     std::unique_ptr<MappedFile> file_;
     uint32_t version_ = 0;

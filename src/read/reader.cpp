@@ -180,12 +180,36 @@ std::vector<uint8_t> decompress_section(const uint8_t* p, const SectionEntry& e,
 // Everything the constructor reads goes through pread (MappedFile::read_at): a file
 // that shrinks while it is being opened is reported as truncated, never as SIGBUS.
 Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(path), options_(options) {
+    read_header_and_directory();
+    const auto [meta, index] = classify_sections();
+    for (const SectionEntry* s : {meta, index}) {
+        if (!s) continue;
+        auto raw = read_small_section(*s, path + (s == index ? ": tensor index" : ": metadata"));
+        if (s == meta) metadata_json_.assign(raw.begin(), raw.end());
+        else tensors_ = parse_index(raw.data(), raw.size(), path);
+    }
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+        const TensorRecord& t = tensors_[i];
+        with_lazy_context([&] { return tensor_context(t); }, [&] {
+            if (!by_name_.emplace(t.name, i).second) fail(Errc::corrupt, kInTensor + "appears twice in the index");
+            check_record(t, kInTensor);
+        });
+    }
+    pool_ = std::make_unique<ThreadPool>(options_.threads);
+    scratch_ = std::make_unique<ResourcePool<DecodeScratch>>([] { return std::make_unique<DecodeScratch>(); });
+    staging_ = std::make_unique<ResourcePool<StagingBuffer>>([] { return std::make_unique<StagingBuffer>(); });
+    code_buffers_ = std::make_unique<ResourcePool<ReusableBytes>>([] { return std::make_unique<ReusableBytes>(); });
+}
+
+std::vector<uint8_t> Reader::read_bytes(uint64_t offset, uint64_t n) const {
+    std::vector<uint8_t> v(static_cast<size_t>(n));
+    file_.read_at(offset, v.data(), v.size());
+    return v;
+}
+
+void Reader::read_header_and_directory() {
+    const std::string& path = file_.path();
     const uint64_t size = file_.size();
-    auto read_bytes = [&](uint64_t offset, uint64_t n) {
-        std::vector<uint8_t> v(static_cast<size_t>(n));
-        file_.read_at(offset, v.data(), v.size());
-        return v;
-    };
     if (size < kHeaderSize) {
         if (size >= 8 && std::memcmp(read_bytes(0, 8).data(), kMagic, 8) == 0)
             fail(Errc::truncated, path + ": truncated: the file ends inside its header");
@@ -201,7 +225,12 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
                                   std::to_string(size) + " of " + std::to_string(header_.file_size) + " bytes)");
     sections_ = parse_directory(read_bytes(header_.directory_offset, directory_size(header_.directory_count)).data(),
                                 header_.directory_count, path);
+}
 
+// Sorts the directory's sections by kind: the level sections into level_sections_;
+// returns the metadata (may be null) and tensor index sections.
+std::pair<const SectionEntry*, const SectionEntry*> Reader::classify_sections() {
+    const std::string& path = file_.path();
     const SectionEntry* index = nullptr;
     const SectionEntry* meta = nullptr;
     for (const auto& s : sections_) {
@@ -229,63 +258,57 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
         }
     }
     if (!index) fail(Errc::corrupt, path + ": no tensor index section");
-    for (const SectionEntry* s : {meta, index}) {
-        if (!s) continue;
-        const std::string what = path + (s == index ? ": tensor index" : ": metadata");
-        if (s->offset + s->stored_size > size) fail(Errc::truncated, what + ": truncated: section beyond end of file");
-        const std::vector<uint8_t> stored = read_bytes(s->offset, s->stored_size);
-        if (checksum(stored.data(), stored.size()) != s->checksum) fail(Errc::corrupt, what + ": checksum mismatch");
-        auto raw = decompress_section(stored.data(), *s, what);
-        if (s == meta) metadata_json_.assign(raw.begin(), raw.end());
-        else tensors_ = parse_index(raw.data(), raw.size(), path);
-    }
+    return {meta, index};
+}
 
-    for (size_t i = 0; i < tensors_.size(); ++i) {
-        const TensorRecord& t = tensors_[i];
-        with_lazy_context([&] { return tensor_context(t); }, [&] {
-            const std::string& what = kInTensor;
-            if (!by_name_.emplace(t.name, i).second) fail(Errc::corrupt, what + "appears twice in the index");
-            if (t.high_dtype == DType::unknown) fail(Errc::corrupt, what + "unknown dtype");
-            if (t.levels.size() != t.low.size() + 1) fail(Errc::corrupt, what + "wrong number of precision levels");
-            if (t.quantized()) {
-                if (!dtype_is_quantizable(t.high_dtype) || t.shape.size() < 2 || t.elements() == 0)
-                    fail(Errc::corrupt, what + "quantized tensor with a non-float dtype or an empty shape");
-                if (t.rows_per_block == 0) fail(Errc::corrupt, what + "zero rows per block");
-                for (size_t k = 0; k < t.low.size(); ++k) {
-                    const LowScheme& s = t.scheme(k);
-                    if (!s.accepts(t.geometry())) fail(Errc::corrupt, what + "shape not allowed by scheme " + s.name());
-                    require_part(t, k, k == 0 ? PartRole::codes : PartRole::code_residual, what);
-                    require_part(t, k, PartRole::scales, what);
-                    if (s.has_zero_points()) require_part(t, k, PartRole::zero_points, what);
-                }
-                require_part(t, t.top_level(), PartRole::residual, what);
-            } else {
-                require_part(t, 0, PartRole::data, what);
-            }
-            for (size_t level = 0; level < t.levels.size(); ++level) {
-                auto it = level_sections_.find(static_cast<uint32_t>(level));
-                if (it == level_sections_.end()) fail(Errc::corrupt, what + "no section for level " + std::to_string(level));
-                for (const auto& p : t.levels[level]) {
-                    if (p.offset > it->second->stored_size || p.size > it->second->stored_size - p.offset)
-                        fail(Errc::corrupt, what + "a part lies outside its section");
-                    // Each role allows exactly the encodings the decoder implements, at its levels.
-                    const bool top = level == t.top_level();
-                    const bool ok =
-                        (p.role == PartRole::data && p.encoding == PartEncoding::raw && !t.quantized()) ||
-                        (p.role == PartRole::codes && p.encoding != PartEncoding::byte_planes && level == 0 && !top) ||
-                        ((p.role == PartRole::scales || p.role == PartRole::zero_points) && !top &&
-                         (p.encoding == PartEncoding::byte_planes || (p.encoding == PartEncoding::raw && level == 0))) ||
-                        (p.role == PartRole::code_residual && p.encoding == PartEncoding::blocks && level > 0 && !top) ||
-                        (p.role == PartRole::residual && p.encoding == PartEncoding::blocks && top && t.quantized());
-                    if (!ok) fail(Errc::corrupt, what + "part of unknown role or with a wrong encoding");
-                }
-            }
-        });
+// A metadata or index section: read, checksum checked, decompressed.
+std::vector<uint8_t> Reader::read_small_section(const SectionEntry& s, const std::string& what) const {
+    if (s.offset + s.stored_size > file_.size()) fail(Errc::truncated, what + ": truncated: section beyond end of file");
+    const std::vector<uint8_t> stored = read_bytes(s.offset, s.stored_size);
+    if (checksum(stored.data(), stored.size()) != s.checksum) fail(Errc::corrupt, what + ": checksum mismatch");
+    return decompress_section(stored.data(), s, what);
+}
+
+// A tensor's record makes sense: dtype, levels, and every part with the role, encoding
+// and place its scheme needs (the data itself is checked when loaded).
+void Reader::check_record(const TensorRecord& t, const std::string& what) const {
+    if (t.high_dtype == DType::unknown) fail(Errc::corrupt, what + "unknown dtype");
+    if (t.levels.size() != t.low.size() + 1) fail(Errc::corrupt, what + "wrong number of precision levels");
+    if (t.quantized()) {
+        if (!dtype_is_quantizable(t.high_dtype) || t.shape.size() < 2 || t.elements() == 0)
+            fail(Errc::corrupt, what + "quantized tensor with a non-float dtype or an empty shape");
+        if (t.rows_per_block == 0) fail(Errc::corrupt, what + "zero rows per block");
+        for (size_t k = 0; k < t.low.size(); ++k) {
+            const LowScheme& s = t.scheme(k);
+            if (!s.accepts(t.geometry())) fail(Errc::corrupt, what + "shape not allowed by scheme " + s.name());
+            require_part(t, k, k == 0 ? PartRole::codes : PartRole::code_residual, what);
+            require_part(t, k, PartRole::scales, what);
+            if (s.has_zero_points()) require_part(t, k, PartRole::zero_points, what);
+        }
+        require_part(t, t.top_level(), PartRole::residual, what);
+    } else {
+        require_part(t, 0, PartRole::data, what);
     }
-    pool_ = std::make_unique<ThreadPool>(options_.threads);
-    scratch_ = std::make_unique<ResourcePool<DecodeScratch>>([] { return std::make_unique<DecodeScratch>(); });
-    staging_ = std::make_unique<ResourcePool<StagingBuffer>>([] { return std::make_unique<StagingBuffer>(); });
-    code_buffers_ = std::make_unique<ResourcePool<ReusableBytes>>([] { return std::make_unique<ReusableBytes>(); });
+    for (size_t level = 0; level < t.levels.size(); ++level) {
+        auto it = level_sections_.find(static_cast<uint32_t>(level));
+        if (it == level_sections_.end()) fail(Errc::corrupt, what + "no section for level " + std::to_string(level));
+        for (const auto& p : t.levels[level]) {
+            if (p.offset > it->second->stored_size || p.size > it->second->stored_size - p.offset)
+                fail(Errc::corrupt, what + "a part lies outside its section");
+            if (!part_allowed(t, level, p)) fail(Errc::corrupt, what + "part of unknown role or with a wrong encoding");
+        }
+    }
+}
+
+// Each role allows exactly the encodings the decoder implements, at its levels.
+bool Reader::part_allowed(const TensorRecord& t, size_t level, const PartRef& p) {
+    const bool top = level == t.top_level();
+    return (p.role == PartRole::data && p.encoding == PartEncoding::raw && !t.quantized()) ||
+           (p.role == PartRole::codes && p.encoding != PartEncoding::byte_planes && level == 0 && !top) ||
+           ((p.role == PartRole::scales || p.role == PartRole::zero_points) && !top &&
+            (p.encoding == PartEncoding::byte_planes || (p.encoding == PartEncoding::raw && level == 0))) ||
+           (p.role == PartRole::code_residual && p.encoding == PartEncoding::blocks && level > 0 && !top) ||
+           (p.role == PartRole::residual && p.encoding == PartEncoding::blocks && top && t.quantized());
 }
 
 Reader::~Reader() = default;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <utility>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -106,6 +107,15 @@ private:
     void check_declared_sizes(TensorParts& parts) const;
     void decode_planes(TensorParts& parts, size_t level, const PartRef& p, uint64_t n, size_t width, uint8_t* bytes,
                        const std::string& what) const;
+
+    // Opening, in order: header and directory, the sections by kind, the metadata and
+    // index sections, each tensor's record.
+    std::vector<uint8_t> read_bytes(uint64_t offset, uint64_t n) const;
+    void read_header_and_directory();
+    std::pair<const SectionEntry*, const SectionEntry*> classify_sections();
+    std::vector<uint8_t> read_small_section(const SectionEntry& s, const std::string& what) const;
+    void check_record(const TensorRecord& t, const std::string& what) const;
+    static bool part_allowed(const TensorRecord& t, size_t level, const PartRef& p);
 
     MappedFile file_;
     ReaderOptions options_;
