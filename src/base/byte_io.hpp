@@ -46,8 +46,8 @@ inline void put_varint(Bytes& out, uint64_t v) {
 // Room for `more` bytes after the end of `out` without a reallocation. When it must
 // grow, the capacity at least doubles: encoders append to buffers that are cleared and
 // reused from block to block, and std::vector grows a cleared vector to exactly the
-// size asked for, so every larger block moved the buffer to fresh memory, first
-// touched again (~12 us per 4 KiB page on the benchmark's VM).
+// size asked for, so every larger block would move the buffer to fresh memory, whose
+// pages fault in again on first touch (microseconds per 4 KiB page).
 template <class Bytes>
 inline void reserve_more(Bytes& out, size_t more) {
     const size_t need = out.size() + more;

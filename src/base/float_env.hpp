@@ -18,7 +18,7 @@ class FloatEnvironmentGuard {
 public:
     // Guards nest: only the outermost one of a thread reads and sets the environment
     // (reading it costs tens of cycles, and a block's decoder predicts tile by tile,
-    // each prediction call holding its own guard: 2% of a whole F16 load).
+    // each prediction call holding its own guard: reading it in every guard adds up).
     FloatEnvironmentGuard() {
         if (depth_++ > 0) return;
         round_ = std::fegetround();

@@ -29,8 +29,8 @@ void unmap_large_pages(void* p, size_t size) { ::munmap(p, large_pages_size(size
 uint8_t* ReusableBytes::grow(size_t n, size_t keep) {
     if (n + kSlack <= capacity_) return data_;
     // Exactly what is asked for (large buffers in whole 2 MiB units): growing twofold
-    // saved ~190 of blazepose pack's page faults but raised the synthetic 100M model's
-    // pack peak RSS from 140 to 160 MB. Allocated before the old buffer is let go: if
+    // would fault in fewer pages but raise a pack's peak memory noticeably
+    // (docs/design/code-notes.md). Allocated before the old buffer is let go: if
     // that fails, this buffer is as it was (another thread may still append to it).
     const size_t want = n + kSlack;
     ReusableBytes fresh(mapped_from_);

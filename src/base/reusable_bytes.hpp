@@ -3,8 +3,9 @@
 // be zeroed and, when large, page-faulted in again each time. Buffers of 256 KiB and
 // more are mapped in whole 2 MiB units that ask for transparent huge pages, so that
 // first touching them costs one fault per 2 MiB instead of one per 4 KiB page (systems
-// with THP in "madvise" mode, the default of Debian's kernels): a first load from a
-// fresh handle was 4x slower than later ones without it (docs/BENCHMARKS.md).
+// with THP in "madvise" mode, the default of Debian's kernels): without it, the page
+// faults make a fresh handle's first loads much slower than later ones
+// (docs/design/code-notes.md).
 #pragma once
 
 #include <cstddef>
@@ -62,10 +63,10 @@ void unmap_large_pages(void* p, size_t size);
 
 // An allocator for the encoders' output vectors (ByteVector): allocations from
 // ReusableBytes::kMappedFrom bytes on 2 MiB pages, like ReusableBytes', smaller ones
-// from operator new. A first touch of a 4 KiB page costs ~12 us on the benchmark's VM,
-// and the blocks and streams a pack encodes are up to a few MB each: with them in plain
-// vectors, regrown per block, blazepose's pack took ~3000 page faults, ~1600 now
-// (docs/BENCHMARKS.md, library 1.3.5).
+// from operator new. The first touch of a 4 KiB page is a page fault, which costs
+// microseconds, and the blocks and streams a pack encodes are up to a few MB each: in
+// plain vectors, regrown per block, they would fault in anew page by page (fewer,
+// larger pages: docs/design/code-notes.md).
 template <class T>
 struct LargePageAllocator {
     using value_type = T;

@@ -39,7 +39,7 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits)
     uint64_t n = 0;
     for (int j = 0; j < distinct; ++j) n += count[present[j]];
     // About n/4 slots (at most 4096): the decoder builds a table of 2^scale_bits per
-    // model, and on the shared models finer tables cost more than they save.
+    // model, and finer tables cost more than they save.
     if (n == 0) fail(Errc::internal, "rANS model of no symbols");
     const int cap = std::clamp(max_scale_bits, 1, kRansMaxScaleBits);
     m.scale_bits = std::clamp(bit_length(n) - 2, std::min(std::max(bit_length(distinct) + 1, 2), cap), cap);

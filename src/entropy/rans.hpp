@@ -1,7 +1,8 @@
 // Static rANS (range asymmetric numeral systems) over byte symbols: the entropy coder
-// of qstore's low codes and residual tokens. zstd's Huffman literals lose 0.3-0.5 bit
-// per symbol on the small, skewed alphabets of residual tokens (docs/BENCHMARKS.md);
-// rANS codes within ~0.01 bit of the empirical entropy plus a small table.
+// of qstore's low codes and residual tokens. Huffman codes (zstd's literals) spend a
+// whole number of bits per symbol, which loses a good part of a bit on the small,
+// skewed alphabets of residual tokens; rANS codes close to the empirical entropy, plus
+// a small table (docs/design/code-notes.md).
 //
 // One payload may switch between several frequency models (contexts) symbol by
 // symbol; the decoder must know each symbol's context before decoding it. Four

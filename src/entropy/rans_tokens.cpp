@@ -237,8 +237,9 @@ QSTORE_TARGET_AVX2 size_t avx2_tokens_narrow(const uint8_t* tokens, size_t m, ui
 // AVX2, 32-bit dtypes: 8 tokens per vector, the same prefix sum of extra-bit counts.
 // Fields are <= 29 bits (240 bits for 8), so 64-bit lanes and two 16-byte windows, one
 // per 4 fields, each copied to both 128-bit halves for the in-half byte shuffle (AVX2 has
-// no cross-lane one) that moves each field's 5 bytes into its lane (byte shuffles beat
-// two 4-lane 64-bit gathers on AMD Zen 3). Same contract as avx512_tokens.
+// no cross-lane one) that moves each field's 5 bytes into its lane (byte shuffles cost
+// less than the two 4-lane 64-bit gathers that would do the same). Same contract as
+// avx512_tokens.
 QSTORE_TARGET_AVX2 size_t avx2_tokens_wide(const uint8_t* tokens, size_t m, uint32_t max_tok,
                                                         const uint8_t* data, size_t size, uint64_t& pos_ref,
                                                         uint32_t* z, bool& bad) {

@@ -483,10 +483,10 @@ QSTORE_TARGET_AVX2 size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const
     const int* slots = reinterpret_cast<const int*>(t.slots);
     // A group's table entries are kept whole and their symbols packed one group later:
     // the packing's instructions then never wait for a gather in the scheduler, where
-    // (on AMD Zen 3) they kept the next steps' instructions out (measured: +15%). For the
-    // same reason each group runs in two passes: every vector's gather and state update
-    // first, then the renormalizations, which follow each other through p (with one
-    // pass, 64 lanes decoded 15-26% fewer symbols/s on AMD Zen 3: docs/BENCHMARKS.md, 1.3.8).
+    // they would keep the next steps' instructions out. For the same reason each group
+    // runs in two passes: every vector's gather and state update first, then the
+    // renormalizations, which follow each other through p; so every gather of a group
+    // is under way before the first renormalization (docs/design/code-notes.md).
     alignas(32) uint32_t entries[2][N];
     const uint8_t* p = p_ref;
     size_t g = 0;

@@ -105,8 +105,8 @@ void word_rans_encode_stream(const uint8_t* data, size_t n, ByteVector& out);
 // returns false without encoding (`out` then holds the start of the stream). The bound,
 // taken before any symbol is coded: the lane byte, the model, the model's cost of the
 // symbols (sum of count * log2(2^scale_bits / freq), bits / 8) and 2 bytes per lane
-// (the final states take 4 bytes per lane; measured on the shared models, each coded
-// stream was 2.6 to 3.6 bytes per lane above the first three).
+// (the final states take 4 bytes per lane; coded streams come out a few bytes per lane
+// above the first three, so 2 keeps the bound below the coded size).
 bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count,
                              ByteVector& out, size_t limit = SIZE_MAX);
 // Decodes exactly n symbols from stored[0, stored_size) (Errc::corrupt on any damage).

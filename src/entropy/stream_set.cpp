@@ -26,13 +26,12 @@ constexpr size_t kZstdSample = 16384;
 }  // namespace
 
 // On long streams zstd beats the word rANS coder only through matches (rANS's fixed
-// costs, a few hundred bytes, are below 0.5% there, and order-0 rANS is within a
-// fraction of a percent of the entropy, where zstd's Huffman literals are 1-3% above
-// it). A sample tells whether there are matches: zstd of the first kZstdSample bytes
-// against their order-0 cost under the whole stream's counts. No gain on the sample,
-// no full zstd trial. On the shared models this skips the zstd trial on 89-100% of the
-// bytes of streams from kZstdSampleFrom codes, for 0.02-0.04% larger files (the
-// streams where zstd would still have won by up to 1%).
+// costs, a few hundred bytes, are small there, and order-0 rANS codes closer to the
+// entropy than zstd's Huffman literals). A sample tells whether there are matches:
+// zstd of the first kZstdSample bytes against their order-0 cost under the whole
+// stream's counts. No gain on the sample, no full zstd trial. That skips most of the
+// full zstd trials on long streams, for slightly larger files (the few streams where
+// zstd would still have won, by little; docs/design/code-notes.md).
 bool StreamEncoder::zstd_may_win(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count) {
     if (n < kZstdSampleFrom) return true;
     const size_t bound = ZSTD_compressBound(kZstdSample);
@@ -45,9 +44,9 @@ StreamEncoder::StreamEncoder(int zstd_level) : cctx_(ZSTD_createCCtx()), level_(
     if (!cctx_) fail(Errc::out_of_memory, "cannot create a zstd context");
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level_);
     // The fast levels, on quantized codes and scale planes: matches from 7 bytes only
-    // (4-6 byte matches in codes cost about what they save). zstd level 1 on maxim's
-    // codes: 8% faster; files: maxim +0.002%, blazepose -0.013%. (A 64-entry hash table
-    // too was 22% faster but lost distant matches: maxim +0.024%.)
+    // (4-6 byte matches in codes cost about what they save, and finding them takes
+    // time). The hash table keeps its size: a smaller one is faster but loses distant
+    // matches (docs/design/code-notes.md).
     if (level_ <= 1) ZSTD_CCtx_setParameter(cctx_, ZSTD_c_minMatch, 7);
     // Our streams carry their own sizes and checksums; drop zstd's duplicates.
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_contentSizeFlag, 0);

@@ -92,8 +92,8 @@ void FileSink::append_from(FileSink& other) {
     const uint64_t total = other.position_;
     uint64_t done = 0;
     // In the kernel first: no copy through this process (the level sections are most of
-    // a file: maxim's residual is 13 MB). File systems or kernels that cannot (EXDEV,
-    // ENOSYS, EOPNOTSUPP, EINVAL) fall back to reading and writing.
+    // a file, often many MB). File systems or kernels that cannot (EXDEV, ENOSYS,
+    // EOPNOTSUPP, EINVAL) fall back to reading and writing.
     off_t in_offset = 0;
     while (done < total) {
         const ssize_t n = ::copy_file_range(other.fd_, &in_offset, fd_, nullptr, total - done, 0);

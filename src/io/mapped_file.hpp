@@ -37,11 +37,11 @@ private:
 
 // A read-ahead window over files: byte ranges are served from memory that one pread
 // (MappedFile::read_at) filled, so that a walk over small neighbouring ranges costs a
-// system call per window instead of one per range (a system call costs several
-// microseconds in this kind of VM, more than copying a small tensor). The window starts
-// at kFirstWindow bytes and doubles up to the caller's maximum while reads go forward
-// through the file, as the kernel's read-ahead does, so that reading one range here and
-// there does not read far past it. Not thread-safe: one per thread (or per use).
+// system call per window instead of one per range (a system call costs more than
+// copying a small tensor). The window starts at kFirstWindow bytes and doubles up to
+// the caller's maximum while reads go forward through the file, as the kernel's
+// read-ahead does, so that reading one range here and there does not read far past it.
+// Not thread-safe: one per thread (or per use).
 class ReadAhead {
 public:
     static constexpr size_t kFirstWindow = size_t{64} << 10;

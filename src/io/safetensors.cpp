@@ -75,9 +75,10 @@ namespace {
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 // The entries of a safetensors header, read as JSON events (nlohmann's SAX interface)
-// instead of through a document: maxim's header (515 KB, 2731 tensors) builds a map
-// node and strings per key that are all freed again, and the document was most of the
-// cost of opening the model (a fifth of a whole pack of it, most in fresh-page faults).
+// instead of through a document: a document builds a map node and strings per key
+// that are all freed again, which for a header of thousands of tensors is most of the
+// cost of opening the model, largely in faults of fresh pages
+// (docs/design/code-notes.md).
 // Entries are checked as they complete; the first problem stops the parse.
 class HeaderEvents {
 public:

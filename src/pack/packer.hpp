@@ -23,7 +23,7 @@ struct PackOptions {
     bool low_raw = false;                // store the low codes raw and 64-byte aligned (zero-copy loads)
     // Level of every zstd stream. zstd competes with rANS on each stream and wins mostly
     // through its Huffman literals, the same at levels 1 and 3: level 1 writes files
-    // within 0.02% of level 3 in a third of the time (docs/BENCHMARKS.md).
+    // almost as small as level 3 in much less time (docs/design/code-notes.md).
     int zstd_level = 1;
     std::vector<std::string> exclude;    // fnmatch(3) patterns of tensor names stored as they are
     // With a given low file: refuse to pack (Errc::invalid_argument) if any of its tensors

@@ -19,8 +19,8 @@ namespace qstore {
 namespace {
 // Messages raised while a tensor is read start without naming it: the public entry
 // points prefix "file: tensor 'name': " (tensor_context) when an error leaves them, and
-// block loops their block's number. Built for every load, those strings were a sixth
-// of the time of loading a small tensor.
+// block loops their block's number. Built for every load, those strings would be a
+// sizeable part of the time of loading a small tensor.
 const std::string kInTensor;
 }  // namespace
 

@@ -69,8 +69,7 @@ public:
     // that each thread reads the file forward through its own read-ahead windows when the
     // k follow the file's order. A thread takes part per kParallelBytesPerThread of
     // output: a thread's first loads fault in its buffers (a few 2 MiB pages), which
-    // costs more than it saves on a small batch (a whole model of 1 MB loaded on two
-    // threads took 1.4x the time of one).
+    // costs more than the thread saves on a small batch (docs/design/code-notes.md).
     static constexpr uint64_t kParallelBytesPerThread = 2u << 20;
     void for_each_parallel(size_t count, const std::function<uint64_t(size_t)>& bytes_of,
                            const std::function<void(size_t)>& body) const;

@@ -283,9 +283,8 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
 // The decoders write each tile's values straight into the caller's buffer, which is
 // usually not in cache: a store to a line that is not there waits for the line to be
 // read in. Asked for (PREFETCHW) before the tile's symbols are decoded, the lines arrive
-// meanwhile. Measured on kept-open whole-model loads, one thread: +6-9% (esrgan F32,
-// synthetic 100M, blazepose F16), +2% (maxim, tinystories); docs/BENCHMARKS.md, 1.3.6.
-// (The same before the code streams' pieces left qs_load_low unchanged.)
+// while the tile decodes. Only the residual decoders do this: the same before the code
+// streams' pieces gained nothing (measurements: docs/design/code-notes.md).
 inline void prefetch_for_write(uint8_t* p, size_t bytes) {
     for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 1, 3);
 }

@@ -239,9 +239,10 @@ uint64_t GridScheme::scale_count(const Geometry& g) const {
 namespace {
 
 // Values widened to float32 at a time. Rows are never widened whole: a row can be a
-// whole tensor (shape[0] = 1 for most of blazepose's: rows of up to 470016 values), and
-// a row-sized buffer was allocated, zero-filled and page-faulted in for every block;
-// a chunk on the stack stays in the first-level cache between its passes.
+// whole tensor (some models' tensors have shape[0] = 1: rows can be hundreds of
+// thousands of values long), and a row-sized buffer would be allocated, zero-filled
+// and page-faulted in for every block; a chunk on the stack stays in the first-level
+// cache between its passes.
 constexpr uint64_t kWidenChunk = 4096;
 
 // Calls fn(j, x, len) for the values [c0, c1) of one row (`src` its first value), in
