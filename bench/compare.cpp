@@ -802,7 +802,7 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
         // The same on a handle kept open: its worker threads started by an earlier call.
         // A thread created right after the process was idle for some milliseconds is
         // often placed on its creator's CPU by Linux and shares it until the load
-        // balancer moves one (docs/BENCHMARKS.md); a runtime that keeps its handle does
+        // balancer moves one (docs/design/targets.md); a runtime that keeps its handle does
         // not pay that again.
         both("qs_load_high_many_open", high_total,
              [&](qstore::ThreadPool& p) { load_all_high(p.size() == 1 ? open_1 : open_n); });
