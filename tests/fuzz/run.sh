@@ -66,7 +66,7 @@ fuzz_one() {
   timeout $((secs + 300)) "$dir/$t" "${opts[@]}" -max_total_time="$secs" "$dir/corpus/$t" "$(seeds_of "$t")" > "$log" 2>&1
   local rc=$?
   local stats
-  stats=$(grep -E '^stat::(number_of_executed_units|peak_rss_mb)|cov: ' "$log" | tail -3 | tr '\n' ' ')
+  stats=$(grep -E '^stat::(number_of_executed_units|peak_rss_mb)|cov: ' "$log" | tail -3 | tr '\n' ' ' | tr -s ' ')
   if [ $rc -ne 0 ]; then
     tail -60 "$log"
     for a in "$dir/artifacts/$t"-*; do
