@@ -4,7 +4,10 @@
 #   tests/sanitize.sh asan   ASan + UBSan (-fno-sanitize-recover=undefined), Debug -O1:
 #                            every label except install (consumers built without ASan
 #                            cannot load an ASan libqstore.so) and real_models (the
-#                            Release suite runs those)
+#                            Release suite runs those), and without the two exhaustive
+#                            checks of the hardware F16 rounding kernels over every
+#                            float ("on every prediction value": pure SIMD arithmetic,
+#                            > 120 s each under ASan, ~16 s in Release here)
 #   tests/sanitize.sh tsan   TSan, Debug -O1: label threads, i.e. test_threads, run as
 #                            one process (not per test case through ctest: under TSan
 #                            its cases take ~100 s each here, near ctest's 120 s limit)
