@@ -1,8 +1,13 @@
 #!/bin/sh
-# Builds the libFuzzer target tests/fuzz/fuzz_reader into the directory given as argument.
-# Needs clang (default clang++-14) with its runtime (libclang-rt-14-dev), libzstd, libxxhash.
+# Builds the libFuzzer targets of tests/fuzz into the directory given as argument:
+# fuzz_reader (.qs through the C API), fuzz_safetensors, fuzz_index, fuzz_gguf, fuzz_low
+# (see README.md). Optional further arguments: only these targets.
+# Needs clang (default clang++-14) with its runtime (libclang-rt-14-dev), libzstd,
+# libxxhash, nlohmann-json3-dev.
 set -eu
-out=${1:?usage: tests/fuzz/build.sh BUILD_DIR}
+out=${1:?usage: tests/fuzz/build.sh BUILD_DIR [TARGET...]}
+shift
+targets=${*:-fuzz_reader fuzz_safetensors fuzz_index fuzz_gguf fuzz_low}
 here=$(cd "$(dirname "$0")" && pwd)
 # QSTORE_SRC: the source tree to fuzz (default: this checkout). To fuzz a committed
 # state while the working tree is being edited: git archive HEAD | tar -x -C /tmp/qs-head
@@ -25,8 +30,9 @@ done
 libflags=$(echo "$flags" | sed 's/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,/')
 if [ -f "$out/todo.txt" ]; then
   xargs -P 2 -L 1 sh -c "$CXX $libflags -c \"$root/\$0\" -o \"\$1\"" < "$out/todo.txt"
-  fi
+fi
 rm -f "$out/todo.txt"
-echo "CXX tests/fuzz/fuzz_reader.cpp"
-$CXX $flags "$here/fuzz_reader.cpp" $objs -o "$out/fuzz_reader" -lzstd -lxxhash -lpthread
-echo "built $out/fuzz_reader"
+# The targets, 2 at a time.
+for t in $targets; do echo "$t"; done | xargs -P 2 -I{} sh -c \
+  "echo 'CXX tests/fuzz/{}.cpp' && $CXX $flags \"$here/{}.cpp\" $objs -o \"$out/{}\" -lzstd -lxxhash -lpthread"
+for t in $targets; do echo "built $out/$t"; done
