@@ -15,9 +15,9 @@
 #include <string>
 #include <typeinfo>
 
-#include "error.hpp"
-#include "mapped_file.hpp"
-#include "safetensors.hpp"
+#include "base/error.hpp"
+#include "io/mapped_file.hpp"
+#include "io/safetensors.hpp"
 #include <vector>
 
 namespace qs_fuzz {

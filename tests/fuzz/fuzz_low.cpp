@@ -13,11 +13,11 @@
 // (tests/fuzz/make_file_seeds.py).
 #include <qstore/qstore.h>
 
-#include "float_bits.hpp"
+#include "base/float_bits.hpp"
 #include "fuzz_common.hpp"
-#include "gguf.hpp"
-#include "low_scheme.hpp"
-#include "packer.hpp"
+#include "io/gguf.hpp"
+#include "schemes/registry.hpp"
+#include "pack/packer.hpp"
 
 namespace {
 
