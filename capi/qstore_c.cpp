@@ -155,8 +155,12 @@ qs_status qs_tensor_info_get(const qs_file* file, size_t index, qs_tensor_info* 
 qs_status qs_level_info_get(const qs_file* file, size_t index, uint32_t level, qs_level_info* info) {
     if (!valid_tensor(file, index) || !info)
         return set_error(QS_ERR_INVALID_ARGUMENT, "qs_level_info_get: NULL argument or index out of range");
-    if (info->struct_size < sizeof(qs_level_info))
-        return set_error(QS_ERR_INVALID_ARGUMENT, "qs_level_info_get: info.struct_size must be sizeof(qs_level_info)");
+    // Every size from 1.1's on: later 1.x versions only append fields, and a caller gets
+    // those its struct_size covers (a newer caller's extra fields are left as they are).
+    const size_t size_1_1 = offsetof(qs_level_info, stored_bytes) + sizeof(uint64_t);
+    if (info->struct_size < size_1_1)
+        return set_error(QS_ERR_INVALID_ARGUMENT,
+                         "qs_level_info_get: info.struct_size must be at least the 1.1 sizeof(qs_level_info)");
     const qstore::Reader& r = file->reader;
     const qstore::TensorRecord& t = r.tensor(index);
     if (level >= t.levels.size())
@@ -165,14 +169,17 @@ qs_status qs_level_info_get(const qs_file* file, size_t index, uint32_t level, q
                                                       std::to_string(t.levels.size()) + ")");
     return guarded([&] {
         const bool low = t.quantized() && level < t.top_level();
-        info->scheme = low ? static_cast<qs_low_scheme>(t.low[level].id) : QS_LOW_PASSTHROUGH;
-        info->group_size = low ? t.low[level].group : 0;
-        info->code_dtype = low ? static_cast<qs_dtype>(t.scheme(level).code_dtype()) : static_cast<qs_dtype>(t.high_dtype);
-        info->scale_dtype = low ? static_cast<qs_dtype>(t.scheme(level).scale_dtype()) : QS_DTYPE_UNKNOWN;
-        info->code_bytes = low ? r.level_code_bytes(t, level) : r.high_bytes(t);
-        info->scale_bytes = low ? r.level_scale_bytes(t, level) : 0;
-        info->zero_point_bytes = low ? r.level_zero_point_bytes(t, level) : 0;
-        info->stored_bytes = r.stored_bytes(t, level);
+        qs_level_info out{};
+        out.struct_size = info->struct_size;
+        out.scheme = low ? static_cast<qs_low_scheme>(t.low[level].id) : QS_LOW_PASSTHROUGH;
+        out.group_size = low ? t.low[level].group : 0;
+        out.code_dtype = low ? static_cast<qs_dtype>(t.scheme(level).code_dtype()) : static_cast<qs_dtype>(t.high_dtype);
+        out.scale_dtype = low ? static_cast<qs_dtype>(t.scheme(level).scale_dtype()) : QS_DTYPE_UNKNOWN;
+        out.code_bytes = low ? r.level_code_bytes(t, level) : r.high_bytes(t);
+        out.scale_bytes = low ? r.level_scale_bytes(t, level) : 0;
+        out.zero_point_bytes = low ? r.level_zero_point_bytes(t, level) : 0;
+        out.stored_bytes = r.stored_bytes(t, level);
+        std::memcpy(info, &out, std::min(info->struct_size, sizeof out));
     });
 }
 

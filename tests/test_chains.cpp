@@ -439,6 +439,19 @@ TEST_CASE("Chains: struct_size limits what qs_tensor_info_get and qs_level_info_
     CHECK(li.code_bytes == 64 * 128);
     CHECK(li.scale_bytes == 64 * 4);
     CHECK(li.zero_point_bytes == 0);
+    // A caller built against a later 1.x header (a larger struct): the fields this
+    // library knows are filled, the bytes after them are left as they were.
+    struct {
+        qs_level_info known;
+        uint8_t later[24];
+    } newer;
+    std::memset(&newer, 0xCD, sizeof newer);
+    newer.known.struct_size = sizeof newer;
+    REQUIRE(qs_level_info_get(f.get(), 0, 1, &newer.known) == QS_OK);
+    CHECK(newer.known.struct_size == sizeof newer);
+    CHECK(newer.known.code_bytes == 64 * 128);
+    CHECK(newer.known.stored_bytes == li.stored_bytes);
+    for (uint8_t b : newer.later) CHECK(b == 0xCD);
     // Bad arguments.
     CHECK(qs_level_info_get(nullptr, 0, 0, &li) == QS_ERR_INVALID_ARGUMENT);
     CHECK(qs_level_info_get(f.get(), 0, 0, nullptr) == QS_ERR_INVALID_ARGUMENT);
