@@ -78,7 +78,7 @@ void scalar_tokens(const uint8_t* tokens, size_t m, uint32_t max_tok, ExtraBitRe
 template <bool kWide>
 QSTORE_TARGET_AVX512 size_t avx512_tokens(
     const uint8_t* tokens, size_t m, uint32_t max_tok, const uint8_t* data, size_t size, uint64_t& pos_ref,
-    uint32_t* z, bool& bad) {
+                                          uint32_t* z, bool& bad) {
     const __m512i zero = _mm512_setzero_si512();
     const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2), three = _mm512_set1_epi32(3);
     const __m512i four = _mm512_set1_epi32(4), seven = _mm512_set1_epi32(7);
@@ -141,8 +141,8 @@ QSTORE_TARGET_AVX512 size_t avx512_tokens(
 // hold its bytes in their low 8 bytes. Writes 8 z and advances pos; false (nothing
 // done) where the window would pass the end of the stream.
 QSTORE_TARGET_AVX2 __attribute__((always_inline)) inline bool narrow_group(__m128i ex, __m128i nb, __m128i lead,
-                                                                        __m128i sum, const uint8_t* data,
-                                                                        size_t size, uint64_t& pos, uint32_t* z) {
+                                                                           __m128i sum, const uint8_t* data,
+                                                                           size_t size, uint64_t& pos, uint32_t* z) {
     const size_t byte = static_cast<size_t>(pos >> 3);
     if (size < 16 || byte > size - 16) return false;
     const __m256i one = _mm256_set1_epi32(1);
@@ -173,8 +173,8 @@ QSTORE_TARGET_AVX2 __attribute__((always_inline)) inline bool narrow_group(__m12
 // Same contract as avx512_tokens, except that it checks every token of the call first
 // (any token out of range makes the call fail, whichever field the stream ends in).
 QSTORE_TARGET_AVX2 size_t avx2_tokens_narrow(const uint8_t* tokens, size_t m, uint32_t max_tok,
-                                                          const uint8_t* data, size_t size, uint64_t& pos_ref,
-                                                          uint32_t* z, bool& bad) {
+                                             const uint8_t* data, size_t size, uint64_t& pos_ref,
+                                             uint32_t* z, bool& bad) {
     {
         __m256i high = _mm256_setzero_si256();
         size_t k = 0;
@@ -241,8 +241,8 @@ QSTORE_TARGET_AVX2 size_t avx2_tokens_narrow(const uint8_t* tokens, size_t m, ui
 // less than the two 4-lane 64-bit gathers that would do the same). Same contract as
 // avx512_tokens.
 QSTORE_TARGET_AVX2 size_t avx2_tokens_wide(const uint8_t* tokens, size_t m, uint32_t max_tok,
-                                                        const uint8_t* data, size_t size, uint64_t& pos_ref,
-                                                        uint32_t* z, bool& bad) {
+                                           const uint8_t* data, size_t size, uint64_t& pos_ref,
+                                           uint32_t* z, bool& bad) {
     const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2), three = _mm256_set1_epi32(3);
     const __m256i four = _mm256_set1_epi32(4), seven = _mm256_set1_epi32(7);
     const __m256i fifteen = _mm256_set1_epi32(15), sixteen = _mm256_set1_epi32(16);

@@ -39,7 +39,7 @@ struct WordEncSymbol {
 // 2^32 is at most 2^-21), so its truncation is exact.
 QSTORE_TARGET_AVX512 uint8_t* avx512_encode_groups(
     const uint8_t* symbols, const uint8_t* context, size_t groups, int lanes, const uint32_t* packed, int scale_bits,
-    uint32_t* xs, uint8_t* p, bool& no_freq) {
+                                                   uint32_t* xs, uint8_t* p, bool& no_freq) {
     const int vectors = lanes / 16;
     __mmask16 missing = 0;
     const __m128i up = _mm_cvtsi32_si128(32 - scale_bits);
@@ -125,9 +125,9 @@ QSTORE_TARGET_AVX2 inline __m128i avx2_div4(__m128i x, __m128i f) {
 // avx512_encode_groups with 8 lanes per vector (lanes 8 to 64): the same words in the
 // same places.
 QSTORE_TARGET_AVX2 uint8_t* avx2_encode_groups(const uint8_t* symbols, const uint8_t* context,
-                                                                    size_t groups, int lanes, const uint32_t* packed,
-                                                                    int scale_bits, uint32_t* xs, uint8_t* p,
-                                                                    bool& no_freq) {
+                                               size_t groups, int lanes, const uint32_t* packed,
+                                               int scale_bits, uint32_t* xs, uint8_t* p,
+                                               bool& no_freq) {
     const int vectors = lanes / 8;
     __m256i missing = _mm256_setzero_si256();
     const __m128i up = _mm_cvtsi32_si128(32 - scale_bits);
@@ -464,8 +464,8 @@ QSTORE_TARGET_AVX2 __attribute__((always_inline)) inline void avx2_pack_symbols(
 // kContexts false: every base is 0 and the contexts are not read.
 template <int V, bool kContexts>
 QSTORE_TARGET_AVX2 size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end,
-                                                           const WordRansTableView& t, const uint8_t* ctx,
-                                                           size_t groups, uint8_t* out) {
+                                      const WordRansTableView& t, const uint8_t* ctx,
+                                      size_t groups, uint8_t* out) {
     constexpr int N = 8 * V;
     __m256i x[V];
     for (int v = 0; v < V; ++v) x[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(xs + 8 * v));
@@ -546,7 +546,7 @@ size_t avx2_groups_for(int lanes, uint32_t* xs, const uint8_t*& p, const uint8_t
 template <int V>
 QSTORE_TARGET_AVX512 size_t avx512_groups(
     uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end, const WordRansTableView& t, const uint8_t* ctx,
-    size_t groups, uint8_t* out) {
+                                          size_t groups, uint8_t* out) {
     constexpr int N = 16 * V;
     __m512i x[V];
     for (int v = 0; v < V; ++v) x[v] = _mm512_load_si512(xs + 16 * v);

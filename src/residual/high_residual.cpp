@@ -122,7 +122,7 @@ void tokenize_scalar(const uint8_t* high, const float* pred, uint64_t m, uint8_t
 #if QSTORE_X86_KERNELS
 template <DType T>
 QSTORE_TARGET_AVX2 void tokenize_avx2(const uint8_t* high, const float* pred, uint64_t m,
-                                                   uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+                                      uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
     tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
 }
 template <DType T>
@@ -133,8 +133,8 @@ QSTORE_TARGET_AVX512 void tokenize_avx512(
 // F16 with a vector kernel set: predictions rounded by F16C, as in reconstruct_*<f16>.
 template <>
 QSTORE_TARGET_AVX2 void tokenize_avx2<DType::f16>(const uint8_t* high, const float* pred,
-                                                                    uint64_t m, uint8_t* tokens, uint32_t* extra,
-                                                                    uint8_t* nbits) {
+                                                  uint64_t m, uint8_t* tokens, uint32_t* extra,
+                                                  uint8_t* nbits) {
     alignas(64) uint16_t bits[kTile];
     f16_from_f32_f16c(pred, m, bits);
     tokenize_body<uint16_t>(high, bits, m, tokens, extra, nbits);
@@ -311,13 +311,11 @@ void reconstruct_scalar(const float* pred, const uint32_t* zs, uint64_t m, uint8
 }
 #if QSTORE_X86_KERNELS
 template <DType T>
-QSTORE_TARGET_AVX2 void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m,
-                                                      uint8_t* out) {
+QSTORE_TARGET_AVX2 void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
     reconstruct_body<T>(pred, zs, m, out);
 }
 template <DType T>
-QSTORE_TARGET_AVX512 void reconstruct_avx512(
-    const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
+QSTORE_TARGET_AVX512 void reconstruct_avx512(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
     reconstruct_body<T>(pred, zs, m, out);
 }
 // F16 with AVX-512: the predictions are rounded to binary16 by the hardware (F16C,
@@ -347,7 +345,7 @@ QSTORE_TARGET_AVX512 void reconstruct_avx512<DType::f16>(
 }
 template <>
 QSTORE_TARGET_AVX2 void reconstruct_avx2<DType::f16>(const float* pred, const uint32_t* zs,
-                                                                       uint64_t m, uint8_t* __restrict out) {
+                                                     uint64_t m, uint8_t* __restrict out) {
     reconstruct_f16_hw<f16_from_f32_f16c>(pred, zs, m, out);
 }
 #endif

@@ -46,8 +46,8 @@ void predict_run_scalar(const uint8_t* c, uint64_t m, float step, const float* v
 // (q = -128) at index 0 (GridScheme::context_split_). Null: the table, a byte at a time.
 template <bool kInt8>
 QSTORE_TARGET_AVX2 void predict_run_avx2(const uint8_t* c, uint64_t m, float step, const float* value,
-                                                      const uint8_t* table, const uint8_t* split, float* pred,
-                                                      uint8_t* ctx) {
+                                         const uint8_t* table, const uint8_t* split, float* pred,
+                                         uint8_t* ctx) {
     uint64_t j = 0;
     if (kInt8 && split) {
         const __m256i small_classes =
@@ -171,12 +171,10 @@ QSTORE_TARGET_AVX2 void widen_avx2(const uint8_t* src, DType t, uint64_t n, floa
     widen_body(src, t, n, dst);
 }
 QSTORE_TARGET_AVX2 void stats_avx2(BlockStats& s, const float* x, uint64_t n) { stats_body(s, x, n); }
-QSTORE_TARGET_AVX512 void widen_avx512(const uint8_t* src, DType t,
-                                                                                     uint64_t n, float* dst) {
+QSTORE_TARGET_AVX512 void widen_avx512(const uint8_t* src, DType t, uint64_t n, float* dst) {
     widen_body(src, t, n, dst);
 }
-QSTORE_TARGET_AVX512 void stats_avx512(BlockStats& s, const float* x,
-                                                                                     uint64_t n) {
+QSTORE_TARGET_AVX512 void stats_avx512(BlockStats& s, const float* x, uint64_t n) {
     stats_body(s, x, n);
 }
 #endif

@@ -74,9 +74,7 @@ QSTORE_TARGET_AVX2 void quantize_avx2(const float* x, uint64_t n, float scale, f
     quantize_body<kGroup>(x, n, scale, inv, codes);
 }
 template <bool kGroup>
-QSTORE_TARGET_AVX512 void quantize_avx512(const float* x, uint64_t n,
-                                                                                        float scale, float inv,
-                                                                                        uint8_t* codes) {
+QSTORE_TARGET_AVX512 void quantize_avx512(const float* x, uint64_t n, float scale, float inv, uint8_t* codes) {
     quantize_body<kGroup>(x, n, scale, inv, codes);
 }
 #endif
