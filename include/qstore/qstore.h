@@ -293,6 +293,200 @@ QS_API qs_status qs_load_low_many(qs_file* file, size_t count, const size_t* ind
  * discarding the data. QS_OK means the whole file is intact. */
 QS_API qs_status qs_verify(qs_file* file);
 
+/* ==== Since 1.4 ============================================================
+ *
+ * Errors that belong to the call, not to the thread. Every function below that can
+ * fail takes a `qs_error* err` as its last parameter: a caller-owned object that
+ * receives the status and the message of that call (NULL = do not report; the
+ * thread-local message of qs_last_error_message() is then set as for the 1.0 calls).
+ * An error object may be reused for any number of calls; it must not be used by two
+ * calls at once. This is what bindings for languages whose tasks move between OS
+ * threads (Go's goroutines, async runtimes) use. Each 1.0-1.3 function that can fail
+ * has an `_e` twin here taking `err`; both do the same thing. */
+
+typedef struct qs_error qs_error; /* opaque */
+
+/* NULL only when out of memory. */
+QS_API qs_error* qs_error_new(void);
+QS_API void qs_error_free(qs_error* err);
+/* QS_OK and "" after a call that succeeded (or before any call). */
+QS_API qs_status qs_error_status(const qs_error* err);
+/* Valid until the next call using `err` or qs_error_free. Never NULL. */
+QS_API const char* qs_error_message(const qs_error* err);
+
+QS_API qs_status qs_open_e(const char* path, const qs_open_options* options, qs_file** out, qs_error* err);
+QS_API qs_status qs_tensor_info_get_e(const qs_file* file, size_t index, qs_tensor_info* info, qs_error* err);
+QS_API qs_status qs_level_info_get_e(const qs_file* file, size_t index, uint32_t level, qs_level_info* info,
+                                     qs_error* err);
+QS_API qs_status qs_find_tensor_e(const qs_file* file, const char* name, size_t* index, qs_error* err);
+QS_API qs_status qs_load_low_e(qs_file* file, size_t index, void* codes, size_t codes_size, void* scales,
+                               size_t scales_size, qs_error* err);
+QS_API qs_status qs_view_low_e(qs_file* file, size_t index, const void** codes, const void** scales, qs_error* err);
+QS_API qs_status qs_load_level_e(qs_file* file, size_t index, uint32_t level, void* codes, size_t codes_size,
+                                 void* scales, size_t scales_size, void* zero_points, size_t zero_points_size,
+                                 qs_error* err);
+QS_API qs_status qs_load_high_e(qs_file* file, size_t index, void* out, size_t out_size, qs_error* err);
+QS_API qs_status qs_load_high_many_e(qs_file* file, size_t count, const size_t* indices, void* const* outs,
+                                     const size_t* out_sizes, qs_error* err);
+QS_API qs_status qs_load_low_many_e(qs_file* file, size_t count, const size_t* indices, void* const* codes,
+                                    const size_t* codes_sizes, void* const* scales, const size_t* scales_sizes,
+                                    qs_error* err);
+QS_API qs_status qs_verify_e(qs_file* file, qs_error* err);
+
+/* ---- Opening from memory or from a read-at callback (since 1.4) ---------- */
+
+/* A file that is not on a local disk: `size` bytes that the library reads with
+ * read_at(user_data, offset, buffer, n), which must fill the whole buffer and return
+ * 0, or return non-zero on failure (the load then fails with QS_ERR_IO). read_at may
+ * be called from several of the handle's threads at once. It is asked only for the
+ * bytes an operation needs: opening reads the header, directory and index (the first
+ * qs_prefix_bytes(file, QS_PREFIX_INDEX) bytes, in at most two calls); low loads read
+ * only inside the low prefix. release(user_data), if not NULL, is called exactly once
+ * when the handle is closed, or when qs_open_source_e fails. */
+typedef struct qs_source {
+    size_t struct_size;           /* set to sizeof(qs_source) */
+    const char* name;             /* names the file in messages (copied); may be NULL */
+    uint64_t size;                /* total bytes */
+    void* user_data;
+    int (*read_at)(void* user_data, uint64_t offset, void* buffer, size_t n);
+    void (*release)(void* user_data);
+} qs_source;
+
+QS_API qs_status qs_open_source_e(const qs_source* source, const qs_open_options* options, qs_file** out,
+                                  qs_error* err);
+/* `data` must stay valid and unchanged until qs_close; qs_view_low points into it. */
+QS_API qs_status qs_open_memory_e(const void* data, size_t size, const qs_open_options* options, qs_file** out,
+                                  qs_error* err);
+
+/* Byte lengths of the parts of the file a reader needs, so that a client fetches
+ * exactly those bytes: QS_PREFIX_INDEX is what opening reads (header, directory,
+ * metadata and tensor index); qs_level_prefix_bytes(file, k) is the smallest prefix
+ * of the file that serves every precision level <= k (k = 0: the low model; the
+ * highest level: the whole file). qs_level_count is the largest num_levels of any
+ * tensor (1 when no tensor is quantized). */
+#define QS_PREFIX_INDEX 0
+QS_API qs_status qs_prefix_bytes_e(const qs_file* file, int which, uint64_t* bytes, qs_error* err);
+QS_API uint32_t qs_level_count(const qs_file* file);
+QS_API qs_status qs_level_prefix_bytes_e(const qs_file* file, uint32_t level, uint64_t* bytes, qs_error* err);
+
+/* ---- Metadata (since 1.4) ------------------------------------------------ */
+
+/* The model's metadata, in the input's order: safetensors' "__metadata__" string
+ * pairs, or a GGUF file's typed key/value pairs. */
+typedef enum qs_value_type {
+    QS_VALUE_STRING = 0, /* UTF-8, not NUL-terminated inside arrays */
+    QS_VALUE_U8 = 1,
+    QS_VALUE_I8 = 2,
+    QS_VALUE_U16 = 3,
+    QS_VALUE_I16 = 4,
+    QS_VALUE_U32 = 5,
+    QS_VALUE_I32 = 6,
+    QS_VALUE_U64 = 7,
+    QS_VALUE_I64 = 8,
+    QS_VALUE_F32 = 9,
+    QS_VALUE_F64 = 10,
+    QS_VALUE_BOOL = 11   /* one byte, 0 or 1 */
+} qs_value_type;
+
+typedef struct qs_metadata_entry {
+    size_t struct_size;           /* set to sizeof(qs_metadata_entry) */
+    const char* key;              /* UTF-8, NUL-terminated */
+    qs_value_type type;           /* of the value, or of each element of an array */
+    int is_array;
+    uint64_t count;               /* elements of an array; 1 for a single value */
+    /* A single string: `string` (NUL-terminated) of string_bytes bytes. Numbers and
+     * bools (single or array): `values` holds `count` of them packed in host order.
+     * String arrays: element by element with qs_metadata_string_at_e. */
+    const char* string;
+    uint64_t string_bytes;
+    const void* values;
+} qs_metadata_entry;
+
+QS_API size_t qs_metadata_count(const qs_file* file);
+QS_API qs_status qs_metadata_get_e(const qs_file* file, size_t index, qs_metadata_entry* entry, qs_error* err);
+QS_API qs_status qs_find_metadata_e(const qs_file* file, const char* key, size_t* index, qs_error* err);
+QS_API qs_status qs_metadata_string_at_e(const qs_file* file, size_t index, uint64_t element, const char** string,
+                                         uint64_t* string_bytes, qs_error* err);
+
+/* ---- Row ranges (since 1.4) ---------------------------------------------- */
+
+/* Rows [first_row, first_row + row_count) (dimension 0) of a tensor, in the layout of
+ * qs_load_high / qs_load_level restricted to those rows: out_size must be
+ * row_count * (high_bytes / rows). For the low levels, codes, scales and zero points
+ * are those of the rows; a scheme whose scales span several rows
+ * (QS_LOW_FP8_E4M3_BLOCK128: 128-row tiles) gives the scale rows of the tiles the
+ * range touches; a per-tensor scheme gives its one scale. Sizes for a range come
+ * from qs_rows_level_info_get_e. Only the blocks that hold the rows are read. */
+QS_API qs_status qs_load_high_rows_e(qs_file* file, size_t index, uint64_t first_row, uint64_t row_count, void* out,
+                                     size_t out_size, qs_error* err);
+QS_API qs_status qs_rows_level_info_get_e(const qs_file* file, size_t index, uint32_t level, uint64_t first_row,
+                                          uint64_t row_count, qs_level_info* info, qs_error* err);
+QS_API qs_status qs_load_level_rows_e(qs_file* file, size_t index, uint32_t level, uint64_t first_row,
+                                      uint64_t row_count, void* codes, size_t codes_size, void* scales,
+                                      size_t scales_size, void* zero_points, size_t zero_points_size,
+                                      qs_error* err);
+
+/* ---- Writing (since 1.4) ------------------------------------------------- */
+
+/* A .qs file written tensor by tensor, as `qstore pack` writes it (qstore pack is built
+ * on this writer): tensors are added in file order, quantized and coded on the writer's
+ * threads while the caller adds the next ones (memory stays about one tensor per
+ * thread), and the file appears at `path` only at qs_writer_finish_e, atomically
+ * (written to a temporary in the same folder, synced, renamed). qs_writer_free of an
+ * unfinished writer (abort) removes the temporary and leaves `path` untouched. */
+typedef struct qs_writer qs_writer; /* opaque */
+
+typedef struct qs_writer_options {
+    size_t struct_size;           /* set by qs_writer_options_default */
+    /* The low precisions, HIGHEST first, as qstore pack's --low: "int8-row" (a pair),
+     * "int8-row,q4_0" (a chain BF16 > INT8 > Q4_0). NULL = "int8-row". */
+    const char* low_schemes;
+    int low_raw;                  /* 1 = low codes stored raw and 64-byte aligned (qs_view_low) */
+    const char* const* exclude;   /* fnmatch(3) patterns of names stored unquantized */
+    size_t exclude_count;
+    int zstd_level;               /* -7..22, default 1 */
+    uint32_t num_threads;         /* 0 = one per online CPU */
+    /* 1 = a quantizable tensor added without given low codes while others have them
+     * is an error (qstore pack --strict). */
+    int strict_given_low;
+    uint8_t reserved[48];         /* must be zero */
+} qs_writer_options;
+
+/* Low codes made elsewhere (qstore pack --low FILE): the codes, scales and zero points
+ * of one tensor in the layout qs_load_level returns for `scheme`. */
+typedef struct qs_given_low {
+    size_t struct_size;           /* set to sizeof(qs_given_low) */
+    qs_low_scheme scheme;
+    uint32_t group_size;          /* G of the grouped schemes, else 0 */
+    const void* codes;
+    size_t codes_size;
+    const void* scales;
+    size_t scales_size;
+    const void* zero_points;      /* NULL / 0 for schemes without zero points */
+    size_t zero_points_size;
+} qs_given_low;
+
+QS_API qs_writer_options qs_writer_options_default(void);
+/* `path` is checked at once (a folder, an unwritable folder: an error); nothing
+ * appears there before qs_writer_finish_e. */
+QS_API qs_status qs_writer_create_e(const char* path, const qs_writer_options* options, qs_writer** out,
+                                    qs_error* err);
+/* A string pair of the file's metadata (safetensors' __metadata__); before finish. */
+QS_API qs_status qs_writer_set_metadata_e(qs_writer* writer, const char* key, const char* value, qs_error* err);
+/* One tensor: its high-precision bytes (row-major, host order, `dtype` of the shape).
+ * It is quantized with the writer's schemes when it qualifies (F32/F16/BF16, 2+
+ * dimensions, a shape the schemes accept, not excluded), unless `low` gives its low
+ * precision; otherwise it is stored as it is. The bytes are copied before the call
+ * returns. */
+QS_API qs_status qs_writer_add_tensor_e(qs_writer* writer, const char* name, qs_dtype dtype, uint32_t ndim,
+                                        const uint64_t* shape, const void* data, size_t data_size,
+                                        const qs_given_low* low, qs_error* err);
+/* Writes what remains and moves the file into place. The writer is then finished:
+ * only qs_writer_free remains to be called. */
+QS_API qs_status qs_writer_finish_e(qs_writer* writer, qs_error* err);
+/* Frees the writer; if it was not finished, aborts it (nothing is left behind). */
+QS_API void qs_writer_free(qs_writer* writer);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
