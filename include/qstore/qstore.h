@@ -430,10 +430,11 @@ QS_API qs_status qs_load_level_rows_e(qs_file* file, size_t index, uint32_t leve
 
 /* A .qs file written tensor by tensor, as `qstore pack` writes it (qstore pack is built
  * on this writer): tensors are added in file order, quantized and coded on the writer's
- * threads while the caller adds the next ones (the writer holds about two tensors per
- * thread: qs_writer_add_tensor_e waits while that many are held), and the file appears
- * at `path` only at qs_writer_finish_e, atomically (written to a temporary in the same
- * folder, synced, renamed). qs_writer_free of an unfinished writer (abort) removes the
+ * threads while the caller adds the next ones (the writer holds about one tensor per
+ * thread plus the one being added, at least 8 MiB per thread: qs_writer_add_tensor_e
+ * waits while that much is held), and the file appears at `path` only at
+ * qs_writer_finish_e, atomically (written to a temporary in the same folder, synced,
+ * renamed). qs_writer_free of an unfinished writer (abort) removes the
  * temporary and leaves `path` untouched. A writer must not be used by two calls at once. */
 typedef struct qs_writer qs_writer; /* opaque */
 
