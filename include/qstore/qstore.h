@@ -470,7 +470,7 @@ typedef struct qs_given_low {
 
 QS_API qs_writer_options qs_writer_options_default(void);
 /* `path` is checked at once (a folder, an unwritable folder: an error); nothing
- * appears there before qs_writer_finish_e. */
+ * appears there before qs_writer_finish_e. `options` may be NULL (the defaults). */
 QS_API qs_status qs_writer_create_e(const char* path, const qs_writer_options* options, qs_writer** out,
                                     qs_error* err);
 /* A string pair of the file's metadata (safetensors' __metadata__), UTF-8; before
