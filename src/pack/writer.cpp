@@ -171,7 +171,9 @@ void Writer::add_tensor(const SafetensorsTensor& t, const std::function<void(uin
                                          "': a given low precision, while tensors before it have none (strict)");
     const bool quantized = stores_quantized(t, low);
     const bool counted_quantizable = low == LowSource::given || quantizable(t, options_, schemes_);
-    const uint64_t held = t.size + given.codes.size() + given.scales.size() + given.zero_points.size();
+    // A job's own memory counts too: empty tensors must not queue without bound.
+    const uint64_t held =
+        sizeof(Job) + t.name.size() + t.size + given.codes.size() + given.scales.size() + given.zero_points.size();
     queue_.reserve(held);
     try {
         auto job = std::make_unique<Job>();
