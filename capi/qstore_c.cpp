@@ -16,9 +16,13 @@ struct qs_file {
     qstore::Reader reader;
 };
 
+namespace qstore_capi {
+std::string& thread_message_buffer();  // capi/errors.cpp: shared with the 1.4 calls
+}  // namespace qstore_capi
+
 namespace {
 
-thread_local std::string g_last_error;  // per thread, like errno; never shared
+thread_local std::string& g_last_error = qstore_capi::thread_message_buffer();  // per thread, like errno
 
 qs_status set_error(qs_status s, const std::string& message) {
     g_last_error = message;
