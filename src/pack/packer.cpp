@@ -38,7 +38,7 @@ std::vector<const LowScheme*> resolve_schemes(const PackOptions& options, const 
 
 // Matches the given low file to the high model (pack/given_low.hpp) into stats; with
 // options.strict_given_low, a tensor left unused or unquantized is an error.
-GivenLowMatch match_given(const SafetensorsReader& high, const TensorSource& low, const PackOptions& options,
+GivenLowMatch match_given(const TensorSource& high, const TensorSource& low, const PackOptions& options,
                           const std::vector<const LowScheme*>& schemes, PackStats& stats, const std::string& out_path) {
     GivenLowMatch m = match_given_low(high.tensors(), low, *schemes[0],
                                       [&](const SafetensorsTensor& t) { return quantizable(t, options, schemes); });
@@ -94,7 +94,7 @@ void count_tensor(const SafetensorsTensor& t, const EncodedTensor& e, PackStats&
 // consecutive such tensors are encoded side by side, one per thread, and committed in
 // order as they complete. Larger tensors are encoded alone, their blocks in parallel.
 // The file is the same for every thread count.
-std::vector<TensorRecord> write_tensors(const SafetensorsReader& high, const PackOptions& options,
+std::vector<TensorRecord> write_tensors(const TensorSource& high, const PackOptions& options,
                                         TensorEncoder& encoder, ThreadPool& pool, ContainerWriter& container,
                                         PackStats& stats) {
     const auto& tensors = high.tensors();
@@ -120,7 +120,7 @@ std::vector<TensorRecord> write_tensors(const SafetensorsReader& high, const Pac
     return records;
 }
 
-PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
+PackStats pack_into(const TensorSource& high, const TensorSource* given_low, const PackOptions& options,
                     const std::string& out_path) {
     PackStats stats;
     const std::vector<const LowScheme*> schemes = resolve_schemes(options, given_low, out_path);
@@ -132,8 +132,10 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
     ContainerWriter container(out_path, schemes.size() + 1);
     const std::vector<TensorRecord> records =
         write_tensors(high, options, encoder, pool, container, stats);
-    const FileHeader h = container.finish(metadata_text(schemes, options, given_low != nullptr, high.metadata()),
-                                          serialize_index(records), format_minor_needed(encoder.features()));
+    FormatFeatures features = encoder.features();
+    features.gguf_layout = !options.gguf_layout.empty();
+    const FileHeader h = container.finish(metadata_text(schemes, options, given_low != nullptr, high.string_metadata()),
+                                          serialize_index(records), format_minor_needed(features), options.gguf_layout);
     stats.file_size = h.file_size;
     stats.low_prefix_end = h.low_prefix_end;
     return stats;
@@ -141,7 +143,7 @@ PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low
 
 }  // namespace
 
-PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
+PackStats pack(const TensorSource& high, const TensorSource* given_low, const PackOptions& options,
                const std::string& out_path) {
     // Refused before any work: an output that cannot be written, or that is one of the
     // model's own files. The file itself is written atomically (FileSink, AtomicFile).

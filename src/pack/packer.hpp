@@ -34,6 +34,9 @@ struct PackOptions {
     // Called after each tensor is written: (tensors done, total, name just written); in
     // tensor order, one call at a time, from the calling thread or one of the pack's threads.
     std::function<void(size_t, size_t, const std::string&)> progress;
+    // A model packed from a GGUF file: its gguf_layout section (io/gguf_layout.hpp), so
+    // that the file can be rebuilt byte for byte; empty otherwise.
+    std::vector<uint8_t> gguf_layout;
 };
 
 struct PackStats {
@@ -51,11 +54,12 @@ struct PackStats {
     std::vector<std::string> given_low_missing;
 };
 
+// `high` is the model, its tensors written in its order with its string metadata.
 // `given_low`, if not null, supplies the low precision (schemes/layout.hpp) instead of
 // qstore's own quantizer; options.low (one scheme) says which scheme it follows. It is a
 // SafetensorsReader or a GgufReader (io/gguf.hpp). `out_path` is checked before any work
 // (check_output_path against high's files) and replaced atomically (io/atomic_file.hpp).
-PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
+PackStats pack(const TensorSource& high, const TensorSource* given_low, const PackOptions& options,
                const std::string& out_path);
 
 }  // namespace qstore

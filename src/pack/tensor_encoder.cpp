@@ -118,7 +118,7 @@ struct TensorEncoder::LevelBuffers {
     LowTensorData data() { return {codes.data(), scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
 };
 
-TensorEncoder::TensorEncoder(const SafetensorsReader& high, const TensorSource* given_low,
+TensorEncoder::TensorEncoder(const TensorSource& high, const TensorSource* given_low,
                              const GivenLowMatch* given_match, const PackOptions& options,
                              const std::vector<const LowScheme*>& schemes, ThreadPool& pool)
     : high_file_(high), given_low_(given_low), given_match_(given_match), options_(options), schemes_(schemes),
@@ -188,8 +188,9 @@ EncodedTensor TensorEncoder::passthrough(const SafetensorsTensor& t) {
 }
 
 const uint8_t* TensorEncoder::read_high(const SafetensorsTensor& t, Input& input) {
-    if (t.size <= kWindowedInput)
-        return high_file_.read(t, input.ahead, input.window.reserve(kInputWindow), kInputWindow);
+    const auto* safetensors = dynamic_cast<const SafetensorsReader*>(&high_file_);
+    if (safetensors && t.size <= kWindowedInput)
+        return safetensors->read(t, input.ahead, input.window.reserve(kInputWindow), kInputWindow);
     uint8_t* const bytes = input.bytes.reserve(t.size);
     high_file_.read(t, bytes);
     return bytes;

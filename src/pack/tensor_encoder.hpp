@@ -60,7 +60,7 @@ struct EncodedTensor {
 // What encoding tensors needs, shared by the threads that encode tensors side by side.
 class TensorEncoder {
 public:
-    TensorEncoder(const SafetensorsReader& high, const TensorSource* given_low, const GivenLowMatch* given_match,
+    TensorEncoder(const TensorSource& high, const TensorSource* given_low, const GivenLowMatch* given_match,
                   const PackOptions& options, const std::vector<const LowScheme*>& schemes, ThreadPool& pool);
     ~TensorEncoder();
 
@@ -82,7 +82,7 @@ private:
     void collect_parts(const Geometry& g, std::vector<LevelBuffers>& levels, EncodedTensor& e);
     void note(const FormatFeatures& f);
 
-    const SafetensorsReader& high_file_;
+    const TensorSource& high_file_;
     const TensorSource* given_low_;
     const GivenLowMatch* given_match_;  // with given_low: its tensors for each high tensor
     const PackOptions& options_;
