@@ -11,8 +11,8 @@
 #include "base/error.hpp"
 #include "io/gguf.hpp"
 #include "io/gguf_layout.hpp"
-#include "gguf_unpack.hpp"
 #include "progress.hpp"
+#include "read/gguf_export.hpp"
 #include "read/reader.hpp"
 #include "io/safetensors.hpp"
 
@@ -295,8 +295,10 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
         if (r.tensor(i).quantized() && level >= r.tensor(i).top_level())
             fail(Errc::invalid_argument, input + ": tensor '" + r.tensor(i).name + "' has no low level " + precision);
     if (gguf && r.gguf_layout()) {  // packed from GGUF: back to that file, or as llama-quantize writes it
-        if (high) unpack_gguf_high(r, output);
-        else unpack_gguf_low(r, level, output);
+        Progress progress("unpacking");
+        auto report = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
+        if (high) export_gguf_high(r, output, report);
+        else export_gguf_low(r, level, output, report);
         return 0;
     }
     std::vector<OutTensor> entries;

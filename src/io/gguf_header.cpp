@@ -157,7 +157,7 @@ std::vector<GgufKV> read_key_values(Cursor& c, uint64_t count, uint32_t& alignme
     for (uint64_t i = 0; i < count; ++i) {
         GgufKV kv;
         kv.begin = c.pos();
-        kv.key = c.str("key");
+        kv.key = c.str("a key");
         check_name(kv.key, path + ": GGUF ", "key");
         kv.type = static_cast<uint32_t>(c.u(4, "a key/value pair"));
         kv.element_type = kv.type;
@@ -179,7 +179,7 @@ std::vector<GgufKV> read_key_values(Cursor& c, uint64_t count, uint32_t& alignme
 GgufTensorInfo read_tensor_info(Cursor& c, uint32_t alignment) {
     const std::string& path = c.path();
     GgufTensorInfo t;
-    t.name = c.str("tensor name");
+    t.name = c.str("a tensor name");
     check_name(t.name, path + ": GGUF ", "tensor name");
     const std::string what = path + ": GGUF tensor '" + t.name + "'";
     const uint32_t n_dims = static_cast<uint32_t>(c.u(4, "a tensor info"));

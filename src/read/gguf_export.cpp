@@ -1,14 +1,13 @@
-#include "gguf_unpack.hpp"
+#include "read/gguf_export.hpp"
 
 #include <map>
 
 #include "base/error.hpp"
 #include "io/file_sink.hpp"
 #include "io/gguf_retype.hpp"
-#include "progress.hpp"
 #include "schemes/scheme.hpp"
 
-using namespace qstore;
+namespace qstore {
 
 namespace {
 
@@ -53,12 +52,11 @@ LlamaFileType file_type_of(const std::vector<uint32_t>& types, const GgufLayout&
 
 }  // namespace
 
-void unpack_gguf_high(const Reader& r, const std::string& output) {
+void export_gguf_high(const Reader& r, const std::string& output, const GgufExportProgress& progress) {
     const GgufLayout& l = *r.gguf_layout();
     check_counts(r, l);
     FileSink out(output, false);
     out.write(l.header_bytes.data(), l.header_bytes.size());
-    Progress progress("unpacking");
     std::vector<uint8_t> bytes;
     size_t done = 0;
     walk_gguf_data(
@@ -71,12 +69,12 @@ void unpack_gguf_high(const Reader& r, const std::string& output) {
             bytes.resize(info.size);
             r.load_high(i, bytes.data(), bytes.size());
             out.write(bytes.data(), bytes.size());
-            progress.update(++done, l.header.infos.size(), info.name);
+            if (progress) progress(++done, l.header.infos.size(), info.name);
         });
     out.close();
 }
 
-void unpack_gguf_low(const Reader& r, size_t level, const std::string& output) {
+void export_gguf_low(const Reader& r, size_t level, const std::string& output, const GgufExportProgress& progress) {
     const GgufLayout& l = *r.gguf_layout();
     check_counts(r, l);
     std::vector<uint32_t> types;
@@ -84,7 +82,6 @@ void unpack_gguf_low(const Reader& r, size_t level, const std::string& output) {
     const RetypedGguf g = retype_gguf(l, types, file_type_of(types, l), output);
     FileSink out(output, false);
     out.write(g.header.data(), g.header.size());
-    Progress progress("unpacking");
     std::vector<uint8_t> bytes;
     for (size_t k = 0; k < l.header.infos.size(); ++k) {
         const GgufTensorInfo& info = l.header.infos[k];
@@ -99,8 +96,10 @@ void unpack_gguf_low(const Reader& r, size_t level, const std::string& output) {
         else r.load_low(i, bytes.data(), bytes.size(), nullptr, 0);
         out.pad_to(g.alignment);  // the data section starts aligned: positions are file offsets
         out.write(bytes.data(), bytes.size());
-        progress.update(k + 1, l.header.infos.size(), info.name);
+        if (progress) progress(k + 1, l.header.infos.size(), info.name);
     }
     out.pad_to(g.alignment);
     out.close();
 }
+
+}  // namespace qstore
