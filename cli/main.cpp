@@ -22,8 +22,9 @@ int run(int argc, char** argv) {
     unsigned threads = 0;
     bool json = false;
 
-    auto* pack = app.add_subcommand("pack", "Pack a safetensors model (file or sharded folder) into a .qs file");
-    pack->add_option("input", input, "model.safetensors, model.safetensors.index.json or a folder")->required();
+    auto* pack = app.add_subcommand("pack", "Pack a safetensors model (file or sharded folder) or a GGUF model into a .qs file");
+    pack->add_option("input", input, "model.safetensors, model.safetensors.index.json, a folder, or model.gguf")
+        ->required();
     pack->add_option("-o,--output", output, "output .qs file")->required();
     std::vector<std::string> lows = {"int8-row"};
     pack->add_option("--low", lows,
