@@ -15,6 +15,7 @@
 #include "container/format.hpp"
 #include "io/gguf.hpp"
 #include "io/gguf_layout.hpp"
+#include "io/gguf_metadata.hpp"
 #include "read/gguf_export.hpp"
 #include "read/reader.hpp"
 #include "schemes/registry.hpp"
@@ -302,4 +303,39 @@ TEST_CASE("GGUF model: a damaged gguf_layout section is refused", "[gguf_model]"
     std::vector<uint8_t> more = s;
     more.push_back(0);
     CHECK(thrown_code([&] { qstore::parse_gguf_layout(more.data(), more.size(), "s"); }) == qstore::Errc::corrupt);
+}
+
+TEST_CASE("GGUF model: the key/values as the C API's typed metadata", "[gguf_model]") {
+    TempDir dir;
+    const std::string in = dir.file("m.gguf");
+    write_file(in, gguf_file(3, model_tensors(), 0, 0));
+    qstore::GgufReader g(in, qstore::GgufUse::model);
+    const qstore::Metadata m = qstore::metadata_of_gguf(g.metadata());
+    REQUIRE(m.size() == 9);
+    const qstore::MetadataEntry& arch = m.at(m.find("general.architecture"));
+    CHECK(arch.type == qstore::ValueType::string);
+    CHECK(!arch.is_array);
+    CHECK(arch.string_at(0) == "llama");
+    const qstore::MetadataEntry& u8 = m.at(m.find("a.u8"));
+    CHECK(u8.type == qstore::ValueType::u8);
+    CHECK(u8.bytes == std::vector<uint8_t>{200});
+    CHECK(m.at(m.find("a.i16")).type == qstore::ValueType::i16);
+    const qstore::MetadataEntry& f64 = m.at(m.find("a.f64"));
+    double pi;
+    std::memcpy(&pi, f64.bytes.data(), 8);
+    CHECK(pi == 3.141592653589793);
+    CHECK(m.at(m.find("a.bool")).type == qstore::ValueType::boolean);
+    const qstore::MetadataEntry& tokens = m.at(m.find("tokenizer.ggml.tokens"));
+    CHECK(tokens.is_array);
+    CHECK(tokens.count == 3);
+    CHECK(tokens.string_at(0) == "<s>");
+    CHECK(tokens.string_at(2).empty());
+    const qstore::MetadataEntry& scores = m.at(m.find("tokenizer.ggml.scores"));
+    CHECK(scores.type == qstore::ValueType::f32);
+    CHECK(scores.is_array);
+    CHECK(scores.count == 2);
+    float s1;
+    std::memcpy(&s1, scores.bytes.data() + 4, 4);
+    CHECK(s1 == -1.0f);
+    CHECK(m.at(m.find("general.file_type")).type == qstore::ValueType::u32);
 }
