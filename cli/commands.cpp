@@ -441,7 +441,11 @@ int cmd_verify(const std::string& input, unsigned threads, const std::string& ag
     }
     std::printf("%s: ok (%zu tensors, every checksum and every precision level decoded)\n", input.c_str(), r.tensor_count());
     if (against.empty()) return 0;
-    SafetensorsReader original(against);
+    // The original: safetensors, or the GGUF file the .qs was packed from.
+    std::unique_ptr<TensorSource> original_source;
+    if (is_gguf_file(against)) original_source = std::make_unique<GgufReader>(against, GgufUse::model);
+    else original_source = std::make_unique<SafetensorsReader>(against);
+    const TensorSource& original = *original_source;
     if (original.tensors().size() != r.tensor_count())
         fail(Errc::corrupt, input + ": holds " + std::to_string(r.tensor_count()) + " tensors, " + against + " holds " +
                                 std::to_string(original.tensors().size()));

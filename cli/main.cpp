@@ -65,7 +65,7 @@ int run(int argc, char** argv) {
     verify->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
     std::string against;
     verify->add_option("--against", against,
-                       "also compare every tensor's high precision, byte for byte, with this safetensors model");
+                       "also compare every tensor's high precision, byte for byte, with this safetensors or GGUF model");
 
     CLI11_PARSE(app, argc, argv);
     try {

@@ -4,7 +4,7 @@ through the qstore CLI, and through llama.cpp itself.
 
 --mode files:
   1. the f32, f16 and bf16 files: `qstore pack FILE.gguf` (int8-row, and q8_0 / q4_0
-     for f32), `qstore verify`, `qstore unpack --precision high -o X.gguf`: X has the
+     for f32), `qstore verify --against FILE.gguf`, `qstore unpack --precision high -o X.gguf`: X has the
      sha256 of the input (and of SHA256SUMS);
   2. `unpack --precision low -o X.gguf` of the f32 file packed with q8_0 / q4_0,
      compared with llama-quantize's -q8_0 / -q4_0 files by an independent GGUF parser:
@@ -116,7 +116,7 @@ def model(args, precision):
 def packed(args, precision, scheme):
     qs = os.path.join(args.work, f"{precision}-{scheme}.qs")
     run(args, args.cli, "pack", model(args, precision), "--low", scheme, "-o", qs)
-    run(args, args.cli, "verify", qs)
+    run(args, args.cli, "verify", qs, "--against", model(args, precision))
     return qs
 
 
