@@ -272,7 +272,7 @@ private:
 }  // namespace
 
 int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
-               bool gguf) {
+               bool gguf, bool llama_mix) {
     check_output_path(output, {input});  // before anything is read or written
     ReaderOptions ro;
     ro.threads = threads;
@@ -294,11 +294,13 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     for (size_t i = 0; i < r.tensor_count() && !high; ++i)
         if (r.tensor(i).quantized() && level >= r.tensor(i).top_level())
             fail(Errc::invalid_argument, input + ": tensor '" + r.tensor(i).name + "' has no low level " + precision);
+    if (llama_mix && (high || !gguf || !r.gguf_layout()))
+        fail(Errc::invalid_argument, "--llama-mix goes with a low precision written as GGUF from a file packed from GGUF");
     if (gguf && r.gguf_layout()) {  // packed from GGUF: back to that file, or as llama-quantize writes it
         Progress progress("unpacking");
         auto report = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
         if (high) export_gguf_high(r, output, report);
-        else export_gguf_low(r, level, output, report);
+        else export_gguf_low(r, level, output, report, llama_mix);
         return 0;
     }
     std::vector<OutTensor> entries;

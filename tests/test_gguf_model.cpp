@@ -339,3 +339,47 @@ TEST_CASE("GGUF model: the key/values as the C API's typed metadata", "[gguf_mod
     CHECK(s1 == -1.0f);
     CHECK(m.at(m.find("general.file_type")).type == qstore::ValueType::u32);
 }
+
+TEST_CASE("GGUF model: llama-quantize's type mix from a q8_0 > q4_0 chain", "[gguf_model]") {
+    TempDir dir;
+    const std::string in = dir.file("m.gguf");
+    auto tensors = model_tensors();
+    tensors.push_back({"blk.0.odd.weight", 0, {40, 2}, 3136, f32_matrix(80, 0.1f)});  // no block fits a row
+    write_file(in, gguf_file(3, tensors, 0, 0));
+    qstore::GgufReader model(in, qstore::GgufUse::model);
+    qstore::PackOptions o;
+    o.low = {qstore::low_scheme_by_name("q4_0")->spec(), qstore::low_scheme_by_name("q8_0")->spec()};
+    o.gguf_layout = qstore::serialize_gguf_layout(model);
+    qstore::pack(model, nullptr, o, dir.file("chain.qs"));
+    qstore::Reader r(dir.file("chain.qs"), one_thread());
+    const std::string out = dir.file("mix.gguf");
+    qstore::export_gguf_low(r, 0, out, nullptr, true);
+    qstore::GgufReader low(out, qstore::GgufUse::model);
+    auto bytes_of = [&](const std::string& name) {
+        const qstore::SafetensorsTensor* t = low.find(name);
+        REQUIRE(t);
+        std::vector<uint8_t> b(t->size);
+        low.read(*t, b.data());
+        return b;
+    };
+    auto level_codes = [&](const std::string& name, size_t level) {
+        const size_t i = r.find(name);
+        std::vector<uint8_t> b(r.level_code_bytes(r.tensor(i), level));
+        r.load_level(i, level, b.data(), b.size(), nullptr, 0, nullptr, 0);
+        return b;
+    };
+    // The output tensor (here token_embd.weight: no output.weight) from the q8_0 level.
+    CHECK(low.infos()[1].name == "token_embd.weight");
+    CHECK(low.infos()[1].type == 8);
+    CHECK(first_mismatch(bytes_of("token_embd.weight"), level_codes("token_embd.weight", 1)) == -1);
+    CHECK(low.infos()[0].type == 2);
+    CHECK(first_mismatch(bytes_of("blk.0.ffn_up.weight"), level_codes("blk.0.ffn_up.weight", 0)) == -1);
+    // The F32 matrix of 40-element rows as F16.
+    CHECK(low.infos()[6].type == 1);
+    CHECK(first_mismatch(bytes_of("blk.0.odd.weight"), narrowed(tensors[6].data, false)) == -1);
+    CHECK(low.kv("general.file_type")->text == "2");
+    // Without a q8_0 level above the q4_0 one there is no mix to make.
+    qstore::Reader q4(pack_gguf(dir, in, "q4_0"), one_thread());
+    CHECK(thrown_code([&] { qstore::export_gguf_low(q4, 0, dir.file("x.gguf"), nullptr, true); }) ==
+          qstore::Errc::invalid_argument);
+}

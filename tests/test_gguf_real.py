@@ -4,21 +4,23 @@ through the qstore CLI, and through llama.cpp itself.
 
 --mode files:
   1. the f32, f16 and bf16 files: `qstore pack FILE.gguf` (int8-row, and q8_0 / q4_0
-     for f32), `qstore verify --against FILE.gguf`, `qstore unpack --precision high -o X.gguf`: X has the
+     for f32, and the chain q8_0 > q4_0), `qstore verify --against FILE.gguf`, `qstore unpack --precision high -o X.gguf`: X has the
      sha256 of the input (and of SHA256SUMS);
   2. `unpack --precision low -o X.gguf` of the f32 file packed with q8_0 / q4_0,
      compared with llama-quantize's -q8_0 / -q4_0 files by an independent GGUF parser:
      the same key/values (typed), the same tensor names, dimensions and order of
      infos; every tensor of the same type holds the same bytes; the tensors that
      differ are exactly the documented ones (ffn_down: F32 here, F16 there; with q4_0
-     output.weight: Q4_0 here, Q8_0 there).
+     output.weight: Q4_0 here, Q8_0 there); with `--llama-mix` (q8_0, and the chain
+     `--low q8_0 --low q4_0` for Q4_0) every tensor holds llama-quantize's bytes.
 --mode runtime: llama.cpp (node-llama-cpp 3.21.1's prebuilt CPU binaries in
   tests/runtime/node_modules, installed by .ci/install-deps.sh) generates 100 greedy
   tokens from each file: the shared f32/f16/bf16 files give the text of the shared
   llama-cli runs (greedy/*.llama-cli.txt); every GGUF qstore writes back at high
-  precision gives the tokens of its original; qstore's q8_0 GGUF gives the tokens of
-  llama-quantize's q8_0 file; qstore's q4_0 GGUF loads and generates 100 tokens. A
-  missing runtime is a failure, not a skip.
+  precision gives the tokens of its original; qstore's q8_0 GGUF, with and without
+  --llama-mix, gives the tokens of llama-quantize's q8_0 file, and its --llama-mix Q4_0
+  GGUF those of llama-quantize's q4_0 file; its plain q4_0 GGUF loads and generates 100
+  tokens. A missing runtime is a failure, not a skip.
 Exit status: 0 ok, 1 failure, 77 skipped (no shared GGUF folder; CI makes that a failure).
 """
 import argparse
@@ -113,17 +115,24 @@ def model(args, precision):
     return os.path.join(args.models, f"stories260K-{precision}.gguf")
 
 
-def packed(args, precision, scheme):
-    qs = os.path.join(args.work, f"{precision}-{scheme}.qs")
-    run(args, args.cli, "pack", model(args, precision), "--low", scheme, "-o", qs)
+def packed(args, precision, *schemes):
+    qs = os.path.join(args.work, f"{precision}-{'-'.join(schemes)}.qs")
+    lows = [a for s in schemes for a in ("--low", s)]
+    run(args, args.cli, "pack", model(args, precision), *lows, "-o", qs)
     run(args, args.cli, "verify", qs, "--against", model(args, precision))
     return qs
 
 
-def unpacked(args, qs, level):
-    out = qs[:-3] + f"-{level}.gguf"
-    run(args, args.cli, "unpack", qs, "--precision", level, "-o", out)
+def unpacked(args, qs, level, *options):
+    out = qs[:-3] + f"-{level}{''.join(options)}.gguf"
+    run(args, args.cli, "unpack", qs, "--precision", level, *options, "-o", out)
     return out
+
+
+def mixed(args, scheme):
+    """llama-quantize's type mix for `scheme` (q8_0, or q4_0 through the chain)."""
+    qs = packed(args, "f32", "q8_0") if scheme == "q8_0" else packed(args, "f32", "q8_0", "q4_0")
+    return unpacked(args, qs, "low", "--llama-mix")
 
 
 def check_high_round_trips(args):
@@ -132,8 +141,10 @@ def check_high_round_trips(args):
         digest, name = line.split()
         sums[name.lstrip("*")] = digest
     for precision in HIGH:
-        for scheme in ("int8-row",) + (("q8_0", "q4_0") if precision == "f32" else ()):
-            out = unpacked(args, packed(args, precision, scheme), "high")
+        extra = (("q8_0",), ("q4_0",), ("q8_0", "q4_0")) if precision == "f32" else ()
+        for schemes in (("int8-row",),) + extra:
+            scheme = " > ".join(schemes)
+            out = unpacked(args, packed(args, precision, *schemes), "high")
             name = os.path.basename(model(args, precision))
             check(sha256(out) == sha256(model(args, precision)) == sums[name],
                   f"{out}: sha256 differs from {name}")
@@ -169,6 +180,12 @@ def check_low_against_llama_quantize(args):
                       f"{scheme}: tensor {name} is type {ta}, llama-quantize's {tb}")
         print(f"ok: {scheme}: {same} of {len(ours.infos)} tensors byte-identical to llama-quantize's, "
               f"the others as documented")
+        mix = Gguf(mixed(args, scheme))
+        check(mix.kvs == theirs.kvs, f"{scheme} --llama-mix: key/values differ from llama-quantize's")
+        check([i[:2] for i in mix.infos] == [i[:2] for i in ours.infos], f"{scheme} --llama-mix: other tensors")
+        for name, _, _, _ in mix.infos:
+            check(mix.tensor(name) == theirs.tensor(name), f"{scheme} --llama-mix: tensor {name} differs")
+        print(f"ok: {scheme} --llama-mix: all {len(mix.infos)} tensors byte-identical to llama-quantize's")
 
 
 def greedy(args, path):
@@ -191,10 +208,15 @@ def check_runtime(args):
         back = greedy(args, unpacked(args, packed(args, precision, "int8-row"), "high"))
         check(back["tokens"] == original["tokens"], f"{precision}: qstore's high GGUF gives other tokens")
         print(f"ok: {precision}: the original and qstore's high GGUF give llama-cli's greedy text")
-    q8 = greedy(args, unpacked(args, packed(args, "f32", "q8_0"), "low"))
-    check(q8["tokens"] == greedy(args, model(args, "q8_0"))["tokens"],
+    q8 = greedy(args, model(args, "q8_0"))["tokens"]
+    check(greedy(args, unpacked(args, packed(args, "f32", "q8_0"), "low"))["tokens"] == q8,
           "q8_0: qstore's low GGUF gives other tokens than llama-quantize's file")
-    print("ok: q8_0: qstore's low GGUF gives the tokens of llama-quantize's q8_0 file")
+    check(greedy(args, mixed(args, "q8_0"))["tokens"] == q8,
+          "q8_0 --llama-mix: qstore's low GGUF gives other tokens than llama-quantize's file")
+    print("ok: q8_0: qstore's low GGUFs give the tokens of llama-quantize's q8_0 file")
+    check(greedy(args, mixed(args, "q4_0"))["tokens"] == greedy(args, model(args, "q4_0"))["tokens"],
+          "q4_0 --llama-mix: qstore's low GGUF gives other tokens than llama-quantize's file")
+    print("ok: q4_0 --llama-mix: qstore's low GGUF gives the tokens of llama-quantize's q4_0 file")
     greedy(args, unpacked(args, packed(args, "f32", "q4_0"), "low"))
     print("ok: q4_0: qstore's low GGUF loads and generates 100 tokens")
 
