@@ -1,18 +1,11 @@
 #include "io/gguf.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <algorithm>
-#include <set>
+#include <cstdio>
 
 #include "base/byte_io.hpp"
 #include "base/error.hpp"
 #include "io/file_sink.hpp"
-#include "base/input_checks.hpp"
 
 namespace qstore {
 
