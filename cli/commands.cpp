@@ -269,6 +269,16 @@ private:
     std::unique_ptr<GgufWriter> gg_;
 };
 
+// A file packed from GGUF, written as GGUF: the original file, or a low level as
+// llama-quantize writes it (read/gguf_export.hpp).
+int unpack_gguf_model(const Reader& r, bool high, size_t level, const std::string& output, bool llama_mix) {
+    Progress progress("unpacking");
+    auto report = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
+    if (high) export_gguf_high(r, output, report);
+    else export_gguf_low(r, level, output, report, llama_mix);
+    return 0;
+}
+
 }  // namespace
 
 int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
@@ -296,13 +306,7 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
             fail(Errc::invalid_argument, input + ": tensor '" + r.tensor(i).name + "' has no low level " + precision);
     if (llama_mix && (high || !gguf || !r.gguf_layout()))
         fail(Errc::invalid_argument, "--llama-mix goes with a low precision written as GGUF from a file packed from GGUF");
-    if (gguf && r.gguf_layout()) {  // packed from GGUF: back to that file, or as llama-quantize writes it
-        Progress progress("unpacking");
-        auto report = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
-        if (high) export_gguf_high(r, output, report);
-        else export_gguf_low(r, level, output, report, llama_mix);
-        return 0;
-    }
+    if (gguf && r.gguf_layout()) return unpack_gguf_model(r, high, level, output, llama_mix);
     std::vector<OutTensor> entries;
     const std::map<std::string, std::string> metadata = safetensors_metadata(input, r.metadata_json());
     for (size_t i = 0; i < r.tensor_count(); ++i) {
