@@ -5,7 +5,25 @@
 #   .ci/install-deps.sh ci    also what CI's extra jobs need: clang-14 + libFuzzer
 #                             runtime (tests/fuzz/run.sh), abigail-tools (tests/abi/check.sh);
 #                             the sanitizer runtimes of gcc come with build-essential
+# Both also install llama.cpp for the GGUF runtime test from npm into tests/runtime
+# (node-llama-cpp with its prebuilt linux-x64 CPU binaries, versions pinned by
+# tests/runtime/package-lock.json, install scripts disabled: nothing is built or
+# downloaded besides the packages). It needs the machine's Node.js >= 20 and npm.
 set -euo pipefail
+runtime_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/runtime"
+install_runtime() {
+  if [ -f "$runtime_dir/node_modules/.package-lock.json" ] &&
+     [ "$runtime_dir/node_modules/.package-lock.json" -nt "$runtime_dir/package-lock.json" ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "install-deps: npm not found: the GGUF runtime test (tests/test_gguf_real.py) will fail" >&2
+    return 0
+  fi
+  echo "installing: node-llama-cpp (npm, tests/runtime)"
+  (cd "$runtime_dir" && npm ci --ignore-scripts --omit=optional --no-audit --no-fund --loglevel=error >/dev/null)
+}
+install_runtime
 packages=(build-essential cmake pkg-config libzstd-dev liblz4-dev libxxhash-dev nlohmann-json3-dev
           libcli11-dev catch2 libbenchmark-dev python3 binutils)
 if [ "${1:-}" = ci ]; then

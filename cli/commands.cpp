@@ -10,7 +10,9 @@
 #include "io/atomic_file.hpp"
 #include "base/error.hpp"
 #include "io/gguf.hpp"
+#include "io/gguf_layout.hpp"
 #include "progress.hpp"
+#include "read/gguf_export.hpp"
 #include "read/reader.hpp"
 #include "io/safetensors.hpp"
 
@@ -39,6 +41,7 @@ const char* section_name(uint32_t kind) {
         case SectionKind::metadata: return "metadata";
         case SectionKind::tensor_index: return "tensor_index";
         case SectionKind::level_data: return "level_data";
+        case SectionKind::gguf_layout: return "gguf_layout";
     }
     return "unknown";
 }
@@ -97,14 +100,25 @@ void warn_given_low(const std::string& low_file, const PackStats& s) {
 
 int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
              const PackOptions& options_in) {
-    SafetensorsReader high(input);
+    // The model: a GGUF file (told by its magic; kept byte for byte through its
+    // gguf_layout section) or safetensors.
+    PackOptions options = options_in;
+    std::unique_ptr<TensorSource> high_source;
+    if (is_gguf_file(input)) {
+        auto g = std::make_unique<GgufReader>(input, GgufUse::model);
+        options.gguf_layout = serialize_gguf_layout(*g);
+        high_source = std::move(g);
+    } else {
+        high_source = std::make_unique<SafetensorsReader>(input);
+    }
+    const TensorSource& high = *high_source;
     // The given low precision: a GGUF file (told by its magic) or safetensors.
     std::unique_ptr<TensorSource> low;
     if (!low_file.empty() && is_gguf_file(low_file)) {
         auto g = std::make_unique<GgufReader>(low_file);
         std::map<std::string, size_t> skipped;  // ggml types qstore does not read
         for (const auto& info : g->infos())
-            if (!info.available) skipped[ggml_type_name(info.type)]++;
+            if (!g->available(info)) skipped[ggml_type_name(info.type)]++;
         if (!skipped.empty()) {
             std::string list;
             for (const auto& [type, n] : skipped) list += (list.empty() ? "" : ", ") + std::to_string(n) + " " + type;
@@ -123,7 +137,6 @@ int cmd_pack(const std::string& input, const std::string& low_file, const std::s
     if (auto* st = dynamic_cast<const SafetensorsReader*>(low.get()))
         for (const auto& t : st->tensors()) inputs.push_back(t.source);
     check_output_path(output, inputs);
-    PackOptions options = options_in;
     Progress progress("packing");
     options.progress = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
     PackStats s = pack(high, low.get(), options, output);
@@ -256,10 +269,20 @@ private:
     std::unique_ptr<GgufWriter> gg_;
 };
 
+// A file packed from GGUF, written as GGUF: the original file, or a low level as
+// llama-quantize writes it (read/gguf_export.hpp).
+int unpack_gguf_model(const Reader& r, bool high, size_t level, const std::string& output, bool llama_mix) {
+    Progress progress("unpacking");
+    auto report = [&](size_t done, size_t total, const std::string& name) { progress.update(done, total, name); };
+    if (high) export_gguf_high(r, output, report);
+    else export_gguf_low(r, level, output, report, llama_mix);
+    return 0;
+}
+
 }  // namespace
 
 int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
-               bool gguf) {
+               bool gguf, bool llama_mix) {
     check_output_path(output, {input});  // before anything is read or written
     ReaderOptions ro;
     ro.threads = threads;
@@ -281,6 +304,9 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     for (size_t i = 0; i < r.tensor_count() && !high; ++i)
         if (r.tensor(i).quantized() && level >= r.tensor(i).top_level())
             fail(Errc::invalid_argument, input + ": tensor '" + r.tensor(i).name + "' has no low level " + precision);
+    if (llama_mix && (high || !gguf || !r.gguf_layout()))
+        fail(Errc::invalid_argument, "--llama-mix goes with a low precision written as GGUF from a file packed from GGUF");
+    if (gguf && r.gguf_layout()) return unpack_gguf_model(r, high, level, output, llama_mix);
     std::vector<OutTensor> entries;
     const std::map<std::string, std::string> metadata = safetensors_metadata(input, r.metadata_json());
     for (size_t i = 0; i < r.tensor_count(); ++i) {
@@ -421,7 +447,11 @@ int cmd_verify(const std::string& input, unsigned threads, const std::string& ag
     }
     std::printf("%s: ok (%zu tensors, every checksum and every precision level decoded)\n", input.c_str(), r.tensor_count());
     if (against.empty()) return 0;
-    SafetensorsReader original(against);
+    // The original: safetensors, or the GGUF file the .qs was packed from.
+    std::unique_ptr<TensorSource> original_source;
+    if (is_gguf_file(against)) original_source = std::make_unique<GgufReader>(against, GgufUse::model);
+    else original_source = std::make_unique<SafetensorsReader>(against);
+    const TensorSource& original = *original_source;
     if (original.tensors().size() != r.tensor_count())
         fail(Errc::corrupt, input + ": holds " + std::to_string(r.tensor_count()) + " tensors, " + against + " holds " +
                                 std::to_string(original.tensors().size()));

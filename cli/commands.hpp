@@ -9,7 +9,8 @@
 int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
              const qstore::PackOptions& options);
 // gguf: write a GGUF file instead of safetensors (docs/FORMAT.md §7.8).
+// llama_mix: see export_gguf_low (read/gguf_export.hpp).
 int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
-               bool gguf);
+               bool gguf, bool llama_mix = false);
 int cmd_info(const std::string& input, bool json);
 int cmd_verify(const std::string& input, unsigned threads, const std::string& against);

@@ -22,8 +22,9 @@ int run(int argc, char** argv) {
     unsigned threads = 0;
     bool json = false;
 
-    auto* pack = app.add_subcommand("pack", "Pack a safetensors model (file or sharded folder) into a .qs file");
-    pack->add_option("input", input, "model.safetensors, model.safetensors.index.json or a folder")->required();
+    auto* pack = app.add_subcommand("pack", "Pack a safetensors model (file or sharded folder) or a GGUF model into a .qs file");
+    pack->add_option("input", input, "model.safetensors, model.safetensors.index.json, a folder, or model.gguf")
+        ->required();
     pack->add_option("-o,--output", output, "output .qs file")->required();
     std::vector<std::string> lows = {"int8-row"};
     pack->add_option("--low", lows,
@@ -54,6 +55,10 @@ int run(int argc, char** argv) {
                        "safetensors or gguf (default: gguf if the output name ends in .gguf, else safetensors)")
         ->check(CLI::IsMember({"safetensors", "gguf"}));
     unpack->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
+    bool llama_mix = false;
+    unpack->add_flag("--llama-mix", llama_mix,
+                     "GGUF low precision of a file packed from GGUF with --low q8_0 --low q4_0: output.weight from "
+                     "the q8_0 level, as llama-quantize's Q4_0 mix");
 
     auto* info = app.add_subcommand("info", "Print the tensor table, section sizes and ratios");
     info->add_option("input", input, "the .qs file")->required();
@@ -64,7 +69,7 @@ int run(int argc, char** argv) {
     verify->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
     std::string against;
     verify->add_option("--against", against,
-                       "also compare every tensor's high precision, byte for byte, with this safetensors model");
+                       "also compare every tensor's high precision, byte for byte, with this safetensors or GGUF model");
 
     CLI11_PARSE(app, argc, argv);
     try {
@@ -114,7 +119,7 @@ int run(int argc, char** argv) {
                                   output.compare(output.size() - ext.size(), ext.size(), ext) == 0;
                 format = gguf ? "gguf" : "safetensors";
             }
-            return cmd_unpack(input, precision, output, threads, format == "gguf");
+            return cmd_unpack(input, precision, output, threads, format == "gguf", llama_mix);
         }
         if (info->parsed()) return cmd_info(input, json);
         if (verify->parsed()) return cmd_verify(input, threads, against);

@@ -35,10 +35,12 @@ FormatFeatures& FormatFeatures::operator|=(const FormatFeatures& o) {
     scheme_since_1_1 = scheme_since_1_1 || o.scheme_since_1_1;
     word_layout_block = word_layout_block || o.word_layout_block;
     rans_model = rans_model || o.rans_model;
+    gguf_layout = gguf_layout || o.gguf_layout;
     return *this;
 }
 
 uint16_t format_minor_needed(const FormatFeatures& f) {
+    if (f.gguf_layout) return 4;
     if (f.rans_model) return 3;
     if (f.chain || f.scheme_since_1_1 || f.word_layout_block) return 1;
     return 0;

@@ -15,8 +15,8 @@ namespace qstore {
 
 constexpr uint8_t kMagic[8] = {0x89, 'Q', 'S', 'T', 'O', 'R', 'E', '\n'};
 constexpr uint16_t kFormatMajor = 1;
-constexpr uint16_t kFormatMinor = 3;  // 1.1: schemes 6-11, group sizes, chains, zero points; 1.2: word-rANS streams;
-                                      // 1.3: rANS models in syntax 2
+constexpr uint16_t kFormatMinor = 4;  // 1.1: schemes 6-11, group sizes, chains, zero points; 1.2: word-rANS streams;
+                                      // 1.3: rANS models in syntax 2; 1.4: the gguf_layout section
 constexpr uint64_t kHeaderSize = 64;
 constexpr uint64_t kDirectoryEntrySize = 48;
 constexpr uint64_t kAlignment = 64;  // sections, and parts of --low-raw files
@@ -25,6 +25,7 @@ enum class SectionKind : uint32_t {
     metadata = 1,      // JSON object (docs/FORMAT.md §4)
     tensor_index = 2,  // tensor records
     level_data = 3,    // the parts of precision level `level` of every tensor
+    gguf_layout = 4,   // since 1.4: what rebuilds the GGUF file the model came from (io/gguf_layout.hpp)
 };
 constexpr uint32_t kSectionRequired = 1u << 0;  // a reader that does not know the kind must refuse
 constexpr uint32_t kSectionZstd = 1u << 1;      // payload is one zstd frame of raw_size bytes
@@ -47,6 +48,7 @@ struct FormatFeatures {
     // 1.3: a rANS model in syntax 2 (every model qstore writes, so also every word_rans
     // stream, which 1.2 added).
     bool rans_model = false;
+    bool gguf_layout = false;  // 1.4: a gguf_layout section (packed from a GGUF file)
     FormatFeatures& operator|=(const FormatFeatures& o);
 };
 // The lowest format minor version that reads a file using `f`: the one place where

@@ -87,11 +87,13 @@ SectionEntry ContainerWriter::write_small_section(SectionKind kind, const std::v
     return e;
 }
 
-FileHeader ContainerWriter::finish(const std::string& metadata, const std::vector<uint8_t>& index, uint16_t minor) {
+FileHeader ContainerWriter::finish(const std::string& metadata, const std::vector<uint8_t>& index, uint16_t minor,
+                                   const std::vector<uint8_t>& gguf_layout) {
     std::vector<SectionEntry> sections;
     sections.push_back(level_zero_section());
     sections.push_back(write_small_section(SectionKind::metadata, std::vector<uint8_t>(metadata.begin(), metadata.end())));
     sections.push_back(write_small_section(SectionKind::tensor_index, index));
+    if (!gguf_layout.empty()) sections.push_back(write_small_section(SectionKind::gguf_layout, gguf_layout));
 
     // The directory lists the upper levels too: where each will start is known once the
     // directory's own offset is.

@@ -44,10 +44,12 @@ public:
     // Appends a part to its level's section; the part's record (offset in the section).
     PartRef write_part(size_t level, const PendingPart& part);
 
-    // Writes the metadata (JSON text) and the tensor index (serialize_index), the
-    // directory, the upper levels and the header stamped with format 1.`minor`; then
-    // closes the file. Returns the header as written.
-    FileHeader finish(const std::string& metadata, const std::vector<uint8_t>& index, uint16_t minor);
+    // Writes the metadata (JSON text), the tensor index (serialize_index) and, if not
+    // empty, the gguf_layout section (io/gguf_layout.hpp), the directory, the upper
+    // levels and the header stamped with format 1.`minor`; then closes the file.
+    // Returns the header as written.
+    FileHeader finish(const std::string& metadata, const std::vector<uint8_t>& index, uint16_t minor,
+                      const std::vector<uint8_t>& gguf_layout = {});
 
 private:
     struct Level {

@@ -36,6 +36,9 @@ struct PackOptions {
     // tensor order, one call at a time, from one of the pack's threads (a Writer's total:
     // as its constructor was told, 0 if not).
     std::function<void(size_t, size_t, const std::string&)> progress;
+    // A model packed from a GGUF file: its gguf_layout section (io/gguf_layout.hpp), so
+    // that the file can be rebuilt byte for byte; empty otherwise.
+    std::vector<uint8_t> gguf_layout;
 };
 
 struct PackStats {

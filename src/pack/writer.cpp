@@ -272,8 +272,10 @@ PackStats Writer::finish() {
     dispatcher_.join();
     if (const std::exception_ptr failure = queue_.failure()) std::rethrow_exception(failure);
     if (ordered_.written() != added_) fail(Errc::internal, path_ + ": a tensor was not written");
-    const FileHeader h =
-        container_.finish(metadata_text(), serialize_index(records_), format_minor_needed(encoder_.features()));
+    FormatFeatures features = encoder_.features();
+    features.gguf_layout = !options_.gguf_layout.empty();
+    const FileHeader h = container_.finish(metadata_text(), serialize_index(records_), format_minor_needed(features),
+                                           options_.gguf_layout);
     stats_.file_size = h.file_size;
     stats_.low_prefix_end = h.low_prefix_end;
     return stats_;

@@ -188,6 +188,10 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
         if (s == meta) metadata_json_.assign(raw.begin(), raw.end());
         else tensors_ = parse_index(raw.data(), raw.size(), path);
     }
+    if (gguf_section_) {
+        const auto raw = read_small_section(*gguf_section_, path + ": gguf_layout");
+        gguf_layout_ = std::make_unique<GgufLayout>(parse_gguf_layout(raw.data(), raw.size(), path));
+    }
     for (size_t i = 0; i < tensors_.size(); ++i) {
         const TensorRecord& t = tensors_[i];
         with_lazy_context([&] { return tensor_context(t); }, [&] {
@@ -199,6 +203,11 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
     scratch_ = std::make_unique<ResourcePool<DecodeScratch>>([] { return std::make_unique<DecodeScratch>(); });
     staging_ = std::make_unique<ResourcePool<StagingBuffer>>([] { return std::make_unique<StagingBuffer>(); });
     code_buffers_ = std::make_unique<ResourcePool<ReusableBytes>>([] { return std::make_unique<ReusableBytes>(); });
+}
+
+const std::vector<GgufKV>& Reader::gguf_metadata() const {
+    static const std::vector<GgufKV> none;
+    return gguf_layout_ ? gguf_layout_->header.kvs : none;
 }
 
 std::vector<uint8_t> Reader::read_bytes(uint64_t offset, uint64_t n) const {
@@ -249,6 +258,10 @@ std::pair<const SectionEntry*, const SectionEntry*> Reader::classify_sections() 
                 if (s.flags & kSectionZstd) fail(Errc::unsupported, path + ": compressed level sections are not supported");
                 if (level_sections_.count(s.level)) fail(Errc::corrupt, path + ": two sections for one level");
                 level_sections_[s.level] = &s;
+                break;
+            case SectionKind::gguf_layout:
+                if (gguf_section_) fail(Errc::corrupt, path + ": two gguf_layout sections");
+                gguf_section_ = &s;
                 break;
             default:
                 if (s.flags & kSectionRequired)

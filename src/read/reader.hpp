@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "container/format.hpp"
+#include "io/gguf_layout.hpp"
 #include "io/mapped_file.hpp"
 #include "base/reusable_bytes.hpp"
 #include "base/thread_pool.hpp"
@@ -33,6 +34,11 @@ public:
     const FileHeader& header() const { return header_; }
     const std::vector<SectionEntry>& sections() const { return sections_; }
     const std::string& metadata_json() const { return metadata_json_; }
+    // A model packed from a GGUF file: what rebuilds that file, its header parsed (the
+    // gguf_layout section); null for other files.
+    const GgufLayout* gguf_layout() const { return gguf_layout_.get(); }
+    // That GGUF file's key/value pairs, typed, in file order; empty for other files.
+    const std::vector<GgufKV>& gguf_metadata() const;
     uint64_t actual_size() const { return file_.size(); }
     // The smallest file size that serves every precision level <= level: the header, the
     // directory, every section that is not level data, and the level sections up to it.
@@ -122,6 +128,8 @@ private:
     std::vector<SectionEntry> sections_;
     std::map<uint32_t, const SectionEntry*> level_sections_;
     std::string metadata_json_;
+    const SectionEntry* gguf_section_ = nullptr;
+    std::unique_ptr<GgufLayout> gguf_layout_;
     std::vector<TensorRecord> tensors_;
     std::map<std::string, size_t> by_name_;
     std::unique_ptr<ThreadPool> pool_;

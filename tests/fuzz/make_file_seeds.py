@@ -2,13 +2,14 @@
 """Generates the seed corpora of the file-reader fuzz targets at run time (nothing
 binary committed). Usage: make_file_seeds.py QSTORE_CLI FUZZ_LOW OUT_DIR
 
-Writes OUT_DIR/safetensors, OUT_DIR/index, OUT_DIR/gguf and OUT_DIR/low:
+Writes OUT_DIR/safetensors, OUT_DIR/index, OUT_DIR/gguf, OUT_DIR/reader and OUT_DIR/low:
   safetensors  hand-written files (every dtype, scalar / empty / 3-D shapes, metadata,
                padded header) and the CLI's unpack outputs (high and every low layout)
   index        model.safetensors.index.json + shards s1/s2.safetensors, joined by
                "\\n#SHARD#\\n" (fuzz_index.cpp)
   gguf         a hand-written GGUF v3 with every key/value type, arrays, a type qstore
                does not read, and the CLI's GGUF unpack outputs (F32/F16/BF16, Q8_0, Q4_0)
+  reader       fuzz_reader inputs (mode byte + .qs) packed from the hand-written GGUF
   low          scheme byte + the low file the CLI unpacks for each scheme from the
                high model of fuzz_low (QS_FUZZ_WRITE_HIGH), as safetensors and, for
                q8_0 / q4_0, as GGUF (fuzz_low.cpp)
@@ -16,7 +17,7 @@ Writes OUT_DIR/safetensors, OUT_DIR/index, OUT_DIR/gguf and OUT_DIR/low:
 import json, os, struct, subprocess, sys, tempfile
 
 cli, fuzz_low, out = sys.argv[1], sys.argv[2], sys.argv[3]
-dirs = {k: os.path.join(out, k) for k in ("safetensors", "index", "gguf", "low")}
+dirs = {k: os.path.join(out, k) for k in ("safetensors", "index", "gguf", "low", "reader")}
 for d in dirs.values():
     os.makedirs(d, exist_ok=True)
 SEP = b"\n#SHARD#\n"
@@ -139,6 +140,17 @@ with tempfile.TemporaryDirectory() as tmp:
             o = os.path.join(tmp, "u.gguf")
             run("unpack", qs, "--precision", prec, "-o", o, "-j", "1")
             put("gguf", f"unpack-{prec}-{tag}", open(o, "rb").read())
+
+    # ---- reader: .qs files packed from the hand-written GGUF (a gguf_layout section),
+    # as fuzz_reader takes them: mode byte 1 (checksums verified) or 0, then the file ----
+    g = os.path.join(tmp, "every.gguf")
+    with open(g, "wb") as f:
+        f.write(gguf_bytes(kvs, tensors))
+    for scheme in ("int8-row", "q8_0"):
+        qs = os.path.join(tmp, "g.qs")
+        run("pack", g, "-o", qs, "-j", "1", "--low", scheme)
+        for mode in (0, 1):
+            put("reader", f"gguf-{scheme}.{mode}", bytes([mode]) + open(qs, "rb").read())
 
     # ---- low: the high model of fuzz_low, packed and unpacked with each scheme ----
     # (skipped when fuzz_low was not built: run.sh with other targets only)
