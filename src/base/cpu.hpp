@@ -2,7 +2,8 @@
 // CPU runs (detected once), and the one spelling of each set's target attribute, so
 // that every kernel of a set is compiled for the same instructions the detection
 // checked. Kernels of a set are chosen by the callers (rANS, token, quantizer and
-// prediction kernels alike) from the KernelSet they are given.
+// prediction kernels alike) from the KernelSet they are given: a Reader's or a pack's
+// (ReaderOptions, PackOptions), never a process-wide one.
 #pragma once
 
 namespace qstore {
@@ -26,12 +27,12 @@ namespace qstore {
 // Kernel sets, in increasing order.
 enum class KernelSet : int { scalar = 0, avx2 = 1, avx512 = 2 };
 
-// What this CPU runs.
+// What this CPU runs (detected on the first call; the same answer ever after).
 KernelSet kernel_set_detected();
-// The kernels in use: the detected set, capped by limit_kernel_set (tests and
-// benchmarks compare the paths; every path gives the same bytes and values).
-KernelSet kernel_set();
-void limit_kernel_set(KernelSet limit);
+// `wanted`, lowered to what this CPU runs. Readers and packs choose their kernel set
+// through their options (every set gives the same bytes and values) and pass it down;
+// kernels trust the set they are given.
+KernelSet kernel_set_capped(KernelSet wanted);
 const char* kernel_set_name(KernelSet set);
 
 }  // namespace qstore

@@ -310,7 +310,6 @@ void tokens_to_z(const uint8_t* tokens, size_t m, int dtype_bits, ExtraBitReader
                  const std::string& what) {
     const uint32_t max_tok = max_token(dtype_bits);
     size_t done = 0;
-    isa = static_cast<KernelSet>(std::min(static_cast<int>(isa), static_cast<int>(kernel_set())));
     (void)isa;
 #if QSTORE_X86_KERNELS
     if (isa == KernelSet::avx512) {

@@ -178,8 +178,8 @@ QSTORE_TARGET_AVX2 uint8_t* avx2_encode_groups(const uint8_t* symbols, const uin
 
 }  // namespace
 
-void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, int lanes, const RansModel* models,
-                      int scale_bits, ByteVector& out) {
+void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* context, size_t n, int lanes,
+                      const RansModel* models, int scale_bits, ByteVector& out) {
     if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
         fail(Errc::internal, "word rANS: bad lanes or scale");
     // The caller's invariants, checked because a broken one would silently lose data:
@@ -230,8 +230,7 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
     // last (partial) group only, and the kernel the whole groups before it.
     size_t stop = 0;
 #if QSTORE_X86_KERNELS
-    const KernelSet isa = kernel_set();
-    if ((lanes >= 16 && isa == KernelSet::avx512) || (lanes >= 8 && isa == KernelSet::avx2))
+    if ((lanes >= 16 && kernels == KernelSet::avx512) || (lanes >= 8 && kernels == KernelSet::avx2))
         stop = n / static_cast<size_t>(lanes) * static_cast<size_t>(lanes);
 #endif
     bool no_freq = false;
@@ -252,7 +251,7 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         s = s + e.bias + q * e.cmpl;
     }
 #if QSTORE_X86_KERNELS
-    if (stop && isa == KernelSet::avx512)
+    if (stop && kernels == KernelSet::avx512)
         p = avx512_encode_groups(symbols, context, stop / static_cast<size_t>(lanes), lanes, packed.data(), scale_bits,
                                  x, p, no_freq);
     else if (stop)
@@ -292,9 +291,11 @@ QSTORE_TARGET_AVX512 void avx512_fill_slots(const RansModelSymbols& m, int up, u
 }
 #endif
 
-void fill_slots(const RansModelSymbols& m, int up, uint32_t* slots) {
+void fill_slots(KernelSet kernels, const RansModelSymbols& m, int up, uint32_t* slots) {
 #if QSTORE_X86_KERNELS
-    if (kernel_set() == KernelSet::avx512) return avx512_fill_slots(m, up, slots);
+    if (kernels == KernelSet::avx512) return avx512_fill_slots(m, up, slots);
+#else
+    (void)kernels;
 #endif
     rans_fill_slots(m, up, slots);
 }
@@ -302,8 +303,8 @@ void fill_slots(const RansModelSymbols& m, int up, uint32_t* slots) {
 // With `invalid_section` false the section for contexts without a model is left out
 // (and such contexts point at the first model): only for callers whose contexts all
 // have models, like whole streams of one context.
-WordRansTableView build_table(const RansModelSymbols* models, uint16_t used, WordRansTableStorage& storage,
-                              bool invalid_section = true) {
+WordRansTableView build_table(KernelSet kernels, const RansModelSymbols* models, uint16_t used,
+                              WordRansTableStorage& storage, bool invalid_section = true) {
     WordRansTableView v;
     int scale = 0;
     int count = 0;
@@ -330,7 +331,7 @@ WordRansTableView build_table(const RansModelSymbols* models, uint16_t used, Wor
         v.base[c] = 0;
         if (!(used & (1u << c))) continue;
         v.base[c] = at;
-        fill_slots(models[c], scale - models[c].scale_bits, slots + at);
+        fill_slots(kernels, models[c], scale - models[c].scale_bits, slots + at);
         at += size;
     }
     // The models' sections begin where section 0 ends: what lay beyond it is overwritten.
@@ -342,19 +343,20 @@ WordRansTableView build_table(const RansModelSymbols* models, uint16_t used, Wor
 
 }  // namespace
 
-WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, WordRansTableStorage& storage,
-                                       const std::string& what) {
+WordRansTableView word_rans_read_table(KernelSet kernels, ByteReader& r, uint16_t used,
+                                       WordRansTableStorage& storage, const std::string& what) {
     RansModelSymbols models[kWordRansContexts];
     for (int c = 0; c < kWordRansContexts; ++c)
         if (used & (1u << c)) rans_read_model_symbols(r, what, models[c]);
-    return build_table(models, used, storage);
+    return build_table(kernels, models, used, storage);
 }
 
-WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, WordRansTableStorage& storage) {
+WordRansTableView word_rans_build_table(KernelSet kernels, const RansModel* models, uint16_t used,
+                                        WordRansTableStorage& storage) {
     std::vector<RansModelSymbols> symbols(kWordRansContexts);
     for (int c = 0; c < kWordRansContexts; ++c)
         if (used & (1u << c)) symbols[c] = rans_model_symbols(models[c]);
-    return build_table(symbols.data(), used, storage);
+    return build_table(kernels, symbols.data(), used, storage);
 }
 
 // ---- decoder ----
@@ -583,13 +585,8 @@ QSTORE_TARGET_AVX512 size_t avx512_groups(
 
 }  // namespace
 
-void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, size_t m, uint8_t* out) {
-    decode(t, ctx, m, out, KernelSet::avx512);
-}
-
 void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, size_t m, uint8_t* out, KernelSet isa) {
     if (ended_) fail(Errc::internal, "word rANS: decode after a partial group");
-    isa = static_cast<KernelSet>(std::min(static_cast<int>(isa), static_cast<int>(kernel_set())));
     const size_t n = static_cast<size_t>(lanes_);
     const size_t groups = m / n;
     size_t done = 0;
@@ -612,12 +609,12 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
 
 // ---- whole streams with one model ----
 
-void word_rans_encode_stream(const uint8_t* data, size_t n, ByteVector& out) {
-    word_rans_encode_stream(data, n, byte_histogram(data, n), out);
+void word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n, ByteVector& out) {
+    word_rans_encode_stream(kernels, data, n, byte_histogram(data, n), out);
 }
 
-bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& histogram,
-                             ByteVector& out, size_t limit) {
+bool word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n,
+                             const std::array<uint64_t, 256>& histogram, ByteVector& out, size_t limit) {
     std::array<uint64_t, 256> count = histogram;
     const int lanes = n >= kWordStream64Lanes ? 64 : n >= kWordStream32Lanes ? 32 : 16;
     const size_t start = out.size();
@@ -630,11 +627,11 @@ bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uin
         const double bits = order0_bits(count, m.freq, static_cast<double>(1u << m.scale_bits));
         if (static_cast<double>(out.size() - start) + bits / 8 + 2.0 * lanes > static_cast<double>(limit)) return false;
     }
-    word_rans_encode(data, nullptr, n, lanes, models, m.scale_bits, out);
+    word_rans_encode(kernels, data, nullptr, n, lanes, models, m.scale_bits, out);
     return true;
 }
 
-void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
+void word_rans_decode_stream(KernelSet kernels, const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
                              const std::string& what) {
     ByteReader r(stored, stored_size, what, ": word rANS stream");
     const int lanes_log2 = r.u8();
@@ -643,14 +640,14 @@ void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t*
     RansModelSymbols model;
     rans_read_model_symbols(r, what, model);
     // Every symbol has context 0, which has a model: no section for missing ones.
-    const WordRansTableView table = build_table(&model, 1, storage, false);
+    const WordRansTableView table = build_table(kernels, &model, 1, storage, false);
     WordRansDecoder dec(r.position(), r.remaining(), 1 << lanes_log2, what);
     // Every symbol has context 0: decode in pieces against one block of zero contexts
     // (a multiple of every lane count; the kernels read contexts in whole vectors).
     static const uint8_t zeros[4096 + 64] = {};
     for (size_t done = 0; done < n;) {
         const size_t m = std::min<size_t>(4096, n - done);
-        dec.decode(table, zeros, m, dst + done);
+        dec.decode(table, zeros, m, dst + done, kernels);
         done += m;
     }
     dec.finish();  // (every slot of context 0's model is a symbol: any byte is valid)

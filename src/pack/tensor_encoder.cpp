@@ -94,7 +94,7 @@ std::vector<BlockRef> BlockArena::blocks(size_t first, size_t count) const {
 
 // A thread's working memory for one block: reused, never zeroed.
 struct TensorEncoder::Scratch {
-    explicit Scratch(int level) : encoder(level) {}
+    Scratch(int level, KernelSet kernels) : encoder(level, kernels) {}
     StreamEncoder encoder;
     ReusableBytes prediction;
     ReusableBytes context;
@@ -121,8 +121,9 @@ struct TensorEncoder::LevelBuffers {
 TensorEncoder::TensorEncoder(const SafetensorsReader& high, const TensorSource* given_low,
                              const GivenLowMatch* given_match, const PackOptions& options,
                              const std::vector<const LowScheme*>& schemes, ThreadPool& pool)
-    : high_file_(high), given_low_(given_low), given_match_(given_match), options_(options), schemes_(schemes),
-      pool_(pool), scratch_([&options] { return std::make_unique<Scratch>(options.zstd_level); }),
+    : high_file_(high), given_low_(given_low), given_match_(given_match), options_(options),
+      kernels_(kernel_set_capped(options.kernel_set)), schemes_(schemes), pool_(pool),
+      scratch_([this] { return std::make_unique<Scratch>(options_.zstd_level, kernels_); }),
       arenas_([] { return std::make_unique<BlockArena>(); }), inputs_([] { return std::make_unique<Input>(); }),
       level_pool_([] { return std::make_unique<std::vector<LevelBuffers>>(); }) {}
 
@@ -207,7 +208,7 @@ void TensorEncoder::load_levels(const SafetensorsTensor& t, const EncodedTensor&
         lv.scales.resize(schemes_[k]->scale_count(g));
         lv.zero_points.resize(schemes_[k]->has_zero_points() ? lv.scales.size() : 0);
         if (!e.given[0]) {
-            schemes_[k]->prepare(high, t.dtype, g, lv.data());
+            schemes_[k]->prepare(kernels_, high, t.dtype, g, lv.data());
             continue;
         }
         std::vector<uint8_t> native[3];
@@ -239,7 +240,7 @@ void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTenso
     pool_.parallel_for(nblocks, [&](size_t b) {
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         if (!e.given[0])
-            for (size_t k = 0; k < L; ++k) schemes_[k]->quantize(high, t.dtype, g, r0, r1, levels[k].data());
+            for (size_t k = 0; k < L; ++k) schemes_[k]->quantize(kernels_, high, t.dtype, g, r0, r1, levels[k].data());
         auto s = scratch_.acquire();
         ByteVector& block = s->block;
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
@@ -251,16 +252,17 @@ void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTenso
         float* const prediction = reinterpret_cast<float*>(s->prediction.reserve(n * sizeof(float)));
         uint8_t* const context = s->context.reserve(n);
         for (size_t k = 0; k < L; ++k) {
-            schemes_[k]->predict(levels[k].data().view(), g, first, n, prediction, context);
+            schemes_[k]->predict(kernels_, levels[k].data().view(), g, first, n, prediction, context);
             block.clear();
             if (k + 1 < L) {  // the next level's codes, coded on this level's prediction
                 uint8_t* const predicted_codes = s->predicted_codes.reserve(n);
-                schemes_[k + 1]->quantize_with_scales(prediction, levels[k + 1].data().view(), g, first, n,
-                                                      predicted_codes);
+                schemes_[k + 1]->quantize_with_scales(kernels_, prediction, levels[k + 1].data().view(), g, first,
+                                                      n, predicted_codes);
                 encode_code_residual_block(levels[k + 1].codes.data() + first, predicted_codes, context, n,
                                            *schemes_[k + 1], block);
             } else {
-                encode_residual_block(high + first * dtype_size(t.dtype), t.dtype, prediction, context, n, block);
+                encode_residual_block(kernels_, high + first * dtype_size(t.dtype), t.dtype, prediction, context, n,
+                                      block);
             }
             arena.put((k + 1) * nblocks + b, block);
         }

@@ -86,6 +86,7 @@ private:
     const TensorSource* given_low_;
     const GivenLowMatch* given_match_;  // with given_low: its tensors for each high tensor
     const PackOptions& options_;
+    const KernelSet kernels_;  // options_.kernel_set, lowered to what the CPU runs
     const std::vector<const LowScheme*>& schemes_;
     ThreadPool& pool_;
     ResourcePool<Scratch> scratch_;

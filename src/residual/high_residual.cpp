@@ -160,7 +160,7 @@ void tokenize(KernelSet isa, const uint8_t* high, const float* pred, uint64_t m,
 }
 
 template <DType T>
-void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
+void encode_typed(KernelSet isa, const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
                   ByteVector& out) {
     using U = typename HighBits<T>::U;
     // Working buffers of this thread, kept from block to block: fresh ones would be
@@ -190,7 +190,6 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
     // are spread wider; there a second table only costs cache).
     thread_local std::array<std::array<uint32_t, 256>, kContextClasses> count_odd{};
     const bool two_tables = sizeof(U) == 2 && n >= kTwoTablesFrom && n <= UINT32_MAX;
-    const KernelSet isa = kernel_set();
     alignas(64) uint32_t extra[kTile];
     alignas(64) uint8_t nbits[kTile];
     for (uint64_t tile = 0; tile < n; tile += kTile) {
@@ -269,7 +268,7 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
         }
     }
     payload.clear();
-    if (lanes) word_rans_encode(tokens, ctx, n, lanes, models.data(), scale, payload);
+    if (lanes) word_rans_encode(isa, tokens, ctx, n, lanes, models.data(), scale, payload);
     else rans_encode_payload(tokens, ctx, n, models.data(), payload);
     // At most one reallocation for the block (an insert at a time could make three).
     const size_t bit_bytes = static_cast<size_t>(bit_out - bits);
@@ -369,13 +368,13 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
     if (lanes_log2 < 2 || lanes_log2 > 6) fail(Errc::corrupt, what + ": residual block of an unknown layout");
     const uint16_t used = r.u16();
     // The combined slot table lives in the first scratch table's storage (reused).
-    const WordRansTableView table = word_rans_read_table(r, used, scratch.word_table, what);
+    const KernelSet isa = scratch.kernels;
+    const WordRansTableView table = word_rans_read_table(isa, r, used, scratch.word_table, what);
     const uint64_t payload_size = r.varint();
     if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
     WordRansDecoder dec(r.take(payload_size), payload_size, 1 << lanes_log2, what);
     ExtraBitReader bits{r.position(), r.remaining(), 0};
 
-    const KernelSet isa = kernel_set();
     scratch.prediction.resize(kTile);
     scratch.context.resize(kTile + 64);
     scratch.z.resize(kTile + kTile / 4);
@@ -386,7 +385,7 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
         prefetch_for_write(high + tile * sizeof(U), m * sizeof(U));
-        scheme.predict(low, g, first + tile, m, pred, ctx);
+        scheme.predict(isa, low, g, first + tile, m, pred, ctx);
         dec.decode(table, ctx, m, tokens, isa);
         tokens_to_z(tokens, m, 8 * sizeof(U), bits, zs, isa, what);
         reconstruct<T>(isa, pred, zs, m, high + tile * sizeof(U));
@@ -426,7 +425,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
     const uint8_t* const bits_end = bits + r.remaining();
 
     constexpr uint32_t kMaxToken = kDirectTokens + 4 * (sizeof(U) * 8 - 5) + 3;
-    const KernelSet isa = kernel_set();
+    const KernelSet isa = scratch.kernels;
     uint32_t x0 = dec.x[0], x1 = dec.x[1], x2 = dec.x[2], x3 = dec.x[3];
     const uint8_t* p = dec.p;
     const uint8_t* const end = dec.end;
@@ -475,7 +474,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
         prefetch_for_write(high + tile * sizeof(U), m * sizeof(U));
-        scheme.predict(low, g, first + tile, m, pred, ctx);
+        scheme.predict(isa, low, g, first + tile, m, pred, ctx);
         uint64_t j = 0;
         const std::true_type checked;
         const std::false_type unchecked;
@@ -503,13 +502,13 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
 
 }  // namespace
 
-void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
-                           ByteVector& out) {
+void encode_residual_block(KernelSet kernels, const uint8_t* high, DType t, const float* prediction,
+                           const uint8_t* context, uint64_t n, ByteVector& out) {
     const FloatEnvironmentGuard float_env;
     switch (t) {
-        case DType::f32: return encode_typed<DType::f32>(high, prediction, context, n, out);
-        case DType::bf16: return encode_typed<DType::bf16>(high, prediction, context, n, out);
-        case DType::f16: return encode_typed<DType::f16>(high, prediction, context, n, out);
+        case DType::f32: return encode_typed<DType::f32>(kernels, high, prediction, context, n, out);
+        case DType::bf16: return encode_typed<DType::bf16>(kernels, high, prediction, context, n, out);
+        case DType::f16: return encode_typed<DType::f16>(kernels, high, prediction, context, n, out);
         default: fail(Errc::internal, "residual of a non-float dtype");
     }
 }

@@ -29,11 +29,15 @@ namespace qstore {
 // (format 1.1; a 1.0 reader cannot decode it).
 bool residual_block_is_word_layout(uint64_t n);
 
-void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
-                           ByteVector& out);
+// `kernels` codes the tokens (every kernel set writes the same bytes).
+void encode_residual_block(KernelSet kernels, const uint8_t* high, DType t, const float* prediction,
+                           const uint8_t* context, uint64_t n, ByteVector& out);
 
-// Reusable decoding scratch (one per thread).
+// Reusable decoding scratch (one per thread), and the kernel set its blocks are decoded
+// with (the scheme's predictions included).
 struct ResidualScratch {
+    explicit ResidualScratch(KernelSet kernel_set) : kernels(kernel_set) {}
+    KernelSet kernels;
     std::vector<float> prediction;
     std::vector<uint8_t> context;
     std::vector<uint32_t> z;

@@ -191,8 +191,8 @@ void widen_row(KernelSet isa, const uint8_t* src, DType t, uint64_t n, float* ds
 
 }  // namespace
 
-void BlockStats::add(const float* x, uint64_t n) {
-    switch (kernel_set()) {
+void BlockStats::add(KernelSet kernels, const float* x, uint64_t n) {
+    switch (kernels) {
 #if QSTORE_X86_KERNELS
         case KernelSet::avx512: return stats_avx512(*this, x, n);
         case KernelSet::avx2: return stats_avx2(*this, x, n);
@@ -266,18 +266,18 @@ void for_each_widened_segment(KernelSet isa, const uint8_t* src, DType t, uint64
 
 }  // namespace
 
-void GridScheme::prepare(const uint8_t* high, DType t, const Geometry& g, const LowTensorData& low) const {
+void GridScheme::prepare(KernelSet kernels, const uint8_t* high, DType t, const Geometry& g,
+                         const LowTensorData& low) const {
     const ScaleGrid b = grid(g);
     if (b.block_rows == 1) return;  // row-local: quantize() computes the scales
     const FloatEnvironmentGuard float_env;
     const uint64_t across = blocks_across(b, g);
     std::vector<BlockStats> stats(scale_count(g));
     const size_t esize = dtype_size(t);
-    const KernelSet isa = kernel_set();
     for (uint64_t r = 0; r < g.rows; ++r) {
         BlockStats* const row_stats = stats.data() + r / b.block_rows * across;
-        for_each_widened_segment(isa, high + r * g.cols * esize, t, 0, g.cols, b.block_cols,
-                                 [&](uint64_t j, const float* x, uint64_t len) { row_stats[j].add(x, len); });
+        for_each_widened_segment(kernels, high + r * g.cols * esize, t, 0, g.cols, b.block_cols,
+                                 [&](uint64_t j, const float* x, uint64_t len) { row_stats[j].add(kernels, x, len); });
     }
     for (size_t i = 0; i < stats.size(); ++i) {
         const BlockScale s = scale_of_block(stats[i]);
@@ -288,13 +288,12 @@ void GridScheme::prepare(const uint8_t* high, DType t, const Geometry& g, const 
     }
 }
 
-void GridScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
-                          const LowTensorData& low) const {
+void GridScheme::quantize(KernelSet kernels, const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin,
+                          uint64_t row_end, const LowTensorData& low) const {
     const FloatEnvironmentGuard float_env;  // the codes must not depend on the caller's FP mode
     const ScaleGrid b = grid(g);
     const uint64_t across = blocks_across(b, g);
     const size_t esize = dtype_size(t);
-    const KernelSet isa = kernel_set();
     const bool row_local = b.block_rows == 1;
     // Blocks narrower than a chunk go a chunk of whole blocks at a time (widened once:
     // statistics, then codes); a wider block takes two passes, its statistics then its codes.
@@ -319,23 +318,23 @@ void GridScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint6
         for (uint64_t c0 = 0; c0 < g.cols; c0 += span) {
             const uint64_t c1 = std::min(g.cols, c0 + span);
             if (c1 - c0 <= kWidenChunk) {
-                widen_row(isa, src + c0 * esize, t, c1 - c0, x);
+                widen_row(kernels, src + c0 * esize, t, c1 - c0, x);
                 for (uint64_t c = c0; c < c1; c += b.block_cols) {
                     const uint64_t len = std::min(b.block_cols, c1 - c);
                     BlockStats stats;
-                    if (row_local) stats.add(x + (c - c0), len);
+                    if (row_local) stats.add(kernels, x + (c - c0), len);
                     const BlockScale s = scale_of(c / b.block_cols, stats);
-                    quantize_segment(x + (c - c0), len, s.quantize_with, s.zero_point, codes + c);
+                    quantize_segment(kernels, x + (c - c0), len, s.quantize_with, s.zero_point, codes + c);
                 }
             } else {
                 BlockStats stats;
                 if (row_local)
-                    for_each_widened_segment(isa, src, t, c0, c1, b.block_cols,
-                                             [&](uint64_t, const float* v, uint64_t len) { stats.add(v, len); });
+                    for_each_widened_segment(kernels, src, t, c0, c1, b.block_cols,
+                                             [&](uint64_t, const float* v, uint64_t len) { stats.add(kernels, v, len); });
                 const BlockScale s = scale_of(c0 / b.block_cols, stats);
                 uint64_t c = c0;
-                for_each_widened_segment(isa, src, t, c0, c1, b.block_cols, [&](uint64_t, const float* v, uint64_t len) {
-                    quantize_segment(v, len, s.quantize_with, s.zero_point, codes + c);
+                for_each_widened_segment(kernels, src, t, c0, c1, b.block_cols, [&](uint64_t, const float* v, uint64_t len) {
+                    quantize_segment(kernels, v, len, s.quantize_with, s.zero_point, codes + c);
                     c += len;
                 });
             }
@@ -343,8 +342,8 @@ void GridScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint6
     }
 }
 
-void GridScheme::quantize_with_scales(const float* values, const LowTensorView& low, const Geometry& g,
-                                      uint64_t first, uint64_t n, uint8_t* codes) const {
+void GridScheme::quantize_with_scales(KernelSet kernels, const float* values, const LowTensorView& low,
+                                      const Geometry& g, uint64_t first, uint64_t n, uint8_t* codes) const {
     const FloatEnvironmentGuard float_env;
     const ScaleGrid b = grid(g);
     const uint64_t across = blocks_across(b, g);
@@ -352,18 +351,17 @@ void GridScheme::quantize_with_scales(const float* values, const LowTensorView& 
         const uint64_t e = first + i, r = e / g.cols, c = e % g.cols;
         const uint64_t k = r / b.block_rows * across + c / b.block_cols;
         const uint64_t len = std::min(n - i, std::min(g.cols, (c / b.block_cols + 1) * b.block_cols) - c);
-        quantize_segment(values + i, len, low.scales[k], asymmetric_ ? low.zero_points[k] : 0, codes + i);
+        quantize_segment(kernels, values + i, len, low.scales[k], asymmetric_ ? low.zero_points[k] : 0, codes + i);
         i += len;
     }
 }
 
-void GridScheme::predict(const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, float* prediction,
-                         uint8_t* context) const {
+void GridScheme::predict(KernelSet kernels, const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n,
+                         float* prediction, uint8_t* context) const {
     const FloatEnvironmentGuard float_env;
     const ScaleGrid b = grid(g);
     const uint64_t across = blocks_across(b, g);
     const uint8_t* const c = low.codes + first;
-    const KernelSet isa = kernel_set();
     for (uint64_t i = 0; i < n;) {
         const uint64_t e = first + i, r = e / g.cols, col = e % g.cols;
         const uint64_t k = r / b.block_rows * across + col / b.block_cols;
@@ -377,10 +375,10 @@ void GridScheme::predict(const LowTensorView& low, const Geometry& g, uint64_t f
                 context[j] = context_[d < 0 ? -d : d];
             }
         } else if (values_are_int8_) {  // the same products as the table, as a conversion
-            predict_run<true>(isa, c + i, stop - i, step, value_, context_, context_split_ok_ ? context_split_ : nullptr,
+            predict_run<true>(kernels, c + i, stop - i, step, value_, context_, context_split_ok_ ? context_split_ : nullptr,
                               prediction + i, context + i);
         } else {
-            predict_run<false>(isa, c + i, stop - i, step, value_, context_, nullptr, prediction + i, context + i);
+            predict_run<false>(kernels, c + i, stop - i, step, value_, context_, nullptr, prediction + i, context + i);
         }
         // NaN results (a NaN or infinite scale, 0 x Inf, NaN codes) get one fixed pattern:
         // which NaN IEEE arithmetic returns differs between CPUs, the prediction must not.

@@ -80,8 +80,8 @@ QSTORE_TARGET_AVX512 void quantize_avx512(const float* x, uint64_t n, float scal
 #endif
 
 template <bool kGroup>
-void quantize_run(const float* x, uint64_t n, float scale, float inv, uint8_t* codes) {
-    switch (kernel_set()) {
+void quantize_run(KernelSet kernels, const float* x, uint64_t n, float scale, float inv, uint8_t* codes) {
+    switch (kernels) {
 #if QSTORE_X86_KERNELS
         case KernelSet::avx512: return quantize_avx512<kGroup>(x, n, scale, inv, codes);
         case KernelSet::avx2: return quantize_avx2<kGroup>(x, n, scale, inv, codes);
@@ -92,13 +92,13 @@ void quantize_run(const float* x, uint64_t n, float scale, float inv, uint8_t* c
 
 }  // namespace
 
-void Int8Scheme::quantize_segment(const float* x, uint64_t n, float scale, uint8_t, uint8_t* codes) const {
+void Int8Scheme::quantize_segment(KernelSet kernels, const float* x, uint64_t n, float scale, uint8_t, uint8_t* codes) const {
     if (!(scale > 0.0f)) {
         std::memset(codes, 0, n);  // includes a NaN scale: every v is 0 (or NaN, also 0)
         return;
     }
-    if (granularity_ == Granularity::group) quantize_run<true>(x, n, scale, 0.0f, codes);
-    else quantize_run<false>(x, n, scale, 127.0f / scale, codes);
+    if (granularity_ == Granularity::group) quantize_run<true>(kernels, x, n, scale, 0.0f, codes);
+    else quantize_run<false>(kernels, x, n, scale, 127.0f / scale, codes);
 }
 
 }  // namespace qstore
