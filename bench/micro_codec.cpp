@@ -54,7 +54,8 @@ const Prepared& prepared(DType t) {
         p->context.resize(d.n());
         scheme().predict(kKernels, {p->codes.data(), p->scales.data(), nullptr}, p->g, 0, d.n(), p->prediction.data(),
                          p->context.data());
-        qstore::encode_residual_block(kKernels, d.high(t), t, p->prediction.data(), p->context.data(), d.n(),
+        qstore::ResidualEncodeScratch encoder(kKernels);
+        qstore::encode_residual_block(d.high(t), t, p->prediction.data(), p->context.data(), d.n(), encoder,
                                       p->residual);
         qstore::StreamEncoder enc(3, kKernels);
         enc.encode({{p->codes.data(), p->codes.size()}}, p->code_blob);
@@ -104,9 +105,10 @@ void BM_encode_residual_block(benchmark::State& state, DType t) {
     const auto& d = micro_data();
     const auto& p = prepared(t);
     qstore::ByteVector out;
+    qstore::ResidualEncodeScratch encoder(kKernels);
     for (auto _ : state) {
         out.clear();
-        qstore::encode_residual_block(kKernels, d.high(t), t, p.prediction.data(), p.context.data(), d.n(), out);
+        qstore::encode_residual_block(d.high(t), t, p.prediction.data(), p.context.data(), d.n(), encoder, out);
         benchmark::DoNotOptimize(out.data());
     }
     state.SetBytesProcessed(int64_t(state.iterations()) * high_bytes(t));  // high input bytes
@@ -188,7 +190,9 @@ const WordTokens& word_tokens(int lanes) {
             qstore::rans_write_model(models[c], w->table_bytes);
             scale = std::max(scale, models[c].scale_bits);
         }
-        qstore::word_rans_encode(kKernels, w->tokens.data(), w->context.data(), d.n(), lanes, models.data(), scale, w->payload);
+        qstore::WordRansEncodeScratch scratch;
+        qstore::word_rans_encode(kKernels, w->tokens.data(), w->context.data(), d.n(), lanes, models.data(), scale,
+                                 scratch, w->payload);
         slot = std::move(w);
     }
     return *slot;
@@ -268,25 +272,42 @@ BENCHMARK(BM_stream_decode_codes);
 // The two rANS stream coders on the same codes: the 4-lane byte rANS (stream-set codec
 // 4) and the word rANS (codec 5, what the packer picks for most code streams since
 // format 1.2). One benchmark body each for encoding and decoding, registered per coder.
-struct CodesCoder {
-    void (*encode)(const uint8_t*, size_t, qstore::ByteVector&);
-    void (*decode)(const uint8_t*, size_t, uint8_t*, size_t, const std::string&);
+// The coders' working memory, kept from iteration to iteration as a pack's or a
+// reader's threads keep theirs.
+struct CoderScratch {
+    qstore::RansEncodeScratch rans;
+    qstore::WordRansEncodeScratch word_rans;
+    qstore::RansTable rans_table;
+    qstore::WordRansTableStorage word_table;
 };
-void word_rans_encode_codes(const uint8_t* data, size_t n, qstore::ByteVector& out) {
-    qstore::word_rans_encode_stream(kKernels, data, n, out);
+struct CodesCoder {
+    void (*encode)(const uint8_t*, size_t, CoderScratch&, qstore::ByteVector&);
+    void (*decode)(const uint8_t*, size_t, uint8_t*, size_t, CoderScratch&, const std::string&);
+};
+void rans_encode_codes(const uint8_t* data, size_t n, CoderScratch& s, qstore::ByteVector& out) {
+    qstore::rans_encode(data, n, qstore::byte_histogram(data, n), s.rans, out);
 }
-void word_rans_decode_codes(const uint8_t* stored, size_t size, uint8_t* dst, size_t n, const std::string& what) {
-    qstore::word_rans_decode_stream(kKernels, stored, size, dst, n, what);
+void rans_decode_codes(const uint8_t* stored, size_t size, uint8_t* dst, size_t n, CoderScratch& s,
+                       const std::string& what) {
+    qstore::rans_decode(stored, size, dst, n, s.rans_table, what);
 }
-constexpr CodesCoder kByteRans{qstore::rans_encode, qstore::rans_decode};
+void word_rans_encode_codes(const uint8_t* data, size_t n, CoderScratch& s, qstore::ByteVector& out) {
+    qstore::word_rans_encode_stream(kKernels, data, n, s.word_rans, out);
+}
+void word_rans_decode_codes(const uint8_t* stored, size_t size, uint8_t* dst, size_t n, CoderScratch& s,
+                            const std::string& what) {
+    qstore::word_rans_decode_stream(kKernels, stored, size, dst, n, s.word_table, what);
+}
+constexpr CodesCoder kByteRans{rans_encode_codes, rans_decode_codes};
 constexpr CodesCoder kWordRans{word_rans_encode_codes, word_rans_decode_codes};
 
 void BM_encode_codes(benchmark::State& state, CodesCoder coder) {
     const auto& p = prepared(DType::bf16);
     qstore::ByteVector out;
+    CoderScratch scratch;
     for (auto _ : state) {
         out.clear();
-        coder.encode(p.codes.data(), p.codes.size(), out);
+        coder.encode(p.codes.data(), p.codes.size(), scratch, out);
         benchmark::DoNotOptimize(out.data());
     }
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));
@@ -296,11 +317,12 @@ void BM_encode_codes(benchmark::State& state, CodesCoder coder) {
 void BM_decode_codes(benchmark::State& state, CodesCoder coder) {
     const auto& p = prepared(DType::bf16);
     qstore::ByteVector stream;
-    coder.encode(p.codes.data(), p.codes.size(), stream);
+    CoderScratch scratch;
+    coder.encode(p.codes.data(), p.codes.size(), scratch, stream);
     std::vector<uint8_t> out(p.codes.size());
     const std::string what = "bench";
     for (auto _ : state) {
-        coder.decode(stream.data(), stream.size(), out.data(), out.size(), what);
+        coder.decode(stream.data(), stream.size(), out.data(), out.size(), scratch, what);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }

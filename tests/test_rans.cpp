@@ -138,7 +138,9 @@ Case make_case(std::mt19937_64& rng, size_t n, int lanes) {
         c.ctx[i] = static_cast<uint8_t>(cur);
         c.sym[i] = draw(rng, c.models[cur]);
     }
-    qstore::word_rans_encode(qstore::kernel_set_detected(), c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, c.payload);
+    qstore::WordRansEncodeScratch scratch;
+    qstore::word_rans_encode(qstore::kernel_set_detected(), c.sym.data(), c.ctx.data(), n, lanes, c.models.data(),
+                             c.scale, scratch, c.payload);
     for (int k = 0; k < 16; ++k)
         if (c.used & (1u << k)) qstore::rans_write_model(c.models[k], c.table_bytes);
     return c;
@@ -332,6 +334,7 @@ TEST_CASE("rANS models in syntax 2: truncation, padding and impossible values ar
 
 TEST_CASE("word rANS round trip: every lane count, every tail, random distributions", "[rans]") {
     std::mt19937_64 rng(42);
+    std::vector<qstore::WordRansEncodeScratch> reused(3);  // by kernel set
     for (int lanes : {4, 8, 16, 32, 64}) {
         std::vector<size_t> sizes;
         for (size_t k = 0; k < 3 * static_cast<size_t>(lanes) + 1; ++k) sizes.push_back(k);  // every tail, small
@@ -358,17 +361,20 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
                 }
             }
             // Encoding is deterministic: the same bytes from every kernel set (the
-            // AVX-512 encoder takes the whole groups, the scalar loop the rest).
+            // AVX-512 encoder takes the whole groups, the scalar loop the rest), with
+            // working memory reused from case to case.
             for (KernelSet isa : kernel_sets()) {
                 CAPTURE(qstore::kernel_set_name(isa));
                 qstore::ByteVector again;
-                qstore::word_rans_encode(isa, c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, again);
+                qstore::word_rans_encode(isa, c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale,
+                                         reused[static_cast<size_t>(isa)], again);
                 REQUIRE(again == c.payload);
             }
             // A null context is context 0 for every symbol.
             if (c.used == 1) {
                 qstore::ByteVector no_ctx;
-                qstore::word_rans_encode(qstore::kernel_set_detected(), c.sym.data(), nullptr, n, lanes, c.models.data(), c.scale, no_ctx);
+                qstore::word_rans_encode(qstore::kernel_set_detected(), c.sym.data(), nullptr, n, lanes,
+                                         c.models.data(), c.scale, reused[0], no_ctx);
                 REQUIRE(no_ctx == c.payload);
             }
         }
@@ -384,23 +390,24 @@ TEST_CASE("word rANS encoder refuses a symbol without frequency and a context ou
     models[0].start[9] = 10;
     for (KernelSet isa : kernel_sets()) {
         CAPTURE(qstore::kernel_set_name(isa));
+        qstore::WordRansEncodeScratch scratch;
         for (size_t n : {size_t{5}, size_t{4096}}) {  // the scalar loop only; the vector kernel too
             for (size_t bad_at : {size_t{0}, n - 1}) {
                 CAPTURE(n, bad_at);
                 std::vector<uint8_t> sym(n, 7), ctx(n, 0);
                 qstore::ByteVector out;
                 sym[bad_at] = 8;  // frequency 0
-                CHECK(thrown_code([&] { qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, out); }) ==
+                CHECK(thrown_code([&] { qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out); }) ==
                       Errc::internal);
-                CHECK(thrown_code([&] { qstore::word_rans_encode(isa, sym.data(), nullptr, n, 16, models.data(), 4, out); }) ==
+                CHECK(thrown_code([&] { qstore::word_rans_encode(isa, sym.data(), nullptr, n, 16, models.data(), 4, scratch, out); }) ==
                       Errc::internal);
                 sym[bad_at] = 9;
                 ctx[bad_at] = 16;
-                CHECK(thrown_code([&] { qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, out); }) ==
+                CHECK(thrown_code([&] { qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out); }) ==
                       Errc::internal);
                 ctx[bad_at] = 0;
                 out.clear();
-                qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, out);  // now valid
+                qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out);  // now valid
                 CHECK(out.size() >= 64);
             }
         }
@@ -423,8 +430,11 @@ TEST_CASE("word rANS codes within 0.5% of byte rANS on a skewed source", "[rans]
     std::vector<qstore::RansModel> models(16);
     models[0] = qstore::rans_model(count);
     qstore::ByteVector byte_payload, word_payload;
-    qstore::rans_encode_payload(sym.data(), ctx.data(), n, models.data(), byte_payload);
-    qstore::word_rans_encode(qstore::kernel_set_detected(), sym.data(), ctx.data(), n, 64, models.data(), models[0].scale_bits, word_payload);
+    qstore::RansEncodeScratch byte_scratch;
+    qstore::WordRansEncodeScratch word_scratch;
+    qstore::rans_encode_payload(sym.data(), ctx.data(), n, models.data(), byte_scratch, byte_payload);
+    qstore::word_rans_encode(qstore::kernel_set_detected(), sym.data(), ctx.data(), n, 64, models.data(),
+                             models[0].scale_bits, word_scratch, word_payload);
     CAPTURE(byte_payload.size(), word_payload.size());
     CHECK(double(word_payload.size()) < 1.005 * double(byte_payload.size()));
 }
@@ -713,7 +723,8 @@ std::vector<uint8_t> encode_v10_block(const uint8_t* high, DType t, const float*
             else qstore::rans_write_model(models[c], out);
         }
     qstore::ByteVector payload;
-    qstore::rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
+    qstore::RansEncodeScratch scratch;
+    qstore::rans_encode_payload(tokens.data(), ctx, n, models.data(), scratch, payload);
     qstore::put_varint(out, payload.size());
     out.insert(out.end(), payload.begin(), payload.end());
     out.insert(out.end(), w.bytes.begin(), w.bytes.end());
@@ -765,6 +776,10 @@ std::vector<uint8_t> decode_block(const Bytes& blob, DType t, const BlockData& b
 
 TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set", "[rans]") {
     std::mt19937_64 rng(2024);
+    // Encoders reused from block to block, as a pack's threads use theirs.
+    qstore::ResidualEncodeScratch encoder(qstore::kernel_set_detected());
+    std::vector<std::unique_ptr<qstore::ResidualEncodeScratch>> encoders;
+    for (KernelSet isa : kernel_sets()) encoders.push_back(std::make_unique<qstore::ResidualEncodeScratch>(isa));
     // Sizes around the layout thresholds, odd sizes and several tiles.
     const std::vector<std::pair<uint64_t, uint64_t>> shapes = {
         {1, 1}, {3, 5}, {4095, 1}, {64, 64}, {1, 4097}, {127, 129}, {16383, 1}, {128, 128}, {33, 1001}, {7, 9999}, {255, 257}, {256, 256}, {300, 301}};
@@ -773,7 +788,7 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
             const BlockData b = make_block(rng, t, rows, cols);
             const uint64_t n = rows * cols;
             qstore::ByteVector blob;
-            qstore::encode_residual_block(qstore::kernel_set_detected(), b.high.data(), t, b.pred.data(), b.ctx.data(), n, blob);
+            qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, encoder, blob);
             const bool word = blob.size() >= 3 && blob[0] == 0 && blob[1] == 0 && blob[2] < 16;
             CHECK(word == (n >= 4096));  // the writer's choice (residual/high_residual.cpp)
             const std::vector<uint8_t> v10 = encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, 1);
@@ -789,7 +804,8 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
                 REQUIRE(decode_block(v10, t, b, isa) == b.high);
                 // The encoder's kernels (tokenization) give the same bytes on every set.
                 qstore::ByteVector again;
-                qstore::encode_residual_block(isa, b.high.data(), t, b.pred.data(), b.ctx.data(), n, again);
+                qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n,
+                                              *encoders[static_cast<size_t>(isa)], again);
                 CHECK(again == blob);
             }
         }
@@ -812,7 +828,8 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
     for (DType t : {DType::bf16, DType::f32}) {
         const BlockData b = make_block(rng, t, 40, 700);
         qstore::ByteVector blob;
-        qstore::encode_residual_block(qstore::kernel_set_detected(), b.high.data(), t, b.pred.data(), b.ctx.data(), b.g.elements(), blob);
+        qstore::ResidualEncodeScratch encoder(qstore::kernel_set_detected());
+        qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), b.g.elements(), encoder, blob);
         REQUIRE(blob[2] == 5);  // 32 lanes
         // Unknown layout bytes.
         for (uint8_t layout : {uint8_t{0}, uint8_t{1}, uint8_t{7}, uint8_t{8}, uint8_t{15}}) {

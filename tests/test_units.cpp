@@ -428,8 +428,10 @@ TEST_CASE("stream sets decode every codec written by hand (zstd and rANS payload
     std::vector<uint8_t> frame(ZSTD_compressBound(text.size()));
     frame.resize(ZSTD_compress(frame.data(), frame.size(), text.data(), text.size(), 5));
     qstore::ByteVector rans, word;
-    qstore::rans_encode(text.data(), text.size(), rans);
-    qstore::word_rans_encode_stream(qstore::kernel_set_detected(), text.data(), text.size(), word);
+    qstore::RansEncodeScratch rans_scratch;
+    qstore::WordRansEncodeScratch word_scratch;
+    qstore::rans_encode(text.data(), text.size(), qstore::byte_histogram(text.data(), text.size()), rans_scratch, rans);
+    qstore::word_rans_encode_stream(qstore::kernel_set_detected(), text.data(), text.size(), word_scratch, word);
     const std::vector<uint8_t> raw = {9, 8, 7, 6, 5};
 
     const auto blob = handmade_set({{qstore::StreamCodec::empty, {}},
@@ -501,6 +503,8 @@ TEST_CASE("long streams: zstd is tried when a sample has matches, and wins them"
 
 TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corrupt", "[unit][stream_set]") {
     std::mt19937_64 rng(29);
+    qstore::WordRansEncodeScratch scratch;  // reused from stream to stream, as a pack's threads do
+    qstore::WordRansTableStorage table;
     for (size_t n : {size_t(0), size_t(1), size_t(15), size_t(4095), size_t(4096), size_t(4097), size_t(16384),
                      size_t(65536 + 33)}) {
         for (int alphabet : {1, 2, 200, 256}) {
@@ -508,24 +512,25 @@ TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corru
             std::vector<uint8_t> v(n);
             for (auto& b : v) b = static_cast<uint8_t>(255 - rng() % static_cast<uint64_t>(alphabet));
             qstore::ByteVector enc;
-            qstore::word_rans_encode_stream(KernelSet::scalar, v.data(), v.size(), enc);
+            qstore::word_rans_encode_stream(KernelSet::scalar, v.data(), v.size(), scratch, enc);
             // Every kernel set writes the same bytes and decodes them.
             for (KernelSet isa : kernel_sets()) {
                 CAPTURE(qstore::kernel_set_name(isa));
                 qstore::ByteVector again;
-                qstore::word_rans_encode_stream(isa, v.data(), v.size(), again);
+                qstore::word_rans_encode_stream(isa, v.data(), v.size(), scratch, again);
                 REQUIRE(again == enc);
                 std::vector<uint8_t> dec(n, 0xAA);
-                qstore::word_rans_decode_stream(isa, enc.data(), enc.size(), dec.data(), dec.size(), "test");
+                qstore::word_rans_decode_stream(isa, enc.data(), enc.size(), dec.data(), dec.size(), table, "test");
                 REQUIRE(first_mismatch(dec, v) == -1);
                 // Truncated, or one byte more: corrupt.
                 std::vector<uint8_t> cut(enc.begin(), enc.end() - 1), longer(enc.begin(), enc.end());
                 longer.push_back(0);
                 CHECK(thrown_code([&] {
-                          qstore::word_rans_decode_stream(isa, cut.data(), cut.size(), dec.data(), n, "t");
+                          qstore::word_rans_decode_stream(isa, cut.data(), cut.size(), dec.data(), n, table, "t");
                       }) == Errc::corrupt);
                 CHECK(thrown_code([&] {
-                          qstore::word_rans_decode_stream(isa, longer.data(), longer.size(), dec.data(), n, "t");
+                          qstore::word_rans_decode_stream(isa, longer.data(), longer.size(), dec.data(), n, table,
+                                                          "t");
                       }) == Errc::corrupt);
             }
         }
@@ -534,13 +539,13 @@ TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corru
     std::vector<uint8_t> v(5000, 3);
     qstore::ByteVector enc;
     v[7] = 4;
-    qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), v.size(), enc);
+    qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), v.size(), scratch, enc);
     for (uint8_t k : {uint8_t(0), uint8_t(1), uint8_t(7), uint8_t(255)}) {
         enc[0] = k;
         std::vector<uint8_t> dec(v.size());
         CHECK(thrown_code([&] {
                   qstore::word_rans_decode_stream(qstore::kernel_set_detected(), enc.data(), enc.size(), dec.data(),
-                                                  dec.size(), "t");
+                                                  dec.size(), table, "t");
               }) == Errc::corrupt);
     }
 }
@@ -549,6 +554,7 @@ TEST_CASE("word rANS streams: the size bound never exceeds the coded size", "[un
     // The stream encoder skips the rANS trial when this bound exceeds zstd's size, so a
     // bound above a real coded size would change which coder a file gets.
     std::mt19937_64 rng(31);
+    qstore::WordRansEncodeScratch scratch;
     for (int trial = 0; trial < 300; ++trial) {
         const size_t n = 4096 + rng() % 100000;
         std::vector<uint8_t> v(n);
@@ -558,37 +564,41 @@ TEST_CASE("word rANS streams: the size bound never exceeds the coded size", "[un
         for (auto& b : v) b = static_cast<uint8_t>(std::clamp(std::lround(dist(rng)), 0L, 255L));
         const auto count = qstore::byte_histogram(v.data(), n);
         qstore::ByteVector full;
-        REQUIRE(qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, full));
+        REQUIRE(qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, scratch, full));
         CAPTURE(n, spread, full.size());
         // A limit equal to the coded size is always coded, to the same bytes.
         qstore::ByteVector at;
-        REQUIRE(qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, at, full.size()));
+        REQUIRE(qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, scratch, at, full.size()));
         CHECK(at == full);
         // Far below it (the model alone would not fit), it gives up.
         qstore::ByteVector below;
-        CHECK_FALSE(qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, below, full.size() / 2));
+        CHECK_FALSE(qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, scratch, below,
+                                                   full.size() / 2));
     }
 }
 
 TEST_CASE("rANS round-trips byte streams of every shape", "[unit][stream_set]") {
     std::mt19937_64 rng(17);
+    qstore::RansEncodeScratch scratch;  // reused from stream to stream
+    qstore::RansTable table;
     for (size_t n : {size_t(1), size_t(2), size_t(3), size_t(4), size_t(5), size_t(17), size_t(1000), size_t(65537)}) {
         for (int alphabet : {1, 2, 3, 17, 256}) {
             CAPTURE(n, alphabet);
             std::vector<uint8_t> v(n);
             for (auto& b : v) b = static_cast<uint8_t>(rng() % static_cast<uint64_t>(alphabet));
             qstore::ByteVector enc;
-            qstore::rans_encode(v.data(), v.size(), enc);
+            qstore::rans_encode(v.data(), v.size(), qstore::byte_histogram(v.data(), v.size()), scratch, enc);
             std::vector<uint8_t> dec(n, 0xAA);
-            qstore::rans_decode(enc.data(), enc.size(), dec.data(), dec.size(), "test");
+            qstore::rans_decode(enc.data(), enc.size(), dec.data(), dec.size(), table, "test");
             REQUIRE(first_mismatch(dec, v) == -1);
             // Asking for one symbol more is detected (unless the stream holds a single
             // symbol value: its only state never changes, and the stream-set table's size
             // is what fixes the count; the encoder uses "constant" for such streams anyway).
             std::vector<uint8_t> more(n + 1);
             if (std::set<uint8_t>(v.begin(), v.end()).size() > 1)
-                CHECK(thrown_code([&] { qstore::rans_decode(enc.data(), enc.size(), more.data(), more.size(), "test"); }) ==
-                  Errc::corrupt);
+                CHECK(thrown_code([&] {
+                          qstore::rans_decode(enc.data(), enc.size(), more.data(), more.size(), table, "test");
+                      }) == Errc::corrupt);
         }
     }
 }
@@ -656,13 +666,16 @@ TEST_CASE("damaged stream sets throw qstore::Error instead of misbehaving", "[un
         std::geometric_distribution<int> geo(0.2);
         for (auto& b : text) b = static_cast<uint8_t>(std::min(255, geo(rng)));
         qstore::ByteVector enc;
-        qstore::rans_encode(text.data(), text.size(), enc);
+        qstore::RansEncodeScratch scratch;
+        qstore::RansTable table;
+        qstore::rans_encode(text.data(), text.size(), qstore::byte_histogram(text.data(), text.size()), scratch, enc);
         size_t detected = 0, silent = 0;
         for (size_t i = 0; i < enc.size(); ++i) {
             std::vector<uint8_t> bad(enc.begin(), enc.end());
             bad[i] ^= 0x5A;
             std::vector<uint8_t> dec(text.size());
-            const Errc e = thrown_code([&] { qstore::rans_decode(bad.data(), bad.size(), dec.data(), dec.size(), "t"); });
+            const Errc e =
+                thrown_code([&] { qstore::rans_decode(bad.data(), bad.size(), dec.data(), dec.size(), table, "t"); });
             if (e == Errc::corrupt) ++detected;
             else if (e == Errc::ok && dec != text) ++silent;  // possible in principle: no checksum at this level
             else CHECK((e == Errc::ok || e == Errc::corrupt));

@@ -325,19 +325,8 @@ void RansTable::read(ByteReader& r, const std::string& what) {
 
 namespace {
 
-// Per-symbol encoder constants. x / freq is computed as a multiply by a 32-bit
-// reciprocal and a shift (division by an invariant integer), which is exact for the
-// state range used here (x < 2^31); freq == 1 uses the identity x/1 = x via the bias.
-struct EncSymbol {
-    uint32_t x_max;      // renormalize while x >= x_max
-    uint32_t rcp_freq;   // ceil(2^(shift+31) / freq)
-    uint32_t rcp_shift;  // shift - 1
-    uint32_t bias;       // start (+ 2^scale_bits - 1 when freq == 1)
-    uint32_t cmpl_freq;  // 2^scale_bits - freq
-};
-
-EncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
-    EncSymbol e{};
+RansEncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
+    RansEncSymbol e{};
     e.x_max = ((kRansLow >> scale_bits) << 8) * freq;
     e.cmpl_freq = (1u << scale_bits) - freq;
     if (freq < 2) {
@@ -357,26 +346,24 @@ EncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
 }  // namespace
 
 void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t n, const RansModel* models,
-                         ByteVector& out) {
+                         RansEncodeScratch& scratch, ByteVector& out) {
     int contexts = 1;
     if (context)
         for (size_t i = 0; i < n; ++i) contexts = std::max(contexts, context[i] + 1);
-    // Per-thread table, reused: only the entries of used symbols are written (and read).
-    thread_local std::vector<EncSymbol> table;
+    std::vector<RansEncSymbol>& table = scratch.table;
     if (table.size() < static_cast<size_t>(contexts) * 256) table.resize(static_cast<size_t>(contexts) * 256);
     for (int c = 0; c < contexts; ++c) {
         for (int s = 0; s < models[c].coded_symbols(); ++s)
             if (models[c].freq[s]) table[c * 256 + s] = enc_symbol(models[c].start[s], models[c].freq[s], models[c].scale_bits);
     }
-    const EncSymbol* const tab = table.data();
+    const RansEncSymbol* const tab = table.data();
     // Encode backwards into a byte stack; the decoder reads it forwards. With
     // scale_bits <= 12 a symbol emits at most 2 bytes.
-    thread_local ReusableBytes stack;  // reused, never zeroed (a vector was zero-filled per block)
     const size_t stack_size = 2 * n + 4 * kRansLanes;
-    uint8_t* const end = stack.reserve(stack_size) + stack_size;
+    uint8_t* const end = scratch.stack.reserve(stack_size) + stack_size;
     uint8_t* p = end;
     auto put = [&](uint32_t& x, size_t i) {
-        const EncSymbol& e = tab[(context ? context[i] * 256u : 0u) + symbols[i]];
+        const RansEncSymbol& e = tab[(context ? context[i] * 256u : 0u) + symbols[i]];
         while (x >= e.x_max) {
             *--p = static_cast<uint8_t>(x);
             x >>= 8;
@@ -444,19 +431,16 @@ std::array<uint64_t, 256> byte_histogram(const uint8_t* data, size_t n) {
     return count;
 }
 
-void rans_encode(const uint8_t* data, size_t n, ByteVector& out) {
-    rans_encode(data, n, byte_histogram(data, n), out);
-}
-
-void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, ByteVector& out) {
+void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, RansEncodeScratch& scratch,
+                 ByteVector& out) {
     const RansModel m = rans_model(count);
     rans_write_model(m, out);
-    rans_encode_payload(data, nullptr, n, &m, out);
+    rans_encode_payload(data, nullptr, n, &m, scratch, out);
 }
 
-void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, const std::string& what) {
+void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, RansTable& t,
+                 const std::string& what) {
     ByteReader r(stored, stored_size, what, ": rANS table");
-    thread_local RansTable t;  // its slots are reused from stream to stream
     t.read(r, what);
     RansDecoder d(r.position(), r.remaining(), what);
     const RansTableView view = t.view();

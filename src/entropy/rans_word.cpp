@@ -20,16 +20,6 @@ __extension__ typedef unsigned __int128 u128;
 
 namespace {
 
-// x / freq as a 64-bit reciprocal multiply: q = (x * rcp) >> 44 with
-// rcp = ceil(2^44 / freq) is exact for x < 2^32 and freq <= 2^12 (the error term
-// x * (rcp - 2^44/freq) / 2^44 < 2^-12 <= 1/freq never carries into the integer part).
-struct WordEncSymbol {
-    uint64_t x_max;  // renormalize when x >= x_max = freq << (32 - S)
-    uint64_t rcp;
-    uint32_t bias;  // start
-    uint32_t cmpl;  // 2^S - freq
-};
-
 #if QSTORE_X86_KERNELS
 // Encodes groups [0, groups) of `lanes` (16, 32 or 64) symbols, last group first, 16
 // lanes per vector, exactly as the scalar loop does: the same words in the same places.
@@ -179,7 +169,7 @@ QSTORE_TARGET_AVX2 uint8_t* avx2_encode_groups(const uint8_t* symbols, const uin
 }  // namespace
 
 void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* context, size_t n, int lanes,
-                      const RansModel* models, int scale_bits, ByteVector& out) {
+                      const RansModel* models, int scale_bits, WordRansEncodeScratch& scratch, ByteVector& out) {
     if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
         fail(Errc::internal, "word rANS: bad lanes or scale");
     // The caller's invariants, checked because a broken one would silently lose data:
@@ -194,8 +184,8 @@ void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* 
     const int contexts = context ? kWordRansContexts : 1;
     // Every packed entry of every context is written (zero without a frequency: both
     // loops check that); the scalar loop's entries only for the symbols present.
-    thread_local std::vector<WordEncSymbol> table;
-    thread_local std::vector<uint32_t> packed;  // freq | start << 16
+    std::vector<WordRansEncSymbol>& table = scratch.table;
+    std::vector<uint32_t>& packed = scratch.packed;
     table.resize(kWordRansContexts * 256);
     packed.resize(kWordRansContexts * 256);
     for (int c = 0; c < contexts; ++c) {
@@ -207,7 +197,7 @@ void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* 
         for (int s = 0; s < m.coded_symbols(); ++s) {
             const uint32_t f = m.freq[s] << up;
             if (!f) continue;
-            WordEncSymbol& e = table[c * 256 + s];
+            WordRansEncSymbol& e = table[c * 256 + s];
             e.x_max = static_cast<uint64_t>(f) << (32 - scale_bits);
             e.rcp = ceil_pow2_div(44, f);
             e.bias = m.start[s] << up;
@@ -215,13 +205,12 @@ void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* 
             pk[s] = f | e.bias << 16;
         }
     }
-    const WordEncSymbol* const tab = table.data();
+    const WordRansEncSymbol* const tab = table.data();
     // Backwards into a stack; the decoder reads forwards. One word per symbol at most,
     // and below them the final states (4 * lanes >= 64 bytes with the vector kernel,
     // whose 32-byte stores reach up to 32 bytes below the words).
-    thread_local ReusableBytes stack;  // reused, never zeroed
     const size_t stack_size = 2 * n + 4 * static_cast<size_t>(lanes);
-    uint8_t* const end = stack.reserve(stack_size) + stack_size;
+    uint8_t* const end = scratch.stack.reserve(stack_size) + stack_size;
     uint8_t* p = end;
     uint32_t x[kWordRansMaxLanes];
     for (int k = 0; k < lanes; ++k) x[k] = kWordRansLow;
@@ -237,7 +226,7 @@ void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* 
     for (size_t i = n; i-- > stop;) {
         uint32_t& s = x[i & lane_mask];
         const uint32_t entry = (context ? context[i] * 256u : 0u) + symbols[i];
-        const WordEncSymbol& e = tab[entry];
+        const WordRansEncSymbol& e = tab[entry];
         no_freq |= packed[entry] == 0;  // then e is stale, and the result is thrown away
         // Renormalization without a branch (it happens on a random ~third of the
         // symbols): the word is always written below p, and p moves only if it counts.
@@ -609,12 +598,14 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
 
 // ---- whole streams with one model ----
 
-void word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n, ByteVector& out) {
-    word_rans_encode_stream(kernels, data, n, byte_histogram(data, n), out);
+void word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n, WordRansEncodeScratch& scratch,
+                             ByteVector& out) {
+    word_rans_encode_stream(kernels, data, n, byte_histogram(data, n), scratch, out);
 }
 
 bool word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n,
-                             const std::array<uint64_t, 256>& histogram, ByteVector& out, size_t limit) {
+                             const std::array<uint64_t, 256>& histogram, WordRansEncodeScratch& scratch,
+                             ByteVector& out, size_t limit) {
     std::array<uint64_t, 256> count = histogram;
     const int lanes = n >= kWordStream64Lanes ? 64 : n >= kWordStream32Lanes ? 32 : 16;
     const size_t start = out.size();
@@ -627,16 +618,15 @@ bool word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n,
         const double bits = order0_bits(count, m.freq, static_cast<double>(1u << m.scale_bits));
         if (static_cast<double>(out.size() - start) + bits / 8 + 2.0 * lanes > static_cast<double>(limit)) return false;
     }
-    word_rans_encode(kernels, data, nullptr, n, lanes, models, m.scale_bits, out);
+    word_rans_encode(kernels, data, nullptr, n, lanes, models, m.scale_bits, scratch, out);
     return true;
 }
 
 void word_rans_decode_stream(KernelSet kernels, const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
-                             const std::string& what) {
+                             WordRansTableStorage& storage, const std::string& what) {
     ByteReader r(stored, stored_size, what, ": word rANS stream");
     const int lanes_log2 = r.u8();
     if (lanes_log2 < 2 || lanes_log2 > 6) rans_corrupt(what, "bad lane count");
-    thread_local WordRansTableStorage storage;
     RansModelSymbols model;
     rans_read_model_symbols(r, what, model);
     // Every symbol has context 0, which has a model: no section for missing ones.

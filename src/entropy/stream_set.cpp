@@ -93,8 +93,8 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
         if (n >= kMinRansInput && order0_bits(count, count, static_cast<double>(n)) / 8 - 16 <= static_cast<double>(limit)) {
             rans_scratch_.clear();
             bool coded = true;
-            if (word) coded = word_rans_encode_stream(kernels_, data, n, count, rans_scratch_, limit);
-            else rans_encode(data, n, count, rans_scratch_);
+            if (word) coded = word_rans_encode_stream(kernels_, data, n, count, word_rans_, rans_scratch_, limit);
+            else rans_encode(data, n, count, rans_, rans_scratch_);
             if (coded) rans_size = rans_scratch_.size();
         }
         // The smallest wins; rANS on a tie with zstd (it decodes faster).
@@ -166,9 +166,9 @@ void StreamDecoder::decode(const StreamRef& ref, uint8_t* dst, size_t dst_size, 
         case StreamCodec::empty: return;
         case StreamCodec::raw: std::memcpy(dst, ref.payload, dst_size); return;
         case StreamCodec::constant: std::memset(dst, ref.fill, dst_size); return;
-        case StreamCodec::rans: rans_decode(ref.payload, ref.stored_size, dst, dst_size, what); return;
+        case StreamCodec::rans: rans_decode(ref.payload, ref.stored_size, dst, dst_size, rans_table_, what); return;
         case StreamCodec::word_rans:
-            word_rans_decode_stream(kernels_, ref.payload, ref.stored_size, dst, dst_size, what);
+            word_rans_decode_stream(kernels_, ref.payload, ref.stored_size, dst, dst_size, word_table_, what);
             return;
         case StreamCodec::zstd: {
             size_t n = ZSTD_decompressDCtx(dctx_, dst, dst_size, ref.payload, ref.stored_size);

@@ -15,6 +15,8 @@
 
 #include "base/cpu.hpp"
 #include "base/reusable_bytes.hpp"
+#include "entropy/rans.hpp"
+#include "entropy/rans_word.hpp"
 
 namespace qstore {
 
@@ -44,6 +46,8 @@ private:
     KernelSet kernels_;
     // Working buffers, kept from call to call (large ones would be page-faulted in anew).
     ReusableBytes zstd_out_;  // never zero-filled
+    RansEncodeScratch rans_;
+    WordRansEncodeScratch word_rans_;
     ByteVector rans_scratch_;
     ByteVector table_;
     ByteVector payload_;
@@ -61,8 +65,8 @@ struct StreamRef {
 // Parses a stream-set blob; throws Errc::corrupt on any inconsistency.
 std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const std::string& what);
 
-// Decodes streams: owns a zstd decompression context; one per thread. Word-rANS
-// streams are decoded with `kernels`.
+// Decodes streams: owns a zstd decompression context and the rANS tables, reused from
+// stream to stream; one per thread. Word-rANS streams are decoded with `kernels`.
 class StreamDecoder {
 public:
     explicit StreamDecoder(KernelSet kernels);
@@ -76,6 +80,8 @@ public:
 private:
     ZSTD_DCtx* dctx_;
     KernelSet kernels_;
+    RansTable rans_table_;
+    WordRansTableStorage word_table_;
 };
 
 }  // namespace qstore

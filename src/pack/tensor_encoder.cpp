@@ -94,8 +94,9 @@ std::vector<BlockRef> BlockArena::blocks(size_t first, size_t count) const {
 
 // A thread's working memory for one block: reused, never zeroed.
 struct TensorEncoder::Scratch {
-    Scratch(int level, KernelSet kernels) : encoder(level, kernels) {}
+    Scratch(int level, KernelSet kernels) : encoder(level, kernels), residual(kernels) {}
     StreamEncoder encoder;
+    ResidualEncodeScratch residual;
     ReusableBytes prediction;
     ReusableBytes context;
     ReusableBytes predicted_codes;  // chains: the next level's codes as this one predicts them
@@ -259,9 +260,9 @@ void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTenso
                 schemes_[k + 1]->quantize_with_scales(kernels_, prediction, levels[k + 1].data().view(), g, first,
                                                       n, predicted_codes);
                 encode_code_residual_block(levels[k + 1].codes.data() + first, predicted_codes, context, n,
-                                           *schemes_[k + 1], block);
+                                           *schemes_[k + 1], s->residual.rans, block);
             } else {
-                encode_residual_block(kernels_, high + first * dtype_size(t.dtype), t.dtype, prediction, context, n,
+                encode_residual_block(high + first * dtype_size(t.dtype), t.dtype, prediction, context, n, s->residual,
                                       block);
             }
             arena.put((k + 1) * nblocks + b, block);

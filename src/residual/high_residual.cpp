@@ -160,22 +160,18 @@ void tokenize(KernelSet isa, const uint8_t* high, const float* pred, uint64_t m,
 }
 
 template <DType T>
-void encode_typed(KernelSet isa, const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
-                  ByteVector& out) {
+void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
+                  ResidualEncodeScratch& scratch, ByteVector& out) {
     using U = typename HighBits<T>::U;
-    // Working buffers of this thread, kept from block to block: fresh ones would be
-    // zero-filled and, being large, page-faulted in again for every block.
-    thread_local ReusableBytes token_buffer, bit_buffer;
-    thread_local ByteVector header, payload;
-    uint8_t* const tokens = token_buffer.reserve(n);
+    const KernelSet isa = scratch.kernels;
+    uint8_t* const tokens = scratch.tokens.reserve(n);
     // At most 8*sizeof(U) - 3 extra bits per element, + 8 bytes for the whole-word stores.
-    uint8_t* const bits = bit_buffer.reserve(n * sizeof(U) + 8);
+    uint8_t* const bits = scratch.extra_bits.reserve(n * sizeof(U) + 8);
     uint8_t* bit_out = bits;
     uint64_t acc = 0;  // the bits not yet whole bytes: `fill` (< 8) of them
     int fill = 0;
-    // Token counts per context, zero between calls: the rows used are cleared on the way
-    // out (not all 32 KB on the way in: blocks of small tensors are a few elements).
-    thread_local std::array<std::array<uint64_t, 256>, kContextClasses> count{};
+    // The count rows used are cleared on the way out.
+    auto& count = scratch.count;
     struct ClearUsedRows {
         std::array<std::array<uint64_t, 256>, kContextClasses>& count;
         uint16_t used = 0xFFFF;
@@ -188,7 +184,7 @@ void encode_typed(KernelSet isa, const uint8_t* high, const float* pred, const u
     // counter waits for the previous one of the same counter: in large blocks the odd
     // elements are counted in a second table, added to the first at the end (F32 tokens
     // are spread wider; there a second table only costs cache).
-    thread_local std::array<std::array<uint32_t, 256>, kContextClasses> count_odd{};
+    auto& count_odd = scratch.count_odd;
     const bool two_tables = sizeof(U) == 2 && n >= kTwoTablesFrom && n <= UINT32_MAX;
     alignas(64) uint32_t extra[kTile];
     alignas(64) uint8_t nbits[kTile];
@@ -248,9 +244,9 @@ void encode_typed(KernelSet isa, const uint8_t* high, const float* pred, const u
         }
     }
     clear_on_exit.used = used;
-    // Kept from block to block (16 models of 2 KB, zero-filled anew for every block
-    // before); a class without a model has scale 0, which the rANS encoders skip.
-    thread_local std::array<RansModel, kContextClasses> models;
+    auto& models = scratch.models;
+    ByteVector& header = scratch.header;
+    ByteVector& payload = scratch.payload;
     header.clear();
     const int lanes = word_lanes_for(n);
     if (lanes) {  // word-rANS layout (§7.6): marker u16 0, u8 log2(lanes)
@@ -268,8 +264,8 @@ void encode_typed(KernelSet isa, const uint8_t* high, const float* pred, const u
         }
     }
     payload.clear();
-    if (lanes) word_rans_encode(isa, tokens, ctx, n, lanes, models.data(), scale, payload);
-    else rans_encode_payload(tokens, ctx, n, models.data(), payload);
+    if (lanes) word_rans_encode(isa, tokens, ctx, n, lanes, models.data(), scale, scratch.word_rans, payload);
+    else rans_encode_payload(tokens, ctx, n, models.data(), scratch.rans, payload);
     // At most one reallocation for the block (an insert at a time could make three).
     const size_t bit_bytes = static_cast<size_t>(bit_out - bits);
     reserve_more(out, header.size() + 10 + payload.size() + bit_bytes);
@@ -502,13 +498,13 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
 
 }  // namespace
 
-void encode_residual_block(KernelSet kernels, const uint8_t* high, DType t, const float* prediction,
-                           const uint8_t* context, uint64_t n, ByteVector& out) {
+void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
+                           ResidualEncodeScratch& scratch, ByteVector& out) {
     const FloatEnvironmentGuard float_env;
     switch (t) {
-        case DType::f32: return encode_typed<DType::f32>(kernels, high, prediction, context, n, out);
-        case DType::bf16: return encode_typed<DType::bf16>(kernels, high, prediction, context, n, out);
-        case DType::f16: return encode_typed<DType::f16>(kernels, high, prediction, context, n, out);
+        case DType::f32: return encode_typed<DType::f32>(high, prediction, context, n, scratch, out);
+        case DType::bf16: return encode_typed<DType::bf16>(high, prediction, context, n, scratch, out);
+        case DType::f16: return encode_typed<DType::f16>(high, prediction, context, n, scratch, out);
         default: fail(Errc::internal, "residual of a non-float dtype");
     }
 }
