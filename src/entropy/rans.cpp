@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "entropy/bit_writer.hpp"
+
 namespace qstore {
 
 namespace {
@@ -85,14 +87,12 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits)
 
 namespace {
 
-// LSB-first bit streams (the bit order of the residual's extra bits, §7.5).
-class BitWriter {
+// The codes of syntax-2 models (§6.4), on the shared LSB-first BitWriter.
+class ModelBits {
 public:
-    explicit BitWriter(ByteVector& out) : out_(out) {}
+    explicit ModelBits(uint8_t* out) : w_(out) {}
     void put(uint32_t v, int n) {  // the n (<= 32) low bits of v
-        acc_ |= static_cast<uint64_t>(v & static_cast<uint32_t>((uint64_t(1) << n) - 1)) << fill_;
-        fill_ += n;
-        for (; fill_ >= 8; fill_ -= 8, acc_ >>= 8) out_.push_back(static_cast<uint8_t>(acc_));
+        w_.put(v & static_cast<uint32_t>((uint64_t(1) << n) - 1), n);
     }
     void zeros(uint32_t n) {
         for (; n > 24; n -= 24) put(0, 24);
@@ -106,22 +106,17 @@ public:
         put(1, 1);
         put(v, len - 1);
     }
+    static uint64_t gamma_bits(uint32_t v) { return 2 * static_cast<uint64_t>(bit_length(v)) - 1; }
     // Rice code of u with parameter k: u >> k zeros, a one, then the k low bits of u.
     void rice(uint32_t u, int k) {
         zeros(u >> k);
         put(1, 1);
         put(u, k);
     }
-    void pad() {  // zero bits up to a byte boundary
-        if (fill_ > 0) out_.push_back(static_cast<uint8_t>(acc_));
-        acc_ = 0;
-        fill_ = 0;
-    }
+    uint8_t* finish() { return w_.finish(); }  // zero bits up to a byte boundary
 
 private:
-    ByteVector& out_;
-    uint64_t acc_ = 0;
-    int fill_ = 0;
+    BitWriter w_;
 };
 
 class BitReader {
@@ -195,12 +190,19 @@ void rans_write_model(const RansModel& m, ByteVector& out) {
             best_k = k;
         }
     }
-    BitWriter w(out);
+    // The model's size in bits, so that its bytes are reserved once.
+    uint64_t bits = ModelBits::gamma_bits(static_cast<uint32_t>(k_count)) + kRiceParameterBits + best_bits;
+    for (int j = 0, prev = -1; j < k_count; prev = present[j++])
+        bits += ModelBits::gamma_bits(static_cast<uint32_t>(present[j] - prev));
+    const size_t at = out.size(), bytes = static_cast<size_t>((bits + 7) / 8);
+    out.resize(at + bytes + BitWriter::kSlack);
+    ModelBits w(out.data() + at);
     w.gamma(static_cast<uint32_t>(k_count));
     for (int j = 0, prev = -1; j < k_count; prev = present[j++]) w.gamma(static_cast<uint32_t>(present[j] - prev));
     w.put(static_cast<uint32_t>(best_k), kRiceParameterBits);
     for (int j = 0; j + 1 < k_count; ++j) w.rice(m.freq[present[j]] - 1, best_k);
-    w.pad();
+    if (w.finish() != out.data() + at + bytes) fail(Errc::internal, "rANS model: size mismatch");
+    out.resize(at + bytes);
 }
 
 void rans_write_model_v1(const RansModel& m, ByteVector& out) {

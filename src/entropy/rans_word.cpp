@@ -164,26 +164,24 @@ QSTORE_TARGET_AVX2 uint8_t* avx2_encode_groups(const uint8_t* symbols, const uin
     no_freq = no_freq || !_mm256_testz_si256(missing, missing);
     return p;
 }
-#endif
+#endif  // QSTORE_X86_KERNELS
 
-}  // namespace
-
-void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* context, size_t n, int lanes,
-                      const RansModel* models, int scale_bits, WordRansEncodeScratch& scratch, ByteVector& out) {
-    if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
-        fail(Errc::internal, "word rANS: bad lanes or scale");
-    // The caller's invariants, checked because a broken one would silently lose data:
-    // contexts in range (here: a value >= 16 leaves a bit above 15 in the OR of all, a
-    // reduction without dependencies from element to element) and a frequency for every
-    // symbol (in the coding loops: a missing one reads a zero table entry).
+// The caller's invariants, checked because a broken one would silently lose data:
+// contexts in range (here: a value >= 16 leaves a bit above 15 in the OR of all, a
+// reduction without dependencies from element to element) and a frequency for every
+// symbol (in the coding loops: a missing one reads a zero table entry).
+void check_contexts(const uint8_t* context, size_t n) {
     static_assert(kWordRansContexts == 16, "contexts: 0..15");
     uint32_t all_bits = 0;
     if (context)
         for (size_t i = 0; i < n; ++i) all_bits |= context[i];
     if (all_bits >= kWordRansContexts) fail(Errc::internal, "word rANS: context out of range");
-    const int contexts = context ? kWordRansContexts : 1;
-    // Every packed entry of every context is written (zero without a frequency: both
-    // loops check that); the scalar loop's entries only for the symbols present.
+}
+
+// The encoding tables of the models of `contexts` contexts, scaled up to scale_bits.
+// Every packed entry of every context is written (zero without a frequency: both
+// coding loops check that); the scalar loop's entries only for the symbols present.
+void build_encode_tables(const RansModel* models, int contexts, int scale_bits, WordRansEncodeScratch& scratch) {
     std::vector<WordRansEncSymbol>& table = scratch.table;
     std::vector<uint32_t>& packed = scratch.packed;
     table.resize(kWordRansContexts * 256);
@@ -205,7 +203,18 @@ void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* 
             pk[s] = f | e.bias << 16;
         }
     }
-    const WordRansEncSymbol* const tab = table.data();
+}
+
+}  // namespace
+
+void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* context, size_t n, int lanes,
+                      const RansModel* models, int scale_bits, WordRansEncodeScratch& scratch, ByteVector& out) {
+    if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
+        fail(Errc::internal, "word rANS: bad lanes or scale");
+    check_contexts(context, n);
+    build_encode_tables(models, context ? kWordRansContexts : 1, scale_bits, scratch);
+    const std::vector<uint32_t>& packed = scratch.packed;
+    const WordRansEncSymbol* const tab = scratch.table.data();
     // Backwards into a stack; the decoder reads forwards. One word per symbol at most,
     // and below them the final states (4 * lanes >= 64 bytes with the vector kernel,
     // whose 32-byte stores reach up to 32 bytes below the words).
