@@ -138,7 +138,9 @@ void decode_residual_block_with(benchmark::State& state, DType t, qstore::Kernel
     state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(d.n()));
     state.counters["residual_bpw"] = 8.0 * double(p.residual.size()) / double(d.n());
 }
-void BM_decode_residual_block(benchmark::State& state, DType t) { decode_residual_block_with(state, t, kKernels); }
+void BM_decode_residual_block(benchmark::State& state, DType t) {
+    decode_residual_block_with(state, t, kKernels);
+}
 BENCHMARK_CAPTURE(BM_decode_residual_block, bf16, DType::bf16);
 BENCHMARK_CAPTURE(BM_decode_residual_block, f16, DType::f16);
 BENCHMARK_CAPTURE(BM_decode_residual_block, f32, DType::f32);

@@ -35,4 +35,45 @@ KernelSet kernel_set_detected();
 KernelSet kernel_set_capped(KernelSet wanted);
 const char* kernel_set_name(KernelSet set);
 
+// A kernel body inlined into each build that calls it, and so compiled with that
+// build's instructions.
+#define QSTORE_ALWAYS_INLINE __attribute__((always_inline)) inline
+
+// One kernel body, one build per kernel set (in the manner of zstd's HUF_DGEN). `Body`
+// is a class with
+//   template <KernelSet K> QSTORE_ALWAYS_INLINE static void run(ARGS);
+// written once; run_kernel<Body>(kernels, args...) runs it as built for `kernels`: the
+// scalar build, or the copy with QSTORE_TARGET_AVX2 or QSTORE_TARGET_AVX512, each
+// vectorized by the compiler for its instructions. Where one set computes a step
+// differently (a hardware conversion), the body branches on K with `if constexpr`.
+// Arguments are passed by value (pointers and scalars): a reference could alias the
+// kernel's byte stores and keep its loops from vectorizing.
+namespace kernel_builds {
+template <class Body, class... Args>
+void scalar(Args... args) {
+    Body::template run<KernelSet::scalar>(args...);
+}
+#if QSTORE_X86_KERNELS
+template <class Body, class... Args>
+QSTORE_TARGET_AVX2 void avx2(Args... args) {
+    Body::template run<KernelSet::avx2>(args...);
+}
+template <class Body, class... Args>
+QSTORE_TARGET_AVX512 void avx512(Args... args) {
+    Body::template run<KernelSet::avx512>(args...);
+}
+#endif
+}  // namespace kernel_builds
+
+template <class Body, class... Args>
+inline void run_kernel(KernelSet kernels, Args... args) {
+    switch (kernels) {
+#if QSTORE_X86_KERNELS
+        case KernelSet::avx512: return kernel_builds::avx512<Body>(args...);
+        case KernelSet::avx2: return kernel_builds::avx2<Body>(args...);
+#endif
+        default: return kernel_builds::scalar<Body>(args...);
+    }
+}
+
 }  // namespace qstore

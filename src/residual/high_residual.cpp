@@ -77,11 +77,11 @@ bool residual_block_is_word_layout(uint64_t n) { return word_lanes_for(n) != 0; 
 
 namespace {
 
-// Pass 1 of encoding, element-wise and branch-free (the same source compiled for AVX2
-// and AVX-512): for a tile of m elements, z (§7.4), its token and its extra bits (§7.5).
-// `pred` holds the predictions already in the high dtype's bits.
+// Pass 1 of encoding, element-wise and branch-free: for a tile of m elements, z (§7.4),
+// its token and its extra bits (§7.5). `pred` holds the predictions already in the high
+// dtype's bits.
 template <class U>
-__attribute__((always_inline)) inline void tokenize_body(const uint8_t* high, const U* pred, uint64_t m,
+QSTORE_ALWAYS_INLINE void tokenize_body(const uint8_t* high, const U* pred, uint64_t m,
                                                           uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
     for (uint64_t k = 0; k < m; ++k) {
         U h;
@@ -107,58 +107,26 @@ __attribute__((always_inline)) inline void tokenize_body(const uint8_t* high, co
         nbits[k] = static_cast<uint8_t>(nb);
     }
 }
+
+// Tokenize, built for every kernel set (run_kernel): the predictions in the high
+// dtype's bits, then tokenize_body. F16 with a vector set rounds the predictions to
+// binary16 by F16C, as Reconstruct does.
 template <DType T>
-__attribute__((always_inline)) inline void tokenize_tile(const uint8_t* high, const float* pred, uint64_t m,
-                                                          uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
-    using U = typename HighBits<T>::U;
-    alignas(64) U bits[kTile];
-    for (uint64_t k = 0; k < m; ++k) bits[k] = HighBits<T>::of(pred[k]);
-    tokenize_body<U>(high, bits, m, tokens, extra, nbits);
-}
-template <DType T>
-void tokenize_scalar(const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra,
-                     uint8_t* nbits) {
-    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
-}
+struct Tokenize {
+    template <KernelSet K>
+    QSTORE_ALWAYS_INLINE static void run(const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens,
+                                         uint32_t* extra, uint8_t* nbits) {
+        using U = typename HighBits<T>::U;
+        alignas(64) U bits[kTile];
 #if QSTORE_X86_KERNELS
-template <DType T>
-QSTORE_TARGET_AVX2 void tokenize_avx2(const uint8_t* high, const float* pred, uint64_t m,
-                                      uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
-    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
-}
-template <DType T>
-QSTORE_TARGET_AVX512 void tokenize_avx512(
-    const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
-    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
-}
-// F16 with a vector kernel set: predictions rounded by F16C, as in reconstruct_*<f16>.
-template <>
-QSTORE_TARGET_AVX2 void tokenize_avx2<DType::f16>(const uint8_t* high, const float* pred,
-                                                  uint64_t m, uint8_t* tokens, uint32_t* extra,
-                                                  uint8_t* nbits) {
-    alignas(64) uint16_t bits[kTile];
-    f16_from_f32_f16c(pred, m, bits);
-    tokenize_body<uint16_t>(high, bits, m, tokens, extra, nbits);
-}
-template <>
-QSTORE_TARGET_AVX512 void tokenize_avx512<DType::f16>(
-    const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
-    alignas(64) uint16_t bits[kTile];
-    f16_from_f32_avx512(pred, m, bits);
-    tokenize_body<uint16_t>(high, bits, m, tokens, extra, nbits);
-}
+        if constexpr (T == DType::f16 && K == KernelSet::avx512) f16_from_f32_avx512(pred, m, bits);
+        else if constexpr (T == DType::f16 && K == KernelSet::avx2) f16_from_f32_f16c(pred, m, bits);
+        else
 #endif
-template <DType T>
-void tokenize(KernelSet isa, const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra,
-              uint8_t* nbits) {
-    switch (isa) {
-#if QSTORE_X86_KERNELS
-        case KernelSet::avx512: return tokenize_avx512<T>(high, pred, m, tokens, extra, nbits);
-        case KernelSet::avx2: return tokenize_avx2<T>(high, pred, m, tokens, extra, nbits);
-#endif
-        default: return tokenize_scalar<T>(high, pred, m, tokens, extra, nbits);
+            for (uint64_t k = 0; k < m; ++k) bits[k] = HighBits<T>::of(pred[k]);
+        tokenize_body<U>(high, bits, m, tokens, extra, nbits);
     }
-}
+};
 
 using CountTable = std::array<std::array<uint64_t, 256>, kContextClasses>;
 
@@ -208,7 +176,7 @@ void tokenize_block(const uint8_t* high, const float* pred, const uint8_t* ctx, 
     alignas(64) uint8_t nbits[kTile];
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
-        tokenize<T>(s.kernels, high + tile * sizeof(U), pred + tile, m, tokens + tile, extra, nbits);
+        run_kernel<Tokenize<T>>(s.kernels, high + tile * sizeof(U), pred + tile, m, tokens + tile, extra, nbits);
         count_tokens(tokens + tile, ctx + tile, m, two_tables, s);
         append_extra_bits<U>(extra, nbits, m, bits);
     }
@@ -306,15 +274,13 @@ inline void prefetch_for_write(uint8_t* p, size_t bytes) {
     for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 1, 3);
 }
 
-// Pass 2 of decoding, element-wise and branch-free: prediction + residual. The same
-// source compiled for AVX2 and AVX-512 (integer operations and one IEEE float32
-// addition per element: identical results on every path).
-// The output is written as bytes (the caller's buffer needs no alignment): straight
-// into it, with no staging copy.
+// Pass 2 of decoding, element-wise and branch-free: prediction + residual (integer
+// operations and one IEEE float32 addition per element: identical results on every
+// kernel set). The output is written as bytes (the caller's buffer needs no
+// alignment): straight into it, with no staging copy.
 template <DType T>
-__attribute__((always_inline)) inline void reconstruct_body(const float* __restrict pred,
-                                                            const uint32_t* __restrict zs, uint64_t m,
-                                                            uint8_t* __restrict out) {
+QSTORE_ALWAYS_INLINE void reconstruct_body(const float* __restrict pred, const uint32_t* __restrict zs, uint64_t m,
+                                           uint8_t* __restrict out) {
     using U = typename HighBits<T>::U;
     for (uint64_t k = 0; k < m; ++k) {
         const U v = float_from_key<U>(
@@ -322,28 +288,16 @@ __attribute__((always_inline)) inline void reconstruct_body(const float* __restr
         std::memcpy(out + k * sizeof(U), &v, sizeof(U));
     }
 }
-template <DType T>
-void reconstruct_scalar(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
-    reconstruct_body<T>(pred, zs, m, out);
-}
 #if QSTORE_X86_KERNELS
-template <DType T>
-QSTORE_TARGET_AVX2 void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
-    reconstruct_body<T>(pred, zs, m, out);
-}
-template <DType T>
-QSTORE_TARGET_AVX512 void reconstruct_avx512(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
-    reconstruct_body<T>(pred, zs, m, out);
-}
-// F16 with AVX-512: the predictions are rounded to binary16 by the hardware (F16C,
-// round to nearest even) instead of f16_from_f32's integer emulation; the two agree on
-// every float32 input a prediction can be (every finite value, ±Inf and the canonical
-// NaN; test_units checks all 2^32 inputs but non-canonical NaNs, whose payloads the
-// hardware keeps). Then the same key arithmetic as the generic body.
-// (The same with AVX2's F16C, 8 at a time.)
+// F16 with a vector kernel set: the predictions are rounded to binary16 by the hardware
+// (F16C, round to nearest even; kToHalf, 8 or 16 at a time) instead of f16_from_f32's
+// integer emulation; the two agree on every float32 input a prediction can be (every
+// finite value, ±Inf and the canonical NaN; test_units checks all 2^32 inputs but
+// non-canonical NaNs, whose payloads the hardware keeps). Then the same key arithmetic
+// as the generic body.
 template <void (*kToHalf)(const float*, size_t, uint16_t*)>
-__attribute__((always_inline)) inline void reconstruct_f16_hw(const float* pred, const uint32_t* zs, uint64_t m,
-                                                              uint8_t* __restrict out) {
+QSTORE_ALWAYS_INLINE void reconstruct_f16_hw(const float* pred, const uint32_t* zs, uint64_t m,
+                                             uint8_t* __restrict out) {
     alignas(64) uint16_t half[kTile];
     for (uint64_t done = 0; done < m; done += kTile) {
         const uint64_t c = std::min<uint64_t>(kTile, m - done);
@@ -355,27 +309,22 @@ __attribute__((always_inline)) inline void reconstruct_f16_hw(const float* pred,
         }
     }
 }
-template <>
-QSTORE_TARGET_AVX512 void reconstruct_avx512<DType::f16>(
-    const float* pred, const uint32_t* zs, uint64_t m, uint8_t* __restrict out) {
-    reconstruct_f16_hw<f16_from_f32_avx512>(pred, zs, m, out);
-}
-template <>
-QSTORE_TARGET_AVX2 void reconstruct_avx2<DType::f16>(const float* pred, const uint32_t* zs,
-                                                     uint64_t m, uint8_t* __restrict out) {
-    reconstruct_f16_hw<f16_from_f32_f16c>(pred, zs, m, out);
-}
 #endif
+// Reconstruct, built for every kernel set (run_kernel).
 template <DType T>
-void reconstruct(KernelSet isa, const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
-    switch (isa) {
+struct Reconstruct {
+    template <KernelSet K>
+    QSTORE_ALWAYS_INLINE static void run(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
 #if QSTORE_X86_KERNELS
-        case KernelSet::avx512: return reconstruct_avx512<T>(pred, zs, m, out);
-        case KernelSet::avx2: return reconstruct_avx2<T>(pred, zs, m, out);
+        if constexpr (T == DType::f16 && K == KernelSet::avx512)
+            reconstruct_f16_hw<f16_from_f32_avx512>(pred, zs, m, out);
+        else if constexpr (T == DType::f16 && K == KernelSet::avx2)
+            reconstruct_f16_hw<f16_from_f32_f16c>(pred, zs, m, out);
+        else
 #endif
-        default: return reconstruct_scalar<T>(pred, zs, m, out);
+            reconstruct_body<T>(pred, zs, m, out);
     }
-}
+};
 
 // A block in the word-rANS layout (§7.6), after its marker u16 0.
 template <DType T>
@@ -406,7 +355,7 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
         scheme.predict(isa, low, g, first + tile, m, pred, ctx);
         dec.decode(table, ctx, m, tokens, isa);
         tokens_to_z(tokens, m, 8 * sizeof(U), bits, zs, isa, what);
-        reconstruct<T>(isa, pred, zs, m, high + tile * sizeof(U));
+        run_kernel<Reconstruct<T>>(isa, pred, zs, m, high + tile * sizeof(U));
     }
     dec.finish();
     extra_bits_finish(bits, what);
@@ -538,7 +487,7 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
         scheme.predict(isa, low, g, first + tile, m, pred, ctx);
         decode_byte_layout_tile<U>(st, views, ctx, m, zs, what);
         // Pass 2, element-wise and branch-free (vectorizable): prediction + residual.
-        reconstruct<T>(isa, pred, zs, m, high + tile * sizeof(U));
+        run_kernel<Reconstruct<T>>(isa, pred, zs, m, high + tile * sizeof(U));
     }
     dec.finish(st.x[0], st.x[1], st.x[2], st.x[3], st.p);
     if (st.bits != st.bits_end || st.fill >= 8) fail(Errc::corrupt, what + ": trailing residual extra bits");

@@ -128,78 +128,57 @@ uint8_t magnitude_class(int a) {
 namespace {
 
 // The passes over every element of a pack before its codes: widening a row to float32
-// and its blocks' statistics. The same source compiled for AVX2 and AVX-512 (integer
-// operations and exact conversions: the same values on every path).
-__attribute__((always_inline)) inline void widen_body(const uint8_t* src, DType t, uint64_t n, float* dst) {
-    high_to_f32(src, t, n, dst);
-}
-
-__attribute__((always_inline)) inline void stats_body(BlockStats& s, const float* x, uint64_t n) {
-    // Reductions over integer images of the values, selected by masks, so the loop has
-    // no branch and vectorizes: magnitudes order as their bit patterns, signed values as
-    // their keys (base/float_bits.hpp). Non-finite values count as +0, and -0 as +0 (which
-    // never replaces the starting 0 as the minimum, as `x < min` would not).
-    const uint32_t absmax_bits = f32_bits(s.absmax);
-    uint32_t mag = absmax_bits;
-    uint32_t lo = float_key<uint32_t>(f32_bits(s.min)), hi = float_key<uint32_t>(f32_bits(s.max));
-    for (uint64_t i = 0; i < n; ++i) {
-        uint32_t b = f32_bits(x[i]);
-        const uint32_t finite = 0u - static_cast<uint32_t>((b & 0x7F800000u) != 0x7F800000u);
-        b &= finite & ~(0u - static_cast<uint32_t>(b == 0x80000000u));
-        const uint32_t m = b & 0x7FFFFFFFu;
-        mag = m > mag ? m : mag;
-        const uint32_t k = float_key<uint32_t>(b);
-        lo = k < lo ? k : lo;
-        hi = k > hi ? k : hi;
+// and its blocks' statistics. One body each, built for every kernel set (run_kernel):
+// integer operations and exact conversions, the same values on every set.
+struct WidenRow {
+    template <KernelSet>
+    QSTORE_ALWAYS_INLINE static void run(const uint8_t* src, DType t, uint64_t n, float* dst) {
+        high_to_f32(src, t, n, dst);
     }
-    s.min = f32_from_bits(float_from_key<uint32_t>(lo));
-    s.max = f32_from_bits(float_from_key<uint32_t>(hi));
-    if (mag > absmax_bits) {  // the first value of this largest magnitude
-        s.absmax = f32_from_bits(mag);
-        for (uint64_t i = 0; i < n; ++i)
-            if ((f32_bits(x[i]) & 0x7FFFFFFFu) == mag) {
-                s.signed_absmax = x[i];
-                break;
-            }
-    }
-}
+};
 
-void widen_scalar(const uint8_t* src, DType t, uint64_t n, float* dst) { widen_body(src, t, n, dst); }
-void stats_scalar(BlockStats& s, const float* x, uint64_t n) { stats_body(s, x, n); }
-#if QSTORE_X86_KERNELS
-QSTORE_TARGET_AVX2 void widen_avx2(const uint8_t* src, DType t, uint64_t n, float* dst) {
-    widen_body(src, t, n, dst);
-}
-QSTORE_TARGET_AVX2 void stats_avx2(BlockStats& s, const float* x, uint64_t n) { stats_body(s, x, n); }
-QSTORE_TARGET_AVX512 void widen_avx512(const uint8_t* src, DType t, uint64_t n, float* dst) {
-    widen_body(src, t, n, dst);
-}
-QSTORE_TARGET_AVX512 void stats_avx512(BlockStats& s, const float* x, uint64_t n) {
-    stats_body(s, x, n);
-}
-#endif
-
-void widen_row(KernelSet isa, const uint8_t* src, DType t, uint64_t n, float* dst) {
-    switch (isa) {
-#if QSTORE_X86_KERNELS
-        case KernelSet::avx512: return widen_avx512(src, t, n, dst);
-        case KernelSet::avx2: return widen_avx2(src, t, n, dst);
-#endif
-        default: return widen_scalar(src, t, n, dst);
+struct AddStats {
+    template <KernelSet>
+    QSTORE_ALWAYS_INLINE static void run(BlockStats* stats, const float* x, uint64_t n) {
+        BlockStats& s = *stats;
+        // Reductions over integer images of the values, selected by masks, so the loop
+        // has no branch and vectorizes: magnitudes order as their bit patterns, signed
+        // values as their keys (base/float_bits.hpp). Non-finite values count as +0, and
+        // -0 as +0 (which never replaces the starting 0 as the minimum, as `x < min`
+        // would not).
+        const uint32_t absmax_bits = f32_bits(s.absmax);
+        uint32_t mag = absmax_bits;
+        uint32_t lo = float_key<uint32_t>(f32_bits(s.min)), hi = float_key<uint32_t>(f32_bits(s.max));
+        for (uint64_t i = 0; i < n; ++i) {
+            uint32_t b = f32_bits(x[i]);
+            const uint32_t finite = 0u - static_cast<uint32_t>((b & 0x7F800000u) != 0x7F800000u);
+            b &= finite & ~(0u - static_cast<uint32_t>(b == 0x80000000u));
+            const uint32_t m = b & 0x7FFFFFFFu;
+            mag = m > mag ? m : mag;
+            const uint32_t k = float_key<uint32_t>(b);
+            lo = k < lo ? k : lo;
+            hi = k > hi ? k : hi;
+        }
+        s.min = f32_from_bits(float_from_key<uint32_t>(lo));
+        s.max = f32_from_bits(float_from_key<uint32_t>(hi));
+        if (mag > absmax_bits) {  // the first value of this largest magnitude
+            s.absmax = f32_from_bits(mag);
+            for (uint64_t i = 0; i < n; ++i)
+                if ((f32_bits(x[i]) & 0x7FFFFFFFu) == mag) {
+                    s.signed_absmax = x[i];
+                    break;
+                }
+        }
     }
+};
+
+void widen_row(KernelSet kernels, const uint8_t* src, DType t, uint64_t n, float* dst) {
+    run_kernel<WidenRow>(kernels, src, t, n, dst);
 }
 
 }  // namespace
 
-void BlockStats::add(KernelSet kernels, const float* x, uint64_t n) {
-    switch (kernels) {
-#if QSTORE_X86_KERNELS
-        case KernelSet::avx512: return stats_avx512(*this, x, n);
-        case KernelSet::avx2: return stats_avx2(*this, x, n);
-#endif
-        default: return stats_scalar(*this, x, n);
-    }
-}
+void BlockStats::add(KernelSet kernels, const float* x, uint64_t n) { run_kernel<AddStats>(kernels, this, x, n); }
 
 uint8_t GridScheme::context_of_code(uint8_t code) const {
     const float v = value_of_code(code);
