@@ -397,13 +397,19 @@ TEST_CASE("word rANS encoder refuses a symbol without frequency and a context ou
                 std::vector<uint8_t> sym(n, 7), ctx(n, 0);
                 qstore::ByteVector out;
                 sym[bad_at] = 8;  // frequency 0
-                CHECK(thrown_code([&] { qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out); }) ==
+                CHECK(thrown_code([&] {
+                          qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out);
+                      }) ==
                       Errc::internal);
-                CHECK(thrown_code([&] { qstore::word_rans_encode(isa, sym.data(), nullptr, n, 16, models.data(), 4, scratch, out); }) ==
+                CHECK(thrown_code([&] {
+                          qstore::word_rans_encode(isa, sym.data(), nullptr, n, 16, models.data(), 4, scratch, out);
+                      }) ==
                       Errc::internal);
                 sym[bad_at] = 9;
                 ctx[bad_at] = 16;
-                CHECK(thrown_code([&] { qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out); }) ==
+                CHECK(thrown_code([&] {
+                          qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out);
+                      }) ==
                       Errc::internal);
                 ctx[bad_at] = 0;
                 out.clear();
@@ -504,7 +510,8 @@ TEST_CASE("word rANS: bad lane counts, bad states, bad tables", "[rans]") {
     for (const auto& t : bad_tables) {
         qstore::WordRansTableStorage storage;
         qstore::ByteReader r(t.data(), t.size(), what);
-        CHECK(thrown_code([&] { qstore::word_rans_read_table(qstore::kernel_set_detected(), r, 1, storage, what); }) == Errc::corrupt);
+        CHECK(thrown_code([&] { qstore::word_rans_read_table(qstore::kernel_set_detected(), r, 1, storage, what); }) ==
+              Errc::corrupt);
     }
     // A symbol in a context without a model decodes to token 255 (rejected by callers).
     qstore::WordRansTableStorage storage;
@@ -755,10 +762,12 @@ BlockData make_block(std::mt19937_64& rng, DType t, uint64_t rows, uint64_t cols
     }
     b.codes.resize(int8_row().code_bytes(b.g));
     b.scales.resize(int8_row().scale_count(b.g));
-    int8_row().quantize(qstore::kernel_set_detected(), b.high.data(), t, b.g, 0, rows, {b.codes.data(), b.scales.data(), nullptr});
+    int8_row().quantize(qstore::kernel_set_detected(), b.high.data(), t, b.g, 0, rows,
+                        {b.codes.data(), b.scales.data(), nullptr});
     b.pred.resize(n);
     b.ctx.resize(n);
-    int8_row().predict(qstore::kernel_set_detected(), {b.codes.data(), b.scales.data(), nullptr}, b.g, 0, n, b.pred.data(), b.ctx.data());
+    int8_row().predict(qstore::kernel_set_detected(), {b.codes.data(), b.scales.data(), nullptr}, b.g, 0, n,
+                       b.pred.data(), b.ctx.data());
     return b;
 }
 

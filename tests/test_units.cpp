@@ -568,7 +568,8 @@ TEST_CASE("word rANS streams: the size bound never exceeds the coded size", "[un
         CAPTURE(n, spread, full.size());
         // A limit equal to the coded size is always coded, to the same bytes.
         qstore::ByteVector at;
-        REQUIRE(qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, scratch, at, full.size()));
+        REQUIRE(
+            qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, scratch, at, full.size()));
         CHECK(at == full);
         // Far below it (the model alone would not fit), it gives up.
         qstore::ByteVector below;

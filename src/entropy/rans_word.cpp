@@ -230,6 +230,8 @@ void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* 
 #if QSTORE_X86_KERNELS
     if ((lanes >= 16 && kernels == KernelSet::avx512) || (lanes >= 8 && kernels == KernelSet::avx2))
         stop = n / static_cast<size_t>(lanes) * static_cast<size_t>(lanes);
+#else
+    (void)kernels;
 #endif
     bool no_freq = false;
     for (size_t i = n; i-- > stop;) {
@@ -436,7 +438,7 @@ constexpr Expand8 kExpand8{};
 
 // The symbols (low bytes) of n = 8 * V table entries, in order.
 template <int V>
-QSTORE_TARGET_AVX2 __attribute__((always_inline)) inline void avx2_pack_symbols(const uint32_t* e, uint8_t* out) {
+QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE void avx2_pack_symbols(const uint32_t* e, uint8_t* out) {
     const __m256i low8 = _mm256_set1_epi32(0xFF);
     if constexpr (V % 4 == 0) {
         // 32 at a time: two packs (which interleave the 128-bit halves), then one permute.

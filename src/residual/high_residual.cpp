@@ -81,8 +81,8 @@ namespace {
 // its token and its extra bits (§7.5). `pred` holds the predictions already in the high
 // dtype's bits.
 template <class U>
-QSTORE_ALWAYS_INLINE void tokenize_body(const uint8_t* high, const U* pred, uint64_t m,
-                                                          uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+QSTORE_ALWAYS_INLINE void tokenize_body(const uint8_t* high, const U* pred, uint64_t m, uint8_t* tokens,
+                                        uint32_t* extra, uint8_t* nbits) {
     for (uint64_t k = 0; k < m; ++k) {
         U h;
         std::memcpy(&h, high + k * sizeof(U), sizeof(U));

@@ -21,9 +21,8 @@ namespace {
 // float32 products on every path; the AVX-512 one converts 16 codes per instruction and
 // looks up 64 context classes with two byte permutes (VBMI).
 template <bool kInt8>
-__attribute__((always_inline)) inline void predict_run_body(const uint8_t* c, uint64_t m, float step,
-                                                            const float* value, const uint8_t* table, float* pred,
-                                                            uint8_t* ctx) {
+QSTORE_ALWAYS_INLINE void predict_run_body(const uint8_t* c, uint64_t m, float step, const float* value,
+                                           const uint8_t* table, float* pred, uint8_t* ctx) {
     if (kInt8) {
         const int8_t* q = reinterpret_cast<const int8_t*>(c);
         for (uint64_t j = 0; j < m; ++j) pred[j] = static_cast<float>(q[j]) * step;
@@ -308,14 +307,17 @@ void GridScheme::quantize(KernelSet kernels, const uint8_t* high, DType t, const
             } else {
                 BlockStats stats;
                 if (row_local)
-                    for_each_widened_segment(kernels, src, t, c0, c1, b.block_cols,
-                                             [&](uint64_t, const float* v, uint64_t len) { stats.add(kernels, v, len); });
+                    for_each_widened_segment(
+                        kernels, src, t, c0, c1, b.block_cols,
+                        [&](uint64_t, const float* v, uint64_t len) { stats.add(kernels, v, len); });
                 const BlockScale s = scale_of(c0 / b.block_cols, stats);
                 uint64_t c = c0;
-                for_each_widened_segment(kernels, src, t, c0, c1, b.block_cols, [&](uint64_t, const float* v, uint64_t len) {
-                    quantize_segment(kernels, v, len, s.quantize_with, s.zero_point, codes + c);
-                    c += len;
-                });
+                for_each_widened_segment(kernels, src, t, c0, c1, b.block_cols,
+                                         [&](uint64_t, const float* v, uint64_t len) {
+                                             quantize_segment(kernels, v, len, s.quantize_with, s.zero_point,
+                                                              codes + c);
+                                             c += len;
+                                         });
             }
         }
     }
@@ -354,8 +356,8 @@ void GridScheme::predict(KernelSet kernels, const LowTensorView& low, const Geom
                 context[j] = context_[d < 0 ? -d : d];
             }
         } else if (values_are_int8_) {  // the same products as the table, as a conversion
-            predict_run<true>(kernels, c + i, stop - i, step, value_, context_, context_split_ok_ ? context_split_ : nullptr,
-                              prediction + i, context + i);
+            predict_run<true>(kernels, c + i, stop - i, step, value_, context_,
+                              context_split_ok_ ? context_split_ : nullptr, prediction + i, context + i);
         } else {
             predict_run<false>(kernels, c + i, stop - i, step, value_, context_, nullptr, prediction + i, context + i);
         }
