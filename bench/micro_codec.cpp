@@ -25,6 +25,8 @@ using qstore::DType;
 using qstore_bench::micro_data;
 
 const qstore::LowScheme& scheme() { return *qstore::low_scheme(qstore::SchemeId::int8_row); }
+// The kernels every benchmark but the per-kernel-set ones runs.
+const qstore::KernelSet kKernels = qstore::kernel_set_detected();
 
 // Everything derived from the block for one dtype, computed once.
 struct Prepared {
@@ -47,12 +49,15 @@ const Prepared& prepared(DType t) {
         p->g.cols = d.cols;
         p->codes.resize(scheme().code_bytes(p->g));
         p->scales.resize(scheme().scale_count(p->g));
-        scheme().quantize(d.high(t), t, p->g, 0, d.rows, {p->codes.data(), p->scales.data(), nullptr});
+        scheme().quantize(kKernels, d.high(t), t, p->g, 0, d.rows, {p->codes.data(), p->scales.data(), nullptr});
         p->prediction.resize(d.n());
         p->context.resize(d.n());
-        scheme().predict({p->codes.data(), p->scales.data(), nullptr}, p->g, 0, d.n(), p->prediction.data(), p->context.data());
-        qstore::encode_residual_block(d.high(t), t, p->prediction.data(), p->context.data(), d.n(), p->residual);
-        qstore::StreamEncoder enc(3);
+        scheme().predict(kKernels, {p->codes.data(), p->scales.data(), nullptr}, p->g, 0, d.n(), p->prediction.data(),
+                         p->context.data());
+        qstore::ResidualEncodeScratch encoder(kKernels);
+        qstore::encode_residual_block(d.high(t), t, p->prediction.data(), p->context.data(), d.n(), encoder,
+                                      p->residual);
+        qstore::StreamEncoder enc(3, kKernels);
         enc.encode({{p->codes.data(), p->codes.size()}}, p->code_blob);
         slot = std::move(p);
     }
@@ -67,7 +72,7 @@ void BM_int8row_quantize(benchmark::State& state, DType t) {
     std::vector<uint8_t> codes(p.codes.size());
     std::vector<float> scales(p.scales.size());
     for (auto _ : state) {
-        scheme().quantize(d.high(t), t, p.g, 0, d.rows, {codes.data(), scales.data(), nullptr});
+        scheme().quantize(kKernels, d.high(t), t, p.g, 0, d.rows, {codes.data(), scales.data(), nullptr});
         benchmark::DoNotOptimize(codes.data());
         benchmark::ClobberMemory();
     }
@@ -86,7 +91,8 @@ void BM_int8row_predict(benchmark::State& state) {
     std::vector<float> prediction(d.n());
     std::vector<uint8_t> context(d.n());
     for (auto _ : state) {
-        scheme().predict({p.codes.data(), p.scales.data(), nullptr}, p.g, 0, d.n(), prediction.data(), context.data());
+        scheme().predict(kKernels, {p.codes.data(), p.scales.data(), nullptr}, p.g, 0, d.n(), prediction.data(),
+                         context.data());
         benchmark::DoNotOptimize(prediction.data());
         benchmark::ClobberMemory();
     }
@@ -99,9 +105,10 @@ void BM_encode_residual_block(benchmark::State& state, DType t) {
     const auto& d = micro_data();
     const auto& p = prepared(t);
     qstore::ByteVector out;
+    qstore::ResidualEncodeScratch encoder(kKernels);
     for (auto _ : state) {
         out.clear();
-        qstore::encode_residual_block(d.high(t), t, p.prediction.data(), p.context.data(), d.n(), out);
+        qstore::encode_residual_block(d.high(t), t, p.prediction.data(), p.context.data(), d.n(), encoder, out);
         benchmark::DoNotOptimize(out.data());
     }
     state.SetBytesProcessed(int64_t(state.iterations()) * high_bytes(t));  // high input bytes
@@ -114,10 +121,10 @@ BENCHMARK_CAPTURE(BM_encode_residual_block, f32, DType::f32);
 
 // The per-block work of qs_load_high once the codes are decoded: prediction from
 // codes and scales, token decoding, extra bits, reconstruction.
-void BM_decode_residual_block(benchmark::State& state, DType t) {
+void decode_residual_block_with(benchmark::State& state, DType t, qstore::KernelSet kernels) {
     const auto& d = micro_data();
     const auto& p = prepared(t);
-    qstore::ResidualScratch scratch;
+    qstore::ResidualScratch scratch(kernels);
     std::vector<uint8_t> out(size_t(high_bytes(t)));
     const std::string what = "bench";
     for (auto _ : state) {
@@ -131,6 +138,9 @@ void BM_decode_residual_block(benchmark::State& state, DType t) {
     state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(d.n()));
     state.counters["residual_bpw"] = 8.0 * double(p.residual.size()) / double(d.n());
 }
+void BM_decode_residual_block(benchmark::State& state, DType t) {
+    decode_residual_block_with(state, t, kKernels);
+}
 BENCHMARK_CAPTURE(BM_decode_residual_block, bf16, DType::bf16);
 BENCHMARK_CAPTURE(BM_decode_residual_block, f16, DType::f16);
 BENCHMARK_CAPTURE(BM_decode_residual_block, f32, DType::f32);
@@ -138,11 +148,9 @@ BENCHMARK_CAPTURE(BM_decode_residual_block, f32, DType::f32);
 // The same BF16 block with the decoding kernels capped at an instruction set
 // (0 = scalar, 1 = AVX2, 2 = AVX-512; capped at what the CPU runs).
 void BM_decode_residual_block_isa(benchmark::State& state) {
-    const auto isa = static_cast<qstore::KernelSet>(state.range(0));
-    qstore::limit_kernel_set(isa);
-    BM_decode_residual_block(state, DType::bf16);
-    qstore::limit_kernel_set(qstore::KernelSet::avx512);
-    state.SetLabel(qstore::kernel_set_name(std::min(isa, qstore::kernel_set_detected())));
+    const auto isa = qstore::kernel_set_capped(static_cast<qstore::KernelSet>(state.range(0)));
+    decode_residual_block_with(state, DType::bf16, isa);
+    state.SetLabel(qstore::kernel_set_name(isa));
 }
 BENCHMARK(BM_decode_residual_block_isa)->Arg(0)->Arg(1)->Arg(2);
 
@@ -184,7 +192,9 @@ const WordTokens& word_tokens(int lanes) {
             qstore::rans_write_model(models[c], w->table_bytes);
             scale = std::max(scale, models[c].scale_bits);
         }
-        qstore::word_rans_encode(w->tokens.data(), w->context.data(), d.n(), lanes, models.data(), scale, w->payload);
+        qstore::WordRansEncodeScratch scratch;
+        qstore::word_rans_encode(kKernels, w->tokens.data(), w->context.data(), d.n(), lanes, models.data(), scale,
+                                 scratch, w->payload);
         slot = std::move(w);
     }
     return *slot;
@@ -192,12 +202,12 @@ const WordTokens& word_tokens(int lanes) {
 
 void BM_word_rans_decode_tokens(benchmark::State& state) {
     const int lanes = static_cast<int>(state.range(0));
-    const auto isa = static_cast<qstore::KernelSet>(state.range(1));
+    const auto isa = qstore::kernel_set_capped(static_cast<qstore::KernelSet>(state.range(1)));
     const auto& w = word_tokens(lanes);
     const std::string what = "bench";
     qstore::WordRansTableStorage storage;
     qstore::ByteReader r(w.table_bytes.data(), w.table_bytes.size(), what);
-    const auto table = qstore::word_rans_read_table(r, w.used, storage, what);
+    const auto table = qstore::word_rans_read_table(isa, r, w.used, storage, what);
     std::vector<uint8_t> out(w.tokens.size());
     for (auto _ : state) {
         qstore::WordRansDecoder dec(w.payload.data(), w.payload.size(), lanes, what);
@@ -209,7 +219,7 @@ void BM_word_rans_decode_tokens(benchmark::State& state) {
     if (out != w.tokens) state.SkipWithError("tokens do not round-trip");
     state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
     state.counters["token_bits"] = 8.0 * double(w.payload.size()) / double(out.size());
-    state.SetLabel(qstore::kernel_set_name(std::min(isa, qstore::kernel_set_detected())));
+    state.SetLabel(qstore::kernel_set_name(isa));
 }
 BENCHMARK(BM_word_rans_decode_tokens)
     ->Args({4, 0})
@@ -226,7 +236,7 @@ BENCHMARK(BM_word_rans_decode_tokens)
 // Arg = zstd level (the encoder also tries rANS and keeps the smaller).
 void BM_stream_encode_codes(benchmark::State& state) {
     const auto& p = prepared(DType::bf16);
-    qstore::StreamEncoder enc(static_cast<int>(state.range(0)));
+    qstore::StreamEncoder enc(static_cast<int>(state.range(0)), kKernels);
     qstore::ByteVector out;
     for (auto _ : state) {
         out.clear();
@@ -238,23 +248,22 @@ void BM_stream_encode_codes(benchmark::State& state) {
 }
 BENCHMARK(BM_stream_encode_codes)->Arg(1)->Arg(3)->Arg(9);
 
-// parse_stream_set + decode_stream of the codes (what qs_load_low does per block).
+// parse_stream_set + StreamDecoder::decode of the codes (what qs_load_low does per block).
 void BM_stream_decode_codes(benchmark::State& state) {
     const auto& p = prepared(DType::bf16);
-    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    qstore::StreamDecoder decoder(kKernels);
     std::vector<uint8_t> out(p.codes.size());
     const std::string what = "bench";
     int codec = -1;
     for (auto _ : state) {
         auto refs = qstore::parse_stream_set(p.code_blob.data(), p.code_blob.size(), what);
         for (const auto& r : refs) {
-            qstore::decode_stream(r, out.data(), out.size(), dctx, what);
+            decoder.decode(r, out.data(), out.size(), what);
             codec = static_cast<int>(r.codec);
         }
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
-    ZSTD_freeDCtx(dctx);
     if (out != p.codes) state.SkipWithError("codes do not round-trip");
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));  // decoded bytes
     state.counters["codec"] = codec;  // StreamCodec: 2 = zstd, 4 = rANS, 5 = word rANS
@@ -265,19 +274,42 @@ BENCHMARK(BM_stream_decode_codes);
 // The two rANS stream coders on the same codes: the 4-lane byte rANS (stream-set codec
 // 4) and the word rANS (codec 5, what the packer picks for most code streams since
 // format 1.2). One benchmark body each for encoding and decoding, registered per coder.
-struct CodesCoder {
-    void (*encode)(const uint8_t*, size_t, qstore::ByteVector&);
-    void (*decode)(const uint8_t*, size_t, uint8_t*, size_t, const std::string&);
+// The coders' working memory, kept from iteration to iteration as a pack's or a
+// reader's threads keep theirs.
+struct CoderScratch {
+    qstore::RansEncodeScratch rans;
+    qstore::WordRansEncodeScratch word_rans;
+    qstore::RansTable rans_table;
+    qstore::WordRansTableStorage word_table;
 };
-constexpr CodesCoder kByteRans{qstore::rans_encode, qstore::rans_decode};
-constexpr CodesCoder kWordRans{qstore::word_rans_encode_stream, qstore::word_rans_decode_stream};
+struct CodesCoder {
+    void (*encode)(const uint8_t*, size_t, CoderScratch&, qstore::ByteVector&);
+    void (*decode)(const uint8_t*, size_t, uint8_t*, size_t, CoderScratch&, const std::string&);
+};
+void rans_encode_codes(const uint8_t* data, size_t n, CoderScratch& s, qstore::ByteVector& out) {
+    qstore::rans_encode(data, n, qstore::byte_histogram(data, n), s.rans, out);
+}
+void rans_decode_codes(const uint8_t* stored, size_t size, uint8_t* dst, size_t n, CoderScratch& s,
+                       const std::string& what) {
+    qstore::rans_decode(stored, size, dst, n, s.rans_table, what);
+}
+void word_rans_encode_codes(const uint8_t* data, size_t n, CoderScratch& s, qstore::ByteVector& out) {
+    qstore::word_rans_encode_stream(kKernels, data, n, s.word_rans, out);
+}
+void word_rans_decode_codes(const uint8_t* stored, size_t size, uint8_t* dst, size_t n, CoderScratch& s,
+                            const std::string& what) {
+    qstore::word_rans_decode_stream(kKernels, stored, size, dst, n, s.word_table, what);
+}
+constexpr CodesCoder kByteRans{rans_encode_codes, rans_decode_codes};
+constexpr CodesCoder kWordRans{word_rans_encode_codes, word_rans_decode_codes};
 
 void BM_encode_codes(benchmark::State& state, CodesCoder coder) {
     const auto& p = prepared(DType::bf16);
     qstore::ByteVector out;
+    CoderScratch scratch;
     for (auto _ : state) {
         out.clear();
-        coder.encode(p.codes.data(), p.codes.size(), out);
+        coder.encode(p.codes.data(), p.codes.size(), scratch, out);
         benchmark::DoNotOptimize(out.data());
     }
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));
@@ -287,17 +319,18 @@ void BM_encode_codes(benchmark::State& state, CodesCoder coder) {
 void BM_decode_codes(benchmark::State& state, CodesCoder coder) {
     const auto& p = prepared(DType::bf16);
     qstore::ByteVector stream;
-    coder.encode(p.codes.data(), p.codes.size(), stream);
+    CoderScratch scratch;
+    coder.encode(p.codes.data(), p.codes.size(), scratch, stream);
     std::vector<uint8_t> out(p.codes.size());
     const std::string what = "bench";
     for (auto _ : state) {
-        coder.decode(stream.data(), stream.size(), out.data(), out.size(), what);
+        coder.decode(stream.data(), stream.size(), out.data(), out.size(), scratch, what);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
     if (out != p.codes) state.SkipWithError("codes do not round-trip");
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));
-    if (coder.decode == kWordRans.decode) state.counters["isa"] = static_cast<double>(qstore::kernel_set());  // SIMD kernels
+    if (coder.decode == kWordRans.decode) state.counters["isa"] = static_cast<double>(kKernels);  // SIMD kernels
 }
 
 // Registered under the names earlier results use.

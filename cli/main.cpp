@@ -12,6 +12,71 @@
 
 namespace {
 
+// The low precisions `qstore pack` stores, from --low and --low-scheme, into
+// options.low: a chain of schemes (several --low, highest first), one scheme, or a
+// given low-precision file, whose path is returned ("" otherwise).
+std::string resolve_lows(const std::vector<std::string>& lows, const std::string& given_scheme,
+                         qstore::PackOptions& options) {
+    if (options.strict_given_low && (lows.size() != 1 || qstore::low_scheme_by_name(lows[0])))
+        throw qstore::Error(qstore::Errc::invalid_argument, "--strict only goes with --low FILE");
+    if (lows.size() > 1) {
+        if (!given_scheme.empty())
+            throw qstore::Error(qstore::Errc::invalid_argument, "--low-scheme only goes with one --low FILE");
+        options.low.clear();
+        for (auto it = lows.rbegin(); it != lows.rend(); ++it) {
+            const qstore::LowScheme* s = qstore::low_scheme_by_name(*it);
+            if (!s)
+                throw qstore::Error(qstore::Errc::invalid_argument,
+                                    "--low '" + *it + "' is not a scheme (a chain is made of schemes: " +
+                                        qstore::low_scheme_names() + ")");
+            options.low.push_back(s->spec());
+        }
+        return "";
+    }
+    const std::string low = lows.at(0);
+    std::string given_file, scheme_name = low;
+    if (!qstore::low_scheme_by_name(low)) {
+        std::error_code ec;
+        if (!std::filesystem::exists(low, ec))
+            throw qstore::Error(qstore::Errc::invalid_argument,
+                                "--low '" + low + "' is neither a scheme (" + qstore::low_scheme_names() +
+                                    ") nor an existing file");
+        given_file = low;
+        scheme_name = given_scheme.empty() ? "int8-row" : given_scheme;
+    } else if (!given_scheme.empty()) {
+        throw qstore::Error(qstore::Errc::invalid_argument, "--low-scheme only goes with --low FILE");
+    }
+    const qstore::LowScheme* scheme = qstore::low_scheme_by_name(scheme_name);
+    if (!scheme)
+        throw qstore::Error(qstore::Errc::invalid_argument,
+                            "unknown scheme '" + scheme_name + "' (known: " + qstore::low_scheme_names() + ")");
+    options.low = {scheme->spec()};
+    return given_file;
+}
+
+// `qstore unpack` writes GGUF if --format says so, or without --format if the output
+// name ends in .gguf.
+bool unpack_as_gguf(const std::string& format, const std::string& output) {
+    if (!format.empty()) return format == "gguf";
+    const std::string ext = ".gguf";
+    return output.size() > ext.size() && output.compare(output.size() - ext.size(), ext.size(), ext) == 0;
+}
+
+// Runs a command; its errors are printed as "qstore: error: ..." and give exit status 1.
+template <class Command>
+int reporting_errors(Command&& command) {
+    try {
+        return command();
+    } catch (const qstore::Error& e) {
+        std::fprintf(stderr, "qstore: error: %s\n", e.what());
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "qstore: error: out of memory\n");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "qstore: error: %s\n", e.what());
+    }
+    return 1;
+}
+
 int run(int argc, char** argv) {
     CLI::App app{"qstore: one file, two precisions of a neural network, losslessly"};
     app.set_version_flag("--version", std::string("qstore ") + qstore::version_string());
@@ -72,68 +137,17 @@ int run(int argc, char** argv) {
                        "also compare every tensor's high precision, byte for byte, with this safetensors or GGUF model");
 
     CLI11_PARSE(app, argc, argv);
-    try {
+    return reporting_errors([&] {
         if (pack->parsed()) {
-            // --low names a scheme or a file; with a file, --low-scheme names the scheme.
-            // Several --low: a chain of schemes, highest first.
-            if (pack_options.strict_given_low && (lows.size() != 1 || qstore::low_scheme_by_name(lows[0])))
-                throw qstore::Error(qstore::Errc::invalid_argument, "--strict only goes with --low FILE");
-            if (lows.size() > 1) {
-                if (!given_scheme.empty())
-                    throw qstore::Error(qstore::Errc::invalid_argument, "--low-scheme only goes with one --low FILE");
-                pack_options.low.clear();
-                for (auto it = lows.rbegin(); it != lows.rend(); ++it) {
-                    const qstore::LowScheme* s = qstore::low_scheme_by_name(*it);
-                    if (!s)
-                        throw qstore::Error(qstore::Errc::invalid_argument,
-                                            "--low '" + *it + "' is not a scheme (a chain is made of schemes: " +
-                                                qstore::low_scheme_names() + ")");
-                    pack_options.low.push_back(s->spec());
-                }
-                return cmd_pack(input, "", output, pack_options);
-            }
-            const std::string low = lows.at(0);
-            std::string given_file, scheme_name = low;
-            if (!qstore::low_scheme_by_name(low)) {
-                std::error_code ec;
-                if (!std::filesystem::exists(low, ec))
-                    throw qstore::Error(qstore::Errc::invalid_argument,
-                                        "--low '" + low + "' is neither a scheme (" + qstore::low_scheme_names() +
-                                            ") nor an existing file");
-                given_file = low;
-                scheme_name = given_scheme.empty() ? "int8-row" : given_scheme;
-            } else if (!given_scheme.empty()) {
-                throw qstore::Error(qstore::Errc::invalid_argument, "--low-scheme only goes with --low FILE");
-            }
-            const qstore::LowScheme* scheme = qstore::low_scheme_by_name(scheme_name);
-            if (!scheme)
-                throw qstore::Error(qstore::Errc::invalid_argument,
-                                    "unknown scheme '" + scheme_name + "' (known: " + qstore::low_scheme_names() + ")");
-            pack_options.low = {scheme->spec()};
+            const std::string given_file = resolve_lows(lows, given_scheme, pack_options);
             return cmd_pack(input, given_file, output, pack_options);
         }
-        if (unpack->parsed()) {
-            if (format.empty()) {
-                const std::string ext = ".gguf";
-                const bool gguf = output.size() > ext.size() &&
-                                  output.compare(output.size() - ext.size(), ext.size(), ext) == 0;
-                format = gguf ? "gguf" : "safetensors";
-            }
-            return cmd_unpack(input, precision, output, threads, format == "gguf", llama_mix);
-        }
+        if (unpack->parsed())
+            return cmd_unpack(input, precision, output, threads, unpack_as_gguf(format, output), llama_mix);
         if (info->parsed()) return cmd_info(input, json);
         if (verify->parsed()) return cmd_verify(input, threads, against);
-    } catch (const qstore::Error& e) {
-        std::fprintf(stderr, "qstore: error: %s\n", e.what());
-        return 1;
-    } catch (const std::bad_alloc&) {
-        std::fprintf(stderr, "qstore: error: out of memory\n");
-        return 1;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "qstore: error: %s\n", e.what());
-        return 1;
-    }
-    return 2;
+        return 2;
+    });
 }
 
 }  // namespace

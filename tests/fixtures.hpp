@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "base/cpu.hpp"
 #include "base/dtype.hpp"
 #include "base/error.hpp"
 #include "io/safetensors.hpp"
@@ -27,6 +28,15 @@ namespace qs_test {
 
 namespace fs = std::filesystem;
 using qstore::DType;
+
+// Every kernel set this CPU runs, scalar first: tests compare them by choosing one per
+// call, reader or pack.
+inline std::vector<qstore::KernelSet> kernel_sets() {
+    std::vector<qstore::KernelSet> sets{qstore::KernelSet::scalar};
+    if (qstore::kernel_set_detected() >= qstore::KernelSet::avx2) sets.push_back(qstore::KernelSet::avx2);
+    if (qstore::kernel_set_detected() >= qstore::KernelSet::avx512) sets.push_back(qstore::KernelSet::avx512);
+    return sets;
+}
 
 // ---------------------------------------------------------------- files ----
 

@@ -32,24 +32,11 @@
 using qstore::DType;
 using qstore::Errc;
 using qstore::KernelSet;
+using qs_test::kernel_sets;
 using qs_test::thrown_code;
 
 namespace {
 
-
-// Every kernel set this CPU runs (scalar first).
-std::vector<KernelSet> isas() {
-    std::vector<KernelSet> v{KernelSet::scalar};
-    if (qstore::kernel_set_detected() >= KernelSet::avx2) v.push_back(KernelSet::avx2);
-    if (qstore::kernel_set_detected() >= KernelSet::avx512) v.push_back(KernelSet::avx512);
-    return v;
-}
-
-// Restores the ISA limit at scope exit.
-struct IsaLimit {
-    explicit IsaLimit(KernelSet isa) { qstore::limit_kernel_set(isa); }
-    ~IsaLimit() { qstore::limit_kernel_set(KernelSet::avx512); }
-};
 
 // A random model at scale `scale` over `alphabet` symbols (some possibly unused), with
 // frequencies drawn from a random shape.
@@ -151,7 +138,9 @@ Case make_case(std::mt19937_64& rng, size_t n, int lanes) {
         c.ctx[i] = static_cast<uint8_t>(cur);
         c.sym[i] = draw(rng, c.models[cur]);
     }
-    qstore::word_rans_encode(c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, c.payload);
+    qstore::WordRansEncodeScratch scratch;
+    qstore::word_rans_encode(qstore::kernel_set_detected(), c.sym.data(), c.ctx.data(), n, lanes, c.models.data(),
+                             c.scale, scratch, c.payload);
     for (int k = 0; k < 16; ++k)
         if (c.used & (1u << k)) qstore::rans_write_model(c.models[k], c.table_bytes);
     return c;
@@ -165,7 +154,7 @@ std::vector<uint8_t> decode_with(const Case& c, const Bytes& payload, size_t n, 
     static const std::string what = "test";
     qstore::WordRansTableStorage storage;
     qstore::ByteReader r(c.table_bytes.data(), c.table_bytes.size(), what);
-    const auto table = qstore::word_rans_read_table(r, c.used, storage, what);
+    const auto table = qstore::word_rans_read_table(isa, r, c.used, storage, what);
     qstore::WordRansDecoder dec(payload.data(), payload.size(), lanes, what);
     std::vector<uint8_t> out(n + 64, 0xEE);
     for (size_t at = 0; at < n; at += piece) {
@@ -345,6 +334,7 @@ TEST_CASE("rANS models in syntax 2: truncation, padding and impossible values ar
 
 TEST_CASE("word rANS round trip: every lane count, every tail, random distributions", "[rans]") {
     std::mt19937_64 rng(42);
+    std::vector<qstore::WordRansEncodeScratch> reused(3);  // by kernel set
     for (int lanes : {4, 8, 16, 32, 64}) {
         std::vector<size_t> sizes;
         for (size_t k = 0; k < 3 * static_cast<size_t>(lanes) + 1; ++k) sizes.push_back(k);  // every tail, small
@@ -355,7 +345,7 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
             CAPTURE(lanes, n, c.scale, c.used);
             REQUIRE(c.payload.size() >= 4u * lanes);
             const size_t piece = static_cast<size_t>(lanes) * (1 + rng() % 40);
-            for (KernelSet isa : isas()) {
+            for (KernelSet isa : kernel_sets()) {
                 CAPTURE(qstore::kernel_set_name(isa));
                 const auto out = decode_with(c, c.payload, n, lanes, isa, piece);
                 REQUIRE(out == c.sym);
@@ -365,24 +355,26 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
             if (n % 7 == 0) {
                 Case high = c;
                 for (uint8_t& x : high.ctx) x = static_cast<uint8_t>(x | (rng() % 16) << 4);
-                for (KernelSet isa : isas()) {
+                for (KernelSet isa : kernel_sets()) {
                     CAPTURE(qstore::kernel_set_name(isa));
                     REQUIRE(decode_with(high, high.payload, n, lanes, isa, piece) == c.sym);
                 }
             }
             // Encoding is deterministic: the same bytes from every kernel set (the
-            // AVX-512 encoder takes the whole groups, the scalar loop the rest).
-            for (KernelSet isa : isas()) {
+            // AVX-512 encoder takes the whole groups, the scalar loop the rest), with
+            // working memory reused from case to case.
+            for (KernelSet isa : kernel_sets()) {
                 CAPTURE(qstore::kernel_set_name(isa));
-                const IsaLimit limit(isa);
                 qstore::ByteVector again;
-                qstore::word_rans_encode(c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale, again);
+                qstore::word_rans_encode(isa, c.sym.data(), c.ctx.data(), n, lanes, c.models.data(), c.scale,
+                                         reused[static_cast<size_t>(isa)], again);
                 REQUIRE(again == c.payload);
             }
             // A null context is context 0 for every symbol.
             if (c.used == 1) {
                 qstore::ByteVector no_ctx;
-                qstore::word_rans_encode(c.sym.data(), nullptr, n, lanes, c.models.data(), c.scale, no_ctx);
+                qstore::word_rans_encode(qstore::kernel_set_detected(), c.sym.data(), nullptr, n, lanes,
+                                         c.models.data(), c.scale, reused[0], no_ctx);
                 REQUIRE(no_ctx == c.payload);
             }
         }
@@ -396,26 +388,32 @@ TEST_CASE("word rANS encoder refuses a symbol without frequency and a context ou
     models[0].freq[7] = 10;
     models[0].freq[9] = 6;
     models[0].start[9] = 10;
-    for (KernelSet isa : isas()) {
+    for (KernelSet isa : kernel_sets()) {
         CAPTURE(qstore::kernel_set_name(isa));
-        const IsaLimit limit(isa);
+        qstore::WordRansEncodeScratch scratch;
         for (size_t n : {size_t{5}, size_t{4096}}) {  // the scalar loop only; the vector kernel too
             for (size_t bad_at : {size_t{0}, n - 1}) {
                 CAPTURE(n, bad_at);
                 std::vector<uint8_t> sym(n, 7), ctx(n, 0);
                 qstore::ByteVector out;
                 sym[bad_at] = 8;  // frequency 0
-                CHECK(thrown_code([&] { qstore::word_rans_encode(sym.data(), ctx.data(), n, 16, models.data(), 4, out); }) ==
+                CHECK(thrown_code([&] {
+                          qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out);
+                      }) ==
                       Errc::internal);
-                CHECK(thrown_code([&] { qstore::word_rans_encode(sym.data(), nullptr, n, 16, models.data(), 4, out); }) ==
+                CHECK(thrown_code([&] {
+                          qstore::word_rans_encode(isa, sym.data(), nullptr, n, 16, models.data(), 4, scratch, out);
+                      }) ==
                       Errc::internal);
                 sym[bad_at] = 9;
                 ctx[bad_at] = 16;
-                CHECK(thrown_code([&] { qstore::word_rans_encode(sym.data(), ctx.data(), n, 16, models.data(), 4, out); }) ==
+                CHECK(thrown_code([&] {
+                          qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out);
+                      }) ==
                       Errc::internal);
                 ctx[bad_at] = 0;
                 out.clear();
-                qstore::word_rans_encode(sym.data(), ctx.data(), n, 16, models.data(), 4, out);  // now valid
+                qstore::word_rans_encode(isa, sym.data(), ctx.data(), n, 16, models.data(), 4, scratch, out);  // now valid
                 CHECK(out.size() >= 64);
             }
         }
@@ -438,8 +436,11 @@ TEST_CASE("word rANS codes within 0.5% of byte rANS on a skewed source", "[rans]
     std::vector<qstore::RansModel> models(16);
     models[0] = qstore::rans_model(count);
     qstore::ByteVector byte_payload, word_payload;
-    qstore::rans_encode_payload(sym.data(), ctx.data(), n, models.data(), byte_payload);
-    qstore::word_rans_encode(sym.data(), ctx.data(), n, 64, models.data(), models[0].scale_bits, word_payload);
+    qstore::RansEncodeScratch byte_scratch;
+    qstore::WordRansEncodeScratch word_scratch;
+    qstore::rans_encode_payload(sym.data(), ctx.data(), n, models.data(), byte_scratch, byte_payload);
+    qstore::word_rans_encode(qstore::kernel_set_detected(), sym.data(), ctx.data(), n, 64, models.data(),
+                             models[0].scale_bits, word_scratch, word_payload);
     CAPTURE(byte_payload.size(), word_payload.size());
     CHECK(double(word_payload.size()) < 1.005 * double(byte_payload.size()));
 }
@@ -458,7 +459,7 @@ TEST_CASE("word rANS kernels agree on damaged payloads, damage gives Errc::corru
             if (rng() % 5 == 0) bad.push_back(0);                  // or longer
             std::vector<std::vector<uint8_t>> outs;
             std::vector<Errc> codes;
-            for (KernelSet isa : isas()) {
+            for (KernelSet isa : kernel_sets()) {
                 std::vector<uint8_t> out;
                 codes.push_back(thrown_code([&] { out = decode_with(c, bad, n, lanes, isa, 2048); }));
                 outs.push_back(out);
@@ -482,7 +483,7 @@ TEST_CASE("word rANS: every truncation of a payload is corrupt", "[rans]") {
         const Case c = make_case(rng, n, lanes);
         for (size_t cut = 0; cut < c.payload.size(); ++cut) {
             const std::vector<uint8_t> part(c.payload.begin(), c.payload.begin() + static_cast<ptrdiff_t>(cut));
-            for (KernelSet isa : isas())
+            for (KernelSet isa : kernel_sets())
                 REQUIRE(thrown_code([&] { decode_with(c, part, n, lanes, isa, 256); }) == Errc::corrupt);
         }
     }
@@ -509,17 +510,18 @@ TEST_CASE("word rANS: bad lane counts, bad states, bad tables", "[rans]") {
     for (const auto& t : bad_tables) {
         qstore::WordRansTableStorage storage;
         qstore::ByteReader r(t.data(), t.size(), what);
-        CHECK(thrown_code([&] { qstore::word_rans_read_table(r, 1, storage, what); }) == Errc::corrupt);
+        CHECK(thrown_code([&] { qstore::word_rans_read_table(qstore::kernel_set_detected(), r, 1, storage, what); }) ==
+              Errc::corrupt);
     }
     // A symbol in a context without a model decodes to token 255 (rejected by callers).
     qstore::WordRansTableStorage storage;
     std::vector<qstore::RansModel> models(16);
     models[3].scale_bits = 2;
     models[3].freq[7] = 4;
-    const auto view = qstore::word_rans_build_table(models.data(), 1u << 3, storage);
+    const auto view = qstore::word_rans_build_table(qstore::kernel_set_detected(), models.data(), 1u << 3, storage);
     std::vector<uint8_t> payload(4 * 4 + 64, 0);
     for (int k = 0; k < 4; ++k) payload[4 * k + 2] = 1;  // states 2^16
-    for (KernelSet isa : isas()) {
+    for (KernelSet isa : kernel_sets()) {
         qstore::WordRansDecoder d(payload.data(), payload.size(), 4, what);
         const uint8_t ctx[4] = {3, 5, 3, 0};
         uint8_t out[4];
@@ -588,8 +590,7 @@ TEST_CASE("word rANS tables: reused storage gives the table of fresh storage, on
             for (uint32_t slot = 0; slot < (1u << v.scale_bits); ++slot) a.push_back(v.slots[v.base[c] + slot]);
         return a;
     };
-    for (KernelSet isa : isas()) {
-        IsaLimit limit(isa);
+    for (KernelSet isa : kernel_sets()) {
         qstore::WordRansTableStorage reused;
         for (int round = 0; round < 40; ++round) {
             const int scale = 2 + static_cast<int>(rng() % 11);  // 2..12, in random order
@@ -599,9 +600,9 @@ TEST_CASE("word rANS tables: reused storage gives the table of fresh storage, on
                 if (used & (1u << c))
                     models[c] = random_model(rng, 1 + static_cast<int>(rng() % scale), 1 + static_cast<int>(rng() % 200),
                                              static_cast<int>(rng() % 3));
-            const auto view = qstore::word_rans_build_table(models.data(), used, reused);
+            const auto view = qstore::word_rans_build_table(isa, models.data(), used, reused);
             qstore::WordRansTableStorage fresh;
-            const auto fresh_view = qstore::word_rans_build_table(models.data(), used, fresh);
+            const auto fresh_view = qstore::word_rans_build_table(isa, models.data(), used, fresh);
             REQUIRE(view.scale_bits == fresh_view.scale_bits);
             // The AVX2 decoder looks a context's base up as k << S, k <= 16.
             for (int c = 0; c < 16; ++c) {
@@ -630,7 +631,7 @@ TEST_CASE("tokens to z: every ISA path agrees, every tail, both widths", "[rans]
                 std::vector<uint8_t> tokens(m);
                 BitWriter w;
                 for (size_t k = 0; k < m; ++k) tokenize(z[k], tokens[k], w);
-                for (KernelSet isa : isas()) {
+                for (KernelSet isa : kernel_sets()) {
                     CAPTURE(bits, m, shape, qstore::kernel_set_name(isa));
                     // Decoded in two calls, as tiles are.
                     qstore::ExtraBitReader r{w.bytes.data(), w.bytes.size(), 0};
@@ -729,7 +730,8 @@ std::vector<uint8_t> encode_v10_block(const uint8_t* high, DType t, const float*
             else qstore::rans_write_model(models[c], out);
         }
     qstore::ByteVector payload;
-    qstore::rans_encode_payload(tokens.data(), ctx, n, models.data(), payload);
+    qstore::RansEncodeScratch scratch;
+    qstore::rans_encode_payload(tokens.data(), ctx, n, models.data(), scratch, payload);
     qstore::put_varint(out, payload.size());
     out.insert(out.end(), payload.begin(), payload.end());
     out.insert(out.end(), w.bytes.begin(), w.bytes.end());
@@ -760,17 +762,19 @@ BlockData make_block(std::mt19937_64& rng, DType t, uint64_t rows, uint64_t cols
     }
     b.codes.resize(int8_row().code_bytes(b.g));
     b.scales.resize(int8_row().scale_count(b.g));
-    int8_row().quantize(b.high.data(), t, b.g, 0, rows, {b.codes.data(), b.scales.data(), nullptr});
+    int8_row().quantize(qstore::kernel_set_detected(), b.high.data(), t, b.g, 0, rows,
+                        {b.codes.data(), b.scales.data(), nullptr});
     b.pred.resize(n);
     b.ctx.resize(n);
-    int8_row().predict({b.codes.data(), b.scales.data(), nullptr}, b.g, 0, n, b.pred.data(), b.ctx.data());
+    int8_row().predict(qstore::kernel_set_detected(), {b.codes.data(), b.scales.data(), nullptr}, b.g, 0, n,
+                       b.pred.data(), b.ctx.data());
     return b;
 }
 
 template <class Bytes>
-std::vector<uint8_t> decode_block(const Bytes& blob, DType t, const BlockData& b) {
+std::vector<uint8_t> decode_block(const Bytes& blob, DType t, const BlockData& b, KernelSet isa) {
     static const std::string what = "test";
-    qstore::ResidualScratch scratch;
+    qstore::ResidualScratch scratch(isa);
     std::vector<uint8_t> out(b.high.size(), 0xAB);
     qstore::decode_residual_block(blob.data(), blob.size(), t, int8_row(), {b.codes.data(), b.scales.data(), nullptr},
                                   b.g, 0, b.g.elements(), out.data(), scratch, what);
@@ -781,6 +785,10 @@ std::vector<uint8_t> decode_block(const Bytes& blob, DType t, const BlockData& b
 
 TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set", "[rans]") {
     std::mt19937_64 rng(2024);
+    // Encoders reused from block to block, as a pack's threads use theirs.
+    qstore::ResidualEncodeScratch encoder(qstore::kernel_set_detected());
+    std::vector<std::unique_ptr<qstore::ResidualEncodeScratch>> encoders;
+    for (KernelSet isa : kernel_sets()) encoders.push_back(std::make_unique<qstore::ResidualEncodeScratch>(isa));
     // Sizes around the layout thresholds, odd sizes and several tiles.
     const std::vector<std::pair<uint64_t, uint64_t>> shapes = {
         {1, 1}, {3, 5}, {4095, 1}, {64, 64}, {1, 4097}, {127, 129}, {16383, 1}, {128, 128}, {33, 1001}, {7, 9999}, {255, 257}, {256, 256}, {300, 301}};
@@ -789,7 +797,7 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
             const BlockData b = make_block(rng, t, rows, cols);
             const uint64_t n = rows * cols;
             qstore::ByteVector blob;
-            qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, blob);
+            qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, encoder, blob);
             const bool word = blob.size() >= 3 && blob[0] == 0 && blob[1] == 0 && blob[2] < 16;
             CHECK(word == (n >= 4096));  // the writer's choice (residual/high_residual.cpp)
             const std::vector<uint8_t> v10 = encode_v10_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, 1);
@@ -799,14 +807,14 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
             // Size: within 0.5% (+ the lane states) of the 1.0 layout.
             CAPTURE(qstore::dtype_name(t), rows, cols, blob.size(), v10.size());
             CHECK(double(blob.size()) <= 1.005 * double(v10.size()) + 100);
-            for (KernelSet isa : isas()) {
+            for (KernelSet isa : kernel_sets()) {
                 CAPTURE(qstore::kernel_set_name(isa));
-                const IsaLimit limit(isa);
-                REQUIRE(decode_block(blob, t, b) == b.high);
-                REQUIRE(decode_block(v10, t, b) == b.high);
+                REQUIRE(decode_block(blob, t, b, isa) == b.high);
+                REQUIRE(decode_block(v10, t, b, isa) == b.high);
                 // The encoder's kernels (tokenization) give the same bytes on every set.
                 qstore::ByteVector again;
-                qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n, again);
+                qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n,
+                                              *encoders[static_cast<size_t>(isa)], again);
                 CHECK(again == blob);
             }
         }
@@ -819,7 +827,7 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
     {  // n = 0, format 1.0: used = 0, payload_size = 16, four states 2^23
         const std::vector<uint8_t> blob = {0, 0, 16, 0, 0, 0x80, 0, 0, 0, 0x80, 0,
                                            0, 0, 0x80, 0, 0, 0, 0x80, 0};
-        qstore::ResidualScratch scratch;
+        qstore::ResidualScratch scratch(qstore::kernel_set_detected());
         const qstore::Geometry g{0, 4};
         CHECK(thrown_code([&] {
                   qstore::decode_residual_block(blob.data(), blob.size(), DType::bf16, int8_row(), {}, g, 0, 0,
@@ -829,23 +837,22 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
     for (DType t : {DType::bf16, DType::f32}) {
         const BlockData b = make_block(rng, t, 40, 700);
         qstore::ByteVector blob;
-        qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), b.g.elements(), blob);
+        qstore::ResidualEncodeScratch encoder(qstore::kernel_set_detected());
+        qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), b.g.elements(), encoder, blob);
         REQUIRE(blob[2] == 5);  // 32 lanes
         // Unknown layout bytes.
         for (uint8_t layout : {uint8_t{0}, uint8_t{1}, uint8_t{7}, uint8_t{8}, uint8_t{15}}) {
             std::vector<uint8_t> bad(blob.begin(), blob.end());
             bad[2] = layout;
-            for (KernelSet isa : isas()) {
-                const IsaLimit limit(isa);
-                CHECK(thrown_code([&] { decode_block(bad, t, b); }) == Errc::corrupt);
+            for (KernelSet isa : kernel_sets()) {
+                CHECK(thrown_code([&] { decode_block(bad, t, b, isa); }) == Errc::corrupt);
             }
         }
         // Truncations (every byte of the header, then a stride through the rest).
         for (size_t cut = 0; cut < blob.size(); cut += cut < 600 ? 1 : 97) {
             const std::vector<uint8_t> part(blob.begin(), blob.begin() + static_cast<ptrdiff_t>(cut));
-            for (KernelSet isa : isas()) {
-                const IsaLimit limit(isa);
-                REQUIRE(thrown_code([&] { decode_block(part, t, b); }) == Errc::corrupt);
+            for (KernelSet isa : kernel_sets()) {
+                REQUIRE(thrown_code([&] { decode_block(part, t, b, isa); }) == Errc::corrupt);
             }
         }
         // Random damage: every kernel set gives the same result, and damage is corrupt
@@ -855,10 +862,9 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
             bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
             std::vector<std::vector<uint8_t>> outs;
             std::vector<Errc> codes;
-            for (KernelSet isa : isas()) {
-                const IsaLimit limit(isa);
+            for (KernelSet isa : kernel_sets()) {
                 std::vector<uint8_t> out;
-                codes.push_back(thrown_code([&] { out = decode_block(bad, t, b); }));
+                codes.push_back(thrown_code([&] { out = decode_block(bad, t, b, isa); }));
                 outs.push_back(out);
             }
             for (size_t k = 1; k < codes.size(); ++k) {

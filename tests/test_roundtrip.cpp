@@ -303,6 +303,72 @@ TEST_CASE("packing is deterministic: thread count does not change a byte", "[rou
     }
 }
 
+TEST_CASE("every kernel set packs the same bytes and every reader's kernel set loads the same values",
+          "[roundtrip][kernels]") {
+    // The kernel set is chosen per pack (PackOptions) and per reader (ReaderOptions):
+    // packs with each set give one file, and readers with each set, side by side in one
+    // process, give the same levels. Blocks large enough for the word-rANS layouts.
+    Gen g(61);
+    const std::vector<Tensor> model = {g.float_tensor("a.weight", DType::bf16, {256, 320}),
+                                       g.float_tensor("b.weight", DType::f16, {96, 256}),
+                                       g.float_tensor("c.weight", DType::f32, {70, 160}),
+                                       g.float_tensor("odd.weight", DType::f32, {37, 29}),
+                                       g.float_tensor("norm.weight", DType::f32, {64})};
+    using qstore::SchemeId;
+    const std::vector<std::vector<qstore::SchemeSpec>> lows = {
+        {{SchemeId::int8_row, 0}},
+        {{SchemeId::q4_0, 0}, {SchemeId::q8_0, 0}},
+        {{SchemeId::uint8_asym_tensor, 0}, {SchemeId::fp8_e4m3_block, 0}},
+        {{SchemeId::int4_asym_group, 32}}};
+    TempDir dir;
+    write_safetensors(dir.file("in.safetensors"), model);
+    qstore::SafetensorsReader high(dir.file("in.safetensors"));
+    for (const auto& low : lows) {
+        qstore::PackOptions o;
+        o.low = low;
+        o.threads = 2;
+        std::vector<std::string> paths;
+        for (qstore::KernelSet isa : kernel_sets()) {
+            o.kernel_set = isa;
+            paths.push_back(dir.file(std::string("k") + qstore::kernel_set_name(isa) + ".qs"));
+            qstore::pack(high, nullptr, o, paths.back());
+            CAPTURE(low.size(), qstore::kernel_set_name(isa));
+            CHECK(first_mismatch(read_file(paths.back()), read_file(paths[0])) == -1);
+        }
+        std::vector<std::unique_ptr<qstore::Reader>> readers;
+        for (qstore::KernelSet isa : kernel_sets()) {
+            qstore::ReaderOptions ro;
+            ro.kernel_set = isa;
+            readers.push_back(std::make_unique<qstore::Reader>(paths[0], ro));
+        }
+        const qstore::Reader& first = *readers[0];
+        for (size_t i = 0; i < first.tensor_count(); ++i) {
+            const qstore::TensorRecord& t = first.tensor(i);
+            std::vector<std::vector<uint8_t>> highs;
+            for (const auto& r : readers) {
+                highs.emplace_back(r->high_bytes(t));
+                r->load_high(i, highs.back().data(), highs.back().size());
+            }
+            CAPTURE(low.size(), t.name);
+            const auto in = std::find_if(model.begin(), model.end(), [&](const Tensor& m) { return m.name == t.name; });
+            REQUIRE(in != model.end());
+            for (const auto& h : highs) CHECK(first_mismatch(h, in->bytes) == -1);
+            if (!t.quantized()) continue;
+            for (size_t level = 0; level < t.top_level(); ++level) {
+                std::vector<std::vector<uint8_t>> levels;
+                for (const auto& r : readers) {
+                    const uint64_t nc = r->level_code_bytes(t, level), ns = r->level_scale_bytes(t, level),
+                                   nz = r->level_zero_point_bytes(t, level);
+                    levels.emplace_back(nc + ns + nz);
+                    uint8_t* b = levels.back().data();
+                    r->load_level(i, level, b, nc, b + nc, ns, b + nc + ns, nz);
+                }
+                for (const auto& l : levels) CHECK(l == levels[0]);
+            }
+        }
+    }
+}
+
 TEST_CASE("the caller's floating-point mode changes neither the file nor the loads", "[roundtrip]") {
     // A host may run with another rounding direction or with flush-to-zero and
     // denormals-are-zero (code built with -ffast-math): predictions must still be the

@@ -43,8 +43,8 @@ Quantized quantize(SchemeId id, const std::vector<float>& values, uint64_t rows)
     q.scales.resize(s.scale_count(g));
     const auto bytes = f32_bytes(values);
     const qstore::LowTensorData low{q.codes.data(), q.scales.data(), nullptr};
-    s.prepare(bytes.data(), DType::f32, g, low);
-    s.quantize(bytes.data(), DType::f32, g, 0, rows, low);
+    s.prepare(qstore::kernel_set_detected(), bytes.data(), DType::f32, g, low);
+    s.quantize(qstore::kernel_set_detected(), bytes.data(), DType::f32, g, 0, rows, low);
     return q;
 }
 
@@ -140,8 +140,8 @@ TEST_CASE("Rows longer than the quantizer's widening chunk: statistics of the wh
     std::vector<float> scale(1);
     const auto bytes = f32_bytes(v);
     const qstore::LowTensorData low{codes.data(), scale.data(), zp.data()};
-    asym.prepare(bytes.data(), DType::f32, g, low);
-    asym.quantize(bytes.data(), DType::f32, g, 0, 2, low);
+    asym.prepare(qstore::kernel_set_detected(), bytes.data(), DType::f32, g, low);
+    asym.quantize(qstore::kernel_set_detected(), bytes.data(), DType::f32, g, 0, 2, low);
     CHECK(scale[0] == 1.0f);
     CHECK(zp[0] == 51);
     CHECK(codes[4095] == 0);
@@ -214,8 +214,8 @@ TEST_CASE("Every scheme round-trips both precisions bit for bit", "[schemes]") {
                     std::vector<uint8_t> codes(scheme.code_bytes(g));
                     std::vector<float> scales(scheme.scale_count(g));
                     const qstore::LowTensorData own{codes.data(), scales.data(), nullptr};
-                    scheme.prepare(t.bytes.data(), t.dtype, g, own);
-                    scheme.quantize(t.bytes.data(), t.dtype, g, 0, g.rows, own);
+                    scheme.prepare(qstore::kernel_set_detected(), t.bytes.data(), t.dtype, g, own);
+                    scheme.quantize(qstore::kernel_set_detected(), t.bytes.data(), t.dtype, g, 0, g.rows, own);
                     LowData low;
                     REQUIRE(load_low(f.get(), i, low) == QS_OK);
                     CHECK(low.codes == codes);
@@ -526,8 +526,8 @@ LevelBytes own_native(const qstore::LowScheme& s, const Tensor& t) {
     std::vector<float> scales(s.scale_count(g));
     std::vector<uint8_t> zps(s.has_zero_points() ? s.scale_count(g) : 0);
     const qstore::LowTensorData low{codes.data(), scales.data(), zps.empty() ? nullptr : zps.data()};
-    s.prepare(t.bytes.data(), t.dtype, g, low);
-    s.quantize(t.bytes.data(), t.dtype, g, 0, g.rows, low);
+    s.prepare(qstore::kernel_set_detected(), t.bytes.data(), t.dtype, g, low);
+    s.quantize(qstore::kernel_set_detected(), t.bytes.data(), t.dtype, g, 0, g.rows, low);
     LevelBytes n;
     n.codes.resize(s.code_bytes(g));
     n.scales.resize(s.scale_bytes(g));
@@ -536,19 +536,6 @@ LevelBytes own_native(const qstore::LowScheme& s, const Tensor& t) {
     return n;
 }
 
-// Every kernel set this CPU runs, scalar first.
-std::vector<qstore::KernelSet> kernel_sets() {
-    std::vector<qstore::KernelSet> isas{qstore::KernelSet::scalar};
-    if (qstore::kernel_set_detected() >= qstore::KernelSet::avx2) isas.push_back(qstore::KernelSet::avx2);
-    if (qstore::kernel_set_detected() >= qstore::KernelSet::avx512) isas.push_back(qstore::KernelSet::avx512);
-    return isas;
-}
-
-// Lifts the kernel-set limit at scope exit (the tests set it with limit_kernel_set).
-struct IsaLimitRestore {
-    ~IsaLimitRestore() { qstore::limit_kernel_set(qstore::KernelSet::avx512); }
-};
-
 }  // namespace
 
 TEST_CASE("Every scheme quantizes to the same codes, scales and zero points on every kernel set", "[schemes][all]") {
@@ -556,7 +543,6 @@ TEST_CASE("Every scheme quantizes to the same codes, scales and zero points on e
     // builds of one source; awkward rows (NaN payloads, +-Inf, +-0, subnormals, random
     // bits) and row lengths that leave every vector tail.
     const std::vector<qstore::KernelSet> isas = kernel_sets();
-    const IsaLimitRestore restore;
     Gen gen(77);
     for (const qstore::SchemeSpec& spec : all_specs()) {
         const qstore::LowScheme& scheme = *qstore::low_scheme(spec);
@@ -570,14 +556,13 @@ TEST_CASE("Every scheme quantizes to the same codes, scales and zero points on e
                 std::vector<std::vector<uint8_t>> codes, zero_points;
                 std::vector<std::vector<float>> scales;
                 for (qstore::KernelSet isa : isas) {
-                    qstore::limit_kernel_set(isa);
                     codes.emplace_back(g.elements());
                     scales.emplace_back(scheme.scale_count(g));
                     zero_points.emplace_back(scheme.has_zero_points() ? scheme.scale_count(g) : 0);
                     const qstore::LowTensorData low{codes.back().data(), scales.back().data(),
                                                     scheme.has_zero_points() ? zero_points.back().data() : nullptr};
-                    scheme.prepare(x.bytes.data(), t, g, low);
-                    scheme.quantize(x.bytes.data(), t, g, 0, g.rows, low);
+                    scheme.prepare(isa, x.bytes.data(), t, g, low);
+                    scheme.quantize(isa, x.bytes.data(), t, g, 0, g.rows, low);
                 }
                 for (size_t k = 1; k < isas.size(); ++k) {
                     CAPTURE(qstore::kernel_set_name(isas[k]));
@@ -594,7 +579,6 @@ TEST_CASE("Every scheme predicts the same values and contexts on every kernel se
     // disagreed with the scalar one would write files that other CPUs cannot read. Codes
     // are random bytes (a foreign quantizer's INT8 codes include -128), scales awkward.
     const std::vector<qstore::KernelSet> isas = kernel_sets();
-    const IsaLimitRestore restore;
     std::mt19937_64 rng(78);
     for (const qstore::SchemeSpec& spec : all_specs()) {
         const qstore::LowScheme& scheme = *qstore::low_scheme(spec);
@@ -615,13 +599,13 @@ TEST_CASE("Every scheme predicts the same values and contexts on every kernel se
             std::vector<std::vector<uint32_t>> preds;
             std::vector<std::vector<uint8_t>> contexts;
             for (qstore::KernelSet isa : isas) {
-                qstore::limit_kernel_set(isa);
                 std::vector<float> pred(g.elements());
                 contexts.emplace_back(g.elements());
                 // In two calls, the second from an odd element, as blocks are predicted.
                 const uint64_t half = g.elements() / 2 + 1;
-                scheme.predict(low, g, 0, half, pred.data(), contexts.back().data());
-                scheme.predict(low, g, half, g.elements() - half, pred.data() + half, contexts.back().data() + half);
+                scheme.predict(isa, low, g, 0, half, pred.data(), contexts.back().data());
+                scheme.predict(isa, low, g, half, g.elements() - half, pred.data() + half,
+                               contexts.back().data() + half);
                 preds.emplace_back(pred.size());
                 std::memcpy(preds.back().data(), pred.data(), pred.size() * 4);
             }

@@ -34,6 +34,7 @@
 
 using namespace qs_test;
 using qstore::Errc;
+using qstore::KernelSet;
 
 namespace {
 
@@ -334,7 +335,7 @@ std::vector<StreamCase> stream_cases() {
 }
 
 std::vector<uint8_t> encode_set(const std::vector<StreamCase>& cases, int level) {
-    qstore::StreamEncoder enc(level);
+    qstore::StreamEncoder enc(level, qstore::kernel_set_detected());
     std::vector<std::pair<const uint8_t*, size_t>> streams;
     for (const auto& c : cases) streams.emplace_back(c.data.data(), c.data.size());
     qstore::ByteVector blob;
@@ -344,20 +345,14 @@ std::vector<uint8_t> encode_set(const std::vector<StreamCase>& cases, int level)
 
 // Decodes a whole stream set; throws on any error.
 std::vector<std::vector<uint8_t>> decode_set(const uint8_t* blob, size_t size) {
-    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    qstore::StreamDecoder decoder(qstore::kernel_set_detected());
     std::vector<std::vector<uint8_t>> out;
-    try {
-        auto refs = qstore::parse_stream_set(blob, size, "test");
-        for (const auto& r : refs) {
-            if (r.raw_size > (1u << 24)) qstore::fail(Errc::corrupt, "test: implausible size");
-            out.emplace_back(r.raw_size);
-            qstore::decode_stream(r, out.back().data(), out.back().size(), dctx, "test");
-        }
-    } catch (...) {
-        ZSTD_freeDCtx(dctx);
-        throw;
+    auto refs = qstore::parse_stream_set(blob, size, "test");
+    for (const auto& r : refs) {
+        if (r.raw_size > (1u << 24)) qstore::fail(Errc::corrupt, "test: implausible size");
+        out.emplace_back(r.raw_size);
+        decoder.decode(r, out.back().data(), out.back().size(), "test");
     }
-    ZSTD_freeDCtx(dctx);
     return out;
 }
 
@@ -433,8 +428,10 @@ TEST_CASE("stream sets decode every codec written by hand (zstd and rANS payload
     std::vector<uint8_t> frame(ZSTD_compressBound(text.size()));
     frame.resize(ZSTD_compress(frame.data(), frame.size(), text.data(), text.size(), 5));
     qstore::ByteVector rans, word;
-    qstore::rans_encode(text.data(), text.size(), rans);
-    qstore::word_rans_encode_stream(text.data(), text.size(), word);
+    qstore::RansEncodeScratch rans_scratch;
+    qstore::WordRansEncodeScratch word_scratch;
+    qstore::rans_encode(text.data(), text.size(), qstore::byte_histogram(text.data(), text.size()), rans_scratch, rans);
+    qstore::word_rans_encode_stream(qstore::kernel_set_detected(), text.data(), text.size(), word_scratch, word);
     const std::vector<uint8_t> raw = {9, 8, 7, 6, 5};
 
     const auto blob = handmade_set({{qstore::StreamCodec::empty, {}},
@@ -462,7 +459,7 @@ TEST_CASE("the stream encoder picks word rANS for large order-0 streams and says
     std::vector<uint8_t> v(50000);
     std::normal_distribution<double> nd(0, 20);
     for (auto& b : v) b = static_cast<uint8_t>(static_cast<int8_t>(std::clamp(std::lround(nd(rng)), -127L, 127L)));
-    qstore::StreamEncoder enc(3);
+    qstore::StreamEncoder enc(3, qstore::kernel_set_detected());
     CHECK_FALSE(enc.wrote_rans_model());
     qstore::ByteVector small_blob;
     qstore::ByteVector raw_blob;
@@ -492,7 +489,7 @@ TEST_CASE("long streams: zstd is tried when a sample has matches, and wins them"
         std::vector<uint8_t> iid(n), repeats(n);
         for (auto& b : iid) b = byte();
         for (size_t i = 0; i < n; ++i) repeats[i] = i < 3000 ? byte() : repeats[i - 3000];
-        qstore::StreamEncoder enc(1);
+        qstore::StreamEncoder enc(1, qstore::kernel_set_detected());
         qstore::ByteVector a, b;
         enc.encode({{iid.data(), n}}, a);
         enc.encode({{repeats.data(), n}}, b);
@@ -506,6 +503,8 @@ TEST_CASE("long streams: zstd is tried when a sample has matches, and wins them"
 
 TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corrupt", "[unit][stream_set]") {
     std::mt19937_64 rng(29);
+    qstore::WordRansEncodeScratch scratch;  // reused from stream to stream, as a pack's threads do
+    qstore::WordRansTableStorage table;
     for (size_t n : {size_t(0), size_t(1), size_t(15), size_t(4095), size_t(4096), size_t(4097), size_t(16384),
                      size_t(65536 + 33)}) {
         for (int alphabet : {1, 2, 200, 256}) {
@@ -513,30 +512,41 @@ TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corru
             std::vector<uint8_t> v(n);
             for (auto& b : v) b = static_cast<uint8_t>(255 - rng() % static_cast<uint64_t>(alphabet));
             qstore::ByteVector enc;
-            qstore::word_rans_encode_stream(v.data(), v.size(), enc);
-            std::vector<uint8_t> dec(n, 0xAA);
-            qstore::word_rans_decode_stream(enc.data(), enc.size(), dec.data(), dec.size(), "test");
-            REQUIRE(first_mismatch(dec, v) == -1);
-            // Truncated, or one byte more: corrupt.
-            std::vector<uint8_t> cut(enc.begin(), enc.end() - 1), longer(enc.begin(), enc.end());
-            longer.push_back(0);
-            CHECK(thrown_code([&] { qstore::word_rans_decode_stream(cut.data(), cut.size(), dec.data(), n, "t"); }) ==
-                  Errc::corrupt);
-            CHECK(thrown_code([&] {
-                      qstore::word_rans_decode_stream(longer.data(), longer.size(), dec.data(), n, "t");
-                  }) == Errc::corrupt);
+            qstore::word_rans_encode_stream(KernelSet::scalar, v.data(), v.size(), scratch, enc);
+            // Every kernel set writes the same bytes and decodes them.
+            for (KernelSet isa : kernel_sets()) {
+                CAPTURE(qstore::kernel_set_name(isa));
+                qstore::ByteVector again;
+                qstore::word_rans_encode_stream(isa, v.data(), v.size(), scratch, again);
+                REQUIRE(again == enc);
+                std::vector<uint8_t> dec(n, 0xAA);
+                qstore::word_rans_decode_stream(isa, enc.data(), enc.size(), dec.data(), dec.size(), table, "test");
+                REQUIRE(first_mismatch(dec, v) == -1);
+                // Truncated, or one byte more: corrupt.
+                std::vector<uint8_t> cut(enc.begin(), enc.end() - 1), longer(enc.begin(), enc.end());
+                longer.push_back(0);
+                CHECK(thrown_code([&] {
+                          qstore::word_rans_decode_stream(isa, cut.data(), cut.size(), dec.data(), n, table, "t");
+                      }) == Errc::corrupt);
+                CHECK(thrown_code([&] {
+                          qstore::word_rans_decode_stream(isa, longer.data(), longer.size(), dec.data(), n, table,
+                                                          "t");
+                      }) == Errc::corrupt);
+            }
         }
     }
     // A lane count outside 4..64.
     std::vector<uint8_t> v(5000, 3);
     qstore::ByteVector enc;
     v[7] = 4;
-    qstore::word_rans_encode_stream(v.data(), v.size(), enc);
+    qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), v.size(), scratch, enc);
     for (uint8_t k : {uint8_t(0), uint8_t(1), uint8_t(7), uint8_t(255)}) {
         enc[0] = k;
         std::vector<uint8_t> dec(v.size());
-        CHECK(thrown_code([&] { qstore::word_rans_decode_stream(enc.data(), enc.size(), dec.data(), dec.size(), "t"); }) ==
-              Errc::corrupt);
+        CHECK(thrown_code([&] {
+                  qstore::word_rans_decode_stream(qstore::kernel_set_detected(), enc.data(), enc.size(), dec.data(),
+                                                  dec.size(), table, "t");
+              }) == Errc::corrupt);
     }
 }
 
@@ -544,6 +554,7 @@ TEST_CASE("word rANS streams: the size bound never exceeds the coded size", "[un
     // The stream encoder skips the rANS trial when this bound exceeds zstd's size, so a
     // bound above a real coded size would change which coder a file gets.
     std::mt19937_64 rng(31);
+    qstore::WordRansEncodeScratch scratch;
     for (int trial = 0; trial < 300; ++trial) {
         const size_t n = 4096 + rng() % 100000;
         std::vector<uint8_t> v(n);
@@ -553,37 +564,42 @@ TEST_CASE("word rANS streams: the size bound never exceeds the coded size", "[un
         for (auto& b : v) b = static_cast<uint8_t>(std::clamp(std::lround(dist(rng)), 0L, 255L));
         const auto count = qstore::byte_histogram(v.data(), n);
         qstore::ByteVector full;
-        REQUIRE(qstore::word_rans_encode_stream(v.data(), n, count, full));
+        REQUIRE(qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, scratch, full));
         CAPTURE(n, spread, full.size());
         // A limit equal to the coded size is always coded, to the same bytes.
         qstore::ByteVector at;
-        REQUIRE(qstore::word_rans_encode_stream(v.data(), n, count, at, full.size()));
+        REQUIRE(
+            qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, scratch, at, full.size()));
         CHECK(at == full);
         // Far below it (the model alone would not fit), it gives up.
         qstore::ByteVector below;
-        CHECK_FALSE(qstore::word_rans_encode_stream(v.data(), n, count, below, full.size() / 2));
+        CHECK_FALSE(qstore::word_rans_encode_stream(qstore::kernel_set_detected(), v.data(), n, count, scratch, below,
+                                                   full.size() / 2));
     }
 }
 
 TEST_CASE("rANS round-trips byte streams of every shape", "[unit][stream_set]") {
     std::mt19937_64 rng(17);
+    qstore::RansEncodeScratch scratch;  // reused from stream to stream
+    qstore::RansTable table;
     for (size_t n : {size_t(1), size_t(2), size_t(3), size_t(4), size_t(5), size_t(17), size_t(1000), size_t(65537)}) {
         for (int alphabet : {1, 2, 3, 17, 256}) {
             CAPTURE(n, alphabet);
             std::vector<uint8_t> v(n);
             for (auto& b : v) b = static_cast<uint8_t>(rng() % static_cast<uint64_t>(alphabet));
             qstore::ByteVector enc;
-            qstore::rans_encode(v.data(), v.size(), enc);
+            qstore::rans_encode(v.data(), v.size(), qstore::byte_histogram(v.data(), v.size()), scratch, enc);
             std::vector<uint8_t> dec(n, 0xAA);
-            qstore::rans_decode(enc.data(), enc.size(), dec.data(), dec.size(), "test");
+            qstore::rans_decode(enc.data(), enc.size(), dec.data(), dec.size(), table, "test");
             REQUIRE(first_mismatch(dec, v) == -1);
             // Asking for one symbol more is detected (unless the stream holds a single
             // symbol value: its only state never changes, and the stream-set table's size
             // is what fixes the count; the encoder uses "constant" for such streams anyway).
             std::vector<uint8_t> more(n + 1);
             if (std::set<uint8_t>(v.begin(), v.end()).size() > 1)
-                CHECK(thrown_code([&] { qstore::rans_decode(enc.data(), enc.size(), more.data(), more.size(), "test"); }) ==
-                  Errc::corrupt);
+                CHECK(thrown_code([&] {
+                          qstore::rans_decode(enc.data(), enc.size(), more.data(), more.size(), table, "test");
+                      }) == Errc::corrupt);
         }
     }
 }
@@ -629,12 +645,11 @@ TEST_CASE("damaged stream sets throw qstore::Error instead of misbehaving", "[un
     }
     SECTION("a decoded size other than the one asked for is refused") {
         auto refs = qstore::parse_stream_set(blob.data(), blob.size(), "test");
-        ZSTD_DCtx* dctx = ZSTD_createDCtx();
+        qstore::StreamDecoder decoder(qstore::kernel_set_detected());
         for (const auto& r : refs) {
             std::vector<uint8_t> dst(r.raw_size + 1);
-            CHECK(thrown_code([&] { qstore::decode_stream(r, dst.data(), dst.size(), dctx, "test"); }) == Errc::corrupt);
+            CHECK(thrown_code([&] { decoder.decode(r, dst.data(), dst.size(), "test"); }) == Errc::corrupt);
         }
-        ZSTD_freeDCtx(dctx);
     }
     SECTION("garbage in place of a zstd frame or a rANS stream is refused") {
         std::vector<uint8_t> junk(64, 0xFF);
@@ -652,13 +667,16 @@ TEST_CASE("damaged stream sets throw qstore::Error instead of misbehaving", "[un
         std::geometric_distribution<int> geo(0.2);
         for (auto& b : text) b = static_cast<uint8_t>(std::min(255, geo(rng)));
         qstore::ByteVector enc;
-        qstore::rans_encode(text.data(), text.size(), enc);
+        qstore::RansEncodeScratch scratch;
+        qstore::RansTable table;
+        qstore::rans_encode(text.data(), text.size(), qstore::byte_histogram(text.data(), text.size()), scratch, enc);
         size_t detected = 0, silent = 0;
         for (size_t i = 0; i < enc.size(); ++i) {
             std::vector<uint8_t> bad(enc.begin(), enc.end());
             bad[i] ^= 0x5A;
             std::vector<uint8_t> dec(text.size());
-            const Errc e = thrown_code([&] { qstore::rans_decode(bad.data(), bad.size(), dec.data(), dec.size(), "t"); });
+            const Errc e =
+                thrown_code([&] { qstore::rans_decode(bad.data(), bad.size(), dec.data(), dec.size(), table, "t"); });
             if (e == Errc::corrupt) ++detected;
             else if (e == Errc::ok && dec != text) ++silent;  // possible in principle: no checksum at this level
             else CHECK((e == Errc::ok || e == Errc::corrupt));

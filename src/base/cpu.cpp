@@ -5,7 +5,6 @@
 #endif
 
 #include <algorithm>
-#include <atomic>
 
 namespace qstore {
 
@@ -36,16 +35,7 @@ KernelSet kernel_set_detected() {
     return detected;
 }
 
-namespace {
-std::atomic<int> g_kernel_set_limit{static_cast<int>(KernelSet::avx512)};
-}  // namespace
-
-KernelSet kernel_set() {
-    return static_cast<KernelSet>(
-        std::min(static_cast<int>(kernel_set_detected()), g_kernel_set_limit.load(std::memory_order_relaxed)));
-}
-
-void limit_kernel_set(KernelSet limit) { g_kernel_set_limit.store(static_cast<int>(limit), std::memory_order_relaxed); }
+KernelSet kernel_set_capped(KernelSet wanted) { return std::min(wanted, kernel_set_detected()); }
 
 const char* kernel_set_name(KernelSet set) {
     switch (set) {

@@ -2,7 +2,8 @@
 // CPU runs (detected once), and the one spelling of each set's target attribute, so
 // that every kernel of a set is compiled for the same instructions the detection
 // checked. Kernels of a set are chosen by the callers (rANS, token, quantizer and
-// prediction kernels alike) from the KernelSet they are given.
+// prediction kernels alike) from the KernelSet they are given: a Reader's or a pack's
+// (ReaderOptions, PackOptions), never a process-wide one.
 #pragma once
 
 namespace qstore {
@@ -26,12 +27,53 @@ namespace qstore {
 // Kernel sets, in increasing order.
 enum class KernelSet : int { scalar = 0, avx2 = 1, avx512 = 2 };
 
-// What this CPU runs.
+// What this CPU runs (detected on the first call; the same answer ever after).
 KernelSet kernel_set_detected();
-// The kernels in use: the detected set, capped by limit_kernel_set (tests and
-// benchmarks compare the paths; every path gives the same bytes and values).
-KernelSet kernel_set();
-void limit_kernel_set(KernelSet limit);
+// `wanted`, lowered to what this CPU runs. Readers and packs choose their kernel set
+// through their options (every set gives the same bytes and values) and pass it down;
+// kernels trust the set they are given.
+KernelSet kernel_set_capped(KernelSet wanted);
 const char* kernel_set_name(KernelSet set);
+
+// A kernel body inlined into each build that calls it, and so compiled with that
+// build's instructions.
+#define QSTORE_ALWAYS_INLINE __attribute__((always_inline)) inline
+
+// One kernel body, one build per kernel set (in the manner of zstd's HUF_DGEN). `Body`
+// is a class with
+//   template <KernelSet K> QSTORE_ALWAYS_INLINE static void run(ARGS);
+// written once; run_kernel<Body>(kernels, args...) runs it as built for `kernels`: the
+// scalar build, or the copy with QSTORE_TARGET_AVX2 or QSTORE_TARGET_AVX512, each
+// vectorized by the compiler for its instructions. Where one set computes a step
+// differently (a hardware conversion), the body branches on K with `if constexpr`.
+// Arguments are passed by value (pointers and scalars): a reference could alias the
+// kernel's byte stores and keep its loops from vectorizing.
+namespace kernel_builds {
+template <class Body, class... Args>
+void scalar(Args... args) {
+    Body::template run<KernelSet::scalar>(args...);
+}
+#if QSTORE_X86_KERNELS
+template <class Body, class... Args>
+QSTORE_TARGET_AVX2 void avx2(Args... args) {
+    Body::template run<KernelSet::avx2>(args...);
+}
+template <class Body, class... Args>
+QSTORE_TARGET_AVX512 void avx512(Args... args) {
+    Body::template run<KernelSet::avx512>(args...);
+}
+#endif
+}  // namespace kernel_builds
+
+template <class Body, class... Args>
+inline void run_kernel(KernelSet kernels, Args... args) {
+    switch (kernels) {
+#if QSTORE_X86_KERNELS
+        case KernelSet::avx512: return kernel_builds::avx512<Body>(args...);
+        case KernelSet::avx2: return kernel_builds::avx2<Body>(args...);
+#endif
+        default: return kernel_builds::scalar<Body>(args...);
+    }
+}
 
 }  // namespace qstore

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "base/cpu.hpp"
 #include "base/dtype.hpp"
 #include "base/float_bits.hpp"
 
@@ -11,7 +12,7 @@ namespace qstore {
 
 // Converts n elements starting at `src` (dtype t) to float32. Always inlined: kernels
 // compiled for AVX2/AVX-512 (schemes/grid.cpp) get it vectorized for their target.
-__attribute__((always_inline)) inline void high_to_f32(const uint8_t* src, DType t, uint64_t n, float* dst) {
+QSTORE_ALWAYS_INLINE void high_to_f32(const uint8_t* src, DType t, uint64_t n, float* dst) {
     switch (t) {
         case DType::f32: std::memcpy(dst, src, n * 4); break;
         case DType::bf16:

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "entropy/bit_writer.hpp"
+
 namespace qstore {
 
 namespace {
@@ -85,14 +87,12 @@ RansModel rans_model(const std::array<uint64_t, 256>& count, int max_scale_bits)
 
 namespace {
 
-// LSB-first bit streams (the bit order of the residual's extra bits, §7.5).
-class BitWriter {
+// The codes of syntax-2 models (§6.4), on the shared LSB-first BitWriter.
+class ModelBits {
 public:
-    explicit BitWriter(ByteVector& out) : out_(out) {}
+    explicit ModelBits(uint8_t* out) : w_(out) {}
     void put(uint32_t v, int n) {  // the n (<= 32) low bits of v
-        acc_ |= static_cast<uint64_t>(v & static_cast<uint32_t>((uint64_t(1) << n) - 1)) << fill_;
-        fill_ += n;
-        for (; fill_ >= 8; fill_ -= 8, acc_ >>= 8) out_.push_back(static_cast<uint8_t>(acc_));
+        w_.put(v & static_cast<uint32_t>((uint64_t(1) << n) - 1), n);
     }
     void zeros(uint32_t n) {
         for (; n > 24; n -= 24) put(0, 24);
@@ -106,22 +106,17 @@ public:
         put(1, 1);
         put(v, len - 1);
     }
+    static uint64_t gamma_bits(uint32_t v) { return 2 * static_cast<uint64_t>(bit_length(v)) - 1; }
     // Rice code of u with parameter k: u >> k zeros, a one, then the k low bits of u.
     void rice(uint32_t u, int k) {
         zeros(u >> k);
         put(1, 1);
         put(u, k);
     }
-    void pad() {  // zero bits up to a byte boundary
-        if (fill_ > 0) out_.push_back(static_cast<uint8_t>(acc_));
-        acc_ = 0;
-        fill_ = 0;
-    }
+    uint8_t* finish() { return w_.finish(); }  // zero bits up to a byte boundary
 
 private:
-    ByteVector& out_;
-    uint64_t acc_ = 0;
-    int fill_ = 0;
+    BitWriter w_;
 };
 
 class BitReader {
@@ -195,12 +190,19 @@ void rans_write_model(const RansModel& m, ByteVector& out) {
             best_k = k;
         }
     }
-    BitWriter w(out);
+    // The model's size in bits, so that its bytes are reserved once.
+    uint64_t bits = ModelBits::gamma_bits(static_cast<uint32_t>(k_count)) + kRiceParameterBits + best_bits;
+    for (int j = 0, prev = -1; j < k_count; prev = present[j++])
+        bits += ModelBits::gamma_bits(static_cast<uint32_t>(present[j] - prev));
+    const size_t at = out.size(), bytes = static_cast<size_t>((bits + 7) / 8);
+    out.resize(at + bytes + BitWriter::kSlack);
+    ModelBits w(out.data() + at);
     w.gamma(static_cast<uint32_t>(k_count));
     for (int j = 0, prev = -1; j < k_count; prev = present[j++]) w.gamma(static_cast<uint32_t>(present[j] - prev));
     w.put(static_cast<uint32_t>(best_k), kRiceParameterBits);
     for (int j = 0; j + 1 < k_count; ++j) w.rice(m.freq[present[j]] - 1, best_k);
-    w.pad();
+    if (w.finish() != out.data() + at + bytes) fail(Errc::internal, "rANS model: size mismatch");
+    out.resize(at + bytes);
 }
 
 void rans_write_model_v1(const RansModel& m, ByteVector& out) {
@@ -325,19 +327,8 @@ void RansTable::read(ByteReader& r, const std::string& what) {
 
 namespace {
 
-// Per-symbol encoder constants. x / freq is computed as a multiply by a 32-bit
-// reciprocal and a shift (division by an invariant integer), which is exact for the
-// state range used here (x < 2^31); freq == 1 uses the identity x/1 = x via the bias.
-struct EncSymbol {
-    uint32_t x_max;      // renormalize while x >= x_max
-    uint32_t rcp_freq;   // ceil(2^(shift+31) / freq)
-    uint32_t rcp_shift;  // shift - 1
-    uint32_t bias;       // start (+ 2^scale_bits - 1 when freq == 1)
-    uint32_t cmpl_freq;  // 2^scale_bits - freq
-};
-
-EncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
-    EncSymbol e{};
+RansEncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
+    RansEncSymbol e{};
     e.x_max = ((kRansLow >> scale_bits) << 8) * freq;
     e.cmpl_freq = (1u << scale_bits) - freq;
     if (freq < 2) {
@@ -357,26 +348,24 @@ EncSymbol enc_symbol(uint32_t start, uint32_t freq, int scale_bits) {
 }  // namespace
 
 void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t n, const RansModel* models,
-                         ByteVector& out) {
+                         RansEncodeScratch& scratch, ByteVector& out) {
     int contexts = 1;
     if (context)
         for (size_t i = 0; i < n; ++i) contexts = std::max(contexts, context[i] + 1);
-    // Per-thread table, reused: only the entries of used symbols are written (and read).
-    thread_local std::vector<EncSymbol> table;
+    std::vector<RansEncSymbol>& table = scratch.table;
     if (table.size() < static_cast<size_t>(contexts) * 256) table.resize(static_cast<size_t>(contexts) * 256);
     for (int c = 0; c < contexts; ++c) {
         for (int s = 0; s < models[c].coded_symbols(); ++s)
             if (models[c].freq[s]) table[c * 256 + s] = enc_symbol(models[c].start[s], models[c].freq[s], models[c].scale_bits);
     }
-    const EncSymbol* const tab = table.data();
+    const RansEncSymbol* const tab = table.data();
     // Encode backwards into a byte stack; the decoder reads it forwards. With
     // scale_bits <= 12 a symbol emits at most 2 bytes.
-    thread_local ReusableBytes stack;  // reused, never zeroed (a vector was zero-filled per block)
     const size_t stack_size = 2 * n + 4 * kRansLanes;
-    uint8_t* const end = stack.reserve(stack_size) + stack_size;
+    uint8_t* const end = scratch.stack.reserve(stack_size) + stack_size;
     uint8_t* p = end;
     auto put = [&](uint32_t& x, size_t i) {
-        const EncSymbol& e = tab[(context ? context[i] * 256u : 0u) + symbols[i]];
+        const RansEncSymbol& e = tab[(context ? context[i] * 256u : 0u) + symbols[i]];
         while (x >= e.x_max) {
             *--p = static_cast<uint8_t>(x);
             x >>= 8;
@@ -444,19 +433,16 @@ std::array<uint64_t, 256> byte_histogram(const uint8_t* data, size_t n) {
     return count;
 }
 
-void rans_encode(const uint8_t* data, size_t n, ByteVector& out) {
-    rans_encode(data, n, byte_histogram(data, n), out);
-}
-
-void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, ByteVector& out) {
+void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, RansEncodeScratch& scratch,
+                 ByteVector& out) {
     const RansModel m = rans_model(count);
     rans_write_model(m, out);
-    rans_encode_payload(data, nullptr, n, &m, out);
+    rans_encode_payload(data, nullptr, n, &m, scratch, out);
 }
 
-void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, const std::string& what) {
+void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, RansTable& t,
+                 const std::string& what) {
     ByteReader r(stored, stored_size, what, ": rANS table");
-    thread_local RansTable t;  // its slots are reused from stream to stream
     t.read(r, what);
     RansDecoder d(r.position(), r.remaining(), what);
     const RansTableView view = t.view();

@@ -96,10 +96,29 @@ public:
     std::vector<uint32_t> slots;
 };
 
+// Per-symbol encoder constants. x / freq is computed as a multiply by a 32-bit
+// reciprocal and a shift (division by an invariant integer), which is exact for the
+// state range used here (x < 2^31); freq == 1 uses the identity x/1 = x via the bias.
+struct RansEncSymbol {
+    uint32_t x_max;      // renormalize while x >= x_max
+    uint32_t rcp_freq;   // ceil(2^(shift+31) / freq)
+    uint32_t rcp_shift;  // shift - 1
+    uint32_t bias;       // start (+ 2^scale_bits - 1 when freq == 1)
+    uint32_t cmpl_freq;  // 2^scale_bits - freq
+};
+
+// The encoder's working memory, reused from call to call (one per thread; its owner
+// is the pack's per-thread scratch): only the entries of used symbols are written,
+// and the byte stack is never zeroed.
+struct RansEncodeScratch {
+    std::vector<RansEncSymbol> table;
+    ReusableBytes stack;
+};
+
 // Encodes symbols[i] with models[context ? context[i] : 0] and appends the payload
 // (the four final states, then the renormalization bytes).
 void rans_encode_payload(const uint8_t* symbols, const uint8_t* context, size_t n, const RansModel* models,
-                         ByteVector& out);
+                         RansEncodeScratch& scratch, ByteVector& out);
 
 [[noreturn]] void rans_corrupt(const std::string& what, const char* why);
 
@@ -162,9 +181,11 @@ double order0_bits(const std::array<uint64_t, 256>& of, const std::array<W, 256>
 }
 
 // Single-model convenience, used as a stream-set codec: model, then payload. `count`
-// is byte_histogram(data, n), for callers that have it already.
-void rans_encode(const uint8_t* data, size_t n, ByteVector& out);
-void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, ByteVector& out);
-void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, const std::string& what);
+// is byte_histogram(data, n). The decoder reads the model into `table` (its slots are
+// reused from stream to stream).
+void rans_encode(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count, RansEncodeScratch& scratch,
+                 ByteVector& out);
+void rans_decode(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n, RansTable& table,
+                 const std::string& what);
 
 }  // namespace qstore

@@ -140,9 +140,9 @@ QSTORE_TARGET_AVX512 size_t avx512_tokens(
 // extra-bit counts), `nb` (the counts), `lead` (leading bits) and `sum` (inclusive sums)
 // hold its bytes in their low 8 bytes. Writes 8 z and advances pos; false (nothing
 // done) where the window would pass the end of the stream.
-QSTORE_TARGET_AVX2 __attribute__((always_inline)) inline bool narrow_group(__m128i ex, __m128i nb, __m128i lead,
-                                                                           __m128i sum, const uint8_t* data,
-                                                                           size_t size, uint64_t& pos, uint32_t* z) {
+QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE bool narrow_group(__m128i ex, __m128i nb, __m128i lead, __m128i sum,
+                                                          const uint8_t* data, size_t size, uint64_t& pos,
+                                                          uint32_t* z) {
     const size_t byte = static_cast<size_t>(pos >> 3);
     if (size < 16 || byte > size - 16) return false;
     const __m256i one = _mm256_set1_epi32(1);
@@ -310,7 +310,6 @@ void tokens_to_z(const uint8_t* tokens, size_t m, int dtype_bits, ExtraBitReader
                  const std::string& what) {
     const uint32_t max_tok = max_token(dtype_bits);
     size_t done = 0;
-    isa = static_cast<KernelSet>(std::min(static_cast<int>(isa), static_cast<int>(kernel_set())));
     (void)isa;
 #if QSTORE_X86_KERNELS
     if (isa == KernelSet::avx512) {

@@ -20,16 +20,6 @@ __extension__ typedef unsigned __int128 u128;
 
 namespace {
 
-// x / freq as a 64-bit reciprocal multiply: q = (x * rcp) >> 44 with
-// rcp = ceil(2^44 / freq) is exact for x < 2^32 and freq <= 2^12 (the error term
-// x * (rcp - 2^44/freq) / 2^44 < 2^-12 <= 1/freq never carries into the integer part).
-struct WordEncSymbol {
-    uint64_t x_max;  // renormalize when x >= x_max = freq << (32 - S)
-    uint64_t rcp;
-    uint32_t bias;  // start
-    uint32_t cmpl;  // 2^S - freq
-};
-
 #if QSTORE_X86_KERNELS
 // Encodes groups [0, groups) of `lanes` (16, 32 or 64) symbols, last group first, 16
 // lanes per vector, exactly as the scalar loop does: the same words in the same places.
@@ -174,28 +164,26 @@ QSTORE_TARGET_AVX2 uint8_t* avx2_encode_groups(const uint8_t* symbols, const uin
     no_freq = no_freq || !_mm256_testz_si256(missing, missing);
     return p;
 }
-#endif
+#endif  // QSTORE_X86_KERNELS
 
-}  // namespace
-
-void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, int lanes, const RansModel* models,
-                      int scale_bits, ByteVector& out) {
-    if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
-        fail(Errc::internal, "word rANS: bad lanes or scale");
-    // The caller's invariants, checked because a broken one would silently lose data:
-    // contexts in range (here: a value >= 16 leaves a bit above 15 in the OR of all, a
-    // reduction without dependencies from element to element) and a frequency for every
-    // symbol (in the coding loops: a missing one reads a zero table entry).
+// The caller's invariants, checked because a broken one would silently lose data:
+// contexts in range (here: a value >= 16 leaves a bit above 15 in the OR of all, a
+// reduction without dependencies from element to element) and a frequency for every
+// symbol (in the coding loops: a missing one reads a zero table entry).
+void check_contexts(const uint8_t* context, size_t n) {
     static_assert(kWordRansContexts == 16, "contexts: 0..15");
     uint32_t all_bits = 0;
     if (context)
         for (size_t i = 0; i < n; ++i) all_bits |= context[i];
     if (all_bits >= kWordRansContexts) fail(Errc::internal, "word rANS: context out of range");
-    const int contexts = context ? kWordRansContexts : 1;
-    // Every packed entry of every context is written (zero without a frequency: both
-    // loops check that); the scalar loop's entries only for the symbols present.
-    thread_local std::vector<WordEncSymbol> table;
-    thread_local std::vector<uint32_t> packed;  // freq | start << 16
+}
+
+// The encoding tables of the models of `contexts` contexts, scaled up to scale_bits.
+// Every packed entry of every context is written (zero without a frequency: both
+// coding loops check that); the scalar loop's entries only for the symbols present.
+void build_encode_tables(const RansModel* models, int contexts, int scale_bits, WordRansEncodeScratch& scratch) {
+    std::vector<WordRansEncSymbol>& table = scratch.table;
+    std::vector<uint32_t>& packed = scratch.packed;
     table.resize(kWordRansContexts * 256);
     packed.resize(kWordRansContexts * 256);
     for (int c = 0; c < contexts; ++c) {
@@ -207,7 +195,7 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         for (int s = 0; s < m.coded_symbols(); ++s) {
             const uint32_t f = m.freq[s] << up;
             if (!f) continue;
-            WordEncSymbol& e = table[c * 256 + s];
+            WordRansEncSymbol& e = table[c * 256 + s];
             e.x_max = static_cast<uint64_t>(f) << (32 - scale_bits);
             e.rcp = ceil_pow2_div(44, f);
             e.bias = m.start[s] << up;
@@ -215,13 +203,23 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
             pk[s] = f | e.bias << 16;
         }
     }
-    const WordEncSymbol* const tab = table.data();
+}
+
+}  // namespace
+
+void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* context, size_t n, int lanes,
+                      const RansModel* models, int scale_bits, WordRansEncodeScratch& scratch, ByteVector& out) {
+    if (!word_rans_lanes_valid(lanes) || scale_bits < 0 || scale_bits > kRansMaxScaleBits)
+        fail(Errc::internal, "word rANS: bad lanes or scale");
+    check_contexts(context, n);
+    build_encode_tables(models, context ? kWordRansContexts : 1, scale_bits, scratch);
+    const std::vector<uint32_t>& packed = scratch.packed;
+    const WordRansEncSymbol* const tab = scratch.table.data();
     // Backwards into a stack; the decoder reads forwards. One word per symbol at most,
     // and below them the final states (4 * lanes >= 64 bytes with the vector kernel,
     // whose 32-byte stores reach up to 32 bytes below the words).
-    thread_local ReusableBytes stack;  // reused, never zeroed
     const size_t stack_size = 2 * n + 4 * static_cast<size_t>(lanes);
-    uint8_t* const end = stack.reserve(stack_size) + stack_size;
+    uint8_t* const end = scratch.stack.reserve(stack_size) + stack_size;
     uint8_t* p = end;
     uint32_t x[kWordRansMaxLanes];
     for (int k = 0; k < lanes; ++k) x[k] = kWordRansLow;
@@ -230,15 +228,16 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
     // last (partial) group only, and the kernel the whole groups before it.
     size_t stop = 0;
 #if QSTORE_X86_KERNELS
-    const KernelSet isa = kernel_set();
-    if ((lanes >= 16 && isa == KernelSet::avx512) || (lanes >= 8 && isa == KernelSet::avx2))
+    if ((lanes >= 16 && kernels == KernelSet::avx512) || (lanes >= 8 && kernels == KernelSet::avx2))
         stop = n / static_cast<size_t>(lanes) * static_cast<size_t>(lanes);
+#else
+    (void)kernels;
 #endif
     bool no_freq = false;
     for (size_t i = n; i-- > stop;) {
         uint32_t& s = x[i & lane_mask];
         const uint32_t entry = (context ? context[i] * 256u : 0u) + symbols[i];
-        const WordEncSymbol& e = tab[entry];
+        const WordRansEncSymbol& e = tab[entry];
         no_freq |= packed[entry] == 0;  // then e is stale, and the result is thrown away
         // Renormalization without a branch (it happens on a random ~third of the
         // symbols): the word is always written below p, and p moves only if it counts.
@@ -252,7 +251,7 @@ void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, 
         s = s + e.bias + q * e.cmpl;
     }
 #if QSTORE_X86_KERNELS
-    if (stop && isa == KernelSet::avx512)
+    if (stop && kernels == KernelSet::avx512)
         p = avx512_encode_groups(symbols, context, stop / static_cast<size_t>(lanes), lanes, packed.data(), scale_bits,
                                  x, p, no_freq);
     else if (stop)
@@ -292,9 +291,11 @@ QSTORE_TARGET_AVX512 void avx512_fill_slots(const RansModelSymbols& m, int up, u
 }
 #endif
 
-void fill_slots(const RansModelSymbols& m, int up, uint32_t* slots) {
+void fill_slots(KernelSet kernels, const RansModelSymbols& m, int up, uint32_t* slots) {
 #if QSTORE_X86_KERNELS
-    if (kernel_set() == KernelSet::avx512) return avx512_fill_slots(m, up, slots);
+    if (kernels == KernelSet::avx512) return avx512_fill_slots(m, up, slots);
+#else
+    (void)kernels;
 #endif
     rans_fill_slots(m, up, slots);
 }
@@ -302,8 +303,8 @@ void fill_slots(const RansModelSymbols& m, int up, uint32_t* slots) {
 // With `invalid_section` false the section for contexts without a model is left out
 // (and such contexts point at the first model): only for callers whose contexts all
 // have models, like whole streams of one context.
-WordRansTableView build_table(const RansModelSymbols* models, uint16_t used, WordRansTableStorage& storage,
-                              bool invalid_section = true) {
+WordRansTableView build_table(KernelSet kernels, const RansModelSymbols* models, uint16_t used,
+                              WordRansTableStorage& storage, bool invalid_section = true) {
     WordRansTableView v;
     int scale = 0;
     int count = 0;
@@ -330,7 +331,7 @@ WordRansTableView build_table(const RansModelSymbols* models, uint16_t used, Wor
         v.base[c] = 0;
         if (!(used & (1u << c))) continue;
         v.base[c] = at;
-        fill_slots(models[c], scale - models[c].scale_bits, slots + at);
+        fill_slots(kernels, models[c], scale - models[c].scale_bits, slots + at);
         at += size;
     }
     // The models' sections begin where section 0 ends: what lay beyond it is overwritten.
@@ -342,19 +343,20 @@ WordRansTableView build_table(const RansModelSymbols* models, uint16_t used, Wor
 
 }  // namespace
 
-WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, WordRansTableStorage& storage,
-                                       const std::string& what) {
+WordRansTableView word_rans_read_table(KernelSet kernels, ByteReader& r, uint16_t used,
+                                       WordRansTableStorage& storage, const std::string& what) {
     RansModelSymbols models[kWordRansContexts];
     for (int c = 0; c < kWordRansContexts; ++c)
         if (used & (1u << c)) rans_read_model_symbols(r, what, models[c]);
-    return build_table(models, used, storage);
+    return build_table(kernels, models, used, storage);
 }
 
-WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, WordRansTableStorage& storage) {
+WordRansTableView word_rans_build_table(KernelSet kernels, const RansModel* models, uint16_t used,
+                                        WordRansTableStorage& storage) {
     std::vector<RansModelSymbols> symbols(kWordRansContexts);
     for (int c = 0; c < kWordRansContexts; ++c)
         if (used & (1u << c)) symbols[c] = rans_model_symbols(models[c]);
-    return build_table(symbols.data(), used, storage);
+    return build_table(kernels, symbols.data(), used, storage);
 }
 
 // ---- decoder ----
@@ -436,7 +438,7 @@ constexpr Expand8 kExpand8{};
 
 // The symbols (low bytes) of n = 8 * V table entries, in order.
 template <int V>
-QSTORE_TARGET_AVX2 __attribute__((always_inline)) inline void avx2_pack_symbols(const uint32_t* e, uint8_t* out) {
+QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE void avx2_pack_symbols(const uint32_t* e, uint8_t* out) {
     const __m256i low8 = _mm256_set1_epi32(0xFF);
     if constexpr (V % 4 == 0) {
         // 32 at a time: two packs (which interleave the 128-bit halves), then one permute.
@@ -583,13 +585,8 @@ QSTORE_TARGET_AVX512 size_t avx512_groups(
 
 }  // namespace
 
-void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, size_t m, uint8_t* out) {
-    decode(t, ctx, m, out, KernelSet::avx512);
-}
-
 void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, size_t m, uint8_t* out, KernelSet isa) {
     if (ended_) fail(Errc::internal, "word rANS: decode after a partial group");
-    isa = static_cast<KernelSet>(std::min(static_cast<int>(isa), static_cast<int>(kernel_set())));
     const size_t n = static_cast<size_t>(lanes_);
     const size_t groups = m / n;
     size_t done = 0;
@@ -612,11 +609,13 @@ void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, siz
 
 // ---- whole streams with one model ----
 
-void word_rans_encode_stream(const uint8_t* data, size_t n, ByteVector& out) {
-    word_rans_encode_stream(data, n, byte_histogram(data, n), out);
+void word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n, WordRansEncodeScratch& scratch,
+                             ByteVector& out) {
+    word_rans_encode_stream(kernels, data, n, byte_histogram(data, n), scratch, out);
 }
 
-bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& histogram,
+bool word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n,
+                             const std::array<uint64_t, 256>& histogram, WordRansEncodeScratch& scratch,
                              ByteVector& out, size_t limit) {
     std::array<uint64_t, 256> count = histogram;
     const int lanes = n >= kWordStream64Lanes ? 64 : n >= kWordStream32Lanes ? 32 : 16;
@@ -630,27 +629,26 @@ bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uin
         const double bits = order0_bits(count, m.freq, static_cast<double>(1u << m.scale_bits));
         if (static_cast<double>(out.size() - start) + bits / 8 + 2.0 * lanes > static_cast<double>(limit)) return false;
     }
-    word_rans_encode(data, nullptr, n, lanes, models, m.scale_bits, out);
+    word_rans_encode(kernels, data, nullptr, n, lanes, models, m.scale_bits, scratch, out);
     return true;
 }
 
-void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
-                             const std::string& what) {
+void word_rans_decode_stream(KernelSet kernels, const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
+                             WordRansTableStorage& storage, const std::string& what) {
     ByteReader r(stored, stored_size, what, ": word rANS stream");
     const int lanes_log2 = r.u8();
     if (lanes_log2 < 2 || lanes_log2 > 6) rans_corrupt(what, "bad lane count");
-    thread_local WordRansTableStorage storage;
     RansModelSymbols model;
     rans_read_model_symbols(r, what, model);
     // Every symbol has context 0, which has a model: no section for missing ones.
-    const WordRansTableView table = build_table(&model, 1, storage, false);
+    const WordRansTableView table = build_table(kernels, &model, 1, storage, false);
     WordRansDecoder dec(r.position(), r.remaining(), 1 << lanes_log2, what);
     // Every symbol has context 0: decode in pieces against one block of zero contexts
     // (a multiple of every lane count; the kernels read contexts in whole vectors).
     static const uint8_t zeros[4096 + 64] = {};
     for (size_t done = 0; done < n;) {
         const size_t m = std::min<size_t>(4096, n - done);
-        dec.decode(table, zeros, m, dst + done);
+        dec.decode(table, zeros, m, dst + done, kernels);
         done += m;
     }
     dec.finish();  // (every slot of context 0's model is a symbol: any byte is valid)

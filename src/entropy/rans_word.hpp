@@ -34,14 +34,33 @@ inline bool word_rans_lanes_valid(int lanes) {
 }
 
 
+// x / freq as a 64-bit reciprocal multiply: q = (x * rcp) >> 44 with
+// rcp = ceil(2^44 / freq) is exact for x < 2^32 and freq <= 2^12 (the error term
+// x * (rcp - 2^44/freq) / 2^44 < 2^-12 <= 1/freq never carries into the integer part).
+struct WordRansEncSymbol {
+    uint64_t x_max;  // renormalize when x >= x_max = freq << (32 - S)
+    uint64_t rcp;
+    uint32_t bias;  // start
+    uint32_t cmpl;  // 2^S - freq
+};
+
+// The encoder's working memory, reused from call to call (one per thread; its owner
+// is the pack's per-thread scratch). The byte stack is never zeroed.
+struct WordRansEncodeScratch {
+    std::vector<WordRansEncSymbol> table;
+    std::vector<uint32_t> packed;  // freq | start << 16 of the scaled models (the vector kernels')
+    ReusableBytes stack;
+};
+
 // Encodes symbols[i] with models[context[i]] (context[i] < 16 and 16 models, those of
 // contexts without symbols empty (all frequencies 0); or context 0 for every symbol and
 // one model if `context` is null; every model's scale is <= scale_bits, the models are
 // scaled up to scale_bits) on
 // `lanes` interleaved states; appends the payload: the lane states (lane 0 first, u32
-// little-endian), then the renormalization words (u16 little-endian).
-void word_rans_encode(const uint8_t* symbols, const uint8_t* context, size_t n, int lanes, const RansModel* models,
-                      int scale_bits, ByteVector& out);
+// little-endian), then the renormalization words (u16 little-endian). Every kernel set
+// writes the same bytes.
+void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* context, size_t n, int lanes,
+                      const RansModel* models, int scale_bits, WordRansEncodeScratch& scratch, ByteVector& out);
 
 // The combined decoding table of up to 16 models at one scale S. Entry =
 // symbol | bias << 8 | (freq - 1) << 20 (S <= 12, so bias and freq - 1 fit 12 bits).
@@ -65,19 +84,19 @@ struct WordRansTableStorage {
 
 // Reads the models of the contexts set in `used` (increasing c) and builds the table in
 // `storage`. Returns the view.
-WordRansTableView word_rans_read_table(ByteReader& r, uint16_t used, WordRansTableStorage& storage,
-                                       const std::string& what);
+WordRansTableView word_rans_read_table(KernelSet kernels, ByteReader& r, uint16_t used,
+                                       WordRansTableStorage& storage, const std::string& what);
 // The same from models in memory (tests, benchmarks).
-WordRansTableView word_rans_build_table(const RansModel* models, uint16_t used, WordRansTableStorage& storage);
+WordRansTableView word_rans_build_table(KernelSet kernels, const RansModel* models, uint16_t used,
+                                        WordRansTableStorage& storage);
 
 // Decodes a payload in pieces: decode() may be called repeatedly, every piece but the
 // last holding a multiple of `lanes` symbols; then finish() checks the end condition.
 class WordRansDecoder {
 public:
     WordRansDecoder(const uint8_t* payload, size_t size, int lanes, const std::string& what);
-    // Decodes m symbols; symbol k uses the model of context[k]. Contexts must be < 16.
-    void decode(const WordRansTableView& t, const uint8_t* context, size_t m, uint8_t* symbols);
-    // The same with a given kernel set (capped at what the CPU runs).
+    // Decodes m symbols with the kernels of `isa`; symbol k uses the model of
+    // context[k]. Contexts must be < 16.
     void decode(const WordRansTableView& t, const uint8_t* context, size_t m, uint8_t* symbols, KernelSet isa);
     // Every state back at kWordRansLow and every payload byte read, else corrupt.
     void finish() const;
@@ -99,7 +118,8 @@ private:
 // writer's lanes: 64 from kWordStream64Lanes symbols, 32 from kWordStream32Lanes, else 16.
 constexpr size_t kWordStream32Lanes = 16384;
 constexpr size_t kWordStream64Lanes = 65536;
-void word_rans_encode_stream(const uint8_t* data, size_t n, ByteVector& out);
+void word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n, WordRansEncodeScratch& scratch,
+                             ByteVector& out);
 // The same with `count` = byte_histogram(data, n) (entropy/rans.hpp), for callers that have it,
 // unless the stream's coded size would exceed `limit` bytes by the bound below: then it
 // returns false without encoding (`out` then holds the start of the stream). The bound,
@@ -107,10 +127,11 @@ void word_rans_encode_stream(const uint8_t* data, size_t n, ByteVector& out);
 // symbols (sum of count * log2(2^scale_bits / freq), bits / 8) and 2 bytes per lane
 // (the final states take 4 bytes per lane; coded streams come out a few bytes per lane
 // above the first three, so 2 keeps the bound below the coded size).
-bool word_rans_encode_stream(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count,
-                             ByteVector& out, size_t limit = SIZE_MAX);
-// Decodes exactly n symbols from stored[0, stored_size) (Errc::corrupt on any damage).
-void word_rans_decode_stream(const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
-                             const std::string& what);
+bool word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count,
+                             WordRansEncodeScratch& scratch, ByteVector& out, size_t limit = SIZE_MAX);
+// Decodes exactly n symbols from stored[0, stored_size) (Errc::corrupt on any damage),
+// building its table in `storage`.
+void word_rans_decode_stream(KernelSet kernels, const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
+                             WordRansTableStorage& storage, const std::string& what);
 
 }  // namespace qstore

@@ -40,7 +40,8 @@ bool StreamEncoder::zstd_may_win(const uint8_t* data, size_t n, const std::array
     return static_cast<double>(sample) < order0_bits(byte_histogram(data, kZstdSample), count, static_cast<double>(n)) / 8;
 }
 
-StreamEncoder::StreamEncoder(int zstd_level) : cctx_(ZSTD_createCCtx()), level_(zstd_level) {
+StreamEncoder::StreamEncoder(int zstd_level, KernelSet kernels)
+    : cctx_(ZSTD_createCCtx()), level_(zstd_level), kernels_(kernels) {
     if (!cctx_) fail(Errc::out_of_memory, "cannot create a zstd context");
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level_);
     // The fast levels, on quantized codes and scale planes: matches from 7 bytes only
@@ -92,8 +93,8 @@ void StreamEncoder::encode(const std::vector<std::pair<const uint8_t*, size_t>>&
         if (n >= kMinRansInput && order0_bits(count, count, static_cast<double>(n)) / 8 - 16 <= static_cast<double>(limit)) {
             rans_scratch_.clear();
             bool coded = true;
-            if (word) coded = word_rans_encode_stream(data, n, count, rans_scratch_, limit);
-            else rans_encode(data, n, count, rans_scratch_);
+            if (word) coded = word_rans_encode_stream(kernels_, data, n, count, word_rans_, rans_scratch_, limit);
+            else rans_encode(data, n, count, rans_, rans_scratch_);
             if (coded) rans_size = rans_scratch_.size();
         }
         // The smallest wins; rANS on a tie with zstd (it decodes faster).
@@ -153,16 +154,24 @@ std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const 
     return refs;
 }
 
-void decode_stream(const StreamRef& ref, uint8_t* dst, size_t dst_size, ZSTD_DCtx* dctx, const std::string& what) {
+StreamDecoder::StreamDecoder(KernelSet kernels) : dctx_(ZSTD_createDCtx()), kernels_(kernels) {
+    if (!dctx_) fail(Errc::out_of_memory, "cannot create a zstd context");
+}
+
+StreamDecoder::~StreamDecoder() { ZSTD_freeDCtx(dctx_); }
+
+void StreamDecoder::decode(const StreamRef& ref, uint8_t* dst, size_t dst_size, const std::string& what) {
     if (ref.raw_size != dst_size) fail(Errc::corrupt, what + ": stream has the wrong decoded size");
     switch (ref.codec) {
         case StreamCodec::empty: return;
         case StreamCodec::raw: std::memcpy(dst, ref.payload, dst_size); return;
         case StreamCodec::constant: std::memset(dst, ref.fill, dst_size); return;
-        case StreamCodec::rans: rans_decode(ref.payload, ref.stored_size, dst, dst_size, what); return;
-        case StreamCodec::word_rans: word_rans_decode_stream(ref.payload, ref.stored_size, dst, dst_size, what); return;
+        case StreamCodec::rans: rans_decode(ref.payload, ref.stored_size, dst, dst_size, rans_table_, what); return;
+        case StreamCodec::word_rans:
+            word_rans_decode_stream(kernels_, ref.payload, ref.stored_size, dst, dst_size, word_table_, what);
+            return;
         case StreamCodec::zstd: {
-            size_t n = ZSTD_decompressDCtx(dctx, dst, dst_size, ref.payload, ref.stored_size);
+            size_t n = ZSTD_decompressDCtx(dctx_, dst, dst_size, ref.payload, ref.stored_size);
             if (ZSTD_isError(n) || n != dst_size)
                 fail(Errc::corrupt, what + ": zstd stream does not decode" +
                                         (ZSTD_isError(n) ? std::string(" (") + ZSTD_getErrorName(n) + ")" : ""));

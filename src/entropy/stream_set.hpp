@@ -13,17 +13,21 @@
 #include <string>
 #include <vector>
 
+#include "base/cpu.hpp"
 #include "base/reusable_bytes.hpp"
+#include "entropy/rans.hpp"
+#include "entropy/rans_word.hpp"
 
 namespace qstore {
 
 // word_rans: since format 1.2.
 enum class StreamCodec : uint8_t { empty = 0, raw = 1, zstd = 2, constant = 3, rans = 4, word_rans = 5 };
 
-// Owns a zstd compression context; one per thread.
+// Owns a zstd compression context; one per thread. Word-rANS streams are coded with
+// `kernels` (every kernel set writes the same bytes).
 class StreamEncoder {
 public:
-    explicit StreamEncoder(int zstd_level);
+    StreamEncoder(int zstd_level, KernelSet kernels);
     ~StreamEncoder();
     StreamEncoder(const StreamEncoder&) = delete;
     StreamEncoder& operator=(const StreamEncoder&) = delete;
@@ -39,8 +43,11 @@ private:
     bool zstd_may_win(const uint8_t* data, size_t n, const std::array<uint64_t, 256>& count);
     ZSTD_CCtx* cctx_;
     int level_;
+    KernelSet kernels_;
     // Working buffers, kept from call to call (large ones would be page-faulted in anew).
     ReusableBytes zstd_out_;  // never zero-filled
+    RansEncodeScratch rans_;
+    WordRansEncodeScratch word_rans_;
     ByteVector rans_scratch_;
     ByteVector table_;
     ByteVector payload_;
@@ -58,7 +65,23 @@ struct StreamRef {
 // Parses a stream-set blob; throws Errc::corrupt on any inconsistency.
 std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const std::string& what);
 
-// Decodes one stream into dst, which must hold exactly ref.raw_size bytes.
-void decode_stream(const StreamRef& ref, uint8_t* dst, size_t dst_size, ZSTD_DCtx* dctx, const std::string& what);
+// Decodes streams: owns a zstd decompression context and the rANS tables, reused from
+// stream to stream; one per thread. Word-rANS streams are decoded with `kernels`.
+class StreamDecoder {
+public:
+    explicit StreamDecoder(KernelSet kernels);
+    ~StreamDecoder();
+    StreamDecoder(const StreamDecoder&) = delete;
+    StreamDecoder& operator=(const StreamDecoder&) = delete;
+
+    // Decodes one stream into dst, which must hold exactly ref.raw_size bytes.
+    void decode(const StreamRef& ref, uint8_t* dst, size_t dst_size, const std::string& what);
+
+private:
+    ZSTD_DCtx* dctx_;
+    KernelSet kernels_;
+    RansTable rans_table_;
+    WordRansTableStorage word_table_;
+};
 
 }  // namespace qstore

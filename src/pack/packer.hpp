@@ -31,6 +31,9 @@ struct PackOptions {
     // goes unused or a quantizable tensor has no usable codes in it (PackStats lists).
     bool strict_given_low = false;
     unsigned threads = 0;                // 0 = one per CPU
+    // The SIMD kernels the pack runs, lowered to what the CPU runs (every set writes the
+    // same bytes).
+    KernelSet kernel_set = kernel_set_detected();
     uint64_t block_elements = 1u << 18;  // target elements per coding block (whole rows)
     // Called after each tensor is written: (tensors done, total, name just written); in
     // tensor order, one call at a time, from one of the pack's threads (a Writer's total:

@@ -87,8 +87,9 @@ std::vector<BlockRef> BlockArena::blocks(size_t first, size_t count) const {
 
 // A thread's working memory for one block: reused, never zeroed.
 struct TensorEncoder::Scratch {
-    explicit Scratch(int level) : encoder(level) {}
+    Scratch(int level, KernelSet kernels) : encoder(level, kernels), residual(kernels) {}
     StreamEncoder encoder;
+    ResidualEncodeScratch residual;
     ReusableBytes prediction;
     ReusableBytes context;
     ReusableBytes predicted_codes;  // chains: the next level's codes as this one predicts them
@@ -106,8 +107,8 @@ struct TensorEncoder::LevelBuffers {
 
 TensorEncoder::TensorEncoder(const PackOptions& options, const std::vector<const LowScheme*>& schemes,
                              ThreadPool& pool)
-    : options_(options), schemes_(schemes), pool_(pool),
-      scratch_([&options] { return std::make_unique<Scratch>(options.zstd_level); }),
+    : options_(options), kernels_(kernel_set_capped(options.kernel_set)), schemes_(schemes), pool_(pool),
+      scratch_([this] { return std::make_unique<Scratch>(options_.zstd_level, kernels_); }),
       arenas_([] { return std::make_unique<BlockArena>(); }),
       level_pool_([] { return std::make_unique<std::vector<LevelBuffers>>(); }) {}
 
@@ -177,7 +178,7 @@ void TensorEncoder::load_levels(const SafetensorsTensor& t, const EncodedTensor&
         lv.scales.resize(schemes_[k]->scale_count(g));
         lv.zero_points.resize(schemes_[k]->has_zero_points() ? lv.scales.size() : 0);
         if (!e.given) {
-            schemes_[k]->prepare(high, t.dtype, g, lv.data());
+            schemes_[k]->prepare(kernels_, high, t.dtype, g, lv.data());
             continue;
         }
         const GivenLowBytes& given = *e.given;
@@ -204,7 +205,7 @@ void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTenso
     pool_.parallel_for(nblocks, [&](size_t b) {
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         if (!e.given)
-            for (size_t k = 0; k < L; ++k) schemes_[k]->quantize(high, t.dtype, g, r0, r1, levels[k].data());
+            for (size_t k = 0; k < L; ++k) schemes_[k]->quantize(kernels_, high, t.dtype, g, r0, r1, levels[k].data());
         auto s = scratch_.acquire();
         ByteVector& block = s->block;
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
@@ -216,16 +217,17 @@ void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTenso
         float* const prediction = reinterpret_cast<float*>(s->prediction.reserve(n * sizeof(float)));
         uint8_t* const context = s->context.reserve(n);
         for (size_t k = 0; k < L; ++k) {
-            schemes_[k]->predict(levels[k].data().view(), g, first, n, prediction, context);
+            schemes_[k]->predict(kernels_, levels[k].data().view(), g, first, n, prediction, context);
             block.clear();
             if (k + 1 < L) {  // the next level's codes, coded on this level's prediction
                 uint8_t* const predicted_codes = s->predicted_codes.reserve(n);
-                schemes_[k + 1]->quantize_with_scales(prediction, levels[k + 1].data().view(), g, first, n,
-                                                      predicted_codes);
+                schemes_[k + 1]->quantize_with_scales(kernels_, prediction, levels[k + 1].data().view(), g, first,
+                                                      n, predicted_codes);
                 encode_code_residual_block(levels[k + 1].codes.data() + first, predicted_codes, context, n,
-                                           *schemes_[k + 1], block);
+                                           *schemes_[k + 1], s->residual.rans, block);
             } else {
-                encode_residual_block(high + first * dtype_size(t.dtype), t.dtype, prediction, context, n, block);
+                encode_residual_block(high + first * dtype_size(t.dtype), t.dtype, prediction, context, n, s->residual,
+                                      block);
             }
             arena.put((k + 1) * nblocks + b, block);
         }

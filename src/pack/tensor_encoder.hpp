@@ -98,6 +98,7 @@ private:
     void note(const FormatFeatures& f);
 
     const PackOptions& options_;
+    const KernelSet kernels_;  // options_.kernel_set, lowered to what the CPU runs
     const std::vector<const LowScheme*>& schemes_;
     ThreadPool& pool_;
     ResourcePool<Scratch> scratch_;

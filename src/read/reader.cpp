@@ -25,11 +25,8 @@ const std::string kInTensor;
 }  // namespace
 
 struct Reader::DecodeScratch {
-    DecodeScratch() : dctx(ZSTD_createDCtx()) {
-        if (!dctx) fail(Errc::out_of_memory, "cannot create a zstd context");
-    }
-    ~DecodeScratch() { ZSTD_freeDCtx(dctx); }
-    ZSTD_DCtx* dctx;
+    explicit DecodeScratch(KernelSet kernels) : streams(kernels), residual(kernels) {}
+    StreamDecoder streams;
     ResidualScratch residual;
 };
 
@@ -180,6 +177,7 @@ std::vector<uint8_t> decompress_section(const uint8_t* p, const SectionEntry& e,
 // Everything the constructor reads goes through pread (MappedFile::read_at): a file
 // that shrinks while it is being opened is reported as truncated, never as SIGBUS.
 Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(path), options_(options) {
+    options_.kernel_set = kernel_set_capped(options.kernel_set);
     read_header_and_directory();
     const auto [meta, index] = classify_sections();
     for (const SectionEntry* s : {meta, index}) {
@@ -200,7 +198,8 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
         });
     }
     pool_ = std::make_unique<ThreadPool>(options_.threads);
-    scratch_ = std::make_unique<ResourcePool<DecodeScratch>>([] { return std::make_unique<DecodeScratch>(); });
+    scratch_ = std::make_unique<ResourcePool<DecodeScratch>>(
+        [kernels = options_.kernel_set] { return std::make_unique<DecodeScratch>(kernels); });
     staging_ = std::make_unique<ResourcePool<StagingBuffer>>([] { return std::make_unique<StagingBuffer>(); });
     code_buffers_ = std::make_unique<ResourcePool<ReusableBytes>>([] { return std::make_unique<ReusableBytes>(); });
 }
@@ -402,7 +401,7 @@ void Reader::decode_planes(TensorParts& parts, size_t level, const PartRef& p, u
     if (refs.size() != width) fail(Errc::corrupt, what + ": wrong number of byte planes");
     std::vector<uint8_t> planes(n * width);
     auto s = scratch_->acquire();
-    for (size_t b = 0; b < width; ++b) decode_stream(refs[b], planes.data() + b * n, n, s->dctx, what);
+    for (size_t b = 0; b < width; ++b) s->streams.decode(refs[b], planes.data() + b * n, n, what);
     for (uint64_t k = 0; k < n; ++k)
         for (size_t b = 0; b < width; ++b) bytes[k * width + b] = planes[b * n + k];
 }
@@ -489,7 +488,7 @@ void Reader::decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size
     const uint64_t r0 = b * t.rows_per_block, r1 = std::min(g.rows, r0 + t.rows_per_block);
     auto refs = parse_stream_set(cb.blocks[b].data, cb.blocks[b].size, what + "codes");
     if (refs.size() != 1) fail(Errc::corrupt, what + "code block must hold one stream");
-    decode_stream(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, s.dctx, what + "codes");
+    s.streams.decode(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, what + "codes");
 }
 
 void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred) const {
@@ -553,8 +552,8 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         std::vector<float> prediction(n);
         std::vector<uint8_t> context(n), predicted(n);
-        below.predict(lower.view(), g, first, n, prediction.data(), context.data());
-        scheme.quantize_with_scales(prediction.data(), out.view(), g, first, n, predicted.data());
+        below.predict(options_.kernel_set, lower.view(), g, first, n, prediction.data(), context.data());
+        scheme.quantize_with_scales(options_.kernel_set, prediction.data(), out.view(), g, first, n, predicted.data());
         auto s = scratch_->acquire();
         with_lazy_context([&] { return "code residual block " + std::to_string(b); }, [&] {
             decode_code_residual_block(blocks[b].data, blocks[b].size, predicted.data(), context.data(), n, scheme,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/cpu.hpp"
 #include "container/format.hpp"
 #include "io/gguf_layout.hpp"
 #include "io/mapped_file.hpp"
@@ -23,6 +24,9 @@ namespace qstore {
 struct ReaderOptions {
     unsigned threads = 0;  // 0 = one per CPU
     bool verify_checksums = true;
+    // The SIMD kernels the handle decodes with, lowered to what the CPU runs (every set
+    // decodes the same values).
+    KernelSet kernel_set = kernel_set_detected();
 };
 
 class Reader {

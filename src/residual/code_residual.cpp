@@ -25,7 +25,7 @@ struct KeyTables {
 }  // namespace
 
 void encode_code_residual_block(const uint8_t* codes, const uint8_t* predicted, const uint8_t* context, uint64_t n,
-                                const LowScheme& scheme, ByteVector& out) {
+                                const LowScheme& scheme, RansEncodeScratch& scratch, ByteVector& out) {
     const KeyTables k(scheme);
     std::vector<uint8_t> z(n);
     std::array<std::array<uint64_t, 256>, kContextClasses> count{};
@@ -46,7 +46,7 @@ void encode_code_residual_block(const uint8_t* codes, const uint8_t* predicted, 
             models[c] = rans_model(count[c]);
             rans_write_model(models[c], out);
         }
-    rans_encode_payload(z.data(), context, n, models.data(), out);
+    rans_encode_payload(z.data(), context, n, models.data(), scratch, out);
 }
 
 void decode_code_residual_block(const uint8_t* blob, size_t size, const uint8_t* predicted, const uint8_t* context,

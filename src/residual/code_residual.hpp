@@ -17,8 +17,9 @@
 
 namespace qstore {
 
+// `scratch`: the rANS encoder's memory (per thread).
 void encode_code_residual_block(const uint8_t* codes, const uint8_t* predicted, const uint8_t* context, uint64_t n,
-                                const LowScheme& scheme, ByteVector& out);
+                                const LowScheme& scheme, RansEncodeScratch& scratch, ByteVector& out);
 
 // Writes n codes; `tables` is per-thread scratch of kContextClasses tables.
 void decode_code_residual_block(const uint8_t* blob, size_t size, const uint8_t* predicted, const uint8_t* context,

@@ -9,6 +9,7 @@
 #include "base/error.hpp"
 #include "base/float_bits.hpp"
 #include "base/float_env.hpp"
+#include "entropy/bit_writer.hpp"
 #include "entropy/rans.hpp"
 #include "entropy/rans_tokens.hpp"
 #include "entropy/rans_word.hpp"
@@ -76,12 +77,12 @@ bool residual_block_is_word_layout(uint64_t n) { return word_lanes_for(n) != 0; 
 
 namespace {
 
-// Pass 1 of encoding, element-wise and branch-free (the same source compiled for AVX2
-// and AVX-512): for a tile of m elements, z (§7.4), its token and its extra bits (§7.5).
-// `pred` holds the predictions already in the high dtype's bits.
+// Pass 1 of encoding, element-wise and branch-free: for a tile of m elements, z (§7.4),
+// its token and its extra bits (§7.5). `pred` holds the predictions already in the high
+// dtype's bits.
 template <class U>
-__attribute__((always_inline)) inline void tokenize_body(const uint8_t* high, const U* pred, uint64_t m,
-                                                          uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
+QSTORE_ALWAYS_INLINE void tokenize_body(const uint8_t* high, const U* pred, uint64_t m, uint8_t* tokens,
+                                        uint32_t* extra, uint8_t* nbits) {
     for (uint64_t k = 0; k < m; ++k) {
         U h;
         std::memcpy(&h, high + k * sizeof(U), sizeof(U));
@@ -106,138 +107,90 @@ __attribute__((always_inline)) inline void tokenize_body(const uint8_t* high, co
         nbits[k] = static_cast<uint8_t>(nb);
     }
 }
+
+// Tokenize, built for every kernel set (run_kernel): the predictions in the high
+// dtype's bits, then tokenize_body. F16 with a vector set rounds the predictions to
+// binary16 by F16C, as Reconstruct does.
 template <DType T>
-__attribute__((always_inline)) inline void tokenize_tile(const uint8_t* high, const float* pred, uint64_t m,
-                                                          uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
-    using U = typename HighBits<T>::U;
-    alignas(64) U bits[kTile];
-    for (uint64_t k = 0; k < m; ++k) bits[k] = HighBits<T>::of(pred[k]);
-    tokenize_body<U>(high, bits, m, tokens, extra, nbits);
-}
-template <DType T>
-void tokenize_scalar(const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra,
-                     uint8_t* nbits) {
-    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
-}
+struct Tokenize {
+    template <KernelSet K>
+    QSTORE_ALWAYS_INLINE static void run(const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens,
+                                         uint32_t* extra, uint8_t* nbits) {
+        using U = typename HighBits<T>::U;
+        alignas(64) U bits[kTile];
 #if QSTORE_X86_KERNELS
-template <DType T>
-QSTORE_TARGET_AVX2 void tokenize_avx2(const uint8_t* high, const float* pred, uint64_t m,
-                                      uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
-    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
-}
-template <DType T>
-QSTORE_TARGET_AVX512 void tokenize_avx512(
-    const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
-    tokenize_tile<T>(high, pred, m, tokens, extra, nbits);
-}
-// F16 with a vector kernel set: predictions rounded by F16C, as in reconstruct_*<f16>.
-template <>
-QSTORE_TARGET_AVX2 void tokenize_avx2<DType::f16>(const uint8_t* high, const float* pred,
-                                                  uint64_t m, uint8_t* tokens, uint32_t* extra,
-                                                  uint8_t* nbits) {
-    alignas(64) uint16_t bits[kTile];
-    f16_from_f32_f16c(pred, m, bits);
-    tokenize_body<uint16_t>(high, bits, m, tokens, extra, nbits);
-}
-template <>
-QSTORE_TARGET_AVX512 void tokenize_avx512<DType::f16>(
-    const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra, uint8_t* nbits) {
-    alignas(64) uint16_t bits[kTile];
-    f16_from_f32_avx512(pred, m, bits);
-    tokenize_body<uint16_t>(high, bits, m, tokens, extra, nbits);
-}
+        if constexpr (T == DType::f16 && K == KernelSet::avx512) f16_from_f32_avx512(pred, m, bits);
+        else if constexpr (T == DType::f16 && K == KernelSet::avx2) f16_from_f32_f16c(pred, m, bits);
+        else
 #endif
-template <DType T>
-void tokenize(KernelSet isa, const uint8_t* high, const float* pred, uint64_t m, uint8_t* tokens, uint32_t* extra,
-              uint8_t* nbits) {
-    switch (isa) {
-#if QSTORE_X86_KERNELS
-        case KernelSet::avx512: return tokenize_avx512<T>(high, pred, m, tokens, extra, nbits);
-        case KernelSet::avx2: return tokenize_avx2<T>(high, pred, m, tokens, extra, nbits);
-#endif
-        default: return tokenize_scalar<T>(high, pred, m, tokens, extra, nbits);
+            for (uint64_t k = 0; k < m; ++k) bits[k] = HighBits<T>::of(pred[k]);
+        tokenize_body<U>(high, bits, m, tokens, extra, nbits);
     }
+};
+
+using CountTable = std::array<std::array<uint64_t, 256>, kContextClasses>;
+
+// A tile's tokens counted per context class. With 16-bit dtypes most elements fall on
+// a few tokens, and each increment of a counter waits for the previous one of the same
+// counter: in large blocks (`two_tables`) the odd elements are counted in a second
+// table, added to the first at the end (F32 tokens are spread wider; there a second
+// table only costs cache).
+inline void count_tokens(const uint8_t* tok, const uint8_t* c, uint64_t m, bool two_tables,
+                         ResidualEncodeScratch& s) {
+    uint64_t k = 0;
+    if (two_tables)
+        for (; k + 2 <= m; k += 2) {
+            ++s.count[c[k]][tok[k]];
+            ++s.count_odd[c[k + 1]][tok[k + 1]];
+        }
+    for (; k < m; ++k) ++s.count[c[k]][tok[k]];
 }
 
-template <DType T>
-void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
-                  ByteVector& out) {
-    using U = typename HighBits<T>::U;
-    // Working buffers of this thread, kept from block to block: fresh ones would be
-    // zero-filled and, being large, page-faulted in again for every block.
-    thread_local ReusableBytes token_buffer, bit_buffer;
-    thread_local ByteVector header, payload;
-    uint8_t* const tokens = token_buffer.reserve(n);
-    // At most 8*sizeof(U) - 3 extra bits per element, + 8 bytes for the whole-word stores.
-    uint8_t* const bits = bit_buffer.reserve(n * sizeof(U) + 8);
-    uint8_t* bit_out = bits;
-    uint64_t acc = 0;  // the bits not yet whole bytes: `fill` (< 8) of them
-    int fill = 0;
-    // Token counts per context, zero between calls: the rows used are cleared on the way
-    // out (not all 32 KB on the way in: blocks of small tensors are a few elements).
-    thread_local std::array<std::array<uint64_t, 256>, kContextClasses> count{};
-    struct ClearUsedRows {
-        std::array<std::array<uint64_t, 256>, kContextClasses>& count;
-        uint16_t used = 0xFFFF;
-        ~ClearUsedRows() {
-            for (int c = 0; c < kContextClasses; ++c)
-                if (used & (1u << c)) count[c].fill(0);
+// A tile's extra bits appended to the block's bit stream (§7.5). The chain through the
+// writer's fill is the cost: with 16-bit dtypes (<= 13 extra bits an element) each step
+// appends four elements' bits, joined beforehand. The writer is copied into a local
+// for the loop, which keeps its state in registers.
+template <class U>
+inline void append_extra_bits(const uint32_t* extra, const uint8_t* nbits, uint64_t m, BitWriter& bits) {
+    BitWriter w = bits;
+    uint64_t k = 0;
+    if constexpr (sizeof(U) == 2) {
+        for (; k + 4 <= m; k += 4) {
+            const uint32_t n0 = nbits[k], n01 = n0 + nbits[k + 1], n012 = n01 + nbits[k + 2];
+            w.put(static_cast<uint64_t>(extra[k]) | static_cast<uint64_t>(extra[k + 1]) << n0 |
+                      static_cast<uint64_t>(extra[k + 2]) << n01 | static_cast<uint64_t>(extra[k + 3]) << n012,
+                  static_cast<int>(n012 + nbits[k + 3]));
         }
-    } clear_on_exit{count};
-    // With 16-bit dtypes most elements fall on a few tokens, and each increment of a
-    // counter waits for the previous one of the same counter: in large blocks the odd
-    // elements are counted in a second table, added to the first at the end (F32 tokens
-    // are spread wider; there a second table only costs cache).
-    thread_local std::array<std::array<uint32_t, 256>, kContextClasses> count_odd{};
-    const bool two_tables = sizeof(U) == 2 && n >= kTwoTablesFrom && n <= UINT32_MAX;
-    const KernelSet isa = kernel_set();
+    }
+    for (; k < m; ++k) w.put(extra[k], nbits[k]);  // <= 29 bits (F32)
+    bits = w;
+}
+
+// Pass 1 over a block, tile by tile: tokens into `tokens`, their counts into the
+// scratch's tables, extra bits into `bits`.
+template <DType T>
+void tokenize_block(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n, bool two_tables,
+                    ResidualEncodeScratch& s, uint8_t* tokens, BitWriter& bits) {
+    using U = typename HighBits<T>::U;
     alignas(64) uint32_t extra[kTile];
     alignas(64) uint8_t nbits[kTile];
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
-        uint8_t* const tok = tokens + tile;
-        const uint8_t* const c = ctx + tile;
-        tokenize<T>(isa, high + tile * sizeof(U), pred + tile, m, tok, extra, nbits);
-        uint64_t k = 0;
-        if (two_tables)
-            for (; k + 2 <= m; k += 2) {
-                ++count[c[k]][tok[k]];
-                ++count_odd[c[k + 1]][tok[k + 1]];
-            }
-        for (; k < m; ++k) ++count[c[k]][tok[k]];
-        // LSB-first bit stream (§7.5), one 8-byte store per step, no branch. The chain
-        // through `fill` is the cost: with 16-bit dtypes (<= 13 extra bits an element)
-        // each step appends four elements' bits, joined beforehand.
-        auto append = [&](uint64_t value, int width) {  // fill + width <= 7 + 52 bits
-            acc |= value << fill;
-            fill += width;
-            std::memcpy(bit_out, &acc, 8);  // little-endian hosts (docs/FORMAT.md §2)
-            const int whole = fill >> 3;
-            bit_out += whole;
-            acc >>= 8 * whole;
-            fill &= 7;
-        };
-        k = 0;
-        if constexpr (sizeof(U) == 2) {
-            for (; k + 4 <= m; k += 4) {
-                const uint32_t n0 = nbits[k], n01 = n0 + nbits[k + 1], n012 = n01 + nbits[k + 2];
-                append(static_cast<uint64_t>(extra[k]) | static_cast<uint64_t>(extra[k + 1]) << n0 |
-                           static_cast<uint64_t>(extra[k + 2]) << n01 | static_cast<uint64_t>(extra[k + 3]) << n012,
-                       static_cast<int>(n012 + nbits[k + 3]));
-            }
-        }
-        for (; k < m; ++k) append(extra[k], nbits[k]);  // <= 29 bits (F32)
+        run_kernel<Tokenize<T>>(s.kernels, high + tile * sizeof(U), pred + tile, m, tokens + tile, extra, nbits);
+        count_tokens(tokens + tile, ctx + tile, m, two_tables, s);
+        append_extra_bits<U>(extra, nbits, m, bits);
     }
-    if (fill > 0) *bit_out++ = static_cast<uint8_t>(acc);
     if (two_tables)
         for (int c = 0; c < kContextClasses; ++c) {
-            for (int t = 0; t < 256; ++t) count[c][t] += count_odd[c][t];
-            count_odd[c].fill(0);
+            for (int t = 0; t < 256; ++t) s.count[c][t] += s.count_odd[c][t];
+            s.count_odd[c].fill(0);
         }
+}
 
-    // The classes present: from the context bytes when the block has fewer elements
-    // than the count table has counters (most blocks of a model of small tensors), else
-    // from the counts.
+// The context classes present: from the context bytes when the block has fewer
+// elements than the count table has counters (most blocks of a model of small
+// tensors), else from the counts.
+uint16_t classes_used(const uint8_t* ctx, uint64_t n, const CountTable& count) {
     uint16_t used = 0;
     if (n < static_cast<uint64_t>(kContextClasses) * 256) {
         for (uint64_t k = 0; k < n; ++k) used |= static_cast<uint16_t>(1u << ctx[k]);
@@ -248,36 +201,68 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
             if (any) used |= static_cast<uint16_t>(1u << c);
         }
     }
-    clear_on_exit.used = used;
-    // Kept from block to block (16 models of 2 KB, zero-filled anew for every block
-    // before); a class without a model has scale 0, which the rANS encoders skip.
-    thread_local std::array<RansModel, kContextClasses> models;
-    header.clear();
-    const int lanes = word_lanes_for(n);
+    return used;
+}
+
+// The block header (§7.3, §7.6): the word layout's marker, the classes used and their
+// models, into s.header; the models into s.models (scale 0 for classes without one).
+// Returns the largest model scale.
+int write_block_header(uint16_t used, int lanes, ResidualEncodeScratch& s) {
+    s.header.clear();
     if (lanes) {  // word-rANS layout (§7.6): marker u16 0, u8 log2(lanes)
-        put_u16(header, 0);
-        put_u8(header, static_cast<uint8_t>(__builtin_ctz(static_cast<unsigned>(lanes))));
+        put_u16(s.header, 0);
+        put_u8(s.header, static_cast<uint8_t>(__builtin_ctz(static_cast<unsigned>(lanes))));
     }
-    put_u16(header, used);
+    put_u16(s.header, used);
     int scale = 0;
     for (int c = 0; c < kContextClasses; ++c) {
-        models[c].scale_bits = 0;
+        s.models[c].scale_bits = 0;
         if (used & (1u << c)) {
-            models[c] = rans_model(count[c], lanes ? kWordMaxScaleBits : kRansMaxScaleBits);
-            rans_write_model(models[c], header);
-            scale = std::max(scale, models[c].scale_bits);
+            s.models[c] = rans_model(s.count[c], lanes ? kWordMaxScaleBits : kRansMaxScaleBits);
+            rans_write_model(s.models[c], s.header);
+            scale = std::max(scale, s.models[c].scale_bits);
         }
     }
+    return scale;
+}
+
+template <DType T>
+void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n,
+                  ResidualEncodeScratch& scratch, ByteVector& out) {
+    using U = typename HighBits<T>::U;
+    uint8_t* const tokens = scratch.tokens.reserve(n);
+    // At most 8*sizeof(U) - 3 extra bits per element, + the writer's slack.
+    uint8_t* const bits = scratch.extra_bits.reserve(n * sizeof(U) + BitWriter::kSlack);
+    // The count rows used are cleared on the way out (all of them if an error leaves
+    // before the classes used are known).
+    struct ClearUsedRows {
+        CountTable& count;
+        uint16_t used = 0xFFFF;
+        ~ClearUsedRows() {
+            for (int c = 0; c < kContextClasses; ++c)
+                if (used & (1u << c)) count[c].fill(0);
+        }
+    } clear_on_exit{scratch.count};
+    const bool two_tables = sizeof(U) == 2 && n >= kTwoTablesFrom && n <= UINT32_MAX;
+    BitWriter bit_writer(bits);
+    tokenize_block<T>(high, pred, ctx, n, two_tables, scratch, tokens, bit_writer);
+    uint8_t* const bits_end = bit_writer.finish();
+    const uint16_t used = classes_used(ctx, n, scratch.count);
+    clear_on_exit.used = used;
+    const int lanes = word_lanes_for(n);
+    const int scale = write_block_header(used, lanes, scratch);
+    ByteVector& payload = scratch.payload;
     payload.clear();
-    if (lanes) word_rans_encode(tokens, ctx, n, lanes, models.data(), scale, payload);
-    else rans_encode_payload(tokens, ctx, n, models.data(), payload);
+    if (lanes) word_rans_encode(scratch.kernels, tokens, ctx, n, lanes, scratch.models.data(), scale,
+                                scratch.word_rans, payload);
+    else rans_encode_payload(tokens, ctx, n, scratch.models.data(), scratch.rans, payload);
     // At most one reallocation for the block (an insert at a time could make three).
-    const size_t bit_bytes = static_cast<size_t>(bit_out - bits);
-    reserve_more(out, header.size() + 10 + payload.size() + bit_bytes);
-    out.insert(out.end(), header.begin(), header.end());
+    const size_t bit_bytes = static_cast<size_t>(bits_end - bits);
+    reserve_more(out, scratch.header.size() + 10 + payload.size() + bit_bytes);
+    out.insert(out.end(), scratch.header.begin(), scratch.header.end());
     put_varint(out, payload.size());
     out.insert(out.end(), payload.begin(), payload.end());
-    out.insert(out.end(), bits, bit_out);
+    out.insert(out.end(), bits, bits_end);
 }
 
 // The decoders write each tile's values straight into the caller's buffer, which is
@@ -289,15 +274,13 @@ inline void prefetch_for_write(uint8_t* p, size_t bytes) {
     for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 1, 3);
 }
 
-// Pass 2 of decoding, element-wise and branch-free: prediction + residual. The same
-// source compiled for AVX2 and AVX-512 (integer operations and one IEEE float32
-// addition per element: identical results on every path).
-// The output is written as bytes (the caller's buffer needs no alignment): straight
-// into it, with no staging copy.
+// Pass 2 of decoding, element-wise and branch-free: prediction + residual (integer
+// operations and one IEEE float32 addition per element: identical results on every
+// kernel set). The output is written as bytes (the caller's buffer needs no
+// alignment): straight into it, with no staging copy.
 template <DType T>
-__attribute__((always_inline)) inline void reconstruct_body(const float* __restrict pred,
-                                                            const uint32_t* __restrict zs, uint64_t m,
-                                                            uint8_t* __restrict out) {
+QSTORE_ALWAYS_INLINE void reconstruct_body(const float* __restrict pred, const uint32_t* __restrict zs, uint64_t m,
+                                           uint8_t* __restrict out) {
     using U = typename HighBits<T>::U;
     for (uint64_t k = 0; k < m; ++k) {
         const U v = float_from_key<U>(
@@ -305,28 +288,16 @@ __attribute__((always_inline)) inline void reconstruct_body(const float* __restr
         std::memcpy(out + k * sizeof(U), &v, sizeof(U));
     }
 }
-template <DType T>
-void reconstruct_scalar(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
-    reconstruct_body<T>(pred, zs, m, out);
-}
 #if QSTORE_X86_KERNELS
-template <DType T>
-QSTORE_TARGET_AVX2 void reconstruct_avx2(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
-    reconstruct_body<T>(pred, zs, m, out);
-}
-template <DType T>
-QSTORE_TARGET_AVX512 void reconstruct_avx512(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
-    reconstruct_body<T>(pred, zs, m, out);
-}
-// F16 with AVX-512: the predictions are rounded to binary16 by the hardware (F16C,
-// round to nearest even) instead of f16_from_f32's integer emulation; the two agree on
-// every float32 input a prediction can be (every finite value, ±Inf and the canonical
-// NaN; test_units checks all 2^32 inputs but non-canonical NaNs, whose payloads the
-// hardware keeps). Then the same key arithmetic as the generic body.
-// (The same with AVX2's F16C, 8 at a time.)
+// F16 with a vector kernel set: the predictions are rounded to binary16 by the hardware
+// (F16C, round to nearest even; kToHalf, 8 or 16 at a time) instead of f16_from_f32's
+// integer emulation; the two agree on every float32 input a prediction can be (every
+// finite value, ±Inf and the canonical NaN; test_units checks all 2^32 inputs but
+// non-canonical NaNs, whose payloads the hardware keeps). Then the same key arithmetic
+// as the generic body.
 template <void (*kToHalf)(const float*, size_t, uint16_t*)>
-__attribute__((always_inline)) inline void reconstruct_f16_hw(const float* pred, const uint32_t* zs, uint64_t m,
-                                                              uint8_t* __restrict out) {
+QSTORE_ALWAYS_INLINE void reconstruct_f16_hw(const float* pred, const uint32_t* zs, uint64_t m,
+                                             uint8_t* __restrict out) {
     alignas(64) uint16_t half[kTile];
     for (uint64_t done = 0; done < m; done += kTile) {
         const uint64_t c = std::min<uint64_t>(kTile, m - done);
@@ -338,27 +309,22 @@ __attribute__((always_inline)) inline void reconstruct_f16_hw(const float* pred,
         }
     }
 }
-template <>
-QSTORE_TARGET_AVX512 void reconstruct_avx512<DType::f16>(
-    const float* pred, const uint32_t* zs, uint64_t m, uint8_t* __restrict out) {
-    reconstruct_f16_hw<f16_from_f32_avx512>(pred, zs, m, out);
-}
-template <>
-QSTORE_TARGET_AVX2 void reconstruct_avx2<DType::f16>(const float* pred, const uint32_t* zs,
-                                                     uint64_t m, uint8_t* __restrict out) {
-    reconstruct_f16_hw<f16_from_f32_f16c>(pred, zs, m, out);
-}
 #endif
+// Reconstruct, built for every kernel set (run_kernel).
 template <DType T>
-void reconstruct(KernelSet isa, const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
-    switch (isa) {
+struct Reconstruct {
+    template <KernelSet K>
+    QSTORE_ALWAYS_INLINE static void run(const float* pred, const uint32_t* zs, uint64_t m, uint8_t* out) {
 #if QSTORE_X86_KERNELS
-        case KernelSet::avx512: return reconstruct_avx512<T>(pred, zs, m, out);
-        case KernelSet::avx2: return reconstruct_avx2<T>(pred, zs, m, out);
+        if constexpr (T == DType::f16 && K == KernelSet::avx512)
+            reconstruct_f16_hw<f16_from_f32_avx512>(pred, zs, m, out);
+        else if constexpr (T == DType::f16 && K == KernelSet::avx2)
+            reconstruct_f16_hw<f16_from_f32_f16c>(pred, zs, m, out);
+        else
 #endif
-        default: return reconstruct_scalar<T>(pred, zs, m, out);
+            reconstruct_body<T>(pred, zs, m, out);
     }
-}
+};
 
 // A block in the word-rANS layout (§7.6), after its marker u16 0.
 template <DType T>
@@ -369,13 +335,13 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
     if (lanes_log2 < 2 || lanes_log2 > 6) fail(Errc::corrupt, what + ": residual block of an unknown layout");
     const uint16_t used = r.u16();
     // The combined slot table lives in the first scratch table's storage (reused).
-    const WordRansTableView table = word_rans_read_table(r, used, scratch.word_table, what);
+    const KernelSet isa = scratch.kernels;
+    const WordRansTableView table = word_rans_read_table(isa, r, used, scratch.word_table, what);
     const uint64_t payload_size = r.varint();
     if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
     WordRansDecoder dec(r.take(payload_size), payload_size, 1 << lanes_log2, what);
     ExtraBitReader bits{r.position(), r.remaining(), 0};
 
-    const KernelSet isa = kernel_set();
     scratch.prediction.resize(kTile);
     scratch.context.resize(kTile + 64);
     scratch.z.resize(kTile + kTile / 4);
@@ -386,32 +352,22 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
         prefetch_for_write(high + tile * sizeof(U), m * sizeof(U));
-        scheme.predict(low, g, first + tile, m, pred, ctx);
+        scheme.predict(isa, low, g, first + tile, m, pred, ctx);
         dec.decode(table, ctx, m, tokens, isa);
         tokens_to_z(tokens, m, 8 * sizeof(U), bits, zs, isa, what);
-        reconstruct<T>(isa, pred, zs, m, high + tile * sizeof(U));
+        run_kernel<Reconstruct<T>>(isa, pred, zs, m, high + tile * sizeof(U));
     }
     dec.finish();
     extra_bits_finish(bits, what);
 }
 
-template <DType T>
-void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme, const LowTensorView& low,
-                  const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
-                  ResidualScratch& scratch, const std::string& what) {
-    using U = typename HighBits<T>::U;
-    ByteReader r(blob, blob_size, what, ": residual header");
-    const uint16_t used = r.u16();
-    // A 4-lane block with elements always has a class bit set, and one without any
-    // element continues with payload_size >= 16: u16 0 then a byte < 16 is the
-    // word-rANS layout.
-    if (used == 0 && r.remaining() > 0 && *r.position() < 16)
-        return decode_word_typed<T>(r, scheme, low, g, first, n, high, scratch, what);
-    // A context without a model gets a one-slot table that always yields token 255,
-    // which no dtype allows: damaged data then fails the token range check below
-    // instead of costing a test per element.
+// Reads the models of the context classes in `used` (§7.3) into the scratch's tables.
+// A class without a model gets a one-slot table that always yields token 255, which
+// no dtype allows: damaged data then fails the token range check of the tile decoder
+// instead of costing a test per element.
+void read_byte_layout_models(ByteReader& r, uint16_t used, ResidualScratch& scratch, RansTableView* views,
+                             const std::string& what) {
     static const uint32_t kInvalidTokenSlot = 255;
-    RansTableView views[kContextClasses];
     for (int c = 0; c < kContextClasses; ++c) {
         views[c] = RansTableView{&kInvalidTokenSlot, 0, 0};
         if (used & (1u << c)) {
@@ -419,28 +375,34 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
             views[c] = scratch.tables[c].view();
         }
     }
-    const uint64_t payload_size = r.varint();
-    if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
-    RansDecoder dec(r.take(payload_size), payload_size, what);
-    const uint8_t* bits = r.position();
-    const uint8_t* const bits_end = bits + r.remaining();
+}
 
-    constexpr uint32_t kMaxToken = kDirectTokens + 4 * (sizeof(U) * 8 - 5) + 3;
-    const KernelSet isa = kernel_set();
-    uint32_t x0 = dec.x[0], x1 = dec.x[1], x2 = dec.x[2], x3 = dec.x[3];
-    const uint8_t* p = dec.p;
-    const uint8_t* const end = dec.end;
+// Where the byte layout's decoding of a block stands between tiles: the rANS states
+// and payload, and the extra bits (`fill` of them not yet used in `acc`).
+struct ByteLayoutState {
+    uint32_t x[kRansLanes];
+    const uint8_t* p;
+    const uint8_t* end;
+    const uint8_t* bits;
+    const uint8_t* bits_end;
     uint64_t acc = 0;
     int fill = 0;
+};
 
-    scratch.prediction.resize(kTile);
-    scratch.context.resize(kTile);
-    scratch.z.resize(kTile);
-    float* const pred = scratch.prediction.data();
-    uint8_t* const ctx = scratch.context.data();
-    uint32_t* const zs = scratch.z.data();
-
-    // Pass 1 per element: the token (rANS, model chosen by the context) and its extra bits.
+// The z of a tile's m elements (§7.4, §7.5): each token by rANS with the model of the
+// element's context, then its extra bits. The state is copied into locals for the
+// loop (registers) and back.
+template <class U>
+void decode_byte_layout_tile(ByteLayoutState& st, const RansTableView* views, const uint8_t* ctx, uint64_t m,
+                             uint32_t* zs, const std::string& what) {
+    constexpr uint32_t kMaxToken = kDirectTokens + 4 * (sizeof(U) * 8 - 5) + 3;
+    uint32_t x0 = st.x[0], x1 = st.x[1], x2 = st.x[2], x3 = st.x[3];
+    const uint8_t* p = st.p;
+    const uint8_t* const end = st.end;
+    const uint8_t* bits = st.bits;
+    const uint8_t* const bits_end = st.bits_end;
+    uint64_t acc = st.acc;
+    int fill = st.fill;
     // `checked` is false while the payload surely holds the group's renormalization bytes.
     auto token_of = [&](auto checked, uint32_t& x, uint64_t j) {
         const RansTableView& v = views[ctx[j]];
@@ -471,45 +433,75 @@ void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme
         }
         zs[j] = z;
     };
+    const std::true_type checked;
+    const std::false_type unchecked;
+    uint64_t j = 0;
+    for (; j + kRansLanes <= m; j += kRansLanes) {
+        if (end - p >= kRansLanes * kRansMaxBytesPerStep) {
+            token_of(unchecked, x0, j);
+            token_of(unchecked, x1, j + 1);
+            token_of(unchecked, x2, j + 2);
+            token_of(unchecked, x3, j + 3);
+        } else {
+            token_of(checked, x0, j);
+            token_of(checked, x1, j + 1);
+            token_of(checked, x2, j + 2);
+            token_of(checked, x3, j + 3);
+        }
+    }
+    uint32_t* lanes[kRansLanes] = {&x0, &x1, &x2, &x3};
+    for (; j < m; ++j) token_of(checked, *lanes[j % kRansLanes], j);
+    st = ByteLayoutState{{x0, x1, x2, x3}, p, end, bits, bits_end, acc, fill};
+}
 
+template <DType T>
+void decode_typed(const uint8_t* blob, size_t blob_size, const LowScheme& scheme, const LowTensorView& low,
+                  const Geometry& g, uint64_t first, uint64_t n, uint8_t* high,
+                  ResidualScratch& scratch, const std::string& what) {
+    using U = typename HighBits<T>::U;
+    ByteReader r(blob, blob_size, what, ": residual header");
+    const uint16_t used = r.u16();
+    // A 4-lane block with elements always has a class bit set, and one without any
+    // element continues with payload_size >= 16: u16 0 then a byte < 16 is the
+    // word-rANS layout.
+    if (used == 0 && r.remaining() > 0 && *r.position() < 16)
+        return decode_word_typed<T>(r, scheme, low, g, first, n, high, scratch, what);
+    RansTableView views[kContextClasses];
+    read_byte_layout_models(r, used, scratch, views, what);
+    const uint64_t payload_size = r.varint();
+    if (payload_size > r.remaining()) fail(Errc::corrupt, what + ": residual payload beyond its block");
+    RansDecoder dec(r.take(payload_size), payload_size, what);
+    ByteLayoutState st{{dec.x[0], dec.x[1], dec.x[2], dec.x[3]}, dec.p, dec.end, r.position(),
+                       r.position() + r.remaining()};
+
+    const KernelSet isa = scratch.kernels;
+    scratch.prediction.resize(kTile);
+    scratch.context.resize(kTile);
+    scratch.z.resize(kTile);
+    float* const pred = scratch.prediction.data();
+    uint8_t* const ctx = scratch.context.data();
+    uint32_t* const zs = scratch.z.data();
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
         prefetch_for_write(high + tile * sizeof(U), m * sizeof(U));
-        scheme.predict(low, g, first + tile, m, pred, ctx);
-        uint64_t j = 0;
-        const std::true_type checked;
-        const std::false_type unchecked;
-        for (; j + kRansLanes <= m; j += kRansLanes) {
-            if (end - p >= kRansLanes * kRansMaxBytesPerStep) {
-                token_of(unchecked, x0, j);
-                token_of(unchecked, x1, j + 1);
-                token_of(unchecked, x2, j + 2);
-                token_of(unchecked, x3, j + 3);
-            } else {
-                token_of(checked, x0, j);
-                token_of(checked, x1, j + 1);
-                token_of(checked, x2, j + 2);
-                token_of(checked, x3, j + 3);
-            }
-        }
-        uint32_t* lanes[kRansLanes] = {&x0, &x1, &x2, &x3};
-        for (; j < m; ++j) token_of(checked, *lanes[j % kRansLanes], j);
+        scheme.predict(isa, low, g, first + tile, m, pred, ctx);
+        decode_byte_layout_tile<U>(st, views, ctx, m, zs, what);
         // Pass 2, element-wise and branch-free (vectorizable): prediction + residual.
-        reconstruct<T>(isa, pred, zs, m, high + tile * sizeof(U));
+        run_kernel<Reconstruct<T>>(isa, pred, zs, m, high + tile * sizeof(U));
     }
-    dec.finish(x0, x1, x2, x3, p);
-    if (bits != bits_end || (fill >= 8)) fail(Errc::corrupt, what + ": trailing residual extra bits");
+    dec.finish(st.x[0], st.x[1], st.x[2], st.x[3], st.p);
+    if (st.bits != st.bits_end || st.fill >= 8) fail(Errc::corrupt, what + ": trailing residual extra bits");
 }
 
 }  // namespace
 
 void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
-                           ByteVector& out) {
+                           ResidualEncodeScratch& scratch, ByteVector& out) {
     const FloatEnvironmentGuard float_env;
     switch (t) {
-        case DType::f32: return encode_typed<DType::f32>(high, prediction, context, n, out);
-        case DType::bf16: return encode_typed<DType::bf16>(high, prediction, context, n, out);
-        case DType::f16: return encode_typed<DType::f16>(high, prediction, context, n, out);
+        case DType::f32: return encode_typed<DType::f32>(high, prediction, context, n, scratch, out);
+        case DType::bf16: return encode_typed<DType::bf16>(high, prediction, context, n, scratch, out);
+        case DType::f16: return encode_typed<DType::f16>(high, prediction, context, n, scratch, out);
         default: fail(Errc::internal, "residual of a non-float dtype");
     }
 }

@@ -12,11 +12,13 @@
 // uniform, are stored as they are. Block layout: docs/FORMAT.md §7.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "base/dtype.hpp"
+#include "base/reusable_bytes.hpp"
 #include "schemes/scheme.hpp"
 #include "entropy/rans.hpp"
 #include "entropy/rans_word.hpp"
@@ -29,11 +31,37 @@ namespace qstore {
 // (format 1.1; a 1.0 reader cannot decode it).
 bool residual_block_is_word_layout(uint64_t n);
 
-void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
-                           ByteVector& out);
+// The encoder's working memory, kept from block to block (fresh buffers would be
+// zero-filled and, being large, page-faulted in again for every block), and the kernel
+// set its blocks are coded with (every set writes the same bytes). One per thread: the
+// pack's per-thread scratch owns it.
+struct ResidualEncodeScratch {
+    explicit ResidualEncodeScratch(KernelSet kernel_set) : kernels(kernel_set) {}
+    KernelSet kernels;
+    ReusableBytes tokens;
+    ReusableBytes extra_bits;
+    ByteVector header;
+    ByteVector payload;
+    // Token counts per context class, zero between blocks: a block clears the rows it
+    // used (not all 32 KB: blocks of small tensors are a few elements).
+    std::array<std::array<uint64_t, 256>, kContextClasses> count{};
+    // The odd elements' counts of large 16-bit blocks (encode_residual_block), zero
+    // between blocks.
+    std::array<std::array<uint32_t, 256>, kContextClasses> count_odd{};
+    // A class without a model has scale 0, which the rANS encoders skip.
+    std::array<RansModel, kContextClasses> models;
+    RansEncodeScratch rans;
+    WordRansEncodeScratch word_rans;
+};
 
-// Reusable decoding scratch (one per thread).
+void encode_residual_block(const uint8_t* high, DType t, const float* prediction, const uint8_t* context, uint64_t n,
+                           ResidualEncodeScratch& scratch, ByteVector& out);
+
+// Reusable decoding scratch (one per thread), and the kernel set its blocks are decoded
+// with (the scheme's predictions included).
 struct ResidualScratch {
+    explicit ResidualScratch(KernelSet kernel_set) : kernels(kernel_set) {}
+    KernelSet kernels;
     std::vector<float> prediction;
     std::vector<uint8_t> context;
     std::vector<uint32_t> z;

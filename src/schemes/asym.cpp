@@ -26,7 +26,8 @@ BlockScale AsymScheme::scale_of_block(const BlockStats& s) const {
     return {scale, stored, zero_point};
 }
 
-void AsymScheme::quantize_segment(const float* x, uint64_t n, float scale, uint8_t zero_point, uint8_t* codes) const {
+void AsymScheme::quantize_segment(KernelSet, const float* x, uint64_t n, float scale, uint8_t zero_point,
+                                  uint8_t* codes) const {
     const float top = static_cast<float>(qmax());
     for (uint64_t j = 0; j < n; ++j) {
         const float v = std::nearbyint(x[j] / scale) + static_cast<float>(zero_point);

@@ -42,7 +42,8 @@ private:
     int qmax() const { return int4() ? 15 : 255; }
     ScaleGrid grid(const Geometry& g) const override { return int4() ? ScaleGrid{1, group_} : ScaleGrid{g.rows, g.cols}; }
     BlockScale scale_of_block(const BlockStats& s) const override;
-    void quantize_segment(const float* x, uint64_t n, float scale, uint8_t zero_point, uint8_t* codes) const override;
+    void quantize_segment(KernelSet kernels, const float* x, uint64_t n, float scale, uint8_t zero_point,
+                          uint8_t* codes) const override;
     uint32_t group_;
 };
 

@@ -43,7 +43,7 @@ private:
         const float scale = s.absmax / format_.max_value;
         return {scale, scale, 0};
     }
-    void quantize_segment(const float* x, uint64_t n, float scale, uint8_t, uint8_t* codes) const override {
+    void quantize_segment(KernelSet, const float* x, uint64_t n, float scale, uint8_t, uint8_t* codes) const override {
         for (uint64_t c = 0; c < n; ++c) codes[c] = scale > 0.0f ? fp8_from_f32(x[c] / scale, format_) : 0;
     }
     float value_of_code(uint8_t code) const override { return f32_from_fp8(code, format_); }

@@ -13,7 +13,7 @@ BlockScale GgmlScheme::scale_of_block(const BlockStats& s) const {
     return {d, f32_from_f16(f16_from_f32(d)), 0};
 }
 
-void GgmlScheme::quantize_segment(const float* x, uint64_t n, float d, uint8_t, uint8_t* codes) const {
+void GgmlScheme::quantize_segment(KernelSet, const float* x, uint64_t n, float d, uint8_t, uint8_t* codes) const {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (uint64_t j = 0; j < n; ++j) {
         const float v = x[j] * id;

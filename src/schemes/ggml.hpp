@@ -38,7 +38,8 @@ private:
     uint64_t block_bytes() const { return q4_ ? 18 : 34; }
     ScaleGrid grid(const Geometry&) const override { return {1, 32}; }
     BlockScale scale_of_block(const BlockStats& s) const override;
-    void quantize_segment(const float* x, uint64_t n, float d, uint8_t zero_point, uint8_t* codes) const override;
+    void quantize_segment(KernelSet kernels, const float* x, uint64_t n, float d, uint8_t zero_point,
+                          uint8_t* codes) const override;
     float value_of_code(uint8_t code) const override {
         return q4_ ? static_cast<float>(static_cast<int>(code) - 8) : static_cast<float>(static_cast<int8_t>(code));
     }

@@ -21,9 +21,8 @@ namespace {
 // float32 products on every path; the AVX-512 one converts 16 codes per instruction and
 // looks up 64 context classes with two byte permutes (VBMI).
 template <bool kInt8>
-__attribute__((always_inline)) inline void predict_run_body(const uint8_t* c, uint64_t m, float step,
-                                                            const float* value, const uint8_t* table, float* pred,
-                                                            uint8_t* ctx) {
+QSTORE_ALWAYS_INLINE void predict_run_body(const uint8_t* c, uint64_t m, float step, const float* value,
+                                           const uint8_t* table, float* pred, uint8_t* ctx) {
     if (kInt8) {
         const int8_t* q = reinterpret_cast<const int8_t*>(c);
         for (uint64_t j = 0; j < m; ++j) pred[j] = static_cast<float>(q[j]) * step;
@@ -128,78 +127,57 @@ uint8_t magnitude_class(int a) {
 namespace {
 
 // The passes over every element of a pack before its codes: widening a row to float32
-// and its blocks' statistics. The same source compiled for AVX2 and AVX-512 (integer
-// operations and exact conversions: the same values on every path).
-__attribute__((always_inline)) inline void widen_body(const uint8_t* src, DType t, uint64_t n, float* dst) {
-    high_to_f32(src, t, n, dst);
-}
-
-__attribute__((always_inline)) inline void stats_body(BlockStats& s, const float* x, uint64_t n) {
-    // Reductions over integer images of the values, selected by masks, so the loop has
-    // no branch and vectorizes: magnitudes order as their bit patterns, signed values as
-    // their keys (base/float_bits.hpp). Non-finite values count as +0, and -0 as +0 (which
-    // never replaces the starting 0 as the minimum, as `x < min` would not).
-    const uint32_t absmax_bits = f32_bits(s.absmax);
-    uint32_t mag = absmax_bits;
-    uint32_t lo = float_key<uint32_t>(f32_bits(s.min)), hi = float_key<uint32_t>(f32_bits(s.max));
-    for (uint64_t i = 0; i < n; ++i) {
-        uint32_t b = f32_bits(x[i]);
-        const uint32_t finite = 0u - static_cast<uint32_t>((b & 0x7F800000u) != 0x7F800000u);
-        b &= finite & ~(0u - static_cast<uint32_t>(b == 0x80000000u));
-        const uint32_t m = b & 0x7FFFFFFFu;
-        mag = m > mag ? m : mag;
-        const uint32_t k = float_key<uint32_t>(b);
-        lo = k < lo ? k : lo;
-        hi = k > hi ? k : hi;
+// and its blocks' statistics. One body each, built for every kernel set (run_kernel):
+// integer operations and exact conversions, the same values on every set.
+struct WidenRow {
+    template <KernelSet>
+    QSTORE_ALWAYS_INLINE static void run(const uint8_t* src, DType t, uint64_t n, float* dst) {
+        high_to_f32(src, t, n, dst);
     }
-    s.min = f32_from_bits(float_from_key<uint32_t>(lo));
-    s.max = f32_from_bits(float_from_key<uint32_t>(hi));
-    if (mag > absmax_bits) {  // the first value of this largest magnitude
-        s.absmax = f32_from_bits(mag);
-        for (uint64_t i = 0; i < n; ++i)
-            if ((f32_bits(x[i]) & 0x7FFFFFFFu) == mag) {
-                s.signed_absmax = x[i];
-                break;
-            }
-    }
-}
+};
 
-void widen_scalar(const uint8_t* src, DType t, uint64_t n, float* dst) { widen_body(src, t, n, dst); }
-void stats_scalar(BlockStats& s, const float* x, uint64_t n) { stats_body(s, x, n); }
-#if QSTORE_X86_KERNELS
-QSTORE_TARGET_AVX2 void widen_avx2(const uint8_t* src, DType t, uint64_t n, float* dst) {
-    widen_body(src, t, n, dst);
-}
-QSTORE_TARGET_AVX2 void stats_avx2(BlockStats& s, const float* x, uint64_t n) { stats_body(s, x, n); }
-QSTORE_TARGET_AVX512 void widen_avx512(const uint8_t* src, DType t, uint64_t n, float* dst) {
-    widen_body(src, t, n, dst);
-}
-QSTORE_TARGET_AVX512 void stats_avx512(BlockStats& s, const float* x, uint64_t n) {
-    stats_body(s, x, n);
-}
-#endif
-
-void widen_row(KernelSet isa, const uint8_t* src, DType t, uint64_t n, float* dst) {
-    switch (isa) {
-#if QSTORE_X86_KERNELS
-        case KernelSet::avx512: return widen_avx512(src, t, n, dst);
-        case KernelSet::avx2: return widen_avx2(src, t, n, dst);
-#endif
-        default: return widen_scalar(src, t, n, dst);
+struct AddStats {
+    template <KernelSet>
+    QSTORE_ALWAYS_INLINE static void run(BlockStats* stats, const float* x, uint64_t n) {
+        BlockStats& s = *stats;
+        // Reductions over integer images of the values, selected by masks, so the loop
+        // has no branch and vectorizes: magnitudes order as their bit patterns, signed
+        // values as their keys (base/float_bits.hpp). Non-finite values count as +0, and
+        // -0 as +0 (which never replaces the starting 0 as the minimum, as `x < min`
+        // would not).
+        const uint32_t absmax_bits = f32_bits(s.absmax);
+        uint32_t mag = absmax_bits;
+        uint32_t lo = float_key<uint32_t>(f32_bits(s.min)), hi = float_key<uint32_t>(f32_bits(s.max));
+        for (uint64_t i = 0; i < n; ++i) {
+            uint32_t b = f32_bits(x[i]);
+            const uint32_t finite = 0u - static_cast<uint32_t>((b & 0x7F800000u) != 0x7F800000u);
+            b &= finite & ~(0u - static_cast<uint32_t>(b == 0x80000000u));
+            const uint32_t m = b & 0x7FFFFFFFu;
+            mag = m > mag ? m : mag;
+            const uint32_t k = float_key<uint32_t>(b);
+            lo = k < lo ? k : lo;
+            hi = k > hi ? k : hi;
+        }
+        s.min = f32_from_bits(float_from_key<uint32_t>(lo));
+        s.max = f32_from_bits(float_from_key<uint32_t>(hi));
+        if (mag > absmax_bits) {  // the first value of this largest magnitude
+            s.absmax = f32_from_bits(mag);
+            for (uint64_t i = 0; i < n; ++i)
+                if ((f32_bits(x[i]) & 0x7FFFFFFFu) == mag) {
+                    s.signed_absmax = x[i];
+                    break;
+                }
+        }
     }
+};
+
+void widen_row(KernelSet kernels, const uint8_t* src, DType t, uint64_t n, float* dst) {
+    run_kernel<WidenRow>(kernels, src, t, n, dst);
 }
 
 }  // namespace
 
-void BlockStats::add(const float* x, uint64_t n) {
-    switch (kernel_set()) {
-#if QSTORE_X86_KERNELS
-        case KernelSet::avx512: return stats_avx512(*this, x, n);
-        case KernelSet::avx2: return stats_avx2(*this, x, n);
-#endif
-        default: return stats_scalar(*this, x, n);
-    }
-}
+void BlockStats::add(KernelSet kernels, const float* x, uint64_t n) { run_kernel<AddStats>(kernels, this, x, n); }
 
 uint8_t GridScheme::context_of_code(uint8_t code) const {
     const float v = value_of_code(code);
@@ -266,18 +244,18 @@ void for_each_widened_segment(KernelSet isa, const uint8_t* src, DType t, uint64
 
 }  // namespace
 
-void GridScheme::prepare(const uint8_t* high, DType t, const Geometry& g, const LowTensorData& low) const {
+void GridScheme::prepare(KernelSet kernels, const uint8_t* high, DType t, const Geometry& g,
+                         const LowTensorData& low) const {
     const ScaleGrid b = grid(g);
     if (b.block_rows == 1) return;  // row-local: quantize() computes the scales
     const FloatEnvironmentGuard float_env;
     const uint64_t across = blocks_across(b, g);
     std::vector<BlockStats> stats(scale_count(g));
     const size_t esize = dtype_size(t);
-    const KernelSet isa = kernel_set();
     for (uint64_t r = 0; r < g.rows; ++r) {
         BlockStats* const row_stats = stats.data() + r / b.block_rows * across;
-        for_each_widened_segment(isa, high + r * g.cols * esize, t, 0, g.cols, b.block_cols,
-                                 [&](uint64_t j, const float* x, uint64_t len) { row_stats[j].add(x, len); });
+        for_each_widened_segment(kernels, high + r * g.cols * esize, t, 0, g.cols, b.block_cols,
+                                 [&](uint64_t j, const float* x, uint64_t len) { row_stats[j].add(kernels, x, len); });
     }
     for (size_t i = 0; i < stats.size(); ++i) {
         const BlockScale s = scale_of_block(stats[i]);
@@ -288,13 +266,12 @@ void GridScheme::prepare(const uint8_t* high, DType t, const Geometry& g, const 
     }
 }
 
-void GridScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
-                          const LowTensorData& low) const {
+void GridScheme::quantize(KernelSet kernels, const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin,
+                          uint64_t row_end, const LowTensorData& low) const {
     const FloatEnvironmentGuard float_env;  // the codes must not depend on the caller's FP mode
     const ScaleGrid b = grid(g);
     const uint64_t across = blocks_across(b, g);
     const size_t esize = dtype_size(t);
-    const KernelSet isa = kernel_set();
     const bool row_local = b.block_rows == 1;
     // Blocks narrower than a chunk go a chunk of whole blocks at a time (widened once:
     // statistics, then codes); a wider block takes two passes, its statistics then its codes.
@@ -319,32 +296,35 @@ void GridScheme::quantize(const uint8_t* high, DType t, const Geometry& g, uint6
         for (uint64_t c0 = 0; c0 < g.cols; c0 += span) {
             const uint64_t c1 = std::min(g.cols, c0 + span);
             if (c1 - c0 <= kWidenChunk) {
-                widen_row(isa, src + c0 * esize, t, c1 - c0, x);
+                widen_row(kernels, src + c0 * esize, t, c1 - c0, x);
                 for (uint64_t c = c0; c < c1; c += b.block_cols) {
                     const uint64_t len = std::min(b.block_cols, c1 - c);
                     BlockStats stats;
-                    if (row_local) stats.add(x + (c - c0), len);
+                    if (row_local) stats.add(kernels, x + (c - c0), len);
                     const BlockScale s = scale_of(c / b.block_cols, stats);
-                    quantize_segment(x + (c - c0), len, s.quantize_with, s.zero_point, codes + c);
+                    quantize_segment(kernels, x + (c - c0), len, s.quantize_with, s.zero_point, codes + c);
                 }
             } else {
                 BlockStats stats;
                 if (row_local)
-                    for_each_widened_segment(isa, src, t, c0, c1, b.block_cols,
-                                             [&](uint64_t, const float* v, uint64_t len) { stats.add(v, len); });
+                    for_each_widened_segment(
+                        kernels, src, t, c0, c1, b.block_cols,
+                        [&](uint64_t, const float* v, uint64_t len) { stats.add(kernels, v, len); });
                 const BlockScale s = scale_of(c0 / b.block_cols, stats);
                 uint64_t c = c0;
-                for_each_widened_segment(isa, src, t, c0, c1, b.block_cols, [&](uint64_t, const float* v, uint64_t len) {
-                    quantize_segment(v, len, s.quantize_with, s.zero_point, codes + c);
-                    c += len;
-                });
+                for_each_widened_segment(kernels, src, t, c0, c1, b.block_cols,
+                                         [&](uint64_t, const float* v, uint64_t len) {
+                                             quantize_segment(kernels, v, len, s.quantize_with, s.zero_point,
+                                                              codes + c);
+                                             c += len;
+                                         });
             }
         }
     }
 }
 
-void GridScheme::quantize_with_scales(const float* values, const LowTensorView& low, const Geometry& g,
-                                      uint64_t first, uint64_t n, uint8_t* codes) const {
+void GridScheme::quantize_with_scales(KernelSet kernels, const float* values, const LowTensorView& low,
+                                      const Geometry& g, uint64_t first, uint64_t n, uint8_t* codes) const {
     const FloatEnvironmentGuard float_env;
     const ScaleGrid b = grid(g);
     const uint64_t across = blocks_across(b, g);
@@ -352,18 +332,17 @@ void GridScheme::quantize_with_scales(const float* values, const LowTensorView& 
         const uint64_t e = first + i, r = e / g.cols, c = e % g.cols;
         const uint64_t k = r / b.block_rows * across + c / b.block_cols;
         const uint64_t len = std::min(n - i, std::min(g.cols, (c / b.block_cols + 1) * b.block_cols) - c);
-        quantize_segment(values + i, len, low.scales[k], asymmetric_ ? low.zero_points[k] : 0, codes + i);
+        quantize_segment(kernels, values + i, len, low.scales[k], asymmetric_ ? low.zero_points[k] : 0, codes + i);
         i += len;
     }
 }
 
-void GridScheme::predict(const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, float* prediction,
-                         uint8_t* context) const {
+void GridScheme::predict(KernelSet kernels, const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n,
+                         float* prediction, uint8_t* context) const {
     const FloatEnvironmentGuard float_env;
     const ScaleGrid b = grid(g);
     const uint64_t across = blocks_across(b, g);
     const uint8_t* const c = low.codes + first;
-    const KernelSet isa = kernel_set();
     for (uint64_t i = 0; i < n;) {
         const uint64_t e = first + i, r = e / g.cols, col = e % g.cols;
         const uint64_t k = r / b.block_rows * across + col / b.block_cols;
@@ -377,10 +356,10 @@ void GridScheme::predict(const LowTensorView& low, const Geometry& g, uint64_t f
                 context[j] = context_[d < 0 ? -d : d];
             }
         } else if (values_are_int8_) {  // the same products as the table, as a conversion
-            predict_run<true>(isa, c + i, stop - i, step, value_, context_, context_split_ok_ ? context_split_ : nullptr,
-                              prediction + i, context + i);
+            predict_run<true>(kernels, c + i, stop - i, step, value_, context_,
+                              context_split_ok_ ? context_split_ : nullptr, prediction + i, context + i);
         } else {
-            predict_run<false>(isa, c + i, stop - i, step, value_, context_, nullptr, prediction + i, context + i);
+            predict_run<false>(kernels, c + i, stop - i, step, value_, context_, nullptr, prediction + i, context + i);
         }
         // NaN results (a NaN or infinite scale, 0 x Inf, NaN codes) get one fixed pattern:
         // which NaN IEEE arithmetic returns differs between CPUs, the prediction must not.

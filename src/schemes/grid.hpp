@@ -25,7 +25,7 @@ struct BlockStats {
     float signed_absmax = 0.0f;  // the first value with the largest |x| (GGUF Q4_0)
     float min = 0.0f;
     float max = 0.0f;
-    void add(const float* x, uint64_t n);
+    void add(KernelSet kernels, const float* x, uint64_t n);
 };
 
 // What a block's statistics give: the scale the codes are computed with, the scale
@@ -40,13 +40,14 @@ class GridScheme : public LowScheme {
 public:
     uint64_t scale_count(const Geometry& g) const override;
     bool has_zero_points() const override { return asymmetric_; }
-    void prepare(const uint8_t* high, DType t, const Geometry& g, const LowTensorData& low) const override;
-    void quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
-                  const LowTensorData& low) const override;
-    void predict(const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, float* prediction,
-                 uint8_t* context) const override;
-    void quantize_with_scales(const float* values, const LowTensorView& low, const Geometry& g, uint64_t first,
-                              uint64_t n, uint8_t* codes) const override;
+    void prepare(KernelSet kernels, const uint8_t* high, DType t, const Geometry& g,
+                 const LowTensorData& low) const override;
+    void quantize(KernelSet kernels, const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin,
+                  uint64_t row_end, const LowTensorData& low) const override;
+    void predict(KernelSet kernels, const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n,
+                 float* prediction, uint8_t* context) const override;
+    void quantize_with_scales(KernelSet kernels, const float* values, const LowTensorView& low, const Geometry& g,
+                              uint64_t first, uint64_t n, uint8_t* codes) const override;
 
 protected:
     explicit GridScheme(bool asymmetric) : asymmetric_(asymmetric) {}
@@ -55,7 +56,7 @@ protected:
     virtual ScaleGrid grid(const Geometry& g) const = 0;
     virtual BlockScale scale_of_block(const BlockStats& s) const = 0;
     // Codes of n values of one block (zero_point 0 for symmetric schemes).
-    virtual void quantize_segment(const float* x, uint64_t n, float scale, uint8_t zero_point,
+    virtual void quantize_segment(KernelSet kernels, const float* x, uint64_t n, float scale, uint8_t zero_point,
                                   uint8_t* codes) const = 0;
     // Symmetric: the value a code stands for. Asymmetric schemes use the code itself.
     virtual float value_of_code(uint8_t code) const { return static_cast<float>(code); }

@@ -46,59 +46,37 @@ namespace {
 // §7.2.1: v = x * inv (row, tensor: inv = 127 / s) or x / s (group); NaN -> 0, clamp to
 // ±127, round half to even. Written without branches or libm calls so it vectorizes:
 // adding and subtracting 1.5 * 2^23 rounds |v| <= 127 to an integer with the float
-// adder's round-to-nearest-even (the mode FloatEnvironmentGuard sets). The same source
-// compiled for AVX2 and AVX-512: IEEE float32 products and quotients, the same codes.
+// adder's round-to-nearest-even (the mode FloatEnvironmentGuard sets). One body, built
+// for every kernel set (run_kernel): IEEE float32 products and quotients, the same
+// codes.
 template <bool kGroup>
-__attribute__((always_inline)) inline void quantize_body(const float* x, uint64_t n, float scale, float inv,
-                                                         uint8_t* codes) {
-    constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
-    for (uint64_t c = 0; c < n; ++c) {
-        const uint32_t v = f32_bits(kGroup ? x[c] / scale : x[c] * inv);
-        // Selects by integer masks: float ?: and std::min keep branches (NaN semantics).
-        const uint32_t magnitude = v & 0x7FFFFFFFu;
-        const uint32_t clamp = 0u - static_cast<uint32_t>(magnitude >= 0x42FE0000u);  // |v| >= 127, Inf, NaN
-        const uint32_t not_nan = 0u - static_cast<uint32_t>(magnitude <= 0x7F800000u);
-        const uint32_t clamped = (v & ~clamp) | (((v & 0x80000000u) | 0x42FE0000u) & clamp);  // ±127
-        const int32_t q = static_cast<int32_t>((f32_from_bits(clamped) + kRound) - kRound);
-        codes[c] = static_cast<uint8_t>(static_cast<uint32_t>(q) & not_nan);
+struct QuantizeInt8 {
+    template <KernelSet>
+    QSTORE_ALWAYS_INLINE static void run(const float* x, uint64_t n, float scale, float inv, uint8_t* codes) {
+        constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+        for (uint64_t c = 0; c < n; ++c) {
+            const uint32_t v = f32_bits(kGroup ? x[c] / scale : x[c] * inv);
+            // Selects by integer masks: float ?: and std::min keep branches (NaN semantics).
+            const uint32_t magnitude = v & 0x7FFFFFFFu;
+            const uint32_t clamp = 0u - static_cast<uint32_t>(magnitude >= 0x42FE0000u);  // |v| >= 127, Inf, NaN
+            const uint32_t not_nan = 0u - static_cast<uint32_t>(magnitude <= 0x7F800000u);
+            const uint32_t clamped = (v & ~clamp) | (((v & 0x80000000u) | 0x42FE0000u) & clamp);  // ±127
+            const int32_t q = static_cast<int32_t>((f32_from_bits(clamped) + kRound) - kRound);
+            codes[c] = static_cast<uint8_t>(static_cast<uint32_t>(q) & not_nan);
+        }
     }
-}
-
-template <bool kGroup>
-void quantize_scalar(const float* x, uint64_t n, float scale, float inv, uint8_t* codes) {
-    quantize_body<kGroup>(x, n, scale, inv, codes);
-}
-#if QSTORE_X86_KERNELS
-template <bool kGroup>
-QSTORE_TARGET_AVX2 void quantize_avx2(const float* x, uint64_t n, float scale, float inv, uint8_t* codes) {
-    quantize_body<kGroup>(x, n, scale, inv, codes);
-}
-template <bool kGroup>
-QSTORE_TARGET_AVX512 void quantize_avx512(const float* x, uint64_t n, float scale, float inv, uint8_t* codes) {
-    quantize_body<kGroup>(x, n, scale, inv, codes);
-}
-#endif
-
-template <bool kGroup>
-void quantize_run(const float* x, uint64_t n, float scale, float inv, uint8_t* codes) {
-    switch (kernel_set()) {
-#if QSTORE_X86_KERNELS
-        case KernelSet::avx512: return quantize_avx512<kGroup>(x, n, scale, inv, codes);
-        case KernelSet::avx2: return quantize_avx2<kGroup>(x, n, scale, inv, codes);
-#endif
-        default: return quantize_scalar<kGroup>(x, n, scale, inv, codes);
-    }
-}
+};
 
 }  // namespace
 
-void Int8Scheme::quantize_segment(const float* x, uint64_t n, float scale, uint8_t, uint8_t* codes) const {
+void Int8Scheme::quantize_segment(KernelSet kernels, const float* x, uint64_t n, float scale, uint8_t,
+                                  uint8_t* codes) const {
     if (!(scale > 0.0f)) {
         std::memset(codes, 0, n);  // includes a NaN scale: every v is 0 (or NaN, also 0)
         return;
     }
-    if (granularity_ == Granularity::group) quantize_run<true>(x, n, scale, 0.0f, codes);
-    else quantize_run<false>(x, n, scale, 127.0f / scale, codes);
+    if (granularity_ == Granularity::group) run_kernel<QuantizeInt8<true>>(kernels, x, n, scale, 0.0f, codes);
+    else run_kernel<QuantizeInt8<false>>(kernels, x, n, scale, 127.0f / scale, codes);
 }
 
 }  // namespace qstore

@@ -27,7 +27,8 @@ public:
 private:
     ScaleGrid grid(const Geometry& g) const override;
     BlockScale scale_of_block(const BlockStats& s) const override;
-    void quantize_segment(const float* x, uint64_t n, float scale, uint8_t zero_point, uint8_t* codes) const override;
+    void quantize_segment(KernelSet kernels, const float* x, uint64_t n, float scale, uint8_t zero_point,
+                          uint8_t* codes) const override;
     float value_of_code(uint8_t code) const override { return static_cast<float>(static_cast<int8_t>(code)); }
     float step_of_scale(float scale) const override { return granularity_ == Granularity::group ? scale : scale / 127.0f; }
 

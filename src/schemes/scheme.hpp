@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "base/cpu.hpp"
 #include "base/dtype.hpp"
 
 namespace qstore {
@@ -109,26 +110,29 @@ public:
                              const Geometry& g, const LowTensorData& low) const;
 
     // ---- Quantizer and predictor
+    // Each takes the kernel set of the pack or reader that calls it (base/cpu.hpp); every
+    // set gives the same codes, scales, predictions and contexts.
     // Scales that depend on more than one row (per-tensor and tile schemes) are computed
     // here, before rows are quantized in parallel. Row-local schemes do nothing.
-    virtual void prepare(const uint8_t* high, DType t, const Geometry& g, const LowTensorData& low) const {
-        (void)high, (void)t, (void)g, (void)low;
+    virtual void prepare(KernelSet kernels, const uint8_t* high, DType t, const Geometry& g,
+                         const LowTensorData& low) const {
+        (void)kernels, (void)high, (void)t, (void)g, (void)low;
     }
     // Quantizes rows [row_begin, row_end) of `high` (whole tensor, dtype `t`, may be
     // unaligned) into the matching slices of `low` (whole-tensor arrays; per-tensor and
     // tile schemes read the scales prepare() wrote).
-    virtual void quantize(const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin, uint64_t row_end,
-                          const LowTensorData& low) const = 0;
+    virtual void quantize(KernelSet kernels, const uint8_t* high, DType t, const Geometry& g, uint64_t row_begin,
+                          uint64_t row_end, const LowTensorData& low) const = 0;
     // Prediction and context (0..kContextClasses-1) of elements [first, first+n) from the
     // whole tensor's low precision.
-    virtual void predict(const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n, float* prediction,
-                         uint8_t* context) const = 0;
+    virtual void predict(KernelSet kernels, const LowTensorView& low, const Geometry& g, uint64_t first, uint64_t n,
+                         float* prediction, uint8_t* context) const = 0;
 
     // ---- Chains (a higher low precision coded on a lower one)
     // Codes of elements [first, first+n) for float32 `values`, with the scales and zero
     // points already in `low` (the quantizer's rule applied to the stored scales).
-    virtual void quantize_with_scales(const float* values, const LowTensorView& low, const Geometry& g, uint64_t first,
-                                      uint64_t n, uint8_t* codes) const = 0;
+    virtual void quantize_with_scales(KernelSet kernels, const float* values, const LowTensorView& low,
+                                      const Geometry& g, uint64_t first, uint64_t n, uint8_t* codes) const = 0;
     // An order-preserving map of internal codes to 0..255 (larger value, larger key),
     // so that close codes have close keys.
     virtual uint8_t code_key(uint8_t code) const = 0;
