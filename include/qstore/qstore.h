@@ -53,8 +53,8 @@ extern "C" {
 /* ---- Version ------------------------------------------------------------- */
 
 #define QS_VERSION_MAJOR 1
-#define QS_VERSION_MINOR 3
-#define QS_VERSION_PATCH 8
+#define QS_VERSION_MINOR 4
+#define QS_VERSION_PATCH 0
 /* MAJOR*10000 + MINOR*100 + PATCH, e.g. 10200 for 1.2.0 */
 #define QS_VERSION_NUMBER (QS_VERSION_MAJOR * 10000 + QS_VERSION_MINOR * 100 + QS_VERSION_PATCH)
 
