@@ -29,8 +29,8 @@ class Reader {
 public:
     // A local file (read with pread, zero-copy views from its mapping).
     Reader(const std::string& path, const ReaderOptions& options);
-    // Any source: opening reads it in at most two read_at calls when its metadata, index
-    // and directory take at most kOpenWindow bytes (one call for a file of at most that size).
+    // Any source. One without memory (a callback) is opened in two read_at calls (a third
+    // only when its metadata, index and directory take more than kOpenWindow bytes).
     Reader(std::unique_ptr<ByteSource> source, const ReaderOptions& options);
     static constexpr uint64_t kOpenWindow = 256u << 10;
     ~Reader();
@@ -45,6 +45,10 @@ public:
     // The smallest file size that serves every precision level <= level: the header, the
     // directory, every section that is not level data, and the level sections up to it.
     uint64_t level_prefix_end(size_t level) const;
+    // What opening reads besides the header: [index_begin(), index_end()) holds the
+    // metadata, the tensor index and the directory (every section that is not level data).
+    uint64_t index_begin() const;
+    uint64_t index_end() const;
 
     size_t tensor_count() const { return tensors_.size(); }
     const TensorRecord& tensor(size_t i) const { return tensors_.at(i); }
