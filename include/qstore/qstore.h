@@ -382,10 +382,12 @@ QS_API qs_status qs_level_prefix_bytes_e(const qs_file* file, uint32_t level, ui
 
 /* ---- Metadata (since 1.4) ------------------------------------------------ */
 
-/* The model's metadata, in the input's order: safetensors' "__metadata__" string
- * pairs, or a GGUF file's typed key/value pairs. */
+/* The model's metadata, in the file's order: safetensors' "__metadata__" string
+ * pairs, or a GGUF file's typed key/value pairs. Pointers stay valid until qs_close.
+ * A metadata section that is not valid JSON does not keep the file from opening:
+ * qs_metadata_count is then 0 and the _e functions report QS_ERR_CORRUPT. */
 typedef enum qs_value_type {
-    QS_VALUE_STRING = 0, /* UTF-8, not NUL-terminated inside arrays */
+    QS_VALUE_STRING = 0, /* UTF-8; each string is followed by a NUL (string_bytes excludes it) */
     QS_VALUE_U8 = 1,
     QS_VALUE_I8 = 2,
     QS_VALUE_U16 = 3,
@@ -406,8 +408,9 @@ typedef struct qs_metadata_entry {
     int is_array;
     uint64_t count;               /* elements of an array; 1 for a single value */
     /* A single string: `string` (NUL-terminated) of string_bytes bytes. Numbers and
-     * bools (single or array): `values` holds `count` of them packed in host order.
-     * String arrays: element by element with qs_metadata_string_at_e. */
+     * bools (single or array): `values` holds `count` of them packed in host order
+     * (NULL for strings).
+     * String arrays: element by element with qs_metadata_string_at_e (`string` NULL). */
     const char* string;
     uint64_t string_bytes;
     const void* values;

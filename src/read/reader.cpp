@@ -9,6 +9,7 @@
 #include "base/byte_io.hpp"
 #include "base/checksum.hpp"
 #include "base/error.hpp"
+#include "container/metadata_json.hpp"
 #include "residual/code_residual.hpp"
 #include "base/float_bits.hpp"
 #include "residual/high_residual.hpp"
@@ -196,6 +197,11 @@ Reader::Reader(std::unique_ptr<ByteSource> source, const ReaderOptions& options)
         if (s == meta) metadata_json_.assign(raw.begin(), raw.end());
         else tensors_ = parse_index(raw.data(), raw.size(), path);
     }
+    try {
+        metadata_ = metadata_from_json(metadata_json_, path);
+    } catch (const Error& e) {
+        metadata_error_ = e.what();  // reported when the metadata is asked for
+    }
     for (size_t i = 0; i < tensors_.size(); ++i) {
         const TensorRecord& t = tensors_[i];
         with_lazy_context([&] { return tensor_context(t); }, [&] {
@@ -344,6 +350,11 @@ bool Reader::part_allowed(const TensorRecord& t, size_t level, const PartRef& p)
 }
 
 Reader::~Reader() = default;
+
+const Metadata& Reader::metadata() const {
+    if (!metadata_error_.empty()) fail(Errc::corrupt, metadata_error_);
+    return metadata_;
+}
 
 size_t Reader::find(const std::string& name) const {
     auto it = by_name_.find(name);

@@ -15,6 +15,7 @@
 #include "container/format.hpp"
 #include "io/byte_source.hpp"
 #include "io/mapped_file.hpp"
+#include "base/metadata.hpp"
 #include "base/reusable_bytes.hpp"
 #include "base/thread_pool.hpp"
 
@@ -39,6 +40,9 @@ public:
     const FileHeader& header() const { return header_; }
     const std::vector<SectionEntry>& sections() const { return sections_; }
     const std::string& metadata_json() const { return metadata_json_; }
+    // The model's metadata (container/metadata_json.hpp); Error(corrupt) if the metadata
+    // section is not valid (which does not keep the file from opening).
+    const Metadata& metadata() const;
     uint64_t actual_size() const { return file_.size(); }
     // True when the source is memory (a mapped file, a buffer): zero-copy views work.
     bool has_memory_view() const { return file_.contiguous() != nullptr; }
@@ -140,6 +144,8 @@ private:
     std::vector<SectionEntry> sections_;
     std::map<uint32_t, const SectionEntry*> level_sections_;
     std::string metadata_json_;
+    Metadata metadata_;
+    std::string metadata_error_;  // why metadata_json_ gave no metadata_, if it did not
     std::vector<TensorRecord> tensors_;
     std::map<std::string, size_t> by_name_;
     std::unique_ptr<ThreadPool> pool_;
