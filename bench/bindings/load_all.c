@@ -1,0 +1,66 @@
+/* The C API's whole-model load, the baseline of the bindings' benchmark (run.sh):
+ *   load_all FILE.qs PASSES
+ * After one untimed pass, each pass loads every tensor into a buffer malloc'd for it
+ * (as a program keeping the tensors would, then freed), first the high precision
+ * (qs_load_high_e), then the low one (qs_load_low_e: codes and scales), and prints
+ * "high SECONDS" and "low SECONDS". Every call takes a qs_error, as the bindings do. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <qstore/qstore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int fail(qs_error* err) {
+    fprintf(stderr, "load_all: %s\n", qs_error_message(err));
+    return 1;
+}
+
+/* One pass over every tensor; high != 0: high precision, else low. */
+static int load_pass(qs_file* f, int high, qs_error* err) {
+    size_t n = qs_tensor_count(f);
+    for (size_t i = 0; i < n; ++i) {
+        qs_tensor_info info = {sizeof info};
+        if (qs_tensor_info_get_e(f, i, &info, err) != QS_OK) return fail(err);
+        if (high) {
+            void* out = malloc(info.high_bytes ? info.high_bytes : 1);
+            if (!out || qs_load_high_e(f, i, out, info.high_bytes, err) != QS_OK) return fail(err);
+            free(out);
+        } else {
+            void* codes = malloc(info.low_code_bytes ? info.low_code_bytes : 1);
+            void* scales = info.low_scale_bytes ? malloc(info.low_scale_bytes) : NULL;
+            if (!codes || qs_load_low_e(f, i, codes, info.low_code_bytes, scales, info.low_scale_bytes, err) != QS_OK)
+                return fail(err);
+            free(codes);
+            free(scales);
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s FILE.qs PASSES\n", argv[0]);
+        return 2;
+    }
+    qs_error* err = qs_error_new();
+    qs_file* f;
+    if (!err || qs_open_e(argv[1], NULL, &f, err) != QS_OK) return err ? fail(err) : 1;
+    int passes = atoi(argv[2]);
+    if (load_pass(f, 1, err) || load_pass(f, 0, err)) return 1;
+    for (int p = 0; p < passes; ++p) {
+        for (int high = 1; high >= 0; --high) {
+            double t0 = now();
+            if (load_pass(f, high, err)) return 1;
+            printf("%s %.6f\n", high ? "high" : "low", now() - t0);
+        }
+    }
+    qs_close(f);
+    qs_error_free(err);
+    return 0;
+}
