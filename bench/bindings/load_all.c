@@ -1,13 +1,15 @@
 /* The C API's whole-model load, the baseline of the bindings' benchmark (run.sh):
- *   load_all FILE.qs PASSES
- * After one untimed pass, each pass loads every tensor into a buffer malloc'd for it
- * (as a program keeping the tensors would, then freed), first the high precision
+ *   load_all FILE.qs PASSES new|reuse
+ * After one untimed pass, each pass loads every tensor, first the high precision
  * (qs_load_high_e), then the low one (qs_load_low_e: codes and scales), and prints
- * "high SECONDS" and "low SECONDS". Every call takes a qs_error, as the bindings do. */
+ * "high SECONDS" and "low SECONDS". new: into buffers malloc'd for each tensor (as a
+ * program keeping the tensors would), then freed; reuse: into the same buffers, made
+ * once for the largest tensor. Every call takes a qs_error, as the bindings do. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <qstore/qstore.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double now(void) {
@@ -21,13 +23,39 @@ static int fail(qs_error* err) {
     return 1;
 }
 
+/* Buffers of reuse mode, as large as the largest tensor's parts. */
+static void* g_high;
+static void* g_codes;
+static void* g_scales;
+
+static int make_reused_buffers(qs_file* f, qs_error* err) {
+    uint64_t high = 1, codes = 1, scales = 1;
+    for (size_t i = 0; i < qs_tensor_count(f); ++i) {
+        qs_tensor_info info = {sizeof info};
+        if (qs_tensor_info_get_e(f, i, &info, err) != QS_OK) return fail(err);
+        if (info.high_bytes > high) high = info.high_bytes;
+        if (info.low_code_bytes > codes) codes = info.low_code_bytes;
+        if (info.low_scale_bytes > scales) scales = info.low_scale_bytes;
+    }
+    g_high = malloc(high);
+    g_codes = malloc(codes);
+    g_scales = malloc(scales);
+    return g_high && g_codes && g_scales ? 0 : 1;
+}
+
 /* One pass over every tensor; high != 0: high precision, else low. */
-static int load_pass(qs_file* f, int high, qs_error* err) {
+static int load_pass(qs_file* f, int high, int reuse, qs_error* err) {
     size_t n = qs_tensor_count(f);
     for (size_t i = 0; i < n; ++i) {
         qs_tensor_info info = {sizeof info};
         if (qs_tensor_info_get_e(f, i, &info, err) != QS_OK) return fail(err);
-        if (high) {
+        if (reuse && high) {
+            if (qs_load_high_e(f, i, g_high, info.high_bytes, err) != QS_OK) return fail(err);
+        } else if (reuse) {
+            if (qs_load_low_e(f, i, g_codes, info.low_code_bytes, info.low_scale_bytes ? g_scales : NULL,
+                              info.low_scale_bytes, err) != QS_OK)
+                return fail(err);
+        } else if (high) {
             void* out = malloc(info.high_bytes ? info.high_bytes : 1);
             if (!out || qs_load_high_e(f, i, out, info.high_bytes, err) != QS_OK) return fail(err);
             free(out);
@@ -44,19 +72,20 @@ static int load_pass(qs_file* f, int high, qs_error* err) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s FILE.qs PASSES\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s FILE.qs PASSES new|reuse\n", argv[0]);
         return 2;
     }
     qs_error* err = qs_error_new();
     qs_file* f;
     if (!err || qs_open_e(argv[1], NULL, &f, err) != QS_OK) return err ? fail(err) : 1;
     int passes = atoi(argv[2]);
-    if (load_pass(f, 1, err) || load_pass(f, 0, err)) return 1;
+    int reuse = strcmp(argv[3], "reuse") == 0;
+    if (make_reused_buffers(f, err) || load_pass(f, 1, reuse, err) || load_pass(f, 0, reuse, err)) return 1;
     for (int p = 0; p < passes; ++p) {
         for (int high = 1; high >= 0; --high) {
             double t0 = now();
-            if (load_pass(f, high, err)) return 1;
+            if (load_pass(f, high, reuse, err)) return 1;
             printf("%s %.6f\n", high ? "high" : "low", now() - t0);
         }
     }

@@ -4,9 +4,11 @@
 # Packs the model (default: maxim-deblurring, the largest BF16 model of ../shared/models)
 # with the CLI, builds load_all.c (C API), rust/ (the Rust binding, --release) and go/
 # (the Go binding) against the installed library, then runs the three programs in turn,
-# N rounds of P timed passes each (one pass = every tensor loaded into a new buffer,
-# high precision, then low). Prints the median pass time of each and its ratio to C's,
-# and writes them to OUT/bindings-load.md (default OUT: build-bench/bindings).
+# N rounds of P timed passes each (one pass = every tensor loaded, high precision, then
+# low), in two modes: `new` (every tensor into a new buffer: the bindings' owned loads)
+# and `reuse` (into the same caller buffers: the bindings' *_into loads). Prints the
+# median pass time of each and its ratio to C's, and writes them to
+# OUT/bindings-load.md (default OUT: build-bench/bindings).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 model="$repo/../shared/models/maxim-deblurring.bf16.safetensors"
@@ -43,30 +45,35 @@ CARGO_TARGET_DIR="$out/cargo" cargo build --offline --release --quiet \
 (cd "$repo/bench/bindings/go" && go build -o "$out/load_all_go" .)
 declare -A prog=([c]="$out/load_all_c" [rust]="$out/cargo/release/qstore-load-all" [go]="$out/load_all_go")
 
-for b in c rust go; do : > "$out/times-$b.txt"; done
+for mode in new reuse; do
+  for b in c rust go; do : > "$out/times-$b-$mode.txt"; done
+done
 for ((r = 1; r <= rounds; r++)); do
-  for b in c rust go; do
-    "${prog[$b]}" "$qs" "$passes" >> "$out/times-$b.txt"
+  for mode in new reuse; do
+    for b in c rust go; do
+      "${prog[$b]}" "$qs" "$passes" "$mode" >> "$out/times-$b-$mode.txt"
+    done
   done
 done
 
 python3 - "$out" "$model" "$rounds" "$passes" <<'PY'
 import statistics, sys, os
 out, model, rounds, passes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-med = {}
-for b in ("c", "rust", "go"):
-    t = {"high": [], "low": []}
-    for line in open(os.path.join(out, f"times-{b}.txt")):
-        k, v = line.split()
-        t[k].append(float(v))
-    med[b] = {k: statistics.median(v) for k, v in t.items()}
-lines = [f"Whole-model load of {os.path.basename(model)} (every tensor into a new buffer), "
-         f"median of {rounds} rounds x {passes} passes:", "",
-         "| binding | high (ms) | high / C | low (ms) | low / C |", "|---|---|---|---|---|"]
-for b, name in (("c", "C API"), ("rust", "Rust"), ("go", "Go")):
-    m = med[b]
-    lines.append(f"| {name} | {m['high']*1e3:.1f} | {m['high']/med['c']['high']:.3f} | "
-                 f"{m['low']*1e3:.1f} | {m['low']/med['c']['low']:.3f} |")
+lines = [f"Whole-model load of {os.path.basename(model)}, median of {rounds} rounds x {passes} passes "
+         "(new: every tensor into a new buffer; reuse: into the same caller buffers):", "",
+         "| buffers | binding | high (ms) | high / C | low (ms) | low / C |", "|---|---|---|---|---|---|"]
+for mode in ("new", "reuse"):
+    med = {}
+    for b in ("c", "rust", "go"):
+        t = {"high": [], "low": []}
+        for line in open(os.path.join(out, f"times-{b}-{mode}.txt")):
+            k, v = line.split()
+            t[k].append(float(v))
+        med[b] = {k: statistics.median(v) for k, v in t.items()}
+    for b, name in (("c", "C API"), ("rust", "Rust"), ("go", "Go")):
+        m = med[b]
+        lines.append(f"| {mode} | {name} | {m['high']*1e3:.1f} | {m['high']/med['c']['high']:.3f} | "
+                     f"{m['low']*1e3:.1f} | {m['low']/med['c']['low']:.3f} |")
 text = "\n".join(lines) + "\n"
 open(os.path.join(out, "bindings-load.md"), "w").write(text)
 print(text, end="")

@@ -193,15 +193,32 @@ func bufPtr(b []byte) unsafe.Pointer {
 
 // LoadHigh loads the high precision of tensor index, bit-exact, as its dtype's bytes.
 func (f *File) LoadHigh(index int) ([]byte, error) {
-	t, err := f.Tensor(index)
+	n, err := f.highBytes(index)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, t.HighBytes)
+	out := make([]byte, n)
 	if err := f.LoadHighInto(index, out); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// highBytes is the size of a tensor's high precision (qs_tensor_info without the Go
+// strings and slices of Tensor).
+func (f *File) highBytes(index int) (uint64, error) {
+	if index < 0 {
+		return 0, newError(StatusInvalidArgument, "qstore: tensor index %d", index)
+	}
+	var n uint64
+	err := f.use(func(raw *C.qs_file) error {
+		var c C.qs_tensor_info
+		c.struct_size = C.size_t(unsafe.Sizeof(c))
+		err := call(func(e *C.qs_error) C.qs_status { return C.qs_tensor_info_get_e(raw, C.size_t(index), &c, e) })
+		n = uint64(c.high_bytes)
+		return err
+	})
+	return n, err
 }
 
 // LoadHighInto loads the high precision into out (at least HighBytes long, else

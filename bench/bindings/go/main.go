@@ -1,7 +1,11 @@
-// The Go binding's whole-model load (bench/bindings/run.sh): qstore-load-all FILE.qs
-// PASSES. After one untimed pass, each pass loads every tensor into a new slice
-// (LoadHigh, then LoadLow: typed codes and scales) and prints "high SECONDS" and
-// "low SECONDS", as load_all.c does with the C API.
+// The Go binding's whole-model load (bench/bindings/run.sh):
+//
+//	qstore-load-all FILE.qs PASSES new|reuse
+//
+// After one untimed pass, each pass loads every tensor, high precision then low, and
+// prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
+// new slices (LoadHigh, LoadLow: typed codes and scales); reuse: into the same slices,
+// made once for the largest tensor (LoadHighInto, LoadLevelInto).
 package main
 
 import (
@@ -13,15 +17,38 @@ import (
 	"qstore"
 )
 
-func pass(f *qstore.File, high bool) error {
+type buffers struct{ high, codes, scales []byte }
+
+func makeBuffers(tensors []qstore.TensorInfo) *buffers {
+	var high, codes, scales uint64 = 1, 1, 1
+	for _, t := range tensors {
+		if t.HighBytes > high {
+			high = t.HighBytes
+		}
+		if t.LowCodeBytes > codes {
+			codes = t.LowCodeBytes
+		}
+		if t.LowScaleBytes > scales {
+			scales = t.LowScaleBytes
+		}
+	}
+	return &buffers{make([]byte, high), make([]byte, codes), make([]byte, scales)}
+}
+
+func pass(f *qstore.File, high bool, b *buffers) error {
 	tensors, err := f.Tensors()
 	if err != nil {
 		return err
 	}
 	for _, t := range tensors {
-		if high {
+		switch {
+		case b != nil && high:
+			err = f.LoadHighInto(t.Index, b.high[:t.HighBytes])
+		case b != nil:
+			err = f.LoadLevelInto(t.Index, 0, b.codes[:t.LowCodeBytes], b.scales[:t.LowScaleBytes], nil)
+		case high:
 			_, err = f.LoadHigh(t.Index)
-		} else {
+		default:
 			_, err = f.LoadLow(t.Index)
 		}
 		if err != nil {
@@ -31,22 +58,30 @@ func pass(f *qstore.File, high bool) error {
 	return nil
 }
 
-func run(path string, passes int) error {
+func run(path string, passes int, reuse bool) error {
 	f, err := qstore.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := pass(f, true); err != nil {
+	var b *buffers
+	if reuse {
+		tensors, err := f.Tensors()
+		if err != nil {
+			return err
+		}
+		b = makeBuffers(tensors)
+	}
+	if err := pass(f, true, b); err != nil {
 		return err
 	}
-	if err := pass(f, false); err != nil {
+	if err := pass(f, false, b); err != nil {
 		return err
 	}
 	for p := 0; p < passes; p++ {
 		for _, high := range []bool{true, false} {
 			t0 := time.Now()
-			if err := pass(f, high); err != nil {
+			if err := pass(f, high, b); err != nil {
 				return err
 			}
 			name := "low"
@@ -60,13 +95,13 @@ func run(path string, passes int) error {
 }
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintf(os.Stderr, "usage: %s FILE.qs PASSES\n", os.Args[0])
+	if len(os.Args) != 4 {
+		fmt.Fprintf(os.Stderr, "usage: %s FILE.qs PASSES new|reuse\n", os.Args[0])
 		os.Exit(2)
 	}
 	passes, err := strconv.Atoi(os.Args[2])
 	if err == nil {
-		err = run(os.Args[1], passes)
+		err = run(os.Args[1], passes, os.Args[3] == "reuse")
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "qstore-load-all: %v\n", err)

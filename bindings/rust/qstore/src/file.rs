@@ -114,12 +114,18 @@ impl File {
 
     /// The tensor at `index` (file order).
     pub fn tensor(&self, index: usize) -> Result<TensorInfo> {
+        let info = self.raw_info(index)?;
+        // Safety: the library set name to a NUL-terminated string owned by the handle.
+        Ok(unsafe { TensorInfo::from_raw(index, &info) })
+    }
+
+    fn raw_info(&self, index: usize) -> Result<sys::qs_tensor_info> {
+        // Safety: an all-zero qs_tensor_info is valid (null name, zero numbers).
         let mut info: sys::qs_tensor_info = unsafe { std::mem::zeroed() };
         info.struct_size = std::mem::size_of::<sys::qs_tensor_info>();
         // Safety: live handle, info sized as declared.
         call(|e| unsafe { sys::qs_tensor_info_get_e(self.c(), index, &mut info, e) })?;
-        // Safety: the library set name to a NUL-terminated string owned by the handle.
-        Ok(unsafe { TensorInfo::from_raw(index, &info) })
+        Ok(info)
     }
 
     /// The tensors in file order.
@@ -138,6 +144,7 @@ impl File {
 
     /// Level `level` (0 = lowest .. num_levels - 1 = high) of tensor `index`.
     pub fn level_info(&self, index: usize, level: u32) -> Result<LevelInfo> {
+        // Safety: an all-zero qs_level_info is valid.
         let mut info: sys::qs_level_info = unsafe { std::mem::zeroed() };
         info.struct_size = std::mem::size_of::<sys::qs_level_info>();
         // Safety: live handle, info sized as declared.
@@ -147,7 +154,7 @@ impl File {
 
     /// The high precision of tensor `index`, bit-exact, in its dtype's bytes.
     pub fn load_high(&self, index: usize) -> Result<Vec<u8>> {
-        let info = self.tensor(index)?;
+        let info = self.raw_info(index)?;
         let mut out = crate::level::Filling::<u8>::new(info.high_bytes, "high")?;
         let (p, n) = (out.ptr(), out.byte_len());
         // Safety: p has room for n bytes.
