@@ -59,21 +59,25 @@ done
 python3 - "$out" "$model" "$rounds" "$passes" <<'PY'
 import statistics, sys, os
 out, model, rounds, passes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-lines = [f"Whole-model load of {os.path.basename(model)}, median of {rounds} rounds x {passes} passes "
-         "(new: every tensor into a new buffer; reuse: into the same caller buffers):", "",
+lines = [f"Whole-model load of {os.path.basename(model)}, {rounds} rounds x {passes} passes, the three "
+         "programs in turn (new: every tensor into a new buffer; reuse: into the same caller buffers). "
+         "Times are medians; ratios are medians of each pass's time over the C pass of the same round "
+         "and pass:", "",
          "| buffers | binding | high (ms) | high / C | low (ms) | low / C |", "|---|---|---|---|---|---|"]
 for mode in ("new", "reuse"):
-    med = {}
+    times = {}
     for b in ("c", "rust", "go"):
         t = {"high": [], "low": []}
         for line in open(os.path.join(out, f"times-{b}-{mode}.txt")):
             k, v = line.split()
             t[k].append(float(v))
-        med[b] = {k: statistics.median(v) for k, v in t.items()}
+        times[b] = t
     for b, name in (("c", "C API"), ("rust", "Rust"), ("go", "Go")):
-        m = med[b]
-        lines.append(f"| {mode} | {name} | {m['high']*1e3:.1f} | {m['high']/med['c']['high']:.3f} | "
-                     f"{m['low']*1e3:.1f} | {m['low']/med['c']['low']:.3f} |")
+        row = [mode, name]
+        for k in ("high", "low"):
+            ratios = [x / c for x, c in zip(times[b][k], times["c"][k])]
+            row += [f"{statistics.median(times[b][k]) * 1e3:.1f}", f"{statistics.median(ratios):.3f}"]
+        lines.append("| " + " | ".join(row) + " |")
 text = "\n".join(lines) + "\n"
 open(os.path.join(out, "bindings-load.md"), "w").write(text)
 print(text, end="")

@@ -16,7 +16,11 @@ package qstore
 // #include <qstore/qstore.h>
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
 
 // Status is the C qs_status of a failed call.
 type Status int
@@ -58,15 +62,28 @@ func newError(s Status, format string, args ...any) error {
 	return &Error{Status: s, Message: fmt.Sprintf(format, args...)}
 }
 
-// call runs f with a qs_error of its own and turns the status into an error.
+// errorObject is a C qs_error; a pool hands each call one of its own (a qs_error may be
+// reused by any number of calls, but by one at a time).
+type errorObject struct{ raw *C.qs_error }
+
+var errorObjects = sync.Pool{New: func() any {
+	o := &errorObject{raw: C.qs_error_new()}
+	if o.raw != nil {
+		runtime.SetFinalizer(o, func(o *errorObject) { C.qs_error_free(o.raw) })
+	}
+	return o
+}}
+
+// call runs f with a qs_error that no other call uses meanwhile and turns the status
+// into an error, with the message of this call.
 func call(f func(e *C.qs_error) C.qs_status) error {
-	e := C.qs_error_new()
-	if e == nil {
+	o := errorObjects.Get().(*errorObject)
+	if o.raw == nil {
 		return &Error{Status: StatusOutOfMemory, Message: "out of memory"}
 	}
-	defer C.qs_error_free(e)
-	if s := f(e); s != C.QS_OK {
-		return &Error{Status: Status(s), Message: C.GoString(C.qs_error_message(e))}
+	defer errorObjects.Put(o)
+	if s := f(o.raw); s != C.QS_OK {
+		return &Error{Status: Status(s), Message: C.GoString(C.qs_error_message(o.raw))}
 	}
 	return nil
 }
