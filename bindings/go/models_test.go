@@ -160,3 +160,41 @@ func TestMetadataLookup(t *testing.T) {
 		t.Fatalf("missing key: %v %v", ok, err)
 	}
 }
+
+func TestBatchedLoadsEqualSingleLoads(t *testing.T) {
+	dir := testDir(t)
+	for _, qs := range []string{"model.qs", "real.qs", "real-raw.qs"} {
+		f, err := Open(filepath.Join(dir, qs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []int
+		for i := f.Len() - 1; i >= 0; i-- {
+			all = append(all, i)
+		}
+		highs, err := f.LoadHighMany(all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lows, err := f.LoadLowMany(all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, i := range all {
+			high, _ := f.LoadHigh(i)
+			low, _ := f.LoadLow(i)
+			if !bytes.Equal(highs[k], high) || !reflect.DeepEqual(levelBytes(lows[k]), levelBytes(low)) ||
+				lows[k].Kind != low.Kind {
+				t.Fatalf("%s: tensor %d: batched load differs", qs, i)
+			}
+		}
+		if _, err := f.LoadHighMany([]int{0, f.Len()}); status(err) != StatusInvalidArgument {
+			t.Fatalf("%s: %v", qs, err)
+		}
+		f.Close()
+	}
+}
+
+func levelBytes(l *Level) [3][]byte {
+	return [3][]byte{l.CodeBytes(), l.ScaleBytes(), l.ZeroPoints}
+}

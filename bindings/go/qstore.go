@@ -74,6 +74,10 @@ var errorObjects = sync.Pool{New: func() any {
 	return o
 }}
 
+// noMemory is returned by the package's own C helpers (many.go) when they cannot
+// allocate; no qs_error was written then.
+const noMemory = 1000
+
 // call runs f with a qs_error that no other call uses meanwhile and turns the status
 // into an error, with the message of this call.
 func call(f func(e *C.qs_error) C.qs_status) error {
@@ -82,7 +86,11 @@ func call(f func(e *C.qs_error) C.qs_status) error {
 		return &Error{Status: StatusOutOfMemory, Message: "out of memory"}
 	}
 	defer errorObjects.Put(o)
-	if s := f(o.raw); s != C.QS_OK {
+	s := f(o.raw)
+	if s == noMemory {
+		return &Error{Status: StatusOutOfMemory, Message: "out of memory"}
+	}
+	if s != C.QS_OK {
 		return &Error{Status: Status(s), Message: C.GoString(C.qs_error_message(o.raw))}
 	}
 	return nil

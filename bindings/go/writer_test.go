@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -106,6 +107,10 @@ func TestEverySchemeComesBackTyped(t *testing.T) {
 			t.Fatalf("%s: high or scheme (%v)", c.spec, err)
 		}
 		l, err := f.LoadLow(0)
+		many, err2 := f.LoadLowMany([]int{0, 0})
+		if err2 != nil || !reflect.DeepEqual(levelBytes(many[1]), levelBytes(l)) || !c.ok(many[1]) {
+			t.Fatalf("%s: batched low differs (%v)", c.spec, err2)
+		}
 		if err != nil || !c.ok(l) || uint64(len(l.CodeBytes())) != ti.LowCodeBytes ||
 			uint64(len(l.ScaleBytes())) != ti.LowScaleBytes {
 			t.Fatalf("%s: low not typed as expected (%v): %+v", c.spec, err, l.Info)

@@ -190,6 +190,63 @@ impl File {
         unsafe { Ok(Level { info, codes: codes.filled(), scales: scales.filled(), zero_points: zps.filled() }) }
     }
 
+    /// The high precision of several tensors in one call, decoded in parallel on the
+    /// handle's threads (also across tensors: faster than one load_high per tensor for
+    /// models of many small tensors). On failure no vector is returned.
+    pub fn load_high_many(&self, indices: &[usize]) -> Result<Vec<Vec<u8>>> {
+        let mut outs = Vec::with_capacity(indices.len());
+        for &i in indices {
+            outs.push(crate::level::Filling::<u8>::new(self.raw_info(i)?.high_bytes, "high")?);
+        }
+        let ptrs: Vec<*mut c_void> = outs.iter_mut().map(|o| o.ptr()).collect();
+        let sizes: Vec<usize> = outs.iter().map(|o| o.byte_len()).collect();
+        // Safety: ptrs[k] has room for sizes[k] bytes; the arrays hold indices.len() entries.
+        call(|e| unsafe {
+            sys::qs_load_high_many_e(self.c(), indices.len(), indices.as_ptr(), ptrs.as_ptr(), sizes.as_ptr(), e)
+        })?;
+        // Safety: the call succeeded, so every buffer is filled.
+        Ok(outs.into_iter().map(|o| unsafe { o.filled() }).collect())
+    }
+
+    /// The lowest precision (level 0) of several tensors in one call, typed as by
+    /// load_low. Zero points (int4-asym-group, uint8-asym-tensor), which the batched C
+    /// call does not return, are loaded tensor by tensor.
+    pub fn load_low_many(&self, indices: &[usize]) -> Result<Vec<Level>> {
+        let mut bufs = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let info = self.level_info(i, 0)?;
+            bufs.push((info, CodeBuf::for_level(&info)?, ScaleBuf::for_level(&info)?));
+        }
+        let (mut cps, mut cns, mut sps, mut sns) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (_, codes, scales) in bufs.iter_mut() {
+            let ((cp, cn), (sp, sn)) = (codes.ptr_len(), scales.ptr_len());
+            cps.push(cp);
+            cns.push(cn);
+            sps.push(sp);
+            sns.push(sn);
+        }
+        // Safety: each pointer has room for the byte count at the same position.
+        call(|e| unsafe {
+            sys::qs_load_low_many_e(
+                self.c(), indices.len(), indices.as_ptr(), cps.as_ptr(), cns.as_ptr(), sps.as_ptr(), sns.as_ptr(), e,
+            )
+        })?;
+        let mut out = Vec::with_capacity(indices.len());
+        for (k, (info, codes, scales)) in bufs.into_iter().enumerate() {
+            let mut zero_points = vec![0u8; info.zero_point_bytes as usize];
+            if !zero_points.is_empty() {
+                let (cp, cn) = (cps[k], cns[k]);
+                let (sp, sn) = (sps[k], sns[k]);
+                let (zp, zn) = (zero_points.as_mut_ptr() as *mut c_void, zero_points.len());
+                // Safety: the buffers above, still alive, and the zero points' vector.
+                call(|e| unsafe { sys::qs_load_level_e(self.c(), indices[k], 0, cp, cn, sp, sn, zp, zn, e) })?;
+            }
+            // Safety: the batched call (and the zero points' call) filled the buffers.
+            out.push(unsafe { Level { info, codes: codes.filled(), scales: scales.filled(), zero_points } });
+        }
+        Ok(out)
+    }
+
     /// A level into caller slices (sizes from `level_info`; `scales` and `zero_points`
     /// may be empty when the level has none).
     pub fn load_level_into(

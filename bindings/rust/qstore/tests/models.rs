@@ -127,3 +127,21 @@ fn a_different_original_is_told_apart() {
         assert!(r.is_err(), "the check accepted a model with other values");
     }
 }
+
+#[test]
+fn batched_loads_equal_single_loads() {
+    if let Some(dir) = test_dir() {
+        for qs in ["model.qs", "real.qs", "real-raw.qs"] {
+            let f = File::open(dir.join(qs)).unwrap();
+            let all: Vec<usize> = (0..f.len()).rev().collect();
+            let highs = f.load_high_many(&all).unwrap();
+            let lows = f.load_low_many(&all).unwrap();
+            for (k, &i) in all.iter().enumerate() {
+                assert!(highs[k] == f.load_high(i).unwrap(), "{}: tensor {} high", qs, i);
+                assert!(lows[k] == f.load_low(i).unwrap(), "{}: tensor {} low", qs, i);
+            }
+            let e = f.load_high_many(&[0, f.len()]).err().unwrap();
+            assert_eq!(e.status(), qstore::Status::InvalidArgument, "{}", e);
+        }
+    }
+}

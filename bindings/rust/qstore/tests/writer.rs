@@ -88,6 +88,7 @@ fn every_scheme_comes_back_typed() {
         assert_eq!(t.low_scheme, *scheme, "{}", spec);
         assert!(f.load_high(0).unwrap() == data, "{}: high", spec);
         let l = f.load_low(0).unwrap();
+        assert!(f.load_low_many(&[0, 0]).unwrap() == vec![l.clone(), l.clone()], "{}: batched low", spec);
         assert_eq!(l.codes.as_bytes().len() as u64, t.low_code_bytes, "{}", spec);
         assert_eq!(l.scales.as_bytes().len() as u64, t.low_scale_bytes, "{}", spec);
         assert_eq!(l.zero_points.len() as u64, t.low_zero_point_bytes, "{}", spec);
