@@ -5,8 +5,9 @@
 # with the CLI, builds load_all.c (C API), rust/ (the Rust binding, --release) and go/
 # (the Go binding) against the installed library, then runs the three programs in turn,
 # N rounds of P timed passes each (one pass = every tensor loaded, high precision, then
-# low), in two modes: `new` (every tensor into a new buffer: the bindings' owned loads)
-# and `reuse` (into the same caller buffers: the bindings' *_into loads). Prints the
+# low), in three modes: `new` (every tensor into a new buffer: the bindings' owned
+# loads), `reuse` (into the same caller buffers: the *_into loads) and `many` (every
+# tensor into a new buffer, all in one batched call: load_high_many / LoadHighMany). Prints the
 # median pass time of each and its ratio to C's, and writes them to
 # OUT/bindings-load.md (default OUT: build-bench/bindings).
 set -euo pipefail
@@ -45,11 +46,11 @@ CARGO_TARGET_DIR="$out/cargo" cargo build --offline --release --quiet \
 (cd "$repo/bench/bindings/go" && go build -o "$out/load_all_go" .)
 declare -A prog=([c]="$out/load_all_c" [rust]="$out/cargo/release/qstore-load-all" [go]="$out/load_all_go")
 
-for mode in new reuse; do
+for mode in new reuse many; do
   for b in c rust go; do : > "$out/times-$b-$mode.txt"; done
 done
 for ((r = 1; r <= rounds; r++)); do
-  for mode in new reuse; do
+  for mode in new reuse many; do
     for b in c rust go; do
       "${prog[$b]}" "$qs" "$passes" "$mode" >> "$out/times-$b-$mode.txt"
     done
@@ -60,11 +61,12 @@ python3 - "$out" "$model" "$rounds" "$passes" <<'PY'
 import statistics, sys, os
 out, model, rounds, passes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 lines = [f"Whole-model load of {os.path.basename(model)}, {rounds} rounds x {passes} passes, the three "
-         "programs in turn (new: every tensor into a new buffer; reuse: into the same caller buffers). "
+         "programs in turn (new: every tensor into a new buffer; reuse: into the same caller buffers; "
+         "many: new buffers, one batched call). "
          "Times are medians; ratios are medians of each pass's time over the C pass of the same round "
          "and pass:", "",
          "| buffers | binding | high (ms) | high / C | low (ms) | low / C |", "|---|---|---|---|---|---|"]
-for mode in ("new", "reuse"):
+for mode in ("new", "reuse", "many"):
     times = {}
     for b in ("c", "rust", "go"):
         t = {"high": [], "low": []}

@@ -1,11 +1,12 @@
 // The Go binding's whole-model load (bench/bindings/run.sh):
 //
-//	qstore-load-all FILE.qs PASSES new|reuse
+//	qstore-load-all FILE.qs PASSES new|reuse|many
 //
 // After one untimed pass, each pass loads every tensor, high precision then low, and
 // prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
 // new slices (LoadHigh, LoadLow: typed codes and scales); reuse: into the same slices,
-// made once for the largest tensor (LoadHighInto, LoadLevelInto).
+// made once for the largest tensor (LoadHighInto, LoadLevelInto); many: all tensors
+// in one call (LoadHighMany, LoadLowMany).
 package main
 
 import (
@@ -58,30 +59,50 @@ func pass(f *qstore.File, high bool, b *buffers) error {
 	return nil
 }
 
-func run(path string, passes int, reuse bool) error {
+func many(f *qstore.File, high bool) error {
+	all := make([]int, f.Len())
+	for i := range all {
+		all[i] = i
+	}
+	var err error
+	if high {
+		_, err = f.LoadHighMany(all)
+	} else {
+		_, err = f.LoadLowMany(all)
+	}
+	return err
+}
+
+func run(path string, passes int, mode string) error {
 	f, err := qstore.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	var b *buffers
-	if reuse {
+	if mode == "reuse" {
 		tensors, err := f.Tensors()
 		if err != nil {
 			return err
 		}
 		b = makeBuffers(tensors)
 	}
-	if err := pass(f, true, b); err != nil {
+	onePass := func(high bool) error {
+		if mode == "many" {
+			return many(f, high)
+		}
+		return pass(f, high, b)
+	}
+	if err := onePass(true); err != nil {
 		return err
 	}
-	if err := pass(f, false, b); err != nil {
+	if err := onePass(false); err != nil {
 		return err
 	}
 	for p := 0; p < passes; p++ {
 		for _, high := range []bool{true, false} {
 			t0 := time.Now()
-			if err := pass(f, high, b); err != nil {
+			if err := onePass(high); err != nil {
 				return err
 			}
 			name := "low"
@@ -96,12 +117,12 @@ func run(path string, passes int, reuse bool) error {
 
 func main() {
 	if len(os.Args) != 4 {
-		fmt.Fprintf(os.Stderr, "usage: %s FILE.qs PASSES new|reuse\n", os.Args[0])
+		fmt.Fprintf(os.Stderr, "usage: %s FILE.qs PASSES new|reuse|many\n", os.Args[0])
 		os.Exit(2)
 	}
 	passes, err := strconv.Atoi(os.Args[2])
 	if err == nil {
-		err = run(os.Args[1], passes, os.Args[3] == "reuse")
+		err = run(os.Args[1], passes, os.Args[3])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "qstore-load-all: %v\n", err)

@@ -1,9 +1,10 @@
 // The Rust binding's whole-model load (bench/bindings/run.sh):
-//   qstore-load-all FILE.qs PASSES new|reuse
+//   qstore-load-all FILE.qs PASSES new|reuse|many
 // After one untimed pass, each pass loads every tensor, high precision then low, and
 // prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
 // owned vectors (File::load_high, File::load_low: typed codes and scales); reuse: into
-// the same slices, made once for the largest tensor (load_high_into, load_level_into).
+// the same slices, made once for the largest tensor (load_high_into, load_level_into);
+// many: all tensors in one call (load_high_many, load_low_many).
 use std::time::Instant;
 
 struct Buffers {
@@ -48,15 +49,26 @@ fn pass(f: &qstore::File, high: bool, reuse: Option<&mut Buffers>) -> qstore::Re
     Ok(())
 }
 
-fn run(path: &str, passes: usize, reuse: bool) -> qstore::Result<()> {
+fn many(f: &qstore::File, high: bool) -> qstore::Result<()> {
+    let all: Vec<usize> = (0..f.len()).collect();
+    if high {
+        let _high: Vec<Vec<u8>> = f.load_high_many(&all)?;
+    } else {
+        let _low: Vec<qstore::Level> = f.load_low_many(&all)?;
+    }
+    Ok(())
+}
+
+fn run(path: &str, passes: usize, mode: &str) -> qstore::Result<()> {
     let f = qstore::File::open(path)?;
-    let mut b = if reuse { Some(buffers(&f)?) } else { None };
-    pass(&f, true, b.as_mut())?;
-    pass(&f, false, b.as_mut())?;
+    let mut b = if mode == "reuse" { Some(buffers(&f)?) } else { None };
+    let mut one_pass = |high: bool| if mode == "many" { many(&f, high) } else { pass(&f, high, b.as_mut()) };
+    one_pass(true)?;
+    one_pass(false)?;
     for _ in 0..passes {
         for high in [true, false] {
             let t0 = Instant::now();
-            pass(&f, high, b.as_mut())?;
+            one_pass(high)?;
             println!("{} {:.6}", if high { "high" } else { "low" }, t0.elapsed().as_secs_f64());
         }
     }
@@ -66,11 +78,11 @@ fn run(path: &str, passes: usize, reuse: bool) -> qstore::Result<()> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 {
-        eprintln!("usage: {} FILE.qs PASSES new|reuse", args[0]);
+        eprintln!("usage: {} FILE.qs PASSES new|reuse|many", args[0]);
         std::process::exit(2);
     }
     let passes: usize = args[2].parse().expect("PASSES");
-    if let Err(e) = run(&args[1], passes, args[3] == "reuse") {
+    if let Err(e) = run(&args[1], passes, &args[3]) {
         eprintln!("qstore-load-all: {}", e);
         std::process::exit(1);
     }
