@@ -295,6 +295,21 @@ extern "C" {
         err: *mut qs_error,
     ) -> qs_status;
 
+    // Since 1.4: row ranges.
+    pub fn qs_load_high_rows_e(
+        file: *mut qs_file, index: usize, first_row: u64, row_count: u64, out: *mut c_void, out_size: usize,
+        err: *mut qs_error,
+    ) -> qs_status;
+    pub fn qs_rows_level_info_get_e(
+        file: *const qs_file, index: usize, level: u32, first_row: u64, row_count: u64, info: *mut qs_level_info,
+        err: *mut qs_error,
+    ) -> qs_status;
+    pub fn qs_load_level_rows_e(
+        file: *mut qs_file, index: usize, level: u32, first_row: u64, row_count: u64, codes: *mut c_void,
+        codes_size: usize, scales: *mut c_void, scales_size: usize, zero_points: *mut c_void,
+        zero_points_size: usize, err: *mut qs_error,
+    ) -> qs_status;
+
     // Since 1.4: the writer.
     pub fn qs_writer_options_default() -> qs_writer_options;
     pub fn qs_writer_create_e(

@@ -260,6 +260,46 @@ impl File {
         call(|e| unsafe { sys::qs_load_level_e(self.c(), index, level, cp, cn, sp, sn, zp, zn, e) })
     }
 
+    /// Level `level` of rows [first_row, first_row + row_count) (dimension 0): sizes,
+    /// and for schemes whose scales span several rows, the scales of the touched tiles.
+    pub fn rows_level_info(&self, index: usize, level: u32, first_row: u64, row_count: u64) -> Result<LevelInfo> {
+        // Safety: an all-zero qs_level_info is valid.
+        let mut info: sys::qs_level_info = unsafe { std::mem::zeroed() };
+        info.struct_size = std::mem::size_of::<sys::qs_level_info>();
+        // Safety: live handle, info sized as declared.
+        call(|e| unsafe { sys::qs_rows_level_info_get_e(self.c(), index, level, first_row, row_count, &mut info, e) })?;
+        Ok(LevelInfo::from_raw(level, &info))
+    }
+
+    /// Rows [first_row, first_row + row_count) of the high precision, bit-exact (only
+    /// the coding blocks that hold them are decoded: safetensors' get_slice).
+    pub fn load_high_rows(&self, index: usize, first_row: u64, row_count: u64) -> Result<Vec<u8>> {
+        let top = self.tensor(index)?.num_levels.saturating_sub(1);
+        let info = self.rows_level_info(index, top, first_row, row_count)?;
+        let mut out = crate::level::Filling::<u8>::new(info.code_bytes, "high")?;
+        let (p, n) = (out.ptr(), out.byte_len());
+        // Safety: p has room for n bytes.
+        call(|e| unsafe { sys::qs_load_high_rows_e(self.c(), index, first_row, row_count, p, n, e) })?;
+        // Safety: the call succeeded, so it wrote all n bytes.
+        Ok(unsafe { out.filled() })
+    }
+
+    /// Rows of any level, typed as by load_level.
+    pub fn load_level_rows(&self, index: usize, level: u32, first_row: u64, row_count: u64) -> Result<Level> {
+        let info = self.rows_level_info(index, level, first_row, row_count)?;
+        let mut codes = CodeBuf::for_level(&info)?;
+        let mut scales = ScaleBuf::for_level(&info)?;
+        let mut zps = crate::level::Filling::<u8>::new(info.zero_point_bytes, "zero points")?;
+        let ((cp, cn), (sp, sn)) = (codes.ptr_len(), scales.ptr_len());
+        let (zp, zn) = (zps.ptr(), zps.byte_len());
+        // Safety: each pointer has room for the byte count given with it.
+        call(|e| unsafe {
+            sys::qs_load_level_rows_e(self.c(), index, level, first_row, row_count, cp, cn, sp, sn, zp, zn, e)
+        })?;
+        // Safety: the call succeeded, so every buffer is filled.
+        unsafe { Ok(Level { info, codes: codes.filled(), scales: scales.filled(), zero_points: zps.filled() }) }
+    }
+
     /// Zero-copy view of the low codes and scales (files packed with low codes raw, and
     /// passthrough tensors); status NotAvailable when the codes are entropy-coded.
     pub fn view_low(&self, index: usize) -> Result<(&[u8], &[u8])> {

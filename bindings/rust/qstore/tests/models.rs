@@ -145,3 +145,35 @@ fn batched_loads_equal_single_loads() {
         }
     }
 }
+
+#[test]
+fn row_ranges_are_slices_of_the_whole() {
+    if let Some(dir) = test_dir() {
+        for qs in ["model.qs", "real.qs"] {
+            let f = File::open(dir.join(qs)).unwrap();
+            for t in f.tensors() {
+                let t = t.unwrap();
+                if t.shape.is_empty() || t.shape[0] < 2 {
+                    continue;
+                }
+                let rows = t.shape[0];
+                let high = f.load_high(t.index).unwrap();
+                let row_bytes = (t.high_bytes / rows) as usize;
+                let (first, count) = (rows / 3, rows - rows / 3 - 1);
+                let part = f.load_high_rows(t.index, first, count).unwrap();
+                let want = &high[first as usize * row_bytes..(first + count) as usize * row_bytes];
+                assert!(part == want, "{}: {}: high rows", qs, t.name);
+                if t.low_scheme == Scheme::Int8Row {
+                    let low = f.load_low(t.index).unwrap();
+                    let l = f.load_level_rows(t.index, 0, first, count).unwrap();
+                    let cols = (t.num_elements / rows) as usize;
+                    let codes = &low.codes.as_bytes()[first as usize * cols..(first + count) as usize * cols];
+                    let scales = &low.scales.as_bytes()[first as usize * 4..(first + count) as usize * 4];
+                    assert!(l.codes.as_bytes() == codes && l.scales.as_bytes() == scales, "{}: {}: low rows", qs, t.name);
+                }
+                let e = f.load_high_rows(t.index, rows, 1).err().unwrap();
+                assert_eq!(e.status(), qstore::Status::InvalidArgument, "{}", e);
+            }
+        }
+    }
+}
