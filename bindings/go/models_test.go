@@ -198,3 +198,40 @@ func TestBatchedLoadsEqualSingleLoads(t *testing.T) {
 func levelBytes(l *Level) [3][]byte {
 	return [3][]byte{l.CodeBytes(), l.ScaleBytes(), l.ZeroPoints}
 }
+
+func TestRowRangesAreSlicesOfTheWhole(t *testing.T) {
+	dir := testDir(t)
+	for _, qs := range []string{"model.qs", "real.qs"} {
+		f, err := Open(filepath.Join(dir, qs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors, _ := f.Tensors()
+		for _, ti := range tensors {
+			if len(ti.Shape) == 0 || ti.Shape[0] < 2 {
+				continue
+			}
+			rows := ti.Shape[0]
+			first, count := rows/3, rows-rows/3-1
+			high, _ := f.LoadHigh(ti.Index)
+			rb := ti.HighBytes / rows
+			part, err := f.LoadHighRows(ti.Index, first, count)
+			if err != nil || !bytes.Equal(part, high[first*rb:(first+count)*rb]) {
+				t.Fatalf("%s: %s: high rows (%v)", qs, ti.Name, err)
+			}
+			if ti.LowScheme == Int8Row {
+				low, _ := f.LoadLow(ti.Index)
+				l, err := f.LoadLevelRows(ti.Index, 0, first, count)
+				cols := ti.NumElements / rows
+				if err != nil || !bytes.Equal(l.CodeBytes(), low.CodeBytes()[first*cols:(first+count)*cols]) ||
+					!bytes.Equal(l.ScaleBytes(), low.ScaleBytes()[first*4:(first+count)*4]) {
+					t.Fatalf("%s: %s: low rows (%v)", qs, ti.Name, err)
+				}
+			}
+			if _, err := f.LoadHighRows(ti.Index, rows, 1); status(err) != StatusInvalidArgument {
+				t.Fatalf("%s: %s: rows past the end: %v", qs, ti.Name, err)
+			}
+		}
+		f.Close()
+	}
+}
