@@ -25,7 +25,8 @@ install_runtime() {
 }
 install_runtime
 packages=(build-essential cmake pkg-config libzstd-dev liblz4-dev libxxhash-dev nlohmann-json3-dev
-          libcli11-dev catch2 libbenchmark-dev python3 binutils)
+          libcli11-dev catch2 libbenchmark-dev python3 binutils
+          cargo rustc golang-go)  # the Rust and Go bindings' tests (tests/bindings)
 if [ "${1:-}" = ci ]; then
   packages+=(clang-14 libclang-rt-14-dev abigail-tools)
 fi

@@ -1,0 +1,7 @@
+module qstore-load-all
+
+go 1.19
+
+require qstore v0.0.0
+
+replace qstore => ../../../bindings/go

@@ -1,0 +1,131 @@
+// The Go binding's whole-model load (bench/bindings/run.sh):
+//
+//	qstore-load-all FILE.qs PASSES new|reuse|many
+//
+// After one untimed pass, each pass loads every tensor, high precision then low, and
+// prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
+// new slices (LoadHigh, LoadLow: typed codes and scales); reuse: into the same slices,
+// made once for the largest tensor (LoadHighInto, LoadLevelInto); many: all tensors
+// in one call (LoadHighMany, LoadLowMany).
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"qstore"
+)
+
+type buffers struct{ high, codes, scales []byte }
+
+func makeBuffers(tensors []qstore.TensorInfo) *buffers {
+	var high, codes, scales uint64 = 1, 1, 1
+	for _, t := range tensors {
+		if t.HighBytes > high {
+			high = t.HighBytes
+		}
+		if t.LowCodeBytes > codes {
+			codes = t.LowCodeBytes
+		}
+		if t.LowScaleBytes > scales {
+			scales = t.LowScaleBytes
+		}
+	}
+	return &buffers{make([]byte, high), make([]byte, codes), make([]byte, scales)}
+}
+
+func pass(f *qstore.File, high bool, b *buffers) error {
+	tensors, err := f.Tensors()
+	if err != nil {
+		return err
+	}
+	for _, t := range tensors {
+		switch {
+		case b != nil && high:
+			err = f.LoadHighInto(t.Index, b.high[:t.HighBytes])
+		case b != nil:
+			err = f.LoadLevelInto(t.Index, 0, b.codes[:t.LowCodeBytes], b.scales[:t.LowScaleBytes], nil)
+		case high:
+			_, err = f.LoadHigh(t.Index)
+		default:
+			_, err = f.LoadLow(t.Index)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func many(f *qstore.File, high bool) error {
+	all := make([]int, f.Len())
+	for i := range all {
+		all[i] = i
+	}
+	var err error
+	if high {
+		_, err = f.LoadHighMany(all)
+	} else {
+		_, err = f.LoadLowMany(all)
+	}
+	return err
+}
+
+func run(path string, passes int, mode string) error {
+	f, err := qstore.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var b *buffers
+	if mode == "reuse" {
+		tensors, err := f.Tensors()
+		if err != nil {
+			return err
+		}
+		b = makeBuffers(tensors)
+	}
+	onePass := func(high bool) error {
+		if mode == "many" {
+			return many(f, high)
+		}
+		return pass(f, high, b)
+	}
+	if err := onePass(true); err != nil {
+		return err
+	}
+	if err := onePass(false); err != nil {
+		return err
+	}
+	for p := 0; p < passes; p++ {
+		for _, high := range []bool{true, false} {
+			t0 := time.Now()
+			if err := onePass(high); err != nil {
+				return err
+			}
+			name := "low"
+			if high {
+				name = "high"
+			}
+			fmt.Printf("%s %.6f\n", name, time.Since(t0).Seconds())
+		}
+	}
+	return nil
+}
+
+func main() {
+	if len(os.Args) != 4 {
+		fmt.Fprintf(os.Stderr, "usage: %s FILE.qs PASSES new|reuse|many\n", os.Args[0])
+		os.Exit(2)
+	}
+	passes, err := strconv.Atoi(os.Args[2])
+	if err == nil {
+		err = run(os.Args[1], passes, os.Args[3])
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "qstore-load-all: %v\n", err)
+		os.Exit(1)
+	}
+}

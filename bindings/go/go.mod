@@ -1,0 +1,3 @@
+module qstore
+
+go 1.19

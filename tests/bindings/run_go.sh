@@ -1,0 +1,13 @@
+#!/bin/sh
+# The Go bindings (bindings/go, cgo with `#cgo pkg-config: qstore`) against an installed
+# libqstore: `go test` (every tensor of a generated and a real model in both precisions,
+# errors, the 16-goroutine error test, the writer). Arguments: see common.sh.
+set -eu
+binding=go
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
+command -v go >/dev/null 2>&1 || missing "go not found (Debian: apt-get install golang-go)"
+go version
+[ -n "${HOME:-}" ] || { HOME="$work"; export HOME; }
+cd "$root/bindings/go"
+go vet ./...
+go test -count=1 ./...
