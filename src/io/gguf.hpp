@@ -84,7 +84,7 @@ public:
     // Every tensor info, in file order.
     const std::vector<GgufTensorInfo>& infos() const { return infos_; }
     // The available tensors in the safetensors form, by ascending data offset.
-    const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
+    const std::vector<SafetensorsTensor>& tensors() const override { return tensors_; }
     const SafetensorsTensor* find(const std::string& name) const override;
     void read(const SafetensorsTensor& t, uint8_t* dst) const override;
     std::vector<std::string> tensor_names() const override;  // infos(), available or not

@@ -36,7 +36,7 @@ public:
     explicit SafetensorsReader(const std::string& path);
 
     // Tensors in a stable order: shard by shard, each by ascending data offset.
-    const std::vector<SafetensorsTensor>& tensors() const { return tensors_; }
+    const std::vector<SafetensorsTensor>& tensors() const override { return tensors_; }
     const SafetensorsTensor* find(const std::string& name) const override;
     std::vector<std::string> tensor_names() const override;
     // Copies a tensor's bytes (t.size) to dst with pread, without touching the mapping:
@@ -49,6 +49,7 @@ public:
     const uint8_t* read(const SafetensorsTensor& t, ReadAhead& ahead, uint8_t* memory, size_t max_window) const;
     // "__metadata__" string map of the (first) file; empty if absent.
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
+    const std::map<std::string, std::string>& string_metadata() const override { return metadata_; }
     uint64_t header_bytes() const { return header_bytes_; }  // sum over shards, incl. 8-byte prefix
     uint64_t file_bytes() const { return file_bytes_; }
 

@@ -1,44 +1,18 @@
 #include "pack/packer.hpp"
 
-#include <map>
-#include <memory>
-#include <nlohmann/json.hpp>
-
 #include "base/error.hpp"
-#include "base/thread_pool.hpp"
-#include "base/version.hpp"
-#include "container/format.hpp"
 #include "io/atomic_file.hpp"
-#include "pack/container_writer.hpp"
 #include "pack/given_low.hpp"
-#include "pack/ordered_commit.hpp"
 #include "pack/tensor_encoder.hpp"
-#include "schemes/registry.hpp"
+#include "pack/writer.hpp"
 
 namespace qstore {
 
 namespace {
 
-// The schemes of options.low, lowest first; refused before any work if unknown or if a
-// given low file is asked to make a chain.
-std::vector<const LowScheme*> resolve_schemes(const PackOptions& options, const TensorSource* given_low,
-                                              const std::string& out_path) {
-    if (options.low.empty() || options.low.size() > kMaxLowLevels)
-        fail(Errc::invalid_argument, out_path + ": give one to eight low-precision schemes");
-    std::vector<const LowScheme*> schemes;
-    for (const auto& spec : options.low) {
-        const LowScheme* s = low_scheme(spec);
-        if (!s) fail(Errc::invalid_argument, out_path + ": unknown low-precision scheme");
-        schemes.push_back(s);
-    }
-    if (given_low && schemes.size() != 1)
-        fail(Errc::invalid_argument, out_path + ": a given low-precision file makes a pair, not a chain");
-    return schemes;
-}
-
 // Matches the given low file to the high model (pack/given_low.hpp) into stats; with
 // options.strict_given_low, a tensor left unused or unquantized is an error.
-GivenLowMatch match_given(const SafetensorsReader& high, const TensorSource& low, const PackOptions& options,
+GivenLowMatch match_given(const TensorSource& high, const TensorSource& low, const PackOptions& options,
                           const std::vector<const LowScheme*>& schemes, PackStats& stats, const std::string& out_path) {
     GivenLowMatch m = match_given_low(high.tensors(), low, *schemes[0],
                                       [&](const SafetensorsTensor& t) { return quantizable(t, options, schemes); });
@@ -53,95 +27,44 @@ GivenLowMatch match_given(const SafetensorsReader& high, const TensorSource& low
     return m;
 }
 
-// The metadata section: the JSON nlohmann::json::dump wrote for it (keys sorted, no
-// spaces), assembled as text. Destroying a nested nlohmann::json allocates, and an
-// allocation failing there, out of memory, would end the program instead of failing
-// the pack.
-std::string metadata_text(const std::vector<const LowScheme*>& schemes, const PackOptions& options, bool given_low,
-                          const std::map<std::string, std::string>& safetensors_metadata) {
-    auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
-    std::string t = "{\"generator\":" + quoted(std::string("qstore ") + version_string());
-    t += ",\"low_codes\":" + quoted(options.low_raw ? "raw" : "coded");
-    if (schemes.size() > 1) {
-        t += ",\"low_levels\":[";
-        for (size_t k = 0; k < schemes.size(); ++k) t += (k ? "," : "") + quoted(schemes[k]->name());
-        t += "]";
+// A given tensor's bytes (empty if there is none), copied with pread: a low file that
+// shrinks during the pack is an error, not SIGBUS.
+std::vector<uint8_t> given_bytes(const TensorSource& low, const SafetensorsTensor* t) {
+    std::vector<uint8_t> bytes;
+    if (t) {
+        bytes.resize(t->size);
+        low.read(*t, bytes.data());
     }
-    t += ",\"low_scheme\":" + quoted(schemes[0]->name());
-    t += ",\"low_source\":" + quoted(given_low ? "given" : "qstore");
-    t += ",\"safetensors_metadata\":{";
-    bool first = true;
-    for (const auto& [k, v] : safetensors_metadata) {
-        t += (first ? "" : ",") + quoted(k) + ":" + quoted(v);
-        first = false;
-    }
-    return t + "},\"zstd_level\":" + std::to_string(options.zstd_level) + "}";
+    return bytes;
 }
 
-// Adds a written tensor to the statistics.
-void count_tensor(const SafetensorsTensor& t, const EncodedTensor& e, PackStats& stats) {
-    stats.tensors++;
-    stats.high_bytes += t.size;
-    stats.low_separate_bytes += e.low_separate_bytes;
-    if (e.record.quantized()) {
-        stats.quantized_tensors++;
-        stats.quantized_elements += t.num_elements();
+// Feeds the writer every tensor of the model in order: its bytes (read with pread, so
+// that an input that shrinks is an error, not SIGBUS) and, with a given low file, the
+// low precision matched to it, or none where the file lacks it.
+void add_tensors(const TensorSource& high, const TensorSource* given_low, const GivenLowMatch& match,
+                 const PackOptions& options, Writer& writer) {
+    const std::vector<SafetensorsTensor>& tensors = high.tensors();
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const SafetensorsTensor& t = tensors[i];
+        auto fill = [&](uint8_t* dst) { high.read(t, dst); };
+        if (!given_low || !quantizable(t, options, writer.schemes())) {
+            writer.add_tensor(t, fill);
+            continue;
+        }
+        const GivenLowTensors& m = match.of.at(i);
+        if (!m.codes) {  // the low file does not quantize it: kept as it is
+            writer.add_tensor(t, fill, LowSource::as_is);
+            continue;
+        }
+        GivenLowBytes given{given_bytes(*given_low, m.codes), given_bytes(*given_low, m.scales),
+                            given_bytes(*given_low, m.zero_points)};
+        writer.add_tensor(t, fill, LowSource::given, std::move(given));
     }
-}
-
-// Encodes every tensor and writes it in file order. A tensor of one coding block cannot
-// use more than one thread by itself, and models are often thousands of them: runs of
-// consecutive such tensors are encoded side by side, one per thread, and committed in
-// order as they complete. Larger tensors are encoded alone, their blocks in parallel.
-// The file is the same for every thread count.
-std::vector<TensorRecord> write_tensors(const SafetensorsReader& high, const PackOptions& options,
-                                        TensorEncoder& encoder, ThreadPool& pool, ContainerWriter& container,
-                                        PackStats& stats) {
-    const auto& tensors = high.tensors();
-    std::vector<TensorRecord> records;
-    records.reserve(tensors.size());
-    OrderedCommit<EncodedTensor> ordered([&](size_t ti, EncodedTensor& e) {
-        for (size_t k = 0; k < e.levels.size(); ++k)
-            for (const PendingPart& part : e.levels[k]) e.record.levels[k].push_back(container.write_part(k, part));
-        count_tensor(tensors[ti], e, stats);
-        records.push_back(std::move(e.record));
-        if (options.progress) options.progress(records.size(), tensors.size(), tensors[ti].name);
-    });
-    auto one_block = [&](const SafetensorsTensor& t) { return one_coding_block(t, options.block_elements); };
-    for (size_t ti = 0; ti < tensors.size();) {
-        size_t end = ti + 1;
-        if (one_block(tensors[ti]) && pool.size() > 1)
-            while (end < tensors.size() && one_block(tensors[end])) ++end;
-        if (end == ti + 1) ordered.commit(ti, encoder.encode(tensors[ti]));
-        else pool.parallel_for(end - ti, [&](size_t k) { ordered.commit(ti + k, encoder.encode(tensors[ti + k])); });
-        ti = end;
-    }
-    if (ordered.written() != tensors.size()) fail(Errc::internal, "a tensor was not written");
-    return records;
-}
-
-PackStats pack_into(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
-                    const std::string& out_path) {
-    PackStats stats;
-    const std::vector<const LowScheme*> schemes = resolve_schemes(options, given_low, out_path);
-    GivenLowMatch given_match;
-    if (given_low) given_match = match_given(high, *given_low, options, schemes, stats, out_path);
-
-    ThreadPool pool(options.threads);
-    TensorEncoder encoder(high, given_low, &given_match, options, schemes, pool);
-    ContainerWriter container(out_path, schemes.size() + 1);
-    const std::vector<TensorRecord> records =
-        write_tensors(high, options, encoder, pool, container, stats);
-    const FileHeader h = container.finish(metadata_text(schemes, options, given_low != nullptr, high.metadata()),
-                                          serialize_index(records), format_minor_needed(encoder.features()));
-    stats.file_size = h.file_size;
-    stats.low_prefix_end = h.low_prefix_end;
-    return stats;
 }
 
 }  // namespace
 
-PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
+PackStats pack(const TensorSource& high, const TensorSource* given_low, const PackOptions& options,
                const std::string& out_path) {
     // Refused before any work: an output that cannot be written, or that is one of the
     // model's own files. The file itself is written atomically (FileSink, AtomicFile).
@@ -149,7 +72,21 @@ PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, con
     for (const auto& t : high.tensors())
         if (inputs.empty() || inputs.back() != t.source) inputs.push_back(t.source);
     check_output_path(out_path, inputs);
-    return pack_into(high, given_low, options, out_path);
+    const std::vector<const LowScheme*> schemes = resolve_schemes(options, out_path);
+    if (given_low && schemes.size() != 1)
+        fail(Errc::invalid_argument, out_path + ": a given low-precision file makes a pair, not a chain");
+    PackStats given_stats;
+    GivenLowMatch match;
+    if (given_low) match = match_given(high, *given_low, options, schemes, given_stats, out_path);
+
+    Writer writer(out_path, options, inputs, high.tensors().size());
+    if (given_low) writer.declare_given_low();
+    for (const auto& [key, value] : high.string_metadata()) writer.set_metadata(key, value);
+    add_tensors(high, given_low, match, options, writer);
+    PackStats stats = writer.finish();
+    stats.given_low_unused = std::move(given_stats.given_low_unused);
+    stats.given_low_missing = std::move(given_stats.given_low_missing);
+    return stats;
 }
 
 }  // namespace qstore

@@ -1,7 +1,8 @@
-// Packing: safetensors in, one .qs file out, tensor by tensor (peak memory is about
-// one tensor's working set, never the model). Level 0 (low codes, scales,
-// passthrough tensors) goes straight to the output; residuals go to an unnamed
-// temporary file and are appended after the index, so the low precision is a prefix.
+// Packing: a model in (safetensors, or any ordered TensorSource), one .qs file out,
+// tensor by tensor through the Writer (pack/writer.hpp: peak memory is about two
+// tensors per thread, never the model). Level 0 (low codes, scales, passthrough
+// tensors) goes straight to the output; residuals go to an unnamed temporary file and
+// are appended after the index, so the low precision is a prefix.
 #pragma once
 
 #include <cstdint>
@@ -9,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "schemes/scheme.hpp"
 #include "io/safetensors.hpp"
 #include "io/tensor_source.hpp"
+#include "schemes/scheme.hpp"
 
 namespace qstore {
 
@@ -32,7 +33,8 @@ struct PackOptions {
     unsigned threads = 0;                // 0 = one per CPU
     uint64_t block_elements = 1u << 18;  // target elements per coding block (whole rows)
     // Called after each tensor is written: (tensors done, total, name just written); in
-    // tensor order, one call at a time, from the calling thread or one of the pack's threads.
+    // tensor order, one call at a time, from one of the pack's threads (a Writer's total:
+    // as its constructor was told, 0 if not).
     std::function<void(size_t, size_t, const std::string&)> progress;
 };
 
@@ -51,11 +53,12 @@ struct PackStats {
     std::vector<std::string> given_low_missing;
 };
 
+// `high` is the model, its tensors written in its order with its string metadata.
 // `given_low`, if not null, supplies the low precision (schemes/layout.hpp) instead of
 // qstore's own quantizer; options.low (one scheme) says which scheme it follows. It is a
 // SafetensorsReader or a GgufReader (io/gguf.hpp). `out_path` is checked before any work
 // (check_output_path against high's files) and replaced atomically (io/atomic_file.hpp).
-PackStats pack(const SafetensorsReader& high, const TensorSource* given_low, const PackOptions& options,
+PackStats pack(const TensorSource& high, const TensorSource* given_low, const PackOptions& options,
                const std::string& out_path);
 
 }  // namespace qstore

@@ -13,23 +13,10 @@ namespace qstore {
 
 namespace {
 
-// Quantized tensors' high bytes are read with pread (MappedFile::read_at), not through
-// the mapping (first touches of mapped pages: a page fault per 16 pages, TLB misses).
-// Tensors up to kWindowedInput bytes come from a read-ahead window instead of a pread
-// each: the next tensors in the file are read along.
-constexpr size_t kInputWindow = size_t{512} << 10;
-constexpr size_t kWindowedInput = kInputWindow / 4;
-
 bool excluded(const std::string& name, const std::vector<std::string>& patterns) {
     for (const auto& p : patterns)
         if (fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
     return false;
-}
-
-Geometry geometry_of(const SafetensorsTensor& t) {
-    TensorRecord shape_only;
-    shape_only.shape = t.shape;
-    return shape_only.geometry();
 }
 
 // Scales as byte planes of their stored dtype: plane k holds byte k of every scale's
@@ -49,6 +36,12 @@ ByteVector encode_scale_planes(StreamEncoder& encoder, const LowScheme& scheme, 
 }
 
 }  // namespace
+
+Geometry geometry_of(const SafetensorsTensor& t) {
+    TensorRecord shape_only;
+    shape_only.shape = t.shape;
+    return shape_only.geometry();
+}
 
 uint64_t rows_per_block(const Geometry& g, uint64_t block_elements) {
     return std::max<uint64_t>(1, block_elements / std::max<uint64_t>(1, g.cols));
@@ -102,13 +95,6 @@ struct TensorEncoder::Scratch {
     ByteVector block;               // the block being encoded, before it goes to the arena
 };
 
-// A quantized tensor's high bytes: a pread into `bytes`, or the read-ahead window.
-struct TensorEncoder::Input {
-    ReusableBytes bytes;
-    ReusableBytes window;
-    ReadAhead ahead;
-};
-
 // One level of a tensor in internal form (schemes/scheme.hpp), in buffers reused from
 // tensor to tensor (`codes` may be longer than the tensor).
 struct TensorEncoder::LevelBuffers {
@@ -118,12 +104,11 @@ struct TensorEncoder::LevelBuffers {
     LowTensorData data() { return {codes.data(), scales.data(), zero_points.empty() ? nullptr : zero_points.data()}; }
 };
 
-TensorEncoder::TensorEncoder(const SafetensorsReader& high, const TensorSource* given_low,
-                             const GivenLowMatch* given_match, const PackOptions& options,
-                             const std::vector<const LowScheme*>& schemes, ThreadPool& pool)
-    : high_file_(high), given_low_(given_low), given_match_(given_match), options_(options), schemes_(schemes),
-      pool_(pool), scratch_([&options] { return std::make_unique<Scratch>(options.zstd_level); }),
-      arenas_([] { return std::make_unique<BlockArena>(); }), inputs_([] { return std::make_unique<Input>(); }),
+TensorEncoder::TensorEncoder(const PackOptions& options, const std::vector<const LowScheme*>& schemes,
+                             ThreadPool& pool)
+    : options_(options), schemes_(schemes), pool_(pool),
+      scratch_([&options] { return std::make_unique<Scratch>(options.zstd_level); }),
+      arenas_([] { return std::make_unique<BlockArena>(); }),
       level_pool_([] { return std::make_unique<std::vector<LevelBuffers>>(); }) {}
 
 TensorEncoder::~TensorEncoder() = default;
@@ -138,16 +123,11 @@ void TensorEncoder::note(const FormatFeatures& f) {
     features_ |= f;
 }
 
-EncodedTensor TensorEncoder::encode(const SafetensorsTensor& t) {
-    if (!quantizable(t, options_, schemes_)) return passthrough(t);
+EncodedTensor TensorEncoder::encode(TensorInput& input) {
+    if (!input.quantize) return passthrough(input);
+    const SafetensorsTensor& t = input.tensor;
     EncodedTensor e;
-    if (given_low_) {  // the given file's tensors for this one (pack/given_low.hpp)
-        const GivenLowTensors& m = given_match_->of.at(static_cast<size_t>(&t - high_file_.tensors().data()));
-        if (!m.codes) return passthrough(t);  // the low file does not quantize it: kept as it is
-        e.given[0] = m.codes;
-        e.given[1] = m.scales;
-        e.given[2] = m.zero_points;
-    }
+    e.given = input.given;
     TensorRecord& rec = e.record;
     rec.name = t.name;
     rec.high_dtype = t.dtype;
@@ -160,8 +140,7 @@ EncodedTensor TensorEncoder::encode(const SafetensorsTensor& t) {
     f.rans_model = true;  // residual blocks hold rANS models
     note(f);
     // Leases given back once encoded (the parts hold no pointer into them).
-    auto input = inputs_.acquire();
-    const uint8_t* high = read_high(t, *input);
+    const uint8_t* high = input.high;
     auto levels = level_pool_.acquire();
     load_levels(t, e, high, *levels);
     e.arena.emplace(arenas_.acquire());
@@ -171,32 +150,23 @@ EncodedTensor TensorEncoder::encode(const SafetensorsTensor& t) {
     return e;
 }
 
-EncodedTensor TensorEncoder::passthrough(const SafetensorsTensor& t) {
+EncodedTensor TensorEncoder::passthrough(TensorInput& input) {
+    const SafetensorsTensor& t = input.tensor;
     EncodedTensor e;
     e.record.name = t.name;
     e.record.high_dtype = t.dtype;
     e.record.shape = t.shape;
-    // Copied with pread: an input that shrinks during the pack is an error, not SIGBUS.
-    ByteVector bytes(t.size);
-    high_file_.read(t, bytes.data());
     // Always aligned: passthrough bytes can then be viewed in place (qs_view_low).
     e.levels.resize(1);
-    e.levels[0].push_back(PendingPart::owning(PartRole::data, PartEncoding::raw, std::move(bytes), kAlignment));
+    e.levels[0].push_back(
+        PendingPart::owning(PartRole::data, PartEncoding::raw, std::move(input.bytes), kAlignment));
     e.low_separate_bytes = t.size;
     e.record.levels.assign(1, {});
     return e;
 }
 
-const uint8_t* TensorEncoder::read_high(const SafetensorsTensor& t, Input& input) {
-    if (t.size <= kWindowedInput)
-        return high_file_.read(t, input.ahead, input.window.reserve(kInputWindow), kInputWindow);
-    uint8_t* const bytes = input.bytes.reserve(t.size);
-    high_file_.read(t, bytes);
-    return bytes;
-}
-
-// Every low level in internal form: from the given file's native layout (copied with
-// pread: SIGBUS if the low file shrank), or the scales qstore's quantizer prepares.
+// Every low level in internal form: from the given native layout, or the scales
+// qstore's quantizer prepares.
 void TensorEncoder::load_levels(const SafetensorsTensor& t, const EncodedTensor& e, const uint8_t* high,
                                 std::vector<LevelBuffers>& levels) {
     const Geometry g = e.record.geometry();
@@ -206,18 +176,13 @@ void TensorEncoder::load_levels(const SafetensorsTensor& t, const EncodedTensor&
         lv.codes.reserve(g.elements());  // all written later
         lv.scales.resize(schemes_[k]->scale_count(g));
         lv.zero_points.resize(schemes_[k]->has_zero_points() ? lv.scales.size() : 0);
-        if (!e.given[0]) {
+        if (!e.given) {
             schemes_[k]->prepare(high, t.dtype, g, lv.data());
             continue;
         }
-        std::vector<uint8_t> native[3];
-        for (size_t j = 0; j < 3; ++j)
-            if (e.given[j]) {
-                native[j].resize(e.given[j]->size);
-                given_low_->read(*e.given[j], native[j].data());
-            }
-        schemes_[k]->from_native(native[0].data(), e.given[1] ? native[1].data() : nullptr,
-                                 e.given[2] ? native[2].data() : nullptr, g, lv.data());
+        const GivenLowBytes& given = *e.given;
+        schemes_[k]->from_native(given.codes.data(), given.scales.empty() ? nullptr : given.scales.data(),
+                                 given.zero_points.empty() ? nullptr : given.zero_points.data(), g, lv.data());
     }
 }
 
@@ -238,7 +203,7 @@ void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTenso
     arena.reset((L + 1) * nblocks);
     pool_.parallel_for(nblocks, [&](size_t b) {
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
-        if (!e.given[0])
+        if (!e.given)
             for (size_t k = 0; k < L; ++k) schemes_[k]->quantize(high, t.dtype, g, r0, r1, levels[k].data());
         auto s = scratch_.acquire();
         ByteVector& block = s->block;

@@ -15,14 +15,14 @@
 #include "container/format.hpp"
 #include "entropy/stream_set.hpp"
 #include "io/safetensors.hpp"
-#include "io/tensor_source.hpp"
 #include "pack/container_writer.hpp"
-#include "pack/given_low.hpp"
 #include "pack/packer.hpp"
 #include "schemes/scheme.hpp"
 
 namespace qstore {
 
+// The tensor as a matrix: rows = dimension 0, columns = the product of the others.
+Geometry geometry_of(const SafetensorsTensor& t);
 // Coding blocks are whole rows, about block_elements elements each.
 uint64_t rows_per_block(const Geometry& g, uint64_t block_elements);
 bool one_coding_block(const SafetensorsTensor& t, uint64_t block_elements);
@@ -48,11 +48,28 @@ private:
     std::vector<std::pair<size_t, size_t>> slots_;  // offset, size
 };
 
+// A tensor's low precision made elsewhere (`qstore pack --low FILE`, qs_given_low): its
+// codes, scales and zero points in the native layout of the pack's one scheme
+// (schemes/layout.hpp); scales and zero points empty when the scheme has none.
+struct GivenLowBytes {
+    std::vector<uint8_t> codes, scales, zero_points;
+};
+
+// One tensor to encode, its bytes in memory. `tensor` describes it (name, dtype, shape,
+// size); its data and source are not used.
+struct TensorInput {
+    SafetensorsTensor tensor;
+    bool quantize = false;                // false: stored as it is, from `bytes`
+    ByteVector bytes;                     // a passthrough tensor's bytes (moved into its part)
+    const uint8_t* high = nullptr;        // a quantized tensor's tensor.size bytes
+    const GivenLowBytes* given = nullptr; // a quantized tensor's given low precision (nullptr: quantized here)
+};
+
 // A tensor encoded in memory; its parts get their offsets when it is written.
 struct EncodedTensor {
     TensorRecord record;                           // levels sized, parts empty
     std::vector<std::vector<PendingPart>> levels;  // per level, in file order
-    const SafetensorsTensor* given[3] = {nullptr, nullptr, nullptr};  // --low file's tensors used
+    const GivenLowBytes* given = nullptr;          // the given low precision it was coded with
     uint64_t low_separate_bytes = 0;
     std::optional<ResourcePool<BlockArena>::Lease> arena;  // its blocks (quantized tensors)
 };
@@ -60,21 +77,19 @@ struct EncodedTensor {
 // What encoding tensors needs, shared by the threads that encode tensors side by side.
 class TensorEncoder {
 public:
-    TensorEncoder(const SafetensorsReader& high, const TensorSource* given_low, const GivenLowMatch* given_match,
-                  const PackOptions& options, const std::vector<const LowScheme*>& schemes, ThreadPool& pool);
+    TensorEncoder(const PackOptions& options, const std::vector<const LowScheme*>& schemes, ThreadPool& pool);
     ~TensorEncoder();
 
-    EncodedTensor encode(const SafetensorsTensor& t);
+    // Moves a passthrough input's bytes into its part; reads a quantized one's.
+    EncodedTensor encode(TensorInput& input);
     // Everything the tensors encoded so far use beyond format 1.0.
     FormatFeatures features() const;
 
 private:
     struct Scratch;
-    struct Input;
     struct LevelBuffers;
 
-    EncodedTensor passthrough(const SafetensorsTensor& t);
-    const uint8_t* read_high(const SafetensorsTensor& t, Input& input);
+    EncodedTensor passthrough(TensorInput& input);
     void load_levels(const SafetensorsTensor& t, const EncodedTensor& e, const uint8_t* high,
                      std::vector<LevelBuffers>& levels);
     void encode_blocks(const SafetensorsTensor& t, const EncodedTensor& e, const uint8_t* high,
@@ -82,15 +97,11 @@ private:
     void collect_parts(const Geometry& g, std::vector<LevelBuffers>& levels, EncodedTensor& e);
     void note(const FormatFeatures& f);
 
-    const SafetensorsReader& high_file_;
-    const TensorSource* given_low_;
-    const GivenLowMatch* given_match_;  // with given_low: its tensors for each high tensor
     const PackOptions& options_;
     const std::vector<const LowScheme*>& schemes_;
     ThreadPool& pool_;
     ResourcePool<Scratch> scratch_;
     ResourcePool<BlockArena> arenas_;
-    ResourcePool<Input> inputs_;
     ResourcePool<std::vector<LevelBuffers>> level_pool_;
     mutable std::mutex features_mutex_;
     FormatFeatures features_;
