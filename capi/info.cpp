@@ -30,7 +30,7 @@ void fill_tensor_info(const qs_file* file, size_t index, qs_tensor_info* info) {
     info->low_scale_bytes = r.low_scale_bytes(t);
     info->stored_low_bytes = r.stored_bytes(t, 0);
     info->stored_residual_bytes = t.quantized() ? r.stored_bytes(t, t.top_level()) : 0;
-    info->low_codes_are_raw = r.low_codes_raw(t) ? 1 : 0;
+    info->low_codes_are_raw = r.low_codes_raw(t) && r.has_memory_view() ? 1 : 0;
     auto fits = [&](size_t end) { return info->struct_size >= end; };
     if (fits(offsetof(qs_tensor_info, num_levels) + sizeof(uint32_t)))
         info->num_levels = static_cast<uint32_t>(t.levels.size());
