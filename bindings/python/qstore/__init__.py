@@ -11,7 +11,8 @@ from ._dtypes import RawFloatArray, widen
 from ._errors import (Error, InvalidArgumentError, IOFailureError, FileMissingError, NotQstoreError,
                       UnsupportedError, CorruptError, TruncatedError, NotFoundError, OutOfMemoryError,
                       NotAvailableError)
-from ._file import File, TensorInfo, open
+from ._file import File, open
+from ._index import TensorInfo
 from ._lib import lib as _lib
 from ._low import Quantized
 from ._writer import Writer, pack

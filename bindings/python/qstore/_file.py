@@ -5,10 +5,11 @@ import os
 import numpy as np
 
 from . import _errors
-from ._cstructs import QsLevelInfo, QsTensorInfo
-from ._dtypes import DTYPES, widen as _widen, wrap
+from ._cstructs import QsLevelInfo
+from ._dtypes import widen as _widen, wrap
 from ._errors import check, err_ptr, error_from
 from ._lib import lib
+from ._index import TensorIndex
 from ._low import Quantized, empty_parts, scheme_name
 from ._metadata import read_metadata
 
@@ -16,29 +17,14 @@ _HIGH = "high"
 _LOW = "low"
 
 
-class TensorInfo:
-    """What the file says about one tensor (File.info)."""
-    __slots__ = ("index", "name", "shape", "dtype", "np_dtype", "high_bytes", "num_levels", "scheme",
-                 "row_bytes")
-
-    def __init__(self, index, c_info):
-        self.index = index
-        self.name = c_info.name.decode("utf-8")
-        self.shape = tuple(c_info.shape[:c_info.ndim])
-        self.dtype, self.np_dtype = DTYPES.get(c_info.high_dtype, ("UNKNOWN", np.dtype("u1")))
-        self.high_bytes = c_info.high_bytes
-        self.num_levels = c_info.num_levels
-        self.scheme = scheme_name(c_info.low_scheme, c_info.low_group_size)
-        rows = self.shape[0] if self.shape else 1
-        self.row_bytes = self.high_bytes // rows if rows else 0
-
-    def __repr__(self):
-        return "TensorInfo(name=%r, dtype=%r, shape=%r, scheme=%r, num_levels=%d)" % (
-            self.name, self.dtype, self.shape, self.scheme, self.num_levels)
-
-
 def _pointer(array):
+    """Address of a numpy array's first byte."""
     return array.__array_interface__["data"][0]
+
+
+def _writable_pointer(array):
+    """Address of a writable numpy array's first byte (faster than _pointer)."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(array)) if array.nbytes else None
 
 
 def _open_options(num_threads, verify_checksums):
@@ -79,23 +65,11 @@ class File:
     def __init__(self, handle, keep_alive=None):
         self._handle = handle.value
         self._keep_alive = keep_alive
-        self._infos = []
-        self._by_name = {}
         try:
-            self._read_index()
+            self._t = TensorIndex(self._handle)
         except BaseException:
             self.close()
             raise
-
-    def _read_index(self):
-        err = err_ptr()
-        c_info = QsTensorInfo()
-        for index in range(lib.qs_tensor_count(self._handle)):
-            c_info.struct_size = ctypes.sizeof(QsTensorInfo)
-            check(lib.qs_tensor_info_get_e(self._handle, index, ctypes.byref(c_info), err), err)
-            info = TensorInfo(index, c_info)
-            self._infos.append(info)
-            self._by_name[info.name] = info
 
     # ---- lifetime ----
     def close(self):
@@ -128,28 +102,32 @@ class File:
     def keys(self):
         """Tensor names in file order."""
         self._live()
-        return [info.name for info in self._infos]
+        return list(self._t.names)
 
     def __iter__(self):
         return iter(self.keys())
 
     def __len__(self):
         self._live()
-        return len(self._infos)
+        return len(self._t)
 
     def __contains__(self, name):
         self._live()
-        return name in self._by_name
+        return name in self._t.by_name
+
+    def _find(self, name):
+        """Index of tensor `name` (KeyError / TypeError otherwise)."""
+        self._live()
+        if not isinstance(name, str):
+            raise TypeError("tensor names are str, not %s" % type(name).__name__)
+        i = self._t.by_name.get(name)
+        if i is None:
+            raise _errors.NotFoundError(_errors.NOT_FOUND, "no tensor named %r" % (name,))
+        return i
 
     def info(self, name):
-        """TensorInfo of a tensor: name, dtype, shape, scheme, num_levels."""
-        self._live()
-        try:
-            return self._by_name[name]
-        except KeyError:
-            raise _errors.NotFoundError(_errors.NOT_FOUND, "no tensor named %r" % (name,)) from None
-        except TypeError:
-            raise TypeError("tensor names are str, not %s" % type(name).__name__) from None
+        """TensorInfo of a tensor: name, dtype, shape, scheme, group_size, num_levels, high_bytes."""
+        return self._t.info(self._find(name))
 
     @property
     def level_count(self):
@@ -177,91 +155,102 @@ class File:
         rows       a slice of dimension 0 (step 1): load only those rows.
         out        (high only) a C-contiguous writable array of exactly the bytes to load.
         """
-        info = self.info(name)
-        level = self._level(info, precision)
-        first, count = self._rows(info, rows)
-        if level == info.num_levels - 1:
-            array = self._load_high(info, first, count, out)
-            return _widen(array, info.dtype) if widen else wrap(array, info.dtype)
-        if out is not None:
-            raise ValueError("out= is for the high precision only")
-        return self._load_level(info, level, first, count)
+        t = self._t
+        i = t.by_name.get(name) if type(name) is str and self._handle else None
+        if i is None:
+            i = self._find(name)  # raises the right error
+        if rows is None and type(precision) is str and precision == _HIGH:  # the common case, short
+            array = self._load_high(i, None, None, out)
+        else:
+            level = self._level(i, precision)
+            first, count = self._rows(i, rows)
+            if level != t.num_levels[i] - 1:
+                if out is not None:
+                    raise ValueError("out= is for the high precision only")
+                return self._load_level(i, level, first, count)
+            array = self._load_high(i, first, count, out)
+        dtype = t.dtype_names[i]
+        return _widen(array, dtype) if widen else wrap(array, dtype)
 
-    def _level(self, info, precision):
+    def _level(self, i, precision):
+        levels = self._t.num_levels[i]
         if isinstance(precision, str):
             if precision == _HIGH:
-                return info.num_levels - 1
+                return levels - 1
             if precision == _LOW:
                 return 0
             raise ValueError("precision must be 'high', 'low' or a level number, not %r" % precision)
         if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)):
             raise TypeError("precision must be 'high', 'low' or a level number, not %r" % (precision,))
-        if not 0 <= precision < info.num_levels:
-            raise ValueError("tensor %r has levels 0..%d, not %d" % (info.name, info.num_levels - 1, precision))
+        if not 0 <= precision < levels:
+            raise ValueError("tensor %r has levels 0..%d, not %d" % (self._t.names[i], levels - 1, precision))
         return int(precision)
 
-    @staticmethod
-    def _rows(info, rows):
+    def _rows(self, i, rows):
         if rows is None:
             return None, None
         if not isinstance(rows, slice):
             raise TypeError("rows must be a slice of dimension 0, not %s" % type(rows).__name__)
-        if not info.shape:
-            raise ValueError("tensor %r has no rows (a scalar)" % info.name)
-        start, stop, step = rows.indices(info.shape[0])
+        shape = self._t.shapes[i]
+        if not shape:
+            raise ValueError("tensor %r has no rows (a scalar)" % self._t.names[i])
+        start, stop, step = rows.indices(shape[0])
         if step != 1:
             raise ValueError("rows: only a step of 1 is supported")
         return start, max(stop - start, 0)
 
-    def _load_high(self, info, first, count, out):
+    def _load_high(self, i, first, count, out):
         handle = self._live()
-        err = err_ptr()
-        shape = info.shape if first is None else (count,) + info.shape[1:]
-        nbytes = info.high_bytes if first is None else count * info.row_bytes
+        t = self._t
+        if first is None:
+            shape, nbytes = t.shapes[i], t.high_bytes[i]
+        else:
+            shape = (count,) + t.shapes[i][1:]
+            nbytes = count * (t.high_bytes[i] // t.shapes[i][0])
         if out is None:
-            array = np.empty(shape, dtype=info.np_dtype)
+            array = np.empty(shape, dtype=t.np_dtypes[i])
         else:
             array = out
             if not (isinstance(out, np.ndarray) and out.flags.c_contiguous and out.flags.writeable):
                 raise ValueError("out must be a C-contiguous writable numpy array")
             if out.nbytes != nbytes:
-                raise ValueError("out holds %d bytes, tensor %r needs %d" % (out.nbytes, info.name, nbytes))
-        pointer = _pointer(array)
+                raise ValueError("out holds %d bytes, tensor %r needs %d" % (out.nbytes, t.names[i], nbytes))
+        pointer = _writable_pointer(array)
+        err = err_ptr()
         if first is None:
-            status = lib.qs_load_high_e(handle, info.index, pointer, nbytes, err)
+            status = lib.qs_load_high_e(handle, i, pointer, nbytes, err)
         else:
-            status = lib.qs_load_high_rows_e(handle, info.index, first, count, pointer, nbytes, err)
+            status = lib.qs_load_high_rows_e(handle, i, first, count, pointer, nbytes, err)
         if status:
             raise error_from(status, err)
         return array
 
-    def _load_level(self, info, level, first, count):
+    def _load_level(self, i, level, first, count):
         handle = self._live()
+        t = self._t
         err = err_ptr()
         c_level = QsLevelInfo()
         c_level.struct_size = ctypes.sizeof(QsLevelInfo)
+        shape = t.shapes[i]
         if first is None:
-            check(lib.qs_level_info_get_e(handle, info.index, level, ctypes.byref(c_level), err), err)
-            rows = info.shape[0] if info.shape else 1
+            check(lib.qs_level_info_get_e(handle, i, level, ctypes.byref(c_level), err), err)
         else:
-            check(lib.qs_rows_level_info_get_e(handle, info.index, level, first, count, ctypes.byref(c_level), err),
-                  err)
-            rows = count
+            check(lib.qs_rows_level_info_get_e(handle, i, level, first, count, ctypes.byref(c_level), err), err)
+            shape = (count,) + shape[1:]
         scheme = scheme_name(c_level.scheme, c_level.group_size)
-        codes, scales, zero_points, code_name = empty_parts(c_level, scheme, rows, info.shape)
-        parts = (_pointer(codes), codes.nbytes,
-                 _pointer(scales) if scales is not None else None, 0 if scales is None else scales.nbytes,
-                 _pointer(zero_points) if zero_points is not None else None,
+        codes, scales, zero_points, code_name = empty_parts(c_level, scheme, shape[0] if shape else 1, shape)
+        parts = (_writable_pointer(codes), codes.nbytes,
+                 None if scales is None else _writable_pointer(scales), 0 if scales is None else scales.nbytes,
+                 None if zero_points is None else _writable_pointer(zero_points),
                  0 if zero_points is None else zero_points.nbytes)
         if first is None:
-            status = lib.qs_load_level_e(handle, info.index, level, *parts, err)
+            status = lib.qs_load_level_e(handle, i, level, *parts, err)
         else:
-            status = lib.qs_load_level_rows_e(handle, info.index, level, first, count, *parts, err)
+            status = lib.qs_load_level_rows_e(handle, i, level, first, count, *parts, err)
         check(status, err)
-        shape = info.shape if first is None else (count,) + info.shape[1:]
-        return Quantized(scheme, c_level.group_size, level, shape, info.dtype, wrap(codes, code_name), scales,
+        return Quantized(scheme, c_level.group_size, level, shape, t.dtype_names[i], wrap(codes, code_name), scales,
                          zero_points)
 
     def __repr__(self):
-        state = "closed" if self._handle is None else "%d tensors" % len(self._infos)
+        state = "closed" if self._handle is None else "%d tensors" % len(self._t)
         return "<qstore.File %s>" % state
