@@ -182,6 +182,8 @@ class File:
             raise ValueError("precision must be 'high', 'low' or a level number, not %r" % precision)
         if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)):
             raise TypeError("precision must be 'high', 'low' or a level number, not %r" % (precision,))
+        if levels == 1 and 0 <= precision < lib.qs_level_count(self._handle):
+            return 0  # a passthrough tensor is the same at every level of the file
         if not 0 <= precision < levels:
             raise ValueError("tensor %r has levels 0..%d, not %d" % (self._t.names[i], levels - 1, precision))
         return int(precision)

@@ -39,6 +39,7 @@ def parse_scheme(text):
 
 def code_shape(scheme, rows, shape, count):
     """Shape of the codes array of `count` elements of the code dtype."""
+    scheme = scheme.partition(":")[0]
     if scheme in ("q8_0", "q4_0", "int4-asym-group"):
         return (rows, count // rows if rows else 0)
     return (rows,) + tuple(shape[1:])
@@ -46,6 +47,7 @@ def code_shape(scheme, rows, shape, count):
 
 def scale_shape(scheme, rows, cols, count):
     """Shape of the scales (and zero points) array of `count` values."""
+    scheme = scheme.partition(":")[0]
     if scheme in _PER_VECTOR:
         return (count,)
     if scheme == "fp8-e4m3-row":
