@@ -538,7 +538,8 @@ void Reader::decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size
     decode_stream(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, s.dctx, what + "codes");
 }
 
-void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred) const {
+void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred,
+                             BlockSpan span) const {
     const TensorRecord& t = parts.t;
     const std::string& what = kInTensor;
     const LowScheme& scheme = t.scheme(level);
@@ -577,16 +578,17 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
             return;
         }
         uint8_t* codes = out.own_codes(*code_buffers_, g.elements());
-        pool_->parallel_for(cb.blocks.size(), [&](size_t b) {
+        span = span.within(cb.blocks.size());
+        pool_->parallel_for(span.size(), [&](size_t k) {
             auto s = scratch_->acquire();
-            decode_code_block(t, cb, b, codes, *s, what);
+            decode_code_block(t, cb, span.begin + k, codes, *s, what);
         });
         return;
     }
     // A middle level of a chain: the level below predicts every code; the stored
     // residual corrects it (residual/code_residual.hpp).
     InternalLevel lower;
-    decode_internal(parts, level - 1, lower, nullptr);
+    decode_internal(parts, level - 1, lower, nullptr, span);
     read_level_params(parts, level, out);
     const PartRef& cp = require_part(t, level, PartRole::code_residual, what);
     auto blocks = parse_block_container(parts.bytes(level, cp, what), cp.size, what + "code residual");
@@ -594,7 +596,9 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
     if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of code residual blocks");
     uint8_t* codes = out.own_codes(*code_buffers_, g.elements());
     const LowScheme& below = t.scheme(level - 1);
-    pool_->parallel_for(blocks.size(), [&](size_t b) {
+    span = span.within(blocks.size());
+    pool_->parallel_for(span.size(), [&](size_t k) {
+        const size_t b = span.begin + k;
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         std::vector<float> prediction(n);
@@ -699,45 +703,158 @@ void Reader::load_high(size_t i, void* out, size_t out_size) const {
     with_lazy_context([&] { return tensor_context(t); }, [&] { load_high_of(t, out, out_size); });
 }
 
-void Reader::load_high_of(const TensorRecord& t, void* out_ptr, size_t out_size) const {
+void Reader::load_high_of(const TensorRecord& t, void* out_ptr, size_t out_size, RowSpan rows) const {
     const std::string& what = kInTensor;
-    if (out_size < high_bytes(t))
-        fail(Errc::buffer_too_small, what + "buffer too small for the high precision (need " +
-                                         std::to_string(high_bytes(t)) + " bytes)");
-    if (!out_ptr && high_bytes(t)) fail(Errc::invalid_argument, what + "NULL buffer");
+    const Geometry g = t.geometry();
+    rows.end = std::min(rows.end, g.rows);
+    const size_t esize = dtype_size(t.high_dtype);
+    const uint64_t need = rows.size() * g.cols * esize;
+    if (out_size < need)
+        fail(Errc::buffer_too_small,
+             what + "buffer too small for the high precision (need " + std::to_string(need) + " bytes)");
+    if (!out_ptr && need) fail(Errc::invalid_argument, what + "NULL buffer");
     auto* out = static_cast<uint8_t*>(out_ptr);
     if (!t.quantized()) {
-        load_level_of(t, 0, out, out_size, nullptr, 0, nullptr, 0);
+        load_passthrough_rows(t, rows, out);
         return;
     }
+    if (rows.size() == 0) return;
     const size_t top = t.top_level();
     const LowScheme& scheme = t.scheme(top - 1);
-    const Geometry g = t.geometry();
     const PartRef& rp = require_part(t, top, PartRole::residual, what);
     TensorParts parts(*this, t);
     const uint8_t* residual = parts.bytes(top, rp, what);
     auto blocks = parse_block_container(residual, rp.size, what + "residual");
     const uint64_t rpb = t.rows_per_block;
     if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of residual blocks");
+    const BlockSpan span{static_cast<size_t>(rows.begin / rpb), static_cast<size_t>((rows.end + rpb - 1) / rpb)};
 
     // The level below the high precision. For a pair with coded codes, each block's
     // codes are decoded right before its residual (they are then still in cache).
     InternalLevel low;
     CodeBlocks cb;
-    decode_internal(parts, top - 1, low, top == 1 ? &cb : nullptr);
+    decode_internal(parts, top - 1, low, top == 1 ? &cb : nullptr, span);
     const bool fused = !low.codes;
     uint8_t* const fused_codes = fused ? low.own_codes(*code_buffers_, g.elements()) : nullptr;
-    const size_t esize = dtype_size(t.high_dtype);
-    pool_->parallel_for(blocks.size(), [&](size_t b) {
+    pool_->parallel_for(span.size(), [&](size_t k) {
+        const size_t b = span.begin + k;
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         auto s = scratch_->acquire();
         if (fused) decode_code_block(t, cb, b, fused_codes, *s, what);
+        // A block the rows cover whole is decoded in place; one they cut, beside it.
+        const bool whole = r0 >= rows.begin && r1 <= rows.end;
+        std::vector<uint8_t> cut(whole ? 0 : n * esize);
+        uint8_t* dst = whole ? out + (first - rows.begin * g.cols) * esize : cut.data();
         with_lazy_context([&] { return "residual block " + std::to_string(b); }, [&] {
-            decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, low.view(), g, first, n,
-                                  out + first * esize, s->residual, kInTensor);
+            decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, low.view(), g, first, n, dst,
+                                  s->residual, kInTensor);
         });
+        if (!whole) {
+            const uint64_t from = std::max(r0, rows.begin), to = std::min(r1, rows.end);
+            std::memcpy(out + (from - rows.begin) * g.cols * esize, cut.data() + (from - r0) * g.cols * esize,
+                        (to - from) * g.cols * esize);
+        }
     });
+}
+
+void Reader::load_passthrough_rows(const TensorRecord& t, RowSpan rows, uint8_t* out) const {
+    const std::string& what = kInTensor;
+    const PartRef& p = require_part(t, 0, PartRole::data, what);
+    if (p.size != high_bytes(t)) fail(Errc::corrupt, what + "stored size does not match shape");
+    TensorParts parts(*this, t);
+    const uint8_t* data = parts.bytes(0, p, what);
+    const Geometry g = t.geometry();
+    const uint64_t row_bytes = g.rows ? p.size / g.rows : 0;
+    if (rows.size() && row_bytes) std::memcpy(out, data + rows.begin * row_bytes, rows.size() * row_bytes);
+}
+
+void Reader::check_rows(const TensorRecord& t, RowSpan rows) const {
+    const uint64_t n = t.geometry().rows;
+    if (rows.begin > n || rows.end > n || rows.end < rows.begin)
+        fail(Errc::invalid_argument, tensor_context(t) + "rows [" + std::to_string(rows.begin) + ", " +
+                                         std::to_string(rows.end) + ") are not within its " + std::to_string(n) +
+                                         " rows");
+}
+
+Reader::LevelSizes Reader::level_row_sizes(const TensorRecord& t, size_t level, RowSpan rows) const {
+    check_rows(t, rows);
+    const Geometry g = t.geometry();
+    LevelSizes z;
+    if (!t.quantized() || level >= t.top_level()) {
+        z.code_bytes = g.rows ? high_bytes(t) / g.rows * rows.size() : 0;
+        return z;
+    }
+    if (rows.size() == 0) return z;
+    const LowScheme& scheme = t.scheme(level);
+    const RowSpan a = scale_aligned_rows(scheme, g, rows);
+    const Geometry ag{a.size(), g.cols};
+    z.code_bytes = scheme.code_bytes(Geometry{rows.size(), g.cols});
+    z.scale_bytes = scheme.scale_bytes(ag);
+    z.zero_point_bytes = scheme.zero_point_bytes(ag);
+    return z;
+}
+
+void Reader::load_high_rows(size_t i, RowSpan rows, void* out, size_t out_size) const {
+    const TensorRecord& t = tensors_.at(i);
+    check_rows(t, rows);
+    with_lazy_context([&] { return tensor_context(t); }, [&] { load_high_of(t, out, out_size, rows); });
+}
+
+void Reader::load_level_rows(size_t i, size_t level, RowSpan rows, void* codes, size_t codes_size, void* scales,
+                             size_t scales_size, void* zero_points, size_t zero_points_size) const {
+    const TensorRecord& t = tensors_.at(i);
+    check_rows(t, rows);
+    with_lazy_context([&] { return tensor_context(t); }, [&] {
+        load_level_rows_of(t, level, rows, codes, codes_size, scales, scales_size, zero_points, zero_points_size);
+    });
+}
+
+void Reader::load_level_rows_of(const TensorRecord& t, size_t level, RowSpan rows, void* codes, size_t codes_size,
+                                void* scales, size_t scales_size, void* zero_points, size_t zero_points_size) const {
+    const std::string& what = kInTensor;
+    if (level >= t.top_level() && t.quantized())
+        fail(Errc::invalid_argument, what + "level " + std::to_string(level) + " is not a low precision");
+    if (!t.quantized() && level != 0) fail(Errc::invalid_argument, what + "a passthrough tensor has only level 0");
+    const LevelSizes z = level_row_sizes(t, level, rows);
+    const uint64_t zp_bytes = zero_points ? z.zero_point_bytes : 0;
+    if (codes_size < z.code_bytes || scales_size < z.scale_bytes || zero_points_size < zp_bytes)
+        fail(Errc::buffer_too_small, what + "buffer too small for rows of precision level " + std::to_string(level) +
+                                         " (need " + std::to_string(z.code_bytes) + " bytes of codes, " +
+                                         std::to_string(z.scale_bytes) + " of scales" +
+                                         (zero_points ? " and " + std::to_string(zp_bytes) + " of zero points" : "") +
+                                         ")");
+    if ((!codes && z.code_bytes) || (!scales && z.scale_bytes)) fail(Errc::invalid_argument, what + "NULL buffer");
+    auto* out_codes = static_cast<uint8_t*>(codes);
+    if (!t.quantized()) {
+        load_passthrough_rows(t, rows, out_codes);
+        return;
+    }
+    if (rows.size() == 0) return;
+    const LowScheme& scheme = t.scheme(level);
+    const Geometry g = t.geometry();
+    const uint64_t rpb = t.rows_per_block;
+    // The native layout of the rows the scales tie together (a tile scheme's whole
+    // tiles), from the internal form of the blocks that hold them.
+    const RowSpan a = scale_aligned_rows(scheme, g, rows);
+    TensorParts parts(*this, t);
+    InternalLevel l;
+    decode_internal(parts, level, l, nullptr,
+                    BlockSpan{static_cast<size_t>(a.begin / rpb), static_cast<size_t>((a.end + rpb - 1) / rpb)});
+    const Geometry ag{a.size(), g.cols};
+    const uint64_t s0 = first_scale_of_row(scheme, g, a.begin);
+    const LowTensorView v{l.codes + a.begin * g.cols, l.scales.data() + s0,
+                          l.zero_points.empty() ? nullptr : l.zero_points.data() + s0};
+    const bool exact = a.begin == rows.begin && a.end == rows.end;
+    std::vector<uint8_t> code_scratch(exact ? 0 : scheme.code_bytes(ag));
+    std::vector<uint8_t> scale_scratch(scales ? 0 : z.scale_bytes), zp_scratch(zero_points ? 0 : z.zero_point_bytes);
+    scheme.to_native(v, ag, exact ? out_codes : code_scratch.data(),
+                     scales ? static_cast<uint8_t*>(scales) : scale_scratch.data(),
+                     zero_points ? static_cast<uint8_t*>(zero_points) : zp_scratch.data());
+    if (!exact) {
+        const uint64_t row_bytes = scheme.code_bytes(ag) / a.size();
+        std::memcpy(out_codes, code_scratch.data() + (rows.begin - a.begin) * row_bytes, z.code_bytes);
+    }
 }
 
 void Reader::for_each_parallel(size_t count, const std::function<uint64_t(size_t)>& bytes_of,
