@@ -13,7 +13,8 @@
 #                            library loaded, so the shim cannot interpose ahead of it
 #   tests/sanitize.sh tsan   TSan, Debug -O1: label threads, i.e. test_threads, run as
 #                            one process (not per test case through ctest: under TSan
-#                            its cases take ~100 s each here, near ctest's 120 s limit)
+#                            its cases take ~100 s each here, near ctest's 120 s limit),
+#                            and test_writer (the writer's queue and threads)
 # Environment: BUILD_DIR (default build-asan / build-tsan in the source tree),
 # JOBS (default nproc), CTEST_ARGS (asan: extra ctest arguments, e.g. "-L unit"),
 # CATCH_ARGS (tsan: test_threads arguments, e.g. a test name).
@@ -32,7 +33,7 @@ case "$kind" in
     ;;
   tsan)
     flags="-fsanitize=thread -fno-omit-frame-pointer"
-    targets=(--target test_threads)
+    targets=(--target test_threads --target test_writer)
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
     ;;
   *) echo "usage: tests/sanitize.sh asan|tsan" >&2; exit 2 ;;
@@ -50,6 +51,7 @@ built=$(date +%s)
 # case, tests/CMakeLists.txt) bounds a hang; TSan: timeout below (and CI's own).
 if [ "$kind" = tsan ]; then
   timeout "${TSAN_TIMEOUT:-900}" "$build/tests/test_threads" --warn NoTests ${CATCH_ARGS:-}
+  timeout "${TSAN_TIMEOUT:-900}" "$build/tests/test_writer" --warn NoTests
 else
   ctest --test-dir "$build" --output-on-failure -j "$jobs" "${select[@]}" ${CTEST_ARGS:-}
 fi

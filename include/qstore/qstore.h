@@ -446,10 +446,12 @@ QS_API qs_status qs_load_level_rows_e(qs_file* file, size_t index, uint32_t leve
 
 /* A .qs file written tensor by tensor, as `qstore pack` writes it (qstore pack is built
  * on this writer): tensors are added in file order, quantized and coded on the writer's
- * threads while the caller adds the next ones (memory stays about one tensor per
- * thread), and the file appears at `path` only at qs_writer_finish_e, atomically
- * (written to a temporary in the same folder, synced, renamed). qs_writer_free of an
- * unfinished writer (abort) removes the temporary and leaves `path` untouched. */
+ * threads while the caller adds the next ones (the writer holds about one tensor per
+ * thread plus the one being added, at least 8 MiB per thread: qs_writer_add_tensor_e
+ * waits while that much is held), and the file appears at `path` only at
+ * qs_writer_finish_e, atomically (written to a temporary in the same folder, synced,
+ * renamed). qs_writer_free of an unfinished writer (abort) removes the
+ * temporary and leaves `path` untouched. A writer must not be used by two calls at once. */
 typedef struct qs_writer qs_writer; /* opaque */
 
 typedef struct qs_writer_options {
@@ -484,21 +486,26 @@ typedef struct qs_given_low {
 
 QS_API qs_writer_options qs_writer_options_default(void);
 /* `path` is checked at once (a folder, an unwritable folder: an error); nothing
- * appears there before qs_writer_finish_e. */
+ * appears there before qs_writer_finish_e. `options` may be NULL (the defaults). */
 QS_API qs_status qs_writer_create_e(const char* path, const qs_writer_options* options, qs_writer** out,
                                     qs_error* err);
-/* A string pair of the file's metadata (safetensors' __metadata__); before finish. */
+/* A string pair of the file's metadata (safetensors' __metadata__), UTF-8; before
+ * finish. A key set again takes the new value. */
 QS_API qs_status qs_writer_set_metadata_e(qs_writer* writer, const char* key, const char* value, qs_error* err);
 /* One tensor: its high-precision bytes (row-major, host order, `dtype` of the shape).
  * It is quantized with the writer's schemes when it qualifies (F32/F16/BF16, 2+
  * dimensions, a shape the schemes accept, not excluded), unless `low` gives its low
  * precision; otherwise it is stored as it is. The bytes are copied before the call
- * returns. */
+ * returns (`data` may be NULL when data_size is 0). A refused tensor (a name that is
+ * not UTF-8 or already taken, a size that is not the shape's, `low` of another scheme
+ * or size: QS_ERR_INVALID_ARGUMENT) is not added and the writer stays usable; a
+ * failure of the writer's threads (QS_ERR_IO) is reported by the next call. */
 QS_API qs_status qs_writer_add_tensor_e(qs_writer* writer, const char* name, qs_dtype dtype, uint32_t ndim,
                                         const uint64_t* shape, const void* data, size_t data_size,
                                         const qs_given_low* low, qs_error* err);
-/* Writes what remains and moves the file into place. The writer is then finished:
- * only qs_writer_free remains to be called. */
+/* Writes what remains and moves the file into place. The writer is then finished,
+ * also when this fails (nothing is then left at `path`): only qs_writer_free remains
+ * to be called. */
 QS_API qs_status qs_writer_finish_e(qs_writer* writer, qs_error* err);
 /* Frees the writer; if it was not finished, aborts it (nothing is left behind). */
 QS_API void qs_writer_free(qs_writer* writer);

@@ -1,6 +1,6 @@
 // Packing: a model in (safetensors, or any ordered TensorSource), one .qs file out,
-// tensor by tensor through the Writer (pack/writer.hpp: peak memory is about two
-// tensors per thread, never the model). Level 0 (low codes, scales, passthrough
+// tensor by tensor through the Writer (pack/writer.hpp: peak memory is about one
+// tensor per thread, never the model). Level 0 (low codes, scales, passthrough
 // tensors) goes straight to the output; residuals go to an unnamed temporary file and
 // are appended after the index, so the low precision is a prefix.
 #pragma once

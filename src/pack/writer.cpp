@@ -13,6 +13,17 @@ namespace qstore {
 
 namespace {
 
+// The queue holds the largest tensor seen per thread, plus one for the tensor the
+// caller fills, and at least this much per thread: runs of small tensors then pass in
+// batches, not with a wake-up of a thread each.
+constexpr uint64_t kMinHeldPerSlot = uint64_t{1} << 20;
+
+// Quantized tensors' bytes up to this size (most of a model's tensors, and many are in
+// the queue at once) are allocated with new[]: freed chunks of that size are reused
+// without page faults. Larger ones go to buffers reused from tensor to tensor, on 2 MiB
+// pages (base/reusable_bytes.hpp), of which the queue's bound keeps few.
+constexpr size_t kSmallInput = size_t{128} << 10;
+
 // The schemes, once the output path passed its checks (the first error a caller sees).
 std::vector<const LowScheme*> checked_schemes(const std::string& path, const PackOptions& options,
                                               const std::vector<std::string>& inputs) {
@@ -78,7 +89,8 @@ struct Writer::Job {
     bool one_block = false;  // one coding block: encoded side by side with its neighbours
     uint64_t held_bytes = 0;
     TensorInput input;
-    std::optional<ResourcePool<ReusableBytes>::Lease> high;  // a quantized tensor's bytes
+    std::unique_ptr<uint8_t[]> small_high;                   // a small quantized tensor's bytes
+    std::optional<ResourcePool<ReusableBytes>::Lease> high;  // a larger one's
     GivenLowBytes given;
 };
 
@@ -87,7 +99,7 @@ Writer::Writer(const std::string& path, const PackOptions& options, const std::v
     : path_(path), options_(options), schemes_(checked_schemes(path, options, inputs)),
       expected_tensors_(expected_tensors), pool_(options.threads), encoder_(options_, schemes_, pool_),
       container_(path, schemes_.size() + 1), inputs_([] { return std::make_unique<ReusableBytes>(); }),
-      queue_(2 * size_t{pool_.size()}), ordered_([this](size_t, Encoded& done) { write_encoded(done); }) {
+      queue_(pool_.size() + 1, kMinHeldPerSlot), ordered_([this](size_t, Encoded& done) { write_encoded(done); }) {
     dispatcher_ = std::thread([this] { dispatch(); });
 }
 
@@ -159,7 +171,9 @@ void Writer::add_tensor(const SafetensorsTensor& t, const std::function<void(uin
                                          "': a given low precision, while tensors before it have none (strict)");
     const bool quantized = stores_quantized(t, low);
     const bool counted_quantizable = low == LowSource::given || quantizable(t, options_, schemes_);
-    const uint64_t held = t.size + given.codes.size() + given.scales.size() + given.zero_points.size();
+    // A job's own memory counts too: empty tensors must not queue without bound.
+    const uint64_t held =
+        sizeof(Job) + t.name.size() + t.size + given.codes.size() + given.scales.size() + given.zero_points.size();
     queue_.reserve(held);
     try {
         auto job = std::make_unique<Job>();
@@ -170,9 +184,16 @@ void Writer::add_tensor(const SafetensorsTensor& t, const std::function<void(uin
         job->input.tensor.data = nullptr;
         job->input.quantize = quantized;
         if (quantized) {
-            job->high.emplace(inputs_.acquire());
-            job->input.high = (*job->high)->reserve(t.size);
-            fill((*job->high)->data());
+            uint8_t* dst;
+            if (t.size <= kSmallInput) {
+                job->small_high.reset(new uint8_t[t.size + ReusableBytes::kSlack]);
+                dst = job->small_high.get();
+            } else {
+                job->high.emplace(inputs_.acquire());
+                dst = (*job->high)->reserve(t.size);
+            }
+            fill(dst);
+            job->input.high = dst;
             job->given = std::move(given);
             if (low == LowSource::given) job->input.given = &job->given;
         } else {

@@ -1,8 +1,8 @@
 // Writing a .qs file tensor by tensor (the C API's qs_writer; pack() is built on it).
 // The caller adds tensors in file order; the writer's threads quantize, code and write
-// them while the caller adds the next ones. A queue bounded in tensors
-// (pack/tensor_queue.hpp) keeps memory at about two tensors per thread: add_tensor
-// blocks while it is full. Level 0 goes straight to the output, upper levels to
+// them while the caller adds the next ones. A queue bounded in bytes
+// (pack/tensor_queue.hpp) keeps memory at about one tensor per thread, plus the one
+// being added (at least 8 MiB per thread): add_tensor blocks while it is full. Level 0 goes straight to the output, upper levels to
 // unnamed temporaries appended after the index (pack/container_writer.hpp), and the
 // file appears at its path only at finish(), atomically (io/atomic_file.hpp). The bytes
 // written are the same for every thread count.
