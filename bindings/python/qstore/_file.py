@@ -10,7 +10,7 @@ from ._dtypes import widen as _widen, wrap
 from ._errors import check, err_ptr, error_from
 from ._lib import lib
 from ._index import TensorIndex
-from ._low import Quantized, empty_parts, scheme_name
+from ._low import Quantized, empty_parts, scale_rows, scheme_name
 from ._metadata import read_metadata
 
 _HIGH = "high"
@@ -228,6 +228,13 @@ class File:
         return array
 
     def _load_level(self, i, level, first, count):
+        if count == 0:  # no rows: the whole level's layout with zero rows
+            whole = self._load_level(i, level, None, None)
+            whole.shape = (0,) + whole.shape[1:]
+            whole.codes = whole.codes[first:first]
+            whole.scales = scale_rows(whole.scheme, whole.scales, first, first)
+            whole.zero_points = scale_rows(whole.scheme, whole.zero_points, first, first)
+            return whole
         handle = self._live()
         t = self._t
         err = err_ptr()

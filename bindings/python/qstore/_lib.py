@@ -59,7 +59,6 @@ _SIGNATURES = {
 }
 
 SONAME = "libqstore.so.1"
-_DEV_PENDING = {"qs_load_high_rows_e", "qs_rows_level_info_get_e", "qs_load_level_rows_e"}  # TODO remove
 
 
 def _candidates():
@@ -103,8 +102,6 @@ def _declare(lib):
         try:
             fn = getattr(lib, name)
         except AttributeError:
-            if name in _DEV_PENDING:
-                continue
             raise ImportError("qstore: %s lacks %s" % (lib._name, name)) from None
         fn.restype = restype
         fn.argtypes = argtypes

@@ -97,6 +97,18 @@ class Quantized:
             None if self.zero_points is None else self.zero_points.shape)
 
 
+def scale_rows(scheme, scales, first, stop):
+    """The scales (or zero points) of rows [first, stop) of a level's whole `scales`, as
+    the C API's row loads give them: per-tensor schemes their one scale, 128-row tiles
+    the tile rows the range touches, the others one row (or one value) per row."""
+    base = scheme.partition(":")[0]
+    if scales is None or base in ("int8-tensor", "fp8-e4m3-tensor", "fp8-e5m2-tensor", "uint8-asym-tensor"):
+        return scales
+    if base == "fp8-e4m3-block128":
+        return scales[first // 128:(stop - 1) // 128 + 1] if stop > first else scales[:0]
+    return scales[first:stop]
+
+
 def empty_parts(level_info, scheme, rows, shape):
     """Arrays to load a level into: (codes, scales or None, zero points or None)."""
     code_name, code_dtype = DTYPES[level_info.code_dtype]

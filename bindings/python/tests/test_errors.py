@@ -125,6 +125,15 @@ class Errors(unittest.TestCase):
                     f.get_tensor("w.weight", precision)
             self.assertIsInstance(f.get_tensor("w.weight", np.int64(0)), qstore.Quantized)
 
+    def test_bad_rows(self):
+        with qstore.open(self.qs) as f:
+            for rows, error in ((slice(0, 10, 2), ValueError), (3, TypeError), ((0, 4), TypeError)):
+                for precision in ("high", "low"):
+                    with self.subTest(rows=rows, precision=precision), self.assertRaises(error):
+                        f.get_tensor("w.weight", precision, rows=rows)
+            self.assertEqual(f.get_tensor("w.weight", rows=slice(60, 100)).shape, (4, 64))
+            self.assertEqual(f.get_tensor("w.weight", "low", rows=slice(-3, None)).codes.shape, (3, 64))
+
     def test_bad_out(self):
         with qstore.open(self.qs) as f:
             for out in (np.empty((64, 63), np.float32), np.empty((64, 128), np.float32)[:, ::2], [0.0] * 4096):

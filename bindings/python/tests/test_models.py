@@ -101,7 +101,54 @@ class ModelCheck:
             self.assertEqual(as_bytes(part), raw, "%s %s %s" % (name, got.scheme, st_name))
 
 
-class GeneratedModel(ModelCheck, unittest.TestCase):
+def expected_scale_rows(scheme, scales, first, stop):
+    """The scales (or zero points) of rows [first, stop) as the C API gives them."""
+    base = scheme.split(":")[0]
+    if base in ("int8-tensor", "fp8-e4m3-tensor", "fp8-e5m2-tensor", "uint8-asym-tensor"):
+        return scales  # one for the tensor
+    if base == "fp8-e4m3-block128":
+        return scales[first // 128:(stop - 1) // 128 + 1] if stop > first else scales[:0]
+    return scales[first:stop]  # one row of scales per row
+
+
+class RowsCheck:
+    """get_tensor(rows=...) equals the same rows of the whole tensor, at every level."""
+
+    def check_rows(self, qs):
+        with qstore.open(qs) as f:
+            for name in f.keys():
+                info = f.info(name)
+                if not info.shape:
+                    continue
+                rows = info.shape[0]
+                for first, stop in {(0, 1), (1, rows - 1), (max(rows - 5, 0), rows), (0, rows), (rows // 2, rows // 2)}:
+                    if stop < first:
+                        continue
+                    with self.subTest(name=name, rows=(first, stop)):
+                        self.check_range(f, name, info, first, stop)
+
+    def check_range(self, f, name, info, first, stop):
+        whole = f.get_tensor(name)
+        part = f.get_tensor(name, rows=slice(first, stop))
+        self.assertEqual(part.shape, whole[first:stop].shape)
+        self.assertEqual(part.tobytes(), whole[first:stop].tobytes())
+        self.assertEqual(getattr(part, "qstore_dtype", None), getattr(whole, "qstore_dtype", None))
+        for level in range(info.num_levels - 1):
+            whole = f.get_tensor(name, level)
+            part = f.get_tensor(name, level, rows=slice(first, stop))
+            self.assertEqual(part.shape, (stop - first,) + info.shape[1:])
+            self.assertEqual(as_bytes(part.codes), as_bytes(whole.codes[first:stop]))
+            self.assertEqual(part.codes.shape, whole.codes[first:stop].shape)
+            for got, full in ((part.scales, whole.scales), (part.zero_points, whole.zero_points)):
+                if full is None:
+                    self.assertIsNone(got)
+                    continue
+                want = expected_scale_rows(whole.scheme, full, first, stop)
+                self.assertEqual(got.shape, want.shape, whole.scheme)
+                self.assertEqual(as_bytes(got), as_bytes(want), whole.scheme)
+
+
+class GeneratedModel(ModelCheck, RowsCheck, unittest.TestCase):
     def test_every_scheme(self):
         with TempDir() as work:
             model = os.path.join(work, "model.safetensors")
@@ -111,6 +158,7 @@ class GeneratedModel(ModelCheck, unittest.TestCase):
                     qs = os.path.join(work, "model.qs")
                     run_cli("pack", model, "--low", scheme, "-o", qs)
                     self.check_file(qs, model, work)
+                    self.check_rows(qs)
 
     def test_chain_and_raw(self):
         with TempDir() as work:
@@ -121,6 +169,7 @@ class GeneratedModel(ModelCheck, unittest.TestCase):
                     qs = os.path.join(work, "model.qs")
                     run_cli("pack", model, *options, "-o", qs)
                     self.check_file(qs, model, work)
+                    self.check_rows(qs)
 
     def test_pack_writes_what_the_cli_writes(self):
         with TempDir() as work:
@@ -160,7 +209,7 @@ class GeneratedModel(ModelCheck, unittest.TestCase):
             self.check_file(ours, model, work)
 
 
-class RealModels(ModelCheck, unittest.TestCase):
+class RealModels(ModelCheck, RowsCheck, unittest.TestCase):
     def test_shared_models(self):
         models = sorted(glob.glob(os.path.join(MODELS, "*.safetensors")))
         if not models:
@@ -173,6 +222,7 @@ class RealModels(ModelCheck, unittest.TestCase):
                     qs = os.path.join(work, "model.qs")
                     run_cli("pack", model, "-o", qs)
                     self.check_file(qs, model, work)
+                    self.check_rows(qs)
 
 
 class Widen(unittest.TestCase):
