@@ -104,7 +104,7 @@ class _ThreadError:
 _local = threading.local()
 
 
-def err_ptr():
+def err_ptr(_local=_local):
     """The calling thread's qs_error (created on first use)."""
     try:
         return _local.err.ptr

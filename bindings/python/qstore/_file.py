@@ -153,13 +153,18 @@ class File:
                    widen=True gives float32 instead, exactly); a lower level of a quantized
                    tensor is a Quantized (codes, scales, zero_points shaped per scheme).
         rows       a slice of dimension 0 (step 1): load only those rows.
-        out        (high only) a C-contiguous writable array of exactly the bytes to load.
+        out        (high only) a C-contiguous writable array of exactly the bytes to load,
+                   returned as it is (any dtype; no widening).
         """
         t = self._t
         i = t.by_name.get(name) if type(name) is str and self._handle else None
         if i is None:
             i = self._find(name)  # raises the right error
-        if rows is None and type(precision) is str and precision == _HIGH:  # the common case, short
+        if out is not None and widen:
+            raise ValueError("out= and widen=True exclude each other")
+        if rows is None and precision is _HIGH and out is not None:
+            return self._load_high_into(i, out)  # the hot path of a loader reusing its arrays
+        if rows is None and type(precision) is str and precision == _HIGH:
             array = self._load_high(i, None, None, out)
         else:
             level = self._level(i, precision)
@@ -169,6 +174,8 @@ class File:
                     raise ValueError("out= is for the high precision only")
                 return self._load_level(i, level, first, count)
             array = self._load_high(i, first, count, out)
+        if out is not None:
+            return out
         dtype = t.dtype_names[i]
         return _widen(array, dtype) if widen else wrap(array, dtype)
 
@@ -200,6 +207,23 @@ class File:
         if step != 1:
             raise ValueError("rows: only a step of 1 is supported")
         return start, max(stop - start, 0)
+
+    def _load_high_into(self, i, out):
+        """The whole high precision into `out`, returned as it is."""
+        nbytes = self._t.high_bytes[i]
+        if type(out) is not np.ndarray and not isinstance(out, np.ndarray):
+            raise ValueError("out must be a C-contiguous writable numpy array")
+        if out.nbytes != nbytes:
+            raise ValueError("out holds %d bytes, tensor %r needs %d" % (out.nbytes, self._t.names[i], nbytes))
+        try:
+            pointer = ctypes.addressof(ctypes.c_char.from_buffer(out)) if nbytes else None
+        except TypeError:  # read-only or not C-contiguous
+            raise ValueError("out must be a C-contiguous writable numpy array") from None
+        err = err_ptr()
+        status = lib.qs_load_high_e(self._handle, i, pointer, nbytes, err)
+        if status:
+            raise error_from(status, err)
+        return out
 
     def _load_high(self, i, first, count, out):
         handle = self._live()
