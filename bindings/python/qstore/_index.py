@@ -63,8 +63,11 @@ class TensorIndex:
         base = records.ctypes.data
         err = err_ptr()
         info_get = lib.qs_tensor_info_get_e
+        size = _RECORD.itemsize
         for i in range(count):
-            check(info_get(handle, i, base + i * _RECORD.itemsize, err), err)
+            status = info_get(handle, i, base + i * size, err)
+            if status:
+                check(status, err)
         self.names = [ctypes.string_at(p).decode("utf-8") for p in records["name"].tolist()]
         self.shapes = [tuple(s[:n]) for s, n in zip(records["shape"].tolist(), records["ndim"].tolist())]
         dtypes = [DTYPES.get(d, _UNKNOWN) for d in records["high_dtype"].tolist()]
