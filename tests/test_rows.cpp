@@ -3,7 +3,8 @@
 // random ranges (empty, single rows, across coding blocks and 128-row tiles, the last
 // rows): each range load equals the slice of the whole load, byte for byte, at every
 // level; the slice's scales are the rows' own (a tile scheme's: the touched tile rows;
-// a per-tensor scheme's: its one scale). Bad ranges and small buffers are refused.
+// a per-tensor scheme's: its one scale), with and without checksums (without, only the
+// blocks of the rows are read). Bad ranges and small buffers are refused.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -118,7 +119,10 @@ TEST_CASE("Row ranges equal the slices of whole loads at every level", "[rows]")
                 o.threads = 2;
                 o.block_elements = std::uniform_int_distribution<uint64_t>(200, 3000)(rng);  // many blocks
                 pack_model(dir, model, "m.qs", o);
-                auto f = open_qs(dir.file("m.qs"), nullptr, 2);
+                // With checksums a range reads whole parts; without, only its blocks.
+                for (int verify : {1, 0}) {
+                INFO("verify_checksums " << verify);
+                auto f = open_qs(dir.file("m.qs"), nullptr, 2, verify);
                 REQUIRE(f);
                 for (size_t i = 0; i < model.size(); ++i) {
                     const qs_tensor_info info = tensor_info(f.get(), i);
@@ -154,6 +158,7 @@ TEST_CASE("Row ranges equal the slices of whole loads at every level", "[rows]")
                                                     got.size(), err) == QS_OK);
                         CHECK(first_mismatch(got, units_of(whole.codes, rows, r0, r1)) == -1);
                     }
+                }
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <list>
 #include <optional>
 
 #include "base/byte_io.hpp"
@@ -77,8 +78,11 @@ struct Reader::StagingBuffer {
 // at the staged bytes). Staging happens on the loading thread; workers only read.
 class Reader::TensorParts {
 public:
-    TensorParts(const Reader& reader, const TensorRecord& tensor)
-        : t(tensor), reader_(reader), lease_(reader.staging_->acquire()), levels_(tensor.levels.size()) {
+    // `piecewise`: read each part when it is asked for, and of block containers only the
+    // blocks asked for (row-range loads without checksums, which need whole parts).
+    TensorParts(const Reader& reader, const TensorRecord& tensor, bool piecewise = false)
+        : t(tensor), reader_(reader), lease_(reader.staging_->acquire()), levels_(tensor.levels.size()),
+          piecewise_(piecewise) {
         for (size_t level = 0; level < levels_.size(); ++level) {
             Level& l = levels_[level];
             const auto& parts = t.levels[level];
@@ -111,9 +115,41 @@ public:
         const auto& parts = t.levels[level];
         if (&p < parts.data() || &p >= parts.data() + parts.size())
             fail(Errc::internal, what + "part does not belong to the tensor");
+        if (piecewise_ && !l.staged) {
+            const uint8_t*& alone = alone_of_[&p];
+            if (!alone) alone = read_alone(level, p.offset, p.size, p, what);
+            return alone;
+        }
         if (!l.staged) stage(level, what);
         const Run& r = l.runs[l.run_of[static_cast<size_t>(&p - parts.data())]];
         return r.bytes + (p.offset - r.begin);
+    }
+
+    // Blocks `span` of block-container part p, which must hold `count` blocks; the blocks
+    // outside the span are empty (null data) when read piecewise.
+    // Messages: `name` the blocks' part, `count_error` a wrong count (both after `what`).
+    std::vector<BlockRef> blocks(size_t level, const PartRef& p, size_t count, BlockSpan span, const std::string& what,
+                                 const char* name, const char* count_error) {
+        if (!piecewise_ || levels_.at(level).staged) {
+            auto all = parse_block_container(bytes(level, p, what), p.size, what + name);
+            if (all.size() != count) fail(Errc::corrupt, what + count_error);
+            return all;
+        }
+        const uint64_t head = std::min<uint64_t>(p.size, kMaxBlockTableBytesPerBlock * (count + 1));
+        const BlockTable table = parse_block_table(read_alone(level, p.offset, head, p, what), head, p.size, what + name);
+        if (table.sizes.size() != count) fail(Errc::corrupt, what + count_error);
+        span = span.within(count);
+        uint64_t begin = table.table_bytes, end;
+        for (size_t b = 0; b < span.begin; ++b) begin += table.sizes[b];
+        end = begin;
+        for (size_t b = span.begin; b < span.end; ++b) end += table.sizes[b];
+        const uint8_t* q = read_alone(level, p.offset + begin, end - begin, p, what);
+        std::vector<BlockRef> out(count, BlockRef{nullptr, 0});
+        for (size_t b = span.begin; b < span.end; ++b) {
+            out[b] = {q, static_cast<size_t>(table.sizes[b])};
+            q += table.sizes[b];
+        }
+        return out;
     }
 
     const TensorRecord& t;
@@ -159,9 +195,21 @@ private:
         l.staged = true;
     }
 
+    // Bytes [offset, offset + n) of level's section, which lie in part p, read on their own.
+    const uint8_t* read_alone(size_t level, uint64_t offset, uint64_t n, const PartRef& p, const std::string& what) {
+        reader_.check_part_in_file(t, level, p, what);
+        const uint64_t section = reader_.level_sections_.at(static_cast<uint32_t>(level))->offset;
+        alone_.emplace_back(static_cast<size_t>(n));
+        reader_.file_.read_at(section + offset, alone_.back().data(), alone_.back().size());
+        return alone_.back().data();
+    }
+
     const Reader& reader_;
     ResourcePool<StagingBuffer>::Lease lease_;
     std::vector<Level> levels_;
+    bool piecewise_;
+    std::list<std::vector<uint8_t>> alone_;  // what read_alone read
+    std::map<const PartRef*, const uint8_t*> alone_of_;  // whole parts read alone
 };
 
 namespace {
@@ -511,21 +559,20 @@ struct Reader::CodeBlocks {
     std::vector<BlockRef> blocks;  // otherwise
 };
 
-Reader::CodeBlocks Reader::code_blocks(TensorParts& parts, const std::string& what) const {
+Reader::CodeBlocks Reader::code_blocks(TensorParts& parts, const std::string& what, BlockSpan span) const {
     const TensorRecord& t = parts.t;
     const PartRef& p = require_part(t, 0, PartRole::codes, what);
-    const uint8_t* data = parts.bytes(0, p, what);
     CodeBlocks cb;
     if (p.encoding == PartEncoding::raw) {
+        const uint8_t* data = parts.bytes(0, p, what);
         if (p.size != low_code_bytes(t)) fail(Errc::corrupt, what + "raw codes have the wrong size");
         cb.raw = data;
         return cb;
     }
     if (p.encoding != PartEncoding::blocks) fail(Errc::corrupt, what + "codes have an unknown encoding");
     const Geometry g = t.geometry();
-    cb.blocks = parse_block_container(data, p.size, what + "codes");
-    if (cb.blocks.size() != (g.rows + t.rows_per_block - 1) / t.rows_per_block)
-        fail(Errc::corrupt, what + "wrong number of code blocks");
+    cb.blocks = parts.blocks(0, p, static_cast<size_t>((g.rows + t.rows_per_block - 1) / t.rows_per_block), span, what,
+                             "codes", "wrong number of code blocks");
     return cb;
 }
 
@@ -545,7 +592,7 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
     const LowScheme& scheme = t.scheme(level);
     const Geometry g = t.geometry();
     if (level == 0) {
-        const CodeBlocks cb = code_blocks(parts, what);
+        const CodeBlocks cb = code_blocks(parts, what, span);
         if (cb.raw) {  // native layout: raw scales and zero points too
             const PartRef& sp = require_part(t, 0, PartRole::scales, what);
             if (sp.encoding != PartEncoding::raw || sp.size != scheme.scale_bytes(g))
@@ -591,9 +638,9 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
     decode_internal(parts, level - 1, lower, nullptr, span);
     read_level_params(parts, level, out);
     const PartRef& cp = require_part(t, level, PartRole::code_residual, what);
-    auto blocks = parse_block_container(parts.bytes(level, cp, what), cp.size, what + "code residual");
     const uint64_t rpb = t.rows_per_block;
-    if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of code residual blocks");
+    auto blocks = parts.blocks(level, cp, static_cast<size_t>((g.rows + rpb - 1) / rpb), span, what, "code residual",
+                               "wrong number of code residual blocks");
     uint8_t* codes = out.own_codes(*code_buffers_, g.elements());
     const LowScheme& below = t.scheme(level - 1);
     span = span.within(blocks.size());
@@ -722,12 +769,12 @@ void Reader::load_high_of(const TensorRecord& t, void* out_ptr, size_t out_size,
     const size_t top = t.top_level();
     const LowScheme& scheme = t.scheme(top - 1);
     const PartRef& rp = require_part(t, top, PartRole::residual, what);
-    TensorParts parts(*this, t);
-    const uint8_t* residual = parts.bytes(top, rp, what);
-    auto blocks = parse_block_container(residual, rp.size, what + "residual");
+    // A range of rows without checksums reads only its blocks (checksums cover whole parts).
+    TensorParts parts(*this, t, !options_.verify_checksums && rows.size() < g.rows);
     const uint64_t rpb = t.rows_per_block;
-    if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of residual blocks");
     const BlockSpan span{static_cast<size_t>(rows.begin / rpb), static_cast<size_t>((rows.end + rpb - 1) / rpb)};
+    auto blocks = parts.blocks(top, rp, static_cast<size_t>((g.rows + rpb - 1) / rpb), span, what, "residual",
+                               "wrong number of residual blocks");
 
     // The level below the high precision. For a pair with coded codes, each block's
     // codes are decoded right before its residual (they are then still in cache).
@@ -837,7 +884,7 @@ void Reader::load_level_rows_of(const TensorRecord& t, size_t level, RowSpan row
     // The native layout of the rows the scales tie together (a tile scheme's whole
     // tiles), from the internal form of the blocks that hold them.
     const RowSpan a = scale_aligned_rows(scheme, g, rows);
-    TensorParts parts(*this, t);
+    TensorParts parts(*this, t, !options_.verify_checksums && rows.size() < g.rows);
     InternalLevel l;
     decode_internal(parts, level, l, nullptr,
                     BlockSpan{static_cast<size_t>(a.begin / rpb), static_cast<size_t>((a.end + rpb - 1) / rpb)});

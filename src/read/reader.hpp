@@ -105,6 +105,13 @@ public:
     void verify(const std::function<void(size_t, size_t)>& progress = nullptr) const;
 
 private:
+    // Blocks [begin, end) of a tensor (clamped to its block count): loads of a row range
+    // decode only those.
+    struct BlockSpan {
+        size_t begin, end;
+        BlockSpan within(size_t count) const { return {std::min(begin, count), std::min(end, count)}; }
+        size_t size() const { return end - begin; }
+    };
     struct DecodeScratch;
     struct StagingBuffer;
     class TensorParts;
@@ -120,20 +127,13 @@ private:
                             void* scales, size_t scales_size, void* zero_points, size_t zero_points_size) const;
     void load_passthrough_rows(const TensorRecord& t, RowSpan rows, uint8_t* out) const;
     void check_rows(const TensorRecord& t, RowSpan rows) const;
-    CodeBlocks code_blocks(TensorParts& parts, const std::string& what) const;
+    CodeBlocks code_blocks(TensorParts& parts, const std::string& what, BlockSpan span) const;
     void decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size_t b, uint8_t* codes, DecodeScratch& s,
                            const std::string& what) const;
     // Level k of a quantized tensor in internal form. Raw level-0 codes in internal layout
     // stay in the staged file bytes (out.codes points there). With `deferred` (level 0
     // only), coded level-0 codes are not decoded: their blocks are handed to the caller,
     // which decodes them where it wants (out.codes is then null).
-    // Blocks [begin, end) of a tensor (clamped to its block count): loads of a row range
-    // decode only those.
-    struct BlockSpan {
-        size_t begin, end;
-        BlockSpan within(size_t count) const { return {std::min(begin, count), std::min(end, count)}; }
-        size_t size() const { return end - begin; }
-    };
     void decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred,
                          BlockSpan span = BlockSpan{0, SIZE_MAX}) const;
     void read_level_params(TensorParts& parts, size_t level, InternalLevel& out) const;
