@@ -3,7 +3,7 @@ scheme, the same shapes as `qstore unpack --precision low` writes (docs/CLI.md,
 "Safetensors layouts of a low precision")."""
 import numpy as np
 
-from ._dtypes import DTYPES, wrap
+from ._dtypes import DTYPES
 
 # qs_low_scheme number -> name as `qstore pack --low` spells it (":G" added for groups)
 SCHEMES = {
@@ -110,7 +110,8 @@ def scale_rows(scheme, scales, first, stop):
 
 
 def empty_parts(level_info, scheme, rows, shape):
-    """Arrays to load a level into: (codes, scales or None, zero points or None)."""
+    """Arrays to load a level into: (codes, scales or None, zero points or None, the
+    codes' dtype name)."""
     code_name, code_dtype = DTYPES[level_info.code_dtype]
     cols = 1
     for d in shape[1:]:
