@@ -2,8 +2,9 @@
 # Builds qstore with a sanitizer in its own folder and runs tests under it; fails on
 # any sanitizer report (every report aborts the test process, so ctest fails).
 #   tests/sanitize.sh asan   ASan + UBSan (-fno-sanitize-recover=undefined), Debug -O1:
-#                            every label except install (consumers built without ASan
-#                            cannot load an ASan libqstore.so) and real_models (the
+#                            every label except install and bindings (consumers built
+#                            without ASan, python3 among them, cannot load an ASan
+#                            libqstore.so) and real_models (the
 #                            Release suite runs those), and without the two exhaustive
 #                            checks of the hardware F16 rounding kernels over every
 #                            float ("on every prediction value": pure SIMD arithmetic,
@@ -25,7 +26,7 @@ jobs=${JOBS:-$(nproc)}
 case "$kind" in
   asan)
     flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-    select=(-LE '^(install|real_models)$' -E 'equals f16_from_f32 on every prediction value|^atomic_writes: ')
+    select=(-LE '^(install|bindings|real_models)$' -E 'equals f16_from_f32 on every prediction value|^atomic_writes: ')
     targets=()  # everything but the benchmarks
     # detect_leaks: LeakSanitizer runs at exit of every test process.
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
