@@ -1,0 +1,68 @@
+#include "net/http_source.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace qstore::net {
+
+HttpSource::HttpSource(const std::string& url, const HttpOptions& options, uint64_t first_bytes)
+    : file_(url, options, first_bytes) {
+    held_.push_back({0, std::make_shared<const std::vector<uint8_t>>(file_.first_chunk())});
+}
+
+bool HttpSource::copy_held(uint64_t offset, uint8_t* dst, size_t n) {
+    std::shared_ptr<const std::vector<uint8_t>> bytes;
+    uint64_t begin = 0;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const Held& h : held_)
+            if (h.begin <= offset && offset + n <= h.begin + h.bytes->size()) {
+                bytes = h.bytes;
+                begin = h.begin;
+            }
+    }
+    if (!bytes) return false;
+    std::memcpy(dst, bytes->data() + (offset - begin), n);
+    return true;
+}
+
+void HttpSource::read_at(uint64_t offset, uint8_t* dst, size_t n) {
+    if (n == 0 || copy_held(offset, dst, n)) return;
+    file_.read_at(offset, dst, n);
+}
+
+std::vector<ByteSpan> HttpSource::merge(std::vector<ByteSpan> spans) {
+    spans.erase(std::remove_if(spans.begin(), spans.end(), [](const ByteSpan& s) { return s.end <= s.begin; }),
+                spans.end());
+    std::sort(spans.begin(), spans.end(), [](const ByteSpan& a, const ByteSpan& b) { return a.begin < b.begin; });
+    std::vector<ByteSpan> out;
+    for (const ByteSpan& s : spans) {
+        if (!out.empty() && s.begin <= out.back().end + kMergeGap) out.back().end = std::max(out.back().end, s.end);
+        else out.push_back(s);
+    }
+    return out;
+}
+
+void HttpSource::hold(std::vector<ByteSpan> spans, bool split_pieces) {
+    const std::vector<ByteSpan> merged = merge(std::move(spans));
+    std::vector<std::shared_ptr<std::vector<uint8_t>>> buffers;
+    std::vector<RangeRead> reads;
+    for (const ByteSpan& s : merged) {
+        auto buffer = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(s.end - s.begin));
+        const uint64_t pieces = split_pieces ? std::max<uint64_t>(1, (s.end - s.begin) / kPiece) : 1;
+        const uint64_t step = (s.end - s.begin + pieces - 1) / pieces;
+        for (uint64_t b = s.begin; b < s.end; b += step)
+            reads.push_back({b, std::min(s.end, b + step), buffer->data() + (b - s.begin)});
+        buffers.push_back(std::move(buffer));
+    }
+    file_.read_ranges(reads);
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (size_t k = 0; k < merged.size(); ++k) held_.push_back({merged[k].begin, std::move(buffers[k])});
+}
+
+void HttpSource::release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    held_.resize(1);
+}
+
+}  // namespace qstore::net

@@ -1,0 +1,58 @@
+// A file on a web server as a random-access source: read_at serves bytes from the
+// ranges held in memory when they cover them, else with one range request. hold()
+// fetches a batch of ranges ahead of the loads that need them: neighbouring ranges are
+// merged, long ones split into pieces fetched over parallel connections, and the
+// bytes stay until release(). The first chunk that opening fetched is held from the
+// start, so that reading the header and what follows it makes no further request.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "net/http_file.hpp"
+
+namespace qstore::net {
+
+struct ByteSpan {
+    uint64_t begin = 0, end = 0;
+};
+
+class HttpSource {
+public:
+    // Neighbouring ranges closer than this are fetched as one.
+    static constexpr uint64_t kMergeGap = 4096;
+    // Merged ranges longer than this are fetched in pieces of about this size, in parallel.
+    static constexpr uint64_t kPiece = uint64_t{8} << 20;
+
+    HttpSource(const std::string& url, const HttpOptions& options, uint64_t first_bytes);
+
+    uint64_t size() const { return file_.size(); }
+    const std::string& name() const { return file_.name(); }
+    HttpStats stats() const { return file_.stats(); }
+
+    // Thread-safe; may run while other threads read.
+    void read_at(uint64_t offset, uint8_t* dst, size_t n);
+    // Fetches the spans (merged; split into pieces when split_pieces) and holds them.
+    void hold(std::vector<ByteSpan> spans, bool split_pieces);
+    // Drops every held range but the first chunk.
+    void release();
+    // The merged spans hold() would fetch for `spans`, in file order.
+    static std::vector<ByteSpan> merge(std::vector<ByteSpan> spans);
+
+private:
+    struct Held {
+        uint64_t begin;
+        std::shared_ptr<const std::vector<uint8_t>> bytes;
+    };
+    bool copy_held(uint64_t offset, uint8_t* dst, size_t n);
+
+    HttpFile file_;
+    std::mutex mutex_;
+    std::vector<Held> held_;  // the first chunk first; a handful of ranges
+};
+
+}  // namespace qstore::net
