@@ -8,6 +8,10 @@ namespace qstore::net {
 HttpSource::HttpSource(const std::string& url, const HttpOptions& options, uint64_t first_bytes)
     : file_(url, options, first_bytes) {
     held_.push_back({0, std::make_shared<const std::vector<uint8_t>>(file_.first_chunk())});
+    if (!options.cache_dir.empty()) {
+        const Validators& v = file_.validators();
+        cache_ = std::make_unique<RangeCache>(options.cache_dir, url, v.etag.empty() ? v.last_modified : v.etag);
+    }
 }
 
 bool HttpSource::copy_held(uint64_t offset, uint8_t* dst, size_t n) {
@@ -28,7 +32,9 @@ bool HttpSource::copy_held(uint64_t offset, uint8_t* dst, size_t n) {
 
 void HttpSource::read_at(uint64_t offset, uint8_t* dst, size_t n) {
     if (n == 0 || copy_held(offset, dst, n)) return;
+    if (cache_ && cache_->get(offset, offset + n, dst)) return;
     file_.read_at(offset, dst, n);
+    if (cache_) cache_->put(offset, offset + n, dst);
 }
 
 std::vector<ByteSpan> HttpSource::merge(std::vector<ByteSpan> spans) {
@@ -47,8 +53,14 @@ void HttpSource::hold(std::vector<ByteSpan> spans, bool split_pieces) {
     const std::vector<ByteSpan> merged = merge(std::move(spans));
     std::vector<std::shared_ptr<std::vector<uint8_t>>> buffers;
     std::vector<RangeRead> reads;
+    std::vector<size_t> fetched;  // merged spans not found in the cache
     for (const ByteSpan& s : merged) {
         auto buffer = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(s.end - s.begin));
+        if (cache_ && cache_->get(s.begin, s.end, buffer->data())) {
+            buffers.push_back(std::move(buffer));
+            continue;
+        }
+        fetched.push_back(buffers.size());
         const uint64_t pieces = split_pieces ? std::max<uint64_t>(1, (s.end - s.begin) / kPiece) : 1;
         const uint64_t step = (s.end - s.begin + pieces - 1) / pieces;
         for (uint64_t b = s.begin; b < s.end; b += step)
@@ -56,6 +68,8 @@ void HttpSource::hold(std::vector<ByteSpan> spans, bool split_pieces) {
         buffers.push_back(std::move(buffer));
     }
     file_.read_ranges(reads);
+    if (cache_)
+        for (size_t k : fetched) cache_->put(merged[k].begin, merged[k].end, buffers[k]->data());
     std::lock_guard<std::mutex> lock(mutex_);
     for (size_t k = 0; k < merged.size(); ++k) held_.push_back({merged[k].begin, std::move(buffers[k])});
 }

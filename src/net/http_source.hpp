@@ -4,6 +4,7 @@
 // merged, long ones split into pieces fetched over parallel connections, and the
 // bytes stay until release(). The first chunk that opening fetched is held from the
 // start, so that reading the header and what follows it makes no further request.
+// With options.cache_dir, ranges are looked up in and added to a RangeCache.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "net/http_file.hpp"
+#include "net/range_cache.hpp"
 
 namespace qstore::net {
 
@@ -51,6 +53,7 @@ private:
     bool copy_held(uint64_t offset, uint8_t* dst, size_t n);
 
     HttpFile file_;
+    std::unique_ptr<RangeCache> cache_;  // null without a cache folder
     std::mutex mutex_;
     std::vector<Held> held_;  // the first chunk first; a handful of ranges
 };
