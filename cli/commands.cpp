@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include <fnmatch.h>
+
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 #include "io/atomic_file.hpp"
 #include "base/error.hpp"
 #include "io/gguf.hpp"
+#include "input.hpp"
 #include "progress.hpp"
 #include "read/reader.hpp"
 #include "io/safetensors.hpp"
@@ -258,14 +261,25 @@ private:
 
 }  // namespace
 
-int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
-               bool gguf) {
-    check_output_path(output, {input});  // before anything is read or written
-    ReaderOptions ro;
-    ro.threads = threads;
-    Reader r(input, ro);
-    // "high", "low" (level 0) or a level number (the top level number is "high").
-    // Passthrough tensors are written as they are at every level.
+namespace {
+
+// The tensors to unpack: all, or those whose names match one of the globs.
+std::vector<size_t> select_tensors(const Reader& r, const std::string& input, const std::vector<std::string>& globs) {
+    std::vector<size_t> out;
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+        bool match = globs.empty();
+        for (const std::string& g : globs) match = match || fnmatch(g.c_str(), r.tensor(i).name.c_str(), 0) == 0;
+        if (match) out.push_back(i);
+    }
+    if (out.empty()) fail(Errc::invalid_argument, input + ": no tensor matches --tensors");
+    return out;
+}
+
+// The level --precision names ("high", "low" = 0, or a number), checked against the
+// selected tensors; kHighLevel for the high precision. Passthrough tensors are written
+// as they are at every level.
+size_t unpack_level(const Reader& r, const std::string& input, const std::string& precision,
+                    const std::vector<size_t>& selected) {
     size_t level = 0;
     bool high = precision == "high";
     if (!high && precision != "low") {
@@ -278,12 +292,27 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     if (!high && level + 1 >= max_levels && max_levels > 1) high = level + 1 == max_levels;
     if (!high && level + 1 > max_levels)
         fail(Errc::invalid_argument, input + ": has no precision level " + precision);
-    for (size_t i = 0; i < r.tensor_count() && !high; ++i)
-        if (r.tensor(i).quantized() && level >= r.tensor(i).top_level())
+    for (size_t i : selected)
+        if (!high && r.tensor(i).quantized() && level >= r.tensor(i).top_level())
             fail(Errc::invalid_argument, input + ": tensor '" + r.tensor(i).name + "' has no low level " + precision);
+    return high ? kHighLevel : level;
+}
+
+}  // namespace
+
+int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
+               bool gguf, const std::vector<std::string>& tensor_globs) {
+    check_output_path(output, {input});  // before anything is read or written
+    ReaderOptions ro;
+    ro.threads = threads;
+    Input in(input, ro);
+    const Reader& r = in.reader();
+    const std::vector<size_t> selected = select_tensors(r, input, tensor_globs);
+    const size_t level = unpack_level(r, input, precision, selected);
+    const bool high = level == kHighLevel;
     std::vector<OutTensor> entries;
     const std::map<std::string, std::string> metadata = safetensors_metadata(input, r.metadata_json());
-    for (size_t i = 0; i < r.tensor_count(); ++i) {
+    for (size_t i : selected) {
         const auto& t = r.tensor(i);
         if (high || !t.quantized()) {
             entries.push_back({t.name, t.high_dtype, t.shape, r.high_bytes(t), nullptr, {}});
@@ -308,7 +337,10 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     OutFile w(output, gguf, entries, metadata, high ? "high" : std::to_string(level));
     Progress progress("unpacking");
     std::vector<uint8_t> a, b;
-    for (size_t i = 0; i < r.tensor_count(); ++i) {
+    size_t done = 0;
+    // A whole low model is fetched as whole level sections (one request each); a high
+    // model or a selection as the tensors' own bytes.
+    in.for_each(selected, level, !high && tensor_globs.empty(), [&](size_t i) {
         const auto& t = r.tensor(i);
         if (high) {
             a.resize(r.high_bytes(t));
@@ -328,8 +360,8 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
             if (!low_tensor_names(t.scheme(level), t.name).scales.empty()) w.write_next(b.data(), ns);
             if (nz) w.write_next(b.data() + ns, nz);
         }
-        progress.update(i + 1, r.tensor_count(), t.name);
-    }
+        progress.update(++done, selected.size(), t.name);
+    });
     w.finish();
     return 0;
 }
@@ -337,7 +369,8 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
 int cmd_info(const std::string& input, bool json) {
     ReaderOptions ro;
     ro.threads = 1;
-    Reader r(input, ro);
+    Input in(input, ro);
+    const Reader& r = in.reader();
     const Totals tot = totals_of(r);
     const uint64_t separate = tot.high_bytes + tot.low_bytes;
     const auto& h = r.header();
@@ -414,7 +447,8 @@ int cmd_info(const std::string& input, bool json) {
 int cmd_verify(const std::string& input, unsigned threads, const std::string& against) {
     ReaderOptions ro;
     ro.threads = threads;
-    Reader r(input, ro);
+    Input in(input, ro);
+    const Reader& r = in.reader();
     {
         Progress progress("verifying");
         r.verify([&](size_t done, size_t total) { progress.update(done, total, r.tensor(done - 1).name); });

@@ -44,7 +44,7 @@ int run(int argc, char** argv) {
     pack->add_option("-j,--threads", pack_options.threads, "threads (0 = all CPUs)")->capture_default_str();
 
     auto* unpack = app.add_subcommand("unpack", "Write one precision of a .qs file as safetensors or GGUF");
-    unpack->add_option("input", input, "the .qs file")->required();
+    unpack->add_option("input", input, "the .qs file, or its http(s):// URL")->required();
     unpack->add_option("--precision", precision,
                        "high, low (the lowest level) or a level number (0 = lowest) of a chain")
         ->capture_default_str();
@@ -54,13 +54,17 @@ int run(int argc, char** argv) {
                        "safetensors or gguf (default: gguf if the output name ends in .gguf, else safetensors)")
         ->check(CLI::IsMember({"safetensors", "gguf"}));
     unpack->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
+    std::vector<std::string> tensor_globs;
+    unpack->add_option("--tensors", tensor_globs,
+                       "write only the tensors whose names match this glob (fnmatch; repeatable); over HTTP only "
+                       "their bytes are fetched");
 
     auto* info = app.add_subcommand("info", "Print the tensor table, section sizes and ratios");
-    info->add_option("input", input, "the .qs file")->required();
+    info->add_option("input", input, "the .qs file, or its http(s):// URL")->required();
     info->add_flag("--json", json, "machine-readable output, with each section's offset and length");
 
     auto* verify = app.add_subcommand("verify", "Check every checksum and decode every tensor at every precision level");
-    verify->add_option("input", input, "the .qs file")->required();
+    verify->add_option("input", input, "the .qs file, or its http(s):// URL")->required();
     verify->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
     std::string against;
     verify->add_option("--against", against,
@@ -114,7 +118,7 @@ int run(int argc, char** argv) {
                                   output.compare(output.size() - ext.size(), ext.size(), ext) == 0;
                 format = gguf ? "gguf" : "safetensors";
             }
-            return cmd_unpack(input, precision, output, threads, format == "gguf");
+            return cmd_unpack(input, precision, output, threads, format == "gguf", tensor_globs);
         }
         if (info->parsed()) return cmd_info(input, json);
         if (verify->parsed()) return cmd_verify(input, threads, against);

@@ -25,6 +25,8 @@ struct ByteSpan {
 
 class HttpSource {
 public:
+    // What opening fetches: the header and, in a file this small, everything.
+    static constexpr uint64_t kFirstChunk = uint64_t{64} << 10;
     // Neighbouring ranges closer than this are fetched as one.
     static constexpr uint64_t kMergeGap = 4096;
     // Merged ranges longer than this are fetched in pieces of about this size, in parallel.

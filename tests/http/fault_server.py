@@ -25,6 +25,8 @@ numbered AFTER .. AFTER+COUNT-1 (from 0) get the fault KIND:
             Content-Length that says so)
   replace   the file has changed: other bytes, another ETag (from request AFTER on,
             whatever COUNT says)
+  weakreplace  the same with weak ETags (W/"..."), which If-Match cannot use: the
+            client sends If-Range, and a changed file comes back as 200
 /redirect/NAME answers 302 to /ok/NAME; /auth/NAME needs "Authorization: Bearer TOKEN"
 (401 without it).
 """
@@ -92,7 +94,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with lock:
                 n = counts.get(self.path, 0)
                 counts[self.path] = n + 1
-            if kind == "replace" and n >= after or after <= n < after + count:
+            if kind.endswith("replace") and n >= after or after <= n < after + count:
                 fault = kind
         else:
             return self.simple(404)
@@ -101,10 +103,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.simple(404)
         with open(path, "rb") as f:
             data = f.read()
-        if fault == "replace":
+        replaced = fault is not None and fault.endswith("replace")
+        if replaced:
             data = bytes(b ^ 0x5A for b in data)
         etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
-        modified = email.utils.formatdate(os.path.getmtime(path) + (100 if fault == "replace" else 0), usegmt=True)
+        if parts[1] == "fault" and parts[2] == "weakreplace":
+            etag = "W/" + etag
+        modified = email.utils.formatdate(os.path.getmtime(path) + (100 if replaced else 0), usegmt=True)
         if fault == "503":
             return self.simple(503)
         if_match = self.headers.get("If-Match")
