@@ -53,8 +53,8 @@ extern "C" {
 /* ---- Version ------------------------------------------------------------- */
 
 #define QS_VERSION_MAJOR 1
-#define QS_VERSION_MINOR 3
-#define QS_VERSION_PATCH 8
+#define QS_VERSION_MINOR 4
+#define QS_VERSION_PATCH 0
 /* MAJOR*10000 + MINOR*100 + PATCH, e.g. 10200 for 1.2.0 */
 #define QS_VERSION_NUMBER (QS_VERSION_MAJOR * 10000 + QS_VERSION_MINOR * 100 + QS_VERSION_PATCH)
 
@@ -339,13 +339,17 @@ QS_API qs_status qs_verify_e(qs_file* file, qs_error* err);
  * read_at(user_data, offset, buffer, n), which must fill the whole buffer and return
  * 0, or return non-zero on failure (the load then fails with QS_ERR_IO). read_at may
  * be called from several of the handle's threads at once. It is asked only for the
- * bytes an operation needs: opening reads the header, directory and index (the first
- * qs_prefix_bytes(file, QS_PREFIX_INDEX) bytes, in at most two calls); low loads read
- * only inside the low prefix. release(user_data), if not NULL, is called exactly once
- * when the handle is closed, or when qs_open_source_e fails. */
+ * bytes an operation needs: opening reads the header, then the metadata, tensor index
+ * and directory (which end at qs_prefix_bytes(file, QS_PREFIX_INDEX)), in two calls
+ * (one when the file is at most 256 KiB; a third only when metadata, index and
+ * directory together exceed 256 KiB); loads of level k read only inside
+ * qs_level_prefix_bytes(file, k). qs_view_low gives QS_ERR_NOT_AVAILABLE.
+ * release(user_data), if not NULL, is called exactly once: when the handle is closed,
+ * or when qs_open_source_e fails (also for a bad argument, once source->struct_size
+ * is right). */
 typedef struct qs_source {
     size_t struct_size;           /* set to sizeof(qs_source) */
-    const char* name;             /* names the file in messages (copied); may be NULL */
+    const char* name;             /* names the file in messages (copied); NULL: "<source>" */
     uint64_t size;                /* total bytes */
     void* user_data;
     int (*read_at)(void* user_data, uint64_t offset, void* buffer, size_t n);
@@ -354,7 +358,8 @@ typedef struct qs_source {
 
 QS_API qs_status qs_open_source_e(const qs_source* source, const qs_open_options* options, qs_file** out,
                                   qs_error* err);
-/* `data` must stay valid and unchanged until qs_close; qs_view_low points into it. */
+/* `data` must stay valid and unchanged until qs_close; qs_view_low points into it (its
+ * pointers are 64-byte aligned when `data` is). Messages name the file "<memory>". */
 QS_API qs_status qs_open_memory_e(const void* data, size_t size, const qs_open_options* options, qs_file** out,
                                   qs_error* err);
 

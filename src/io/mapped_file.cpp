@@ -9,9 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "base/checksum.hpp"
 #include "base/error.hpp"
-#include "base/reusable_bytes.hpp"
 
 namespace qstore {
 
@@ -56,30 +54,15 @@ void MappedFile::read_at(uint64_t offset, uint8_t* dst, size_t n) const {
     }
 }
 
-uint64_t MappedFile::checksum_at(uint64_t offset, uint64_t n) const {
-    if (offset > size_ || n > size_ - offset) fail(Errc::internal, path_ + ": read beyond the end of the file");
-    constexpr size_t kPiece = size_t{1} << 20;
-    ReusableBytes buffer;
-    uint8_t* const piece = buffer.reserve(static_cast<size_t>(std::min<uint64_t>(n, kPiece)));
-    Checksummer sum;
-    while (n > 0) {
-        const size_t k = static_cast<size_t>(std::min<uint64_t>(n, kPiece));
-        read_at(offset, piece, k);
-        sum.update(piece, k);
-        offset += k;
-        n -= k;
-    }
-    return sum.digest();
-}
-
-const uint8_t* ReadAhead::get(const MappedFile& file, uint64_t begin, uint64_t end, uint8_t* memory,
-                              size_t max_window) {
-    if (end - begin > max_window) fail(Errc::internal, file.path() + ": read-ahead range larger than its window");
+const uint8_t* ReadAhead::get(const ByteSource& file, uint64_t begin, uint64_t end, uint8_t* memory,
+                              size_t max_window, uint64_t limit) {
+    if (end - begin > max_window) fail(Errc::internal, file.name() + ": read-ahead range larger than its window");
     if (&file != file_ || begin < begin_ || end > end_) {
         const bool forward = &file == file_ && begin >= begin_ && begin <= end_ + size_;
         size_ = forward ? std::min(max_window, 2 * size_) : std::min(kFirstWindow, max_window);
         file_ = nullptr;  // holds nothing if the read fails
-        const uint64_t last = std::min<uint64_t>(file.size(), begin + std::max<uint64_t>(size_, end - begin));
+        const uint64_t last =
+            std::min<uint64_t>({file.size(), std::max(limit, end), begin + std::max<uint64_t>(size_, end - begin)});
         file.read_at(begin, memory, last - begin);
         file_ = &file;
         begin_ = begin;

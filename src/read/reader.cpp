@@ -60,11 +60,12 @@ struct Reader::StagingBuffer {
         return data[level].reserve(n);
     }
     // Bytes [begin, end) of the file (end - begin <= kWindowRun), from level's window.
-    const uint8_t* windowed(const MappedFile& file, size_t level, uint64_t begin, uint64_t end) {
+    // The window reads nothing past `limit`, the end of the level's section.
+    const uint8_t* windowed(const ByteSource& file, size_t level, uint64_t begin, uint64_t end, uint64_t limit) {
         if (level >= kMaxLevels) fail(Errc::internal, "more precision levels than the format allows");
         if (windows.size() <= level) windows.resize(level + 1);
         uint8_t* const bytes = window_memory.reserve(kMaxLevels * kWindow) + level * kWindow;
-        return windows[level].get(file, begin, end, bytes, kWindow);
+        return windows[level].get(file, begin, end, bytes, kWindow, limit);
     }
 };
 
@@ -132,14 +133,16 @@ private:
         const auto& parts = t.levels[level];
         // Sizes are checked against the file before any memory is reserved for them.
         for (const auto& p : parts) reader_.check_part_in_file(t, level, p, what);
-        const uint64_t section = reader_.level_sections_.at(static_cast<uint32_t>(level))->offset;
+        const SectionEntry& entry = *reader_.level_sections_.at(static_cast<uint32_t>(level));
+        const uint64_t section = entry.offset;
         uint64_t large = 0;  // bytes of the runs too large for a window
         for (const Run& r : l.runs)
             if (r.end - r.begin > StagingBuffer::kWindowRun) large += r.end - r.begin;
         uint8_t* data = large ? lease_->level_data(level, large) : nullptr;
         for (Run& r : l.runs) {
             if (r.end - r.begin <= StagingBuffer::kWindowRun) {
-                r.bytes = lease_->windowed(reader_.file_, level, section + r.begin, section + r.end);
+                r.bytes = lease_->windowed(reader_.file_, level, section + r.begin, section + r.end,
+                                           section + entry.stored_size);
             } else {
                 reader_.file_.read_at(section + r.begin, data, r.end - r.begin);
                 r.bytes = data;
@@ -179,7 +182,12 @@ std::vector<uint8_t> decompress_section(const uint8_t* p, const SectionEntry& e,
 
 // Everything the constructor reads goes through pread (MappedFile::read_at): a file
 // that shrinks while it is being opened is reported as truncated, never as SIGBUS.
-Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(path), options_(options) {
+Reader::Reader(const std::string& path, const ReaderOptions& options)
+    : Reader(std::make_unique<MappedFile>(path), options) {}
+
+Reader::Reader(std::unique_ptr<ByteSource> source, const ReaderOptions& options)
+    : source_(std::move(source)), file_(*source_), options_(options) {
+    const std::string& path = file_.name();
     read_header_and_directory();
     const auto [meta, index] = classify_sections();
     for (const SectionEntry* s : {meta, index}) {
@@ -199,17 +207,33 @@ Reader::Reader(const std::string& path, const ReaderOptions& options) : file_(pa
     scratch_ = std::make_unique<ResourcePool<DecodeScratch>>([] { return std::make_unique<DecodeScratch>(); });
     staging_ = std::make_unique<ResourcePool<StagingBuffer>>([] { return std::make_unique<StagingBuffer>(); });
     code_buffers_ = std::make_unique<ResourcePool<ReusableBytes>>([] { return std::make_unique<ReusableBytes>(); });
+    std::vector<uint8_t>().swap(open_bytes_);
+}
+
+// Reads [begin, end) of the file ahead for read_bytes, unless it holds them already.
+void Reader::fetch_for_open(uint64_t begin, uint64_t end) {
+    if (begin >= open_begin_ && end <= open_begin_ + open_bytes_.size()) return;
+    open_bytes_.resize(static_cast<size_t>(end - begin));
+    open_begin_ = begin;
+    file_.read_at(begin, open_bytes_.data(), open_bytes_.size());
 }
 
 std::vector<uint8_t> Reader::read_bytes(uint64_t offset, uint64_t n) const {
+    if (offset >= open_begin_ && offset - open_begin_ <= open_bytes_.size() &&
+        n <= open_bytes_.size() - (offset - open_begin_)) {
+        const uint8_t* p = open_bytes_.data() + (offset - open_begin_);
+        return std::vector<uint8_t>(p, p + n);
+    }
     std::vector<uint8_t> v(static_cast<size_t>(n));
     file_.read_at(offset, v.data(), v.size());
     return v;
 }
 
 void Reader::read_header_and_directory() {
-    const std::string& path = file_.path();
+    const std::string& path = file_.name();
     const uint64_t size = file_.size();
+    // First read: the whole file when it is small, else its header.
+    fetch_for_open(0, size <= kOpenWindow ? size : std::min(size, kHeaderSize));
     if (size < kHeaderSize) {
         if (size >= 8 && std::memcmp(read_bytes(0, 8).data(), kMagic, 8) == 0)
             fail(Errc::truncated, path + ": truncated: the file ends inside its header");
@@ -223,6 +247,11 @@ void Reader::read_header_and_directory() {
     if (header_.directory_offset + directory_size(header_.directory_count) > size)
         fail(Errc::truncated, path + ": truncated: the file ends before its section directory (" +
                                   std::to_string(size) + " of " + std::to_string(header_.file_size) + " bytes)");
+    // Second read: the directory and up to kOpenWindow bytes before it, where the writer
+    // puts the metadata and the tensor index (docs/FORMAT.md §4).
+    const uint64_t directory_end = header_.directory_offset + directory_size(header_.directory_count);
+    fetch_for_open(std::min(header_.directory_offset, directory_end > kOpenWindow ? directory_end - kOpenWindow : 0),
+                   directory_end);
     sections_ = parse_directory(read_bytes(header_.directory_offset, directory_size(header_.directory_count)).data(),
                                 header_.directory_count, path);
 }
@@ -230,7 +259,7 @@ void Reader::read_header_and_directory() {
 // Sorts the directory's sections by kind: the level sections into level_sections_;
 // returns the metadata (may be null) and tensor index sections.
 std::pair<const SectionEntry*, const SectionEntry*> Reader::classify_sections() {
-    const std::string& path = file_.path();
+    const std::string& path = file_.name();
     const SectionEntry* index = nullptr;
     const SectionEntry* meta = nullptr;
     for (const auto& s : sections_) {
@@ -375,7 +404,9 @@ void Reader::check_part_in_file(const TensorRecord& t, size_t level, const PartR
 const uint8_t* Reader::mapped_part(const TensorRecord& t, size_t level, const PartRef& p, const std::string& what) const {
     check_part_in_file(t, level, p, what);
     const uint64_t offset = level_sections_.at(static_cast<uint32_t>(level))->offset + p.offset;
-    const uint8_t* data = file_.data() + offset;
+    if (!file_.contiguous())
+        fail(Errc::not_available, what + "zero-copy views need a file or a memory buffer, not a read-at callback");
+    const uint8_t* data = file_.contiguous() + offset;
     if (options_.verify_checksums && file_.checksum_at(offset, p.size) != p.checksum)
         fail(Errc::corrupt, what + "checksum mismatch in level " + std::to_string(level) + " data");
     return data;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "container/format.hpp"
+#include "io/byte_source.hpp"
 #include "io/mapped_file.hpp"
 #include "base/reusable_bytes.hpp"
 #include "base/thread_pool.hpp"
@@ -26,14 +27,21 @@ struct ReaderOptions {
 
 class Reader {
 public:
+    // A local file (read with pread, zero-copy views from its mapping).
     Reader(const std::string& path, const ReaderOptions& options);
+    // Any source: opening reads it in at most two read_at calls when its metadata, index
+    // and directory take at most kOpenWindow bytes (one call for a file of at most that size).
+    Reader(std::unique_ptr<ByteSource> source, const ReaderOptions& options);
+    static constexpr uint64_t kOpenWindow = 256u << 10;
     ~Reader();
 
-    const std::string& path() const { return file_.path(); }
+    const std::string& path() const { return file_.name(); }
     const FileHeader& header() const { return header_; }
     const std::vector<SectionEntry>& sections() const { return sections_; }
     const std::string& metadata_json() const { return metadata_json_; }
     uint64_t actual_size() const { return file_.size(); }
+    // True when the source is memory (a mapped file, a buffer): zero-copy views work.
+    bool has_memory_view() const { return file_.contiguous() != nullptr; }
     // The smallest file size that serves every precision level <= level: the header, the
     // directory, every section that is not level data, and the level sections up to it.
     uint64_t level_prefix_end(size_t level) const;
@@ -116,7 +124,13 @@ private:
     void check_record(const TensorRecord& t, const std::string& what) const;
     static bool part_allowed(const TensorRecord& t, size_t level, const PartRef& p);
 
-    MappedFile file_;
+    std::unique_ptr<ByteSource> source_;
+    const ByteSource& file_;  // *source_
+    // The bytes the constructor fetched ahead ([open_begin_, + open_bytes_.size())), so
+    // that opening costs at most two reads; emptied when the constructor ends.
+    uint64_t open_begin_ = 0;
+    std::vector<uint8_t> open_bytes_;
+    void fetch_for_open(uint64_t begin, uint64_t end);
     ReaderOptions options_;
     FileHeader header_;
     std::vector<SectionEntry> sections_;

@@ -15,11 +15,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=${QSTORE_SRC:-$(cd "$here/../.." && pwd)}
 CXX=${CXX:-clang++-14}
 mkdir -p "$out"
-# QSTORE_CORE_SOURCES from the top-level CMakeLists.txt, plus the C API.
-srcs=$(sed -n '/^set(QSTORE_CORE_SOURCES/,/)/p' "$root/CMakeLists.txt" | tr ' ()' '\n\n\n' | grep '\.cpp$')
+# QSTORE_CORE_SOURCES and QSTORE_CAPI_SOURCES (the C API) from the top-level CMakeLists.txt.
+srcs=$(sed -n -e '/^set(QSTORE_CORE_SOURCES/,/)/p' -e '/^set(QSTORE_CAPI_SOURCES/,/)/p' "$root/CMakeLists.txt" |
+  tr ' ()' '\n\n\n' | grep '\.cpp$')
 flags="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 -ffp-contract=off -fno-fast-math -std=c++17 -DQSTORE_BUILDING -I$root/include -I$root/src"
 objs=""
-for s in $srcs capi/qstore_c.cpp; do
+for s in $srcs; do
   o="$out/$(echo "$s" | tr '/' '_').o"
   objs="$objs $o"
   # Always rebuilt: headers are shared, and mixed objects give false reports.
