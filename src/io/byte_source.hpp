@@ -25,6 +25,9 @@ public:
     // The whole source as memory that stays valid and unchanged while the source lives,
     // or null: zero-copy views (qs_view_low) point into it.
     virtual const uint8_t* contiguous() const { return nullptr; }
+    // False for a source where every byte read costs a transfer (a web server, net/):
+    // read-ahead windows (ReadAhead) then read exactly the range asked for.
+    virtual bool reads_ahead() const { return true; }
 
 protected:
     // Error(internal) unless [offset, offset + n) lies inside size().

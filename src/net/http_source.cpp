@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/checksum.hpp"
+
 namespace qstore::net {
 
 HttpSource::HttpSource(const std::string& url, const HttpOptions& options, uint64_t first_bytes)
@@ -14,7 +16,7 @@ HttpSource::HttpSource(const std::string& url, const HttpOptions& options, uint6
     }
 }
 
-bool HttpSource::copy_held(uint64_t offset, uint8_t* dst, size_t n) {
+bool HttpSource::copy_held(uint64_t offset, uint8_t* dst, size_t n) const {
     std::shared_ptr<const std::vector<uint8_t>> bytes;
     uint64_t begin = 0;
     {
@@ -30,11 +32,35 @@ bool HttpSource::copy_held(uint64_t offset, uint8_t* dst, size_t n) {
     return true;
 }
 
-void HttpSource::read_at(uint64_t offset, uint8_t* dst, size_t n) {
+void HttpSource::fetch(uint64_t begin, uint64_t end, uint8_t* dst, bool split) const {
+    if (cache_ && cache_->get(begin, end, dst)) return;
+    const uint64_t pieces = split ? std::max<uint64_t>(1, (end - begin) / kPiece) : 1;
+    const uint64_t step = (end - begin + pieces - 1) / pieces;
+    std::vector<RangeRead> reads;
+    for (uint64_t b = begin; b < end; b += step) reads.push_back({b, std::min(end, b + step), dst + (b - begin)});
+    file_.read_ranges(reads);
+    if (cache_) cache_->put(begin, end, dst);
+}
+
+void HttpSource::read_at(uint64_t offset, uint8_t* dst, size_t n) const {
+    check_range(offset, n);
     if (n == 0 || copy_held(offset, dst, n)) return;
-    if (cache_ && cache_->get(offset, offset + n, dst)) return;
-    file_.read_at(offset, dst, n);
-    if (cache_) cache_->put(offset, offset + n, dst);
+    fetch(offset, offset + n, dst, false);
+}
+
+uint64_t HttpSource::checksum_at(uint64_t offset, uint64_t n) const {
+    check_range(offset, n);
+    Checksummer sum;
+    const uint64_t batch = kPiece * std::max(1u, file_.options().connections);
+    std::vector<uint8_t> bytes;
+    for (uint64_t done = 0; done < n;) {
+        const uint64_t len = std::min(batch, n - done);
+        bytes.resize(static_cast<size_t>(len));
+        if (!copy_held(offset + done, bytes.data(), bytes.size())) fetch(offset + done, offset + done + len, bytes.data(), true);
+        sum.update(bytes.data(), bytes.size());
+        done += len;
+    }
+    return sum.digest();
 }
 
 std::vector<ByteSpan> HttpSource::merge(std::vector<ByteSpan> spans) {
@@ -49,6 +75,8 @@ std::vector<ByteSpan> HttpSource::merge(std::vector<ByteSpan> spans) {
     return out;
 }
 
+// The spans not in the cache are fetched in one batch, so that their pieces share the
+// parallel connections.
 void HttpSource::hold(std::vector<ByteSpan> spans, bool split_pieces) {
     const std::vector<ByteSpan> merged = merge(std::move(spans));
     std::vector<std::shared_ptr<std::vector<uint8_t>>> buffers;
@@ -56,15 +84,13 @@ void HttpSource::hold(std::vector<ByteSpan> spans, bool split_pieces) {
     std::vector<size_t> fetched;  // merged spans not found in the cache
     for (const ByteSpan& s : merged) {
         auto buffer = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(s.end - s.begin));
-        if (cache_ && cache_->get(s.begin, s.end, buffer->data())) {
-            buffers.push_back(std::move(buffer));
-            continue;
+        if (!(cache_ && cache_->get(s.begin, s.end, buffer->data()))) {
+            fetched.push_back(buffers.size());
+            const uint64_t pieces = split_pieces ? std::max<uint64_t>(1, (s.end - s.begin) / kPiece) : 1;
+            const uint64_t step = (s.end - s.begin + pieces - 1) / pieces;
+            for (uint64_t b = s.begin; b < s.end; b += step)
+                reads.push_back({b, std::min(s.end, b + step), buffer->data() + (b - s.begin)});
         }
-        fetched.push_back(buffers.size());
-        const uint64_t pieces = split_pieces ? std::max<uint64_t>(1, (s.end - s.begin) / kPiece) : 1;
-        const uint64_t step = (s.end - s.begin + pieces - 1) / pieces;
-        for (uint64_t b = s.begin; b < s.end; b += step)
-            reads.push_back({b, std::min(s.end, b + step), buffer->data() + (b - s.begin)});
         buffers.push_back(std::move(buffer));
     }
     file_.read_ranges(reads);

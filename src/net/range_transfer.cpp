@@ -157,7 +157,7 @@ bool RangeTransfer::check_content_range() {
                         parse_u64(cr.substr(dash + 1, slash - dash - 1), b) && parse_u64(cr.substr(slash + 1), t);
     const std::string asked = "bytes " + std::to_string(begin_) + "-" + std::to_string(end_ - 1);
     if (!parsed || b < a || b >= t) {
-        fail_with("bad Content-Range '" + cr + "' for a request of " + asked);
+        fail_with("wrong Content-Range '" + cr + "' for a request of " + asked);
         return false;
     }
     if (opening_) {
