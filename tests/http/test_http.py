@@ -12,7 +12,10 @@ a 404 and a missing token end in their exact error, with no output file and no
 credential in any message. Redirects are followed (later requests go to the target),
 the bearer token comes from QSTORE_HTTP_TOKEN or HF_TOKEN, and the cache folder
 serves a second load with no request but the opening one.
-    test_http.py --cli QSTORE --fixture QSTORE_MAKE_FIXTURE --work DIR
+The C API (c_api_url: qs_open_url_e, every load equal to the local file's, the
+errors) and the client alone (qstore_http_get: random batches of ranges, exact bytes)
+run against nginx too.
+    test_http.py --cli QSTORE --fixture QSTORE_MAKE_FIXTURE --capi C_API_URL --get QSTORE_HTTP_GET --work DIR
 Exit status: 0 ok, 1 failure.
 """
 import argparse
@@ -262,7 +265,31 @@ def t_bad_urls(c):
         check(p.returncode == 1 and message in p.stderr, p.stderr.strip())
 
 
-TESTS = [t_info, t_low, t_high, t_one_tensor, t_verify, t_retries, t_errors, t_replaced_during_high, t_redirect,
+@test("C API: qs_open_url_e loads equal the local file's; its errors")
+def t_capi(c):
+    for f in ("pair.qs", "chain.qs"):
+        p = run([c.capi, c.nginx.url + f, c.local(f), c.nginx.url + "missing.qs"], ok=False)
+        check(p.returncode == 0 and p.stdout.strip() == "ok", f"{f}: {p.stderr.strip()}")
+
+
+@test("client alone: random batches of ranges come back exact")
+def t_client_ranges(c):
+    import random
+    rng = random.Random(24)
+    data = open(c.local("pair.qs"), "rb").read()
+    out = os.path.join(c.work, "ranges.bin")
+    for _ in range(20):
+        spans = []
+        for _ in range(rng.randint(1, 6)):
+            a = rng.randrange(len(data))
+            spans.append((a, rng.randint(a + 1, min(len(data), a + rng.choice([1, 100, 70000, 3000000])))))
+        p = run([c.get, c.nginx.url + "pair.qs", out] + [f"{a}-{b}" for a, b in spans])
+        with open(out, "rb") as fo:
+            check(fo.read() == b"".join(data[a:b] for a, b in spans), f"{spans}: bytes differ")
+        check(p.stdout.split()[5] == str(len(data)), p.stdout)
+
+
+TESTS = [t_capi, t_client_ranges, t_info, t_low, t_high, t_one_tensor, t_verify, t_retries, t_errors, t_replaced_during_high, t_redirect,
          t_token, t_redacted, t_cache, t_bad_urls]
 
 
@@ -270,10 +297,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
     ap.add_argument("--fixture", required=True)
+    ap.add_argument("--capi", required=True)
+    ap.add_argument("--get", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--only", default="")
     args = ap.parse_args()
     c = Ctx(args)
+    c.capi, c.get = args.capi, args.get
     c.nginx = servers.Nginx(c.root, os.path.join(c.work, "nginx"))
     c.faults = servers.FaultServer(c.root, os.path.join(c.work, "faults"), token=TOKEN)
     try:
