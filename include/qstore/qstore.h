@@ -341,8 +341,8 @@ QS_API qs_status qs_verify_e(qs_file* file, qs_error* err);
  * be called from several of the handle's threads at once. It is asked only for the
  * bytes an operation needs: opening reads the header, then the metadata, tensor index
  * and directory (which end at qs_prefix_bytes(file, QS_PREFIX_INDEX)), in two calls
- * (one when the file is at most 256 KiB; a third only when metadata, index and
- * directory together exceed 256 KiB); loads of level k read only inside
+ * (a third only when metadata, index and directory together exceed 256 KiB); loads of
+ * level k read only inside
  * qs_level_prefix_bytes(file, k). qs_view_low gives QS_ERR_NOT_AVAILABLE.
  * release(user_data), if not NULL, is called exactly once: when the handle is closed,
  * or when qs_open_source_e fails (also for a bad argument, once source->struct_size
@@ -386,22 +386,30 @@ QS_API qs_status qs_open_memory_e(const void* data, size_t size, const qs_open_o
 QS_API qs_status qs_open_url_e(const char* url, const qs_open_options* options, qs_file** out, qs_error* err);
 
 /* Byte lengths of the parts of the file a reader needs, so that a client fetches
- * exactly those bytes: QS_PREFIX_INDEX is what opening reads (header, directory,
- * metadata and tensor index); qs_level_prefix_bytes(file, k) is the smallest prefix
- * of the file that serves every precision level <= k (k = 0: the low model; the
- * highest level: the whole file). qs_level_count is the largest num_levels of any
- * tensor (1 when no tensor is quantized). */
+ * exactly those bytes. The file holds the header (64 bytes), level 0, then the
+ * metadata, tensor index and directory, then the levels above (docs/FORMAT.md §4).
+ * Opening reads the header and the bytes [QS_PREFIX_BEFORE_INDEX, QS_PREFIX_INDEX):
+ *   QS_PREFIX_INDEX: the prefix that ends with the metadata, tensor index and directory
+ *     (it holds level 0 too: a file cut there opens and serves level 0);
+ *   QS_PREFIX_BEFORE_INDEX: the prefix before them (header and level 0).
+ * qs_level_prefix_bytes(file, k) is the smallest prefix of the file that serves every
+ * precision level <= k (k = 0: the low model; the highest level: the whole file);
+ * k must be below qs_level_count, the largest num_levels of any tensor (1 when no
+ * tensor is quantized; 0 for a NULL file). */
 #define QS_PREFIX_INDEX 0
+#define QS_PREFIX_BEFORE_INDEX 1
 QS_API qs_status qs_prefix_bytes_e(const qs_file* file, int which, uint64_t* bytes, qs_error* err);
 QS_API uint32_t qs_level_count(const qs_file* file);
 QS_API qs_status qs_level_prefix_bytes_e(const qs_file* file, uint32_t level, uint64_t* bytes, qs_error* err);
 
 /* ---- Metadata (since 1.4) ------------------------------------------------ */
 
-/* The model's metadata, in the input's order: safetensors' "__metadata__" string
- * pairs, or a GGUF file's typed key/value pairs. */
+/* The model's metadata, in the file's order: safetensors' "__metadata__" string
+ * pairs, or a GGUF file's typed key/value pairs. Pointers stay valid until qs_close.
+ * A metadata section that is not valid JSON does not keep the file from opening:
+ * qs_metadata_count is then 0 and the _e functions report QS_ERR_CORRUPT. */
 typedef enum qs_value_type {
-    QS_VALUE_STRING = 0, /* UTF-8, not NUL-terminated inside arrays */
+    QS_VALUE_STRING = 0, /* UTF-8; each string is followed by a NUL (string_bytes excludes it) */
     QS_VALUE_U8 = 1,
     QS_VALUE_I8 = 2,
     QS_VALUE_U16 = 3,
@@ -422,8 +430,9 @@ typedef struct qs_metadata_entry {
     int is_array;
     uint64_t count;               /* elements of an array; 1 for a single value */
     /* A single string: `string` (NUL-terminated) of string_bytes bytes. Numbers and
-     * bools (single or array): `values` holds `count` of them packed in host order.
-     * String arrays: element by element with qs_metadata_string_at_e. */
+     * bools (single or array): `values` holds `count` of them packed in host order
+     * (NULL for strings).
+     * String arrays: element by element with qs_metadata_string_at_e (`string` NULL). */
     const char* string;
     uint64_t string_bytes;
     const void* values;

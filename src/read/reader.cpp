@@ -9,6 +9,7 @@
 #include "base/byte_io.hpp"
 #include "base/checksum.hpp"
 #include "base/error.hpp"
+#include "container/metadata_json.hpp"
 #include "residual/code_residual.hpp"
 #include "base/float_bits.hpp"
 #include "residual/high_residual.hpp"
@@ -196,6 +197,11 @@ Reader::Reader(std::unique_ptr<ByteSource> source, const ReaderOptions& options)
         if (s == meta) metadata_json_.assign(raw.begin(), raw.end());
         else tensors_ = parse_index(raw.data(), raw.size(), path);
     }
+    try {
+        metadata_ = metadata_from_json(metadata_json_, path);
+    } catch (const Error& e) {
+        metadata_error_ = e.what();  // reported when the metadata is asked for
+    }
     for (size_t i = 0; i < tensors_.size(); ++i) {
         const TensorRecord& t = tensors_[i];
         with_lazy_context([&] { return tensor_context(t); }, [&] {
@@ -210,8 +216,11 @@ Reader::Reader(std::unique_ptr<ByteSource> source, const ReaderOptions& options)
     std::vector<uint8_t>().swap(open_bytes_);
 }
 
-// Reads [begin, end) of the file ahead for read_bytes, unless it holds them already.
+// Reads [begin, end) of the file ahead for read_bytes, unless it holds them already. Only
+// for sources without memory, read by calls that may each cost a round trip (a
+// network): a file or a buffer is read section by section, as much as each needs.
 void Reader::fetch_for_open(uint64_t begin, uint64_t end) {
+    if (file_.contiguous()) return;
     if (begin >= open_begin_ && end <= open_begin_ + open_bytes_.size()) return;
     open_bytes_.resize(static_cast<size_t>(end - begin));
     open_begin_ = begin;
@@ -232,8 +241,8 @@ std::vector<uint8_t> Reader::read_bytes(uint64_t offset, uint64_t n) const {
 void Reader::read_header_and_directory() {
     const std::string& path = file_.name();
     const uint64_t size = file_.size();
-    // First read: the whole file when it is small, else its header.
-    fetch_for_open(0, size <= kOpenWindow ? size : std::min(size, kHeaderSize));
+    // First read: the header.
+    fetch_for_open(0, std::min(size, kHeaderSize));
     if (size < kHeaderSize) {
         if (size >= 8 && std::memcmp(read_bytes(0, 8).data(), kMagic, 8) == 0)
             fail(Errc::truncated, path + ": truncated: the file ends inside its header");
@@ -342,6 +351,11 @@ bool Reader::part_allowed(const TensorRecord& t, size_t level, const PartRef& p)
 
 Reader::~Reader() = default;
 
+const Metadata& Reader::metadata() const {
+    if (!metadata_error_.empty()) fail(Errc::corrupt, metadata_error_);
+    return metadata_;
+}
+
 size_t Reader::find(const std::string& name) const {
     auto it = by_name_.find(name);
     return it == by_name_.end() ? SIZE_MAX : it->second;
@@ -387,6 +401,20 @@ uint64_t Reader::level_prefix_end(size_t level) const {
     for (const auto& s : sections_)
         if (static_cast<SectionKind>(s.kind) != SectionKind::level_data || s.level <= level)
             end = std::max(end, s.offset + s.stored_size);
+    return end;
+}
+
+uint64_t Reader::index_begin() const {
+    uint64_t begin = header_.directory_offset;
+    for (const auto& s : sections_)
+        if (static_cast<SectionKind>(s.kind) != SectionKind::level_data) begin = std::min(begin, s.offset);
+    return begin;
+}
+
+uint64_t Reader::index_end() const {
+    uint64_t end = header_.directory_offset + directory_size(header_.directory_count);
+    for (const auto& s : sections_)
+        if (static_cast<SectionKind>(s.kind) != SectionKind::level_data) end = std::max(end, s.offset + s.stored_size);
     return end;
 }
 

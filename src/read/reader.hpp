@@ -15,6 +15,7 @@
 #include "container/format.hpp"
 #include "io/byte_source.hpp"
 #include "io/mapped_file.hpp"
+#include "base/metadata.hpp"
 #include "base/reusable_bytes.hpp"
 #include "base/thread_pool.hpp"
 
@@ -29,8 +30,8 @@ class Reader {
 public:
     // A local file (read with pread, zero-copy views from its mapping).
     Reader(const std::string& path, const ReaderOptions& options);
-    // Any source: opening reads it in at most two read_at calls when its metadata, index
-    // and directory take at most kOpenWindow bytes (one call for a file of at most that size).
+    // Any source. One without memory (a callback) is opened in two read_at calls (a third
+    // only when its metadata, index and directory take more than kOpenWindow bytes).
     Reader(std::unique_ptr<ByteSource> source, const ReaderOptions& options);
     static constexpr uint64_t kOpenWindow = 256u << 10;
     ~Reader();
@@ -39,12 +40,19 @@ public:
     const FileHeader& header() const { return header_; }
     const std::vector<SectionEntry>& sections() const { return sections_; }
     const std::string& metadata_json() const { return metadata_json_; }
+    // The model's metadata (container/metadata_json.hpp); Error(corrupt) if the metadata
+    // section is not valid (which does not keep the file from opening).
+    const Metadata& metadata() const;
     uint64_t actual_size() const { return file_.size(); }
     // True when the source is memory (a mapped file, a buffer): zero-copy views work.
     bool has_memory_view() const { return file_.contiguous() != nullptr; }
     // The smallest file size that serves every precision level <= level: the header, the
     // directory, every section that is not level data, and the level sections up to it.
     uint64_t level_prefix_end(size_t level) const;
+    // What opening reads besides the header: [index_begin(), index_end()) holds the
+    // metadata, the tensor index and the directory (every section that is not level data).
+    uint64_t index_begin() const;
+    uint64_t index_end() const;
 
     size_t tensor_count() const { return tensors_.size(); }
     const TensorRecord& tensor(size_t i) const { return tensors_.at(i); }
@@ -136,6 +144,8 @@ private:
     std::vector<SectionEntry> sections_;
     std::map<uint32_t, const SectionEntry*> level_sections_;
     std::string metadata_json_;
+    Metadata metadata_;
+    std::string metadata_error_;  // why metadata_json_ gave no metadata_, if it did not
     std::vector<TensorRecord> tensors_;
     std::map<std::string, size_t> by_name_;
     std::unique_ptr<ThreadPool> pool_;
