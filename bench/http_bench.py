@@ -37,10 +37,12 @@ def timed(args, runs):
 
 
 def requests_of(nginx, args):
+    """(requests, bytes) of opening (the first 2 requests) and of what follows."""
     start = len(nginx.access_lines())
     run(args)
     lines = nginx.access_lines()[start:]
-    return len(lines), sum(r["bytes"] for r in lines)
+    opening, rest = lines[:2], lines[2:]
+    return (len(opening), sum(r["bytes"] for r in opening)), (len(rest), sum(r["bytes"] for r in rest))
 
 
 def measure(cli, model, work, nginx, runs):
@@ -54,7 +56,7 @@ def measure(cli, model, work, nginx, runs):
     index_bytes = 64 + sec[("tensor_index", 0)]["length"] + sec.get(("metadata", 0), {"length": 0})["length"]
     big = max(info["tensors"], key=lambda t: t["stored_low_bytes"] + t["stored_residual_bytes"])
     rows = [
-        ("info", [cli, "info", url], f"header + metadata + index {index_bytes:,}"),
+        ("open (info)", [cli, "info", url], f"header + metadata + index {index_bytes:,}"),
         ("low model", [cli, "unpack", url, "--precision", "low", "-o", out], f"low prefix {info['low_prefix_end']:,}"),
         ("high model", [cli, "unpack", url, "--precision", "high", "-o", out], f"file {info['file_size']:,}"),
         ("one tensor, high", [cli, "unpack", url, "--precision", "high", "--tensors", big["name"], "-o", out],
@@ -62,7 +64,9 @@ def measure(cli, model, work, nginx, runs):
     ]
     table = []
     for op, args, size in rows:
-        n, b = requests_of(nginx, args)
+        (n_open, b_open), (n, b) = requests_of(nginx, args)
+        if op.startswith("open"):
+            n, b = n_open, b_open
         table.append(f"| {name} | {op} | {n} | {b:,} | {size} |")
     high_bytes = sum(t["high_bytes"] for t in info["tensors"])
     t_http = timed([cli, "unpack", url, "--precision", "high", "-o", out], runs)
@@ -96,7 +100,7 @@ def main():
     finally:
         nginx.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print("| model | operation | requests | bytes transferred | the file's bytes it needs |")
+    print("| model | operation (after opening) | requests | bytes transferred | the file's bytes it needs |")
     print("|---|---|---:|---:|---|")
     print("\n".join(tables))
     print()
