@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace qstore {
 
@@ -28,6 +29,15 @@ public:
     // False for a source where every byte read costs a transfer (a web server, net/):
     // read-ahead windows (ReadAhead) then read exactly the range asked for.
     virtual bool reads_ahead() const { return true; }
+    // For such a source: the reader is about to read the spans ([begin, end) pairs); the
+    // source may fetch them at once (each merged span in one request when `whole`, else
+    // in pieces over parallel connections) and keep them until forget_prefetched().
+    // Thread-safe against concurrent read_at. Other sources ignore both.
+    virtual void prefetch(const std::vector<std::pair<uint64_t, uint64_t>>& spans, bool whole) const {
+        (void)spans;
+        (void)whole;
+    }
+    virtual void forget_prefetched() const {}
 
 protected:
     // Error(internal) unless [offset, offset + n) lies inside size().

@@ -77,7 +77,13 @@ std::vector<ByteSpan> HttpSource::merge(std::vector<ByteSpan> spans) {
 
 // The spans not in the cache are fetched in one batch, so that their pieces share the
 // parallel connections.
-void HttpSource::hold(std::vector<ByteSpan> spans, bool split_pieces) {
+void HttpSource::prefetch(const std::vector<std::pair<uint64_t, uint64_t>>& spans, bool whole) const {
+    std::vector<ByteSpan> v;
+    for (const auto& [begin, end] : spans) v.push_back({begin, end});
+    hold(std::move(v), !whole);
+}
+
+void HttpSource::hold(std::vector<ByteSpan> spans, bool split_pieces) const {
     const std::vector<ByteSpan> merged = merge(std::move(spans));
     std::vector<std::shared_ptr<std::vector<uint8_t>>> buffers;
     std::vector<RangeRead> reads;
@@ -100,7 +106,7 @@ void HttpSource::hold(std::vector<ByteSpan> spans, bool split_pieces) {
     for (size_t k = 0; k < merged.size(); ++k) held_.push_back({merged[k].begin, std::move(buffers[k])});
 }
 
-void HttpSource::release() {
+void HttpSource::release() const {
     std::lock_guard<std::mutex> lock(mutex_);
     held_.resize(1);
 }

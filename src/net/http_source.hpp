@@ -42,12 +42,15 @@ public:
     // Fetched in pieces over parallel connections, a few pieces in memory at a time.
     uint64_t checksum_at(uint64_t offset, uint64_t n) const override;
     bool reads_ahead() const override { return false; }
+    // hold() and release().
+    void prefetch(const std::vector<std::pair<uint64_t, uint64_t>>& spans, bool whole) const override;
+    void forget_prefetched() const override { release(); }
 
     HttpStats stats() const { return file_.stats(); }
     // Fetches the spans (merged; split into pieces when split_pieces) and holds them.
-    void hold(std::vector<ByteSpan> spans, bool split_pieces);
+    void hold(std::vector<ByteSpan> spans, bool split_pieces) const;
     // Drops every held range but the first chunk.
-    void release();
+    void release() const;
     // The merged spans hold() would fetch for `spans`, in file order.
     static std::vector<ByteSpan> merge(std::vector<ByteSpan> spans);
 
@@ -63,7 +66,7 @@ private:
     mutable HttpFile file_;
     std::unique_ptr<RangeCache> cache_;  // null without a cache folder
     mutable std::mutex mutex_;
-    std::vector<Held> held_;  // the first chunk first; a handful of ranges
+    mutable std::vector<Held> held_;  // the first chunk first; a handful of ranges
 };
 
 }  // namespace qstore::net

@@ -39,21 +39,58 @@ std::vector<FileSpan> level_spans(const Reader& r, size_t level) {
     return out;
 }
 
-std::vector<std::vector<size_t>> fetch_batches(const Reader& r, const std::vector<size_t>& tensors, size_t level,
-                                               uint64_t budget) {
-    std::vector<std::vector<size_t>> batches;
+std::vector<std::pair<size_t, size_t>> fetch_batches(const Reader& r, const std::vector<size_t>& tensors,
+                                                     size_t level, uint64_t budget) {
+    std::vector<std::pair<size_t, size_t>> runs;
     uint64_t bytes = 0;
-    for (size_t i : tensors) {
+    for (size_t k = 0; k < tensors.size(); ++k) {
         uint64_t n = 0;
-        for (const FileSpan& s : tensor_spans(r, i, level)) n += s.end - s.begin;
-        if (batches.empty() || (bytes + n > budget && !batches.back().empty())) {
-            batches.emplace_back();
+        for (const FileSpan& s : tensor_spans(r, tensors[k], level)) n += s.end - s.begin;
+        if (runs.empty() || bytes + n > budget) {
+            runs.push_back({k, k});
             bytes = 0;
         }
-        batches.back().push_back(i);
+        runs.back().second = k + 1;
         bytes += n;
     }
-    return batches;
+    return runs;
+}
+
+namespace {
+
+// Forgets what the source prefetched when the batch ends, thrown or not.
+struct Prefetched {
+    const ByteSource& source;
+    Prefetched(const ByteSource& s, const std::vector<FileSpan>& spans, bool whole) : source(s) {
+        std::vector<std::pair<uint64_t, uint64_t>> v;
+        for (const FileSpan& f : spans) v.emplace_back(f.begin, f.end);
+        source.prefetch(v, whole);
+    }
+    ~Prefetched() { source.forget_prefetched(); }
+    Prefetched(const Prefetched&) = delete;
+    Prefetched& operator=(const Prefetched&) = delete;
+};
+
+}  // namespace
+
+void for_each_fetched(const Reader& r, const std::vector<size_t>& tensors, size_t level, bool whole_levels,
+                      const std::function<void(size_t, size_t)>& body) {
+    if (r.source().reads_ahead()) {
+        body(0, tensors.size());
+        return;
+    }
+    if (whole_levels) {
+        Prefetched p(r.source(), level_spans(r, level), true);
+        body(0, tensors.size());
+        return;
+    }
+    for (const auto& [begin, end] : fetch_batches(r, tensors, level, kFetchBatchBytes)) {
+        std::vector<FileSpan> spans;
+        for (size_t k = begin; k < end; ++k)
+            for (const FileSpan& s : tensor_spans(r, tensors[k], level)) spans.push_back(s);
+        Prefetched p(r.source(), spans, false);
+        body(begin, end);
+    }
 }
 
 }  // namespace qstore

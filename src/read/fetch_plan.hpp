@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "read/reader.hpp"
@@ -27,9 +29,21 @@ std::vector<FileSpan> tensor_spans(const Reader& r, size_t i, size_t level);
 // span per level section above it. Clipped to the file's actual size.
 std::vector<FileSpan> level_spans(const Reader& r, size_t level);
 
-// `tensors`, in their order, cut into runs whose spans at `level` add up to at most
-// `budget` bytes (a tensor larger than the budget forms a run of its own).
-std::vector<std::vector<size_t>> fetch_batches(const Reader& r, const std::vector<size_t>& tensors, size_t level,
-                                               uint64_t budget);
+// `tensors`, in their order, cut into runs [begin, end) of positions whose spans at
+// `level` add up to at most `budget` bytes (a tensor larger than that is a run alone).
+std::vector<std::pair<size_t, size_t>> fetch_batches(const Reader& r, const std::vector<size_t>& tensors,
+                                                     size_t level, uint64_t budget);
+
+// Bytes of a remote file fetched ahead at once while loading tensors.
+constexpr uint64_t kFetchBatchBytes = uint64_t{64} << 20;
+
+// Runs body(begin, end) over the runs of positions in `tensors` of fetch_batches
+// (kFetchBatchBytes), each run's spans prefetched by the reader's source first and
+// forgotten after: a web server's bytes arrive in few merged requests over parallel
+// connections, and memory stays bounded by the batch. With whole_levels, one run of
+// every tensor with the level spans instead (the low model in one request). Other
+// sources: body(0, tensors.size()).
+void for_each_fetched(const Reader& r, const std::vector<size_t>& tensors, size_t level, bool whole_levels,
+                      const std::function<void(size_t, size_t)>& body);
 
 }  // namespace qstore
