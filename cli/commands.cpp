@@ -307,11 +307,11 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     ro.threads = threads;
     Input in(input, ro);
     const Reader& r = in.reader();
-    const std::vector<size_t> selected = select_tensors(r, input, tensor_globs);
-    const size_t level = unpack_level(r, input, precision, selected);
+    const std::vector<size_t> selected = select_tensors(r, r.path(), tensor_globs);
+    const size_t level = unpack_level(r, r.path(), precision, selected);
     const bool high = level == kHighLevel;
     std::vector<OutTensor> entries;
-    const std::map<std::string, std::string> metadata = safetensors_metadata(input, r.metadata_json());
+    const std::map<std::string, std::string> metadata = safetensors_metadata(r.path(), r.metadata_json());
     for (size_t i : selected) {
         const auto& t = r.tensor(i);
         if (high || !t.quantized()) {
@@ -376,7 +376,7 @@ int cmd_info(const std::string& input, bool json) {
     const auto& h = r.header();
     if (json) {
         nlohmann::ordered_json j;
-        j["file"] = input;
+        j["file"] = r.path();  // a URL without its credentials
         j["file_size"] = r.actual_size();
         j["format_version"] = std::to_string(h.major) + "." + std::to_string(h.minor);
         j["low_prefix_end"] = h.low_prefix_end;
@@ -415,7 +415,7 @@ int cmd_info(const std::string& input, bool json) {
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
-    std::printf("%s: qstore format %u.%u, %zu tensors, %llu bytes\n", input.c_str(), h.major, h.minor,
+    std::printf("%s: qstore format %u.%u, %zu tensors, %llu bytes\n", r.path().c_str(), h.major, h.minor,
                 r.tensor_count(), (unsigned long long)r.actual_size());
     std::printf("\n%-48s %-5s %-18s %-11s %12s %12s %6s\n", "tensor", "dtype", "shape", "low", "low bytes",
                 "resid bytes", "bpw");
@@ -453,11 +453,11 @@ int cmd_verify(const std::string& input, unsigned threads, const std::string& ag
         Progress progress("verifying");
         r.verify([&](size_t done, size_t total) { progress.update(done, total, r.tensor(done - 1).name); });
     }
-    std::printf("%s: ok (%zu tensors, every checksum and every precision level decoded)\n", input.c_str(), r.tensor_count());
+    std::printf("%s: ok (%zu tensors, every checksum and every precision level decoded)\n", r.path().c_str(), r.tensor_count());
     if (against.empty()) return 0;
     SafetensorsReader original(against);
     if (original.tensors().size() != r.tensor_count())
-        fail(Errc::corrupt, input + ": holds " + std::to_string(r.tensor_count()) + " tensors, " + against + " holds " +
+        fail(Errc::corrupt, r.path() + ": holds " + std::to_string(r.tensor_count()) + " tensors, " + against + " holds " +
                                 std::to_string(original.tensors().size()));
     Progress progress("comparing");
     std::vector<uint8_t> high, against_bytes;
@@ -466,15 +466,15 @@ int cmd_verify(const std::string& input, unsigned threads, const std::string& ag
         const SafetensorsTensor* o = original.find(t.name);
         if (!o) fail(Errc::corrupt, against + ": has no tensor '" + t.name + "'");
         if (o->dtype != t.high_dtype || o->shape != t.shape || o->size != r.high_bytes(t))
-            fail(Errc::corrupt, input + ": tensor '" + t.name + "': dtype or shape differs from " + against);
+            fail(Errc::corrupt, r.path() + ": tensor '" + t.name + "': dtype or shape differs from " + against);
         high.resize(r.high_bytes(t));
         r.load_high(i, high.data(), high.size());
         against_bytes.resize(o->size);
         original.read(*o, against_bytes.data());  // pread: the original's pages stay out of RSS
         if (std::memcmp(high.data(), against_bytes.data(), high.size()) != 0)
-            fail(Errc::corrupt, input + ": tensor '" + t.name + "': high precision differs from " + against);
+            fail(Errc::corrupt, r.path() + ": tensor '" + t.name + "': high precision differs from " + against);
         progress.update(i + 1, r.tensor_count(), t.name);
     }
-    std::printf("%s: every tensor's high precision is bit-identical to %s\n", input.c_str(), against.c_str());
+    std::printf("%s: every tensor's high precision is bit-identical to %s\n", r.path().c_str(), against.c_str());
     return 0;
 }

@@ -238,12 +238,16 @@ def t_token(c):
     check(p.returncode == 1 and TOKEN not in p.stderr + p.stdout, "the token appears in the output")
 
 
-@test("credentials in the URL are not printed")
+@test("credentials in the URL are not printed, in errors or in info/verify output")
 def t_redacted(c):
     url = c.faults.url.replace("http://", "http://alice:pw-secret@") + "ok/missing.qs?sig=sig-secret"
     p = run([c.cli, "info", url], ok=False)
     check(p.returncode == 1 and "secret" not in p.stderr, p.stderr.strip())
     check(c.faults.url[len("http://"):] + "ok/missing.qs: HTTP 404" in p.stderr, p.stderr.strip())
+    url = c.nginx.url.replace("http://", "http://alice:pw-secret@") + "pair.qs?sig=sig-secret"
+    for args in (["info", url], ["info", url, "--json"], ["verify", url]):
+        p = run([c.cli] + args)
+        check("secret" not in p.stdout + p.stderr and c.nginx.url + "pair.qs" in p.stdout, f"{args[1:]}: {p.stdout[:300]}")
 
 
 @test("cache folder: a second load makes only the opening request")
