@@ -28,6 +28,7 @@ typedef struct counting {
     pthread_mutex_t lock;
     unsigned calls;
     uint64_t max_end;   /* largest offset + n asked for */
+    uint64_t asked;     /* bytes asked for in all */
     int fail_reads;     /* 1: every read_at fails */
     unsigned releases;
 } counting;
@@ -37,6 +38,7 @@ static inline int counting_read(void* user, uint64_t offset, void* buffer, size_
     pthread_mutex_lock(&c->lock);
     ++c->calls;
     if (offset + n > c->max_end) c->max_end = offset + n;
+    c->asked += n;
     pthread_mutex_unlock(&c->lock);
     if (c->fail_reads || offset > c->size || n > c->size - offset) return 1;
     memcpy(buffer, c->bytes + offset, n);

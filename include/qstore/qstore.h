@@ -452,7 +452,10 @@ QS_API qs_status qs_metadata_string_at_e(const qs_file* file, size_t index, uint
  * are those of the rows; a scheme whose scales span several rows
  * (QS_LOW_FP8_E4M3_BLOCK128: 128-row tiles) gives the scale rows of the tiles the
  * range touches; a per-tensor scheme gives its one scale. Sizes for a range come
- * from qs_rows_level_info_get_e. Only the blocks that hold the rows are read. */
+ * from qs_rows_level_info_get_e (the other fields as qs_level_info_get_e's). Only the
+ * coding blocks that hold the rows are decoded; with verify_checksums 0 only they are
+ * read (a checksum covers a whole part, which is read when checksums are verified).
+ * first_row + row_count beyond the tensor's rows: QS_ERR_INVALID_ARGUMENT. */
 QS_API qs_status qs_load_high_rows_e(qs_file* file, size_t index, uint64_t first_row, uint64_t row_count, void* out,
                                      size_t out_size, qs_error* err);
 QS_API qs_status qs_rows_level_info_get_e(const qs_file* file, size_t index, uint32_t level, uint64_t first_row,

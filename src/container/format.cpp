@@ -253,4 +253,21 @@ std::vector<BlockRef> parse_block_container(const uint8_t* p, size_t size, const
     return blocks;
 }
 
+BlockTable parse_block_table(const uint8_t* p, size_t available, uint64_t size, const std::string& what) {
+    ByteReader r(p, available, what, ": block table");
+    BlockTable t;
+    const uint64_t count = r.varint();
+    if (count > size) fail(Errc::corrupt, what + ": implausible block count");
+    t.sizes.resize(count);
+    uint64_t total = 0;
+    for (auto& b : t.sizes) {
+        b = r.varint();
+        if (b > size) fail(Errc::corrupt, what + ": block larger than its part");
+        total += b;
+    }
+    t.table_bytes = available - r.remaining();
+    if (total != size - t.table_bytes) fail(Errc::corrupt, what + ": block sizes do not add up to the part");
+    return t;
+}
+
 }  // namespace qstore

@@ -124,6 +124,15 @@ struct BlockRef {
 };
 std::vector<uint8_t> block_container_table(const std::vector<BlockRef>& blocks);
 std::vector<BlockRef> parse_block_container(const uint8_t* p, size_t size, const std::string& what);
+// The table alone, from the first `available` bytes of a container of `size` bytes (for
+// a reader that fetches only some blocks): each block's size and the table's length. A
+// table of n blocks takes at most kMaxBlockTableBytesPerBlock * (n + 1) bytes.
+struct BlockTable {
+    uint64_t table_bytes = 0;
+    std::vector<uint64_t> sizes;
+};
+constexpr uint64_t kMaxBlockTableBytesPerBlock = 10;  // a varint of a u64
+BlockTable parse_block_table(const uint8_t* p, size_t available, uint64_t size, const std::string& what);
 
 inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <list>
 #include <optional>
 
 #include "base/byte_io.hpp"
@@ -77,8 +78,11 @@ struct Reader::StagingBuffer {
 // at the staged bytes). Staging happens on the loading thread; workers only read.
 class Reader::TensorParts {
 public:
-    TensorParts(const Reader& reader, const TensorRecord& tensor)
-        : t(tensor), reader_(reader), lease_(reader.staging_->acquire()), levels_(tensor.levels.size()) {
+    // `piecewise`: read each part when it is asked for, and of block containers only the
+    // blocks asked for (row-range loads without checksums, which need whole parts).
+    TensorParts(const Reader& reader, const TensorRecord& tensor, bool piecewise = false)
+        : t(tensor), reader_(reader), lease_(reader.staging_->acquire()), levels_(tensor.levels.size()),
+          piecewise_(piecewise) {
         for (size_t level = 0; level < levels_.size(); ++level) {
             Level& l = levels_[level];
             const auto& parts = t.levels[level];
@@ -111,9 +115,41 @@ public:
         const auto& parts = t.levels[level];
         if (&p < parts.data() || &p >= parts.data() + parts.size())
             fail(Errc::internal, what + "part does not belong to the tensor");
+        if (piecewise_ && !l.staged) {
+            const uint8_t*& alone = alone_of_[&p];
+            if (!alone) alone = read_alone(level, p.offset, p.size, p, what);
+            return alone;
+        }
         if (!l.staged) stage(level, what);
         const Run& r = l.runs[l.run_of[static_cast<size_t>(&p - parts.data())]];
         return r.bytes + (p.offset - r.begin);
+    }
+
+    // Blocks `span` of block-container part p, which must hold `count` blocks; the blocks
+    // outside the span are empty (null data) when read piecewise.
+    // Messages: `name` the blocks' part, `count_error` a wrong count (both after `what`).
+    std::vector<BlockRef> blocks(size_t level, const PartRef& p, size_t count, BlockSpan span, const std::string& what,
+                                 const char* name, const char* count_error) {
+        if (!piecewise_ || levels_.at(level).staged) {
+            auto all = parse_block_container(bytes(level, p, what), p.size, what + name);
+            if (all.size() != count) fail(Errc::corrupt, what + count_error);
+            return all;
+        }
+        const uint64_t head = std::min<uint64_t>(p.size, kMaxBlockTableBytesPerBlock * (count + 1));
+        const BlockTable table = parse_block_table(read_alone(level, p.offset, head, p, what), head, p.size, what + name);
+        if (table.sizes.size() != count) fail(Errc::corrupt, what + count_error);
+        span = span.within(count);
+        uint64_t begin = table.table_bytes, end;
+        for (size_t b = 0; b < span.begin; ++b) begin += table.sizes[b];
+        end = begin;
+        for (size_t b = span.begin; b < span.end; ++b) end += table.sizes[b];
+        const uint8_t* q = read_alone(level, p.offset + begin, end - begin, p, what);
+        std::vector<BlockRef> out(count, BlockRef{nullptr, 0});
+        for (size_t b = span.begin; b < span.end; ++b) {
+            out[b] = {q, static_cast<size_t>(table.sizes[b])};
+            q += table.sizes[b];
+        }
+        return out;
     }
 
     const TensorRecord& t;
@@ -159,9 +195,21 @@ private:
         l.staged = true;
     }
 
+    // Bytes [offset, offset + n) of level's section, which lie in part p, read on their own.
+    const uint8_t* read_alone(size_t level, uint64_t offset, uint64_t n, const PartRef& p, const std::string& what) {
+        reader_.check_part_in_file(t, level, p, what);
+        const uint64_t section = reader_.level_sections_.at(static_cast<uint32_t>(level))->offset;
+        alone_.emplace_back(static_cast<size_t>(n));
+        reader_.file_.read_at(section + offset, alone_.back().data(), alone_.back().size());
+        return alone_.back().data();
+    }
+
     const Reader& reader_;
     ResourcePool<StagingBuffer>::Lease lease_;
     std::vector<Level> levels_;
+    bool piecewise_;
+    std::list<std::vector<uint8_t>> alone_;  // what read_alone read
+    std::map<const PartRef*, const uint8_t*> alone_of_;  // whole parts read alone
 };
 
 namespace {
@@ -511,21 +559,20 @@ struct Reader::CodeBlocks {
     std::vector<BlockRef> blocks;  // otherwise
 };
 
-Reader::CodeBlocks Reader::code_blocks(TensorParts& parts, const std::string& what) const {
+Reader::CodeBlocks Reader::code_blocks(TensorParts& parts, const std::string& what, BlockSpan span) const {
     const TensorRecord& t = parts.t;
     const PartRef& p = require_part(t, 0, PartRole::codes, what);
-    const uint8_t* data = parts.bytes(0, p, what);
     CodeBlocks cb;
     if (p.encoding == PartEncoding::raw) {
+        const uint8_t* data = parts.bytes(0, p, what);
         if (p.size != low_code_bytes(t)) fail(Errc::corrupt, what + "raw codes have the wrong size");
         cb.raw = data;
         return cb;
     }
     if (p.encoding != PartEncoding::blocks) fail(Errc::corrupt, what + "codes have an unknown encoding");
     const Geometry g = t.geometry();
-    cb.blocks = parse_block_container(data, p.size, what + "codes");
-    if (cb.blocks.size() != (g.rows + t.rows_per_block - 1) / t.rows_per_block)
-        fail(Errc::corrupt, what + "wrong number of code blocks");
+    cb.blocks = parts.blocks(0, p, static_cast<size_t>((g.rows + t.rows_per_block - 1) / t.rows_per_block), span, what,
+                             "codes", "wrong number of code blocks");
     return cb;
 }
 
@@ -538,13 +585,14 @@ void Reader::decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size
     decode_stream(refs[0], codes + r0 * g.cols, (r1 - r0) * g.cols, s.dctx, what + "codes");
 }
 
-void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred) const {
+void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred,
+                             BlockSpan span) const {
     const TensorRecord& t = parts.t;
     const std::string& what = kInTensor;
     const LowScheme& scheme = t.scheme(level);
     const Geometry g = t.geometry();
     if (level == 0) {
-        const CodeBlocks cb = code_blocks(parts, what);
+        const CodeBlocks cb = code_blocks(parts, what, span);
         if (cb.raw) {  // native layout: raw scales and zero points too
             const PartRef& sp = require_part(t, 0, PartRole::scales, what);
             if (sp.encoding != PartEncoding::raw || sp.size != scheme.scale_bytes(g))
@@ -577,24 +625,27 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
             return;
         }
         uint8_t* codes = out.own_codes(*code_buffers_, g.elements());
-        pool_->parallel_for(cb.blocks.size(), [&](size_t b) {
+        span = span.within(cb.blocks.size());
+        pool_->parallel_for(span.size(), [&](size_t k) {
             auto s = scratch_->acquire();
-            decode_code_block(t, cb, b, codes, *s, what);
+            decode_code_block(t, cb, span.begin + k, codes, *s, what);
         });
         return;
     }
     // A middle level of a chain: the level below predicts every code; the stored
     // residual corrects it (residual/code_residual.hpp).
     InternalLevel lower;
-    decode_internal(parts, level - 1, lower, nullptr);
+    decode_internal(parts, level - 1, lower, nullptr, span);
     read_level_params(parts, level, out);
     const PartRef& cp = require_part(t, level, PartRole::code_residual, what);
-    auto blocks = parse_block_container(parts.bytes(level, cp, what), cp.size, what + "code residual");
     const uint64_t rpb = t.rows_per_block;
-    if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of code residual blocks");
+    auto blocks = parts.blocks(level, cp, static_cast<size_t>((g.rows + rpb - 1) / rpb), span, what, "code residual",
+                               "wrong number of code residual blocks");
     uint8_t* codes = out.own_codes(*code_buffers_, g.elements());
     const LowScheme& below = t.scheme(level - 1);
-    pool_->parallel_for(blocks.size(), [&](size_t b) {
+    span = span.within(blocks.size());
+    pool_->parallel_for(span.size(), [&](size_t k) {
+        const size_t b = span.begin + k;
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         std::vector<float> prediction(n);
@@ -699,45 +750,158 @@ void Reader::load_high(size_t i, void* out, size_t out_size) const {
     with_lazy_context([&] { return tensor_context(t); }, [&] { load_high_of(t, out, out_size); });
 }
 
-void Reader::load_high_of(const TensorRecord& t, void* out_ptr, size_t out_size) const {
+void Reader::load_high_of(const TensorRecord& t, void* out_ptr, size_t out_size, RowSpan rows) const {
     const std::string& what = kInTensor;
-    if (out_size < high_bytes(t))
-        fail(Errc::buffer_too_small, what + "buffer too small for the high precision (need " +
-                                         std::to_string(high_bytes(t)) + " bytes)");
-    if (!out_ptr && high_bytes(t)) fail(Errc::invalid_argument, what + "NULL buffer");
+    const Geometry g = t.geometry();
+    rows.end = std::min(rows.end, g.rows);
+    const size_t esize = dtype_size(t.high_dtype);
+    const uint64_t need = rows.size() * g.cols * esize;
+    if (out_size < need)
+        fail(Errc::buffer_too_small,
+             what + "buffer too small for the high precision (need " + std::to_string(need) + " bytes)");
+    if (!out_ptr && need) fail(Errc::invalid_argument, what + "NULL buffer");
     auto* out = static_cast<uint8_t*>(out_ptr);
     if (!t.quantized()) {
-        load_level_of(t, 0, out, out_size, nullptr, 0, nullptr, 0);
+        load_passthrough_rows(t, rows, out);
         return;
     }
+    if (rows.size() == 0) return;
     const size_t top = t.top_level();
     const LowScheme& scheme = t.scheme(top - 1);
-    const Geometry g = t.geometry();
     const PartRef& rp = require_part(t, top, PartRole::residual, what);
-    TensorParts parts(*this, t);
-    const uint8_t* residual = parts.bytes(top, rp, what);
-    auto blocks = parse_block_container(residual, rp.size, what + "residual");
+    // A range of rows without checksums reads only its blocks (checksums cover whole parts).
+    TensorParts parts(*this, t, !options_.verify_checksums && rows.size() < g.rows);
     const uint64_t rpb = t.rows_per_block;
-    if (blocks.size() != (g.rows + rpb - 1) / rpb) fail(Errc::corrupt, what + "wrong number of residual blocks");
+    const BlockSpan span{static_cast<size_t>(rows.begin / rpb), static_cast<size_t>((rows.end + rpb - 1) / rpb)};
+    auto blocks = parts.blocks(top, rp, static_cast<size_t>((g.rows + rpb - 1) / rpb), span, what, "residual",
+                               "wrong number of residual blocks");
 
     // The level below the high precision. For a pair with coded codes, each block's
     // codes are decoded right before its residual (they are then still in cache).
     InternalLevel low;
     CodeBlocks cb;
-    decode_internal(parts, top - 1, low, top == 1 ? &cb : nullptr);
+    decode_internal(parts, top - 1, low, top == 1 ? &cb : nullptr, span);
     const bool fused = !low.codes;
     uint8_t* const fused_codes = fused ? low.own_codes(*code_buffers_, g.elements()) : nullptr;
-    const size_t esize = dtype_size(t.high_dtype);
-    pool_->parallel_for(blocks.size(), [&](size_t b) {
+    pool_->parallel_for(span.size(), [&](size_t k) {
+        const size_t b = span.begin + k;
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
         auto s = scratch_->acquire();
         if (fused) decode_code_block(t, cb, b, fused_codes, *s, what);
+        // A block the rows cover whole is decoded in place; one they cut, beside it.
+        const bool whole = r0 >= rows.begin && r1 <= rows.end;
+        std::vector<uint8_t> cut(whole ? 0 : n * esize);
+        uint8_t* dst = whole ? out + (first - rows.begin * g.cols) * esize : cut.data();
         with_lazy_context([&] { return "residual block " + std::to_string(b); }, [&] {
-            decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, low.view(), g, first, n,
-                                  out + first * esize, s->residual, kInTensor);
+            decode_residual_block(blocks[b].data, blocks[b].size, t.high_dtype, scheme, low.view(), g, first, n, dst,
+                                  s->residual, kInTensor);
         });
+        if (!whole) {
+            const uint64_t from = std::max(r0, rows.begin), to = std::min(r1, rows.end);
+            std::memcpy(out + (from - rows.begin) * g.cols * esize, cut.data() + (from - r0) * g.cols * esize,
+                        (to - from) * g.cols * esize);
+        }
     });
+}
+
+void Reader::load_passthrough_rows(const TensorRecord& t, RowSpan rows, uint8_t* out) const {
+    const std::string& what = kInTensor;
+    const PartRef& p = require_part(t, 0, PartRole::data, what);
+    if (p.size != high_bytes(t)) fail(Errc::corrupt, what + "stored size does not match shape");
+    TensorParts parts(*this, t);
+    const uint8_t* data = parts.bytes(0, p, what);
+    const Geometry g = t.geometry();
+    const uint64_t row_bytes = g.rows ? p.size / g.rows : 0;
+    if (rows.size() && row_bytes) std::memcpy(out, data + rows.begin * row_bytes, rows.size() * row_bytes);
+}
+
+void Reader::check_rows(const TensorRecord& t, RowSpan rows) const {
+    const uint64_t n = t.geometry().rows;
+    if (rows.begin > n || rows.end > n || rows.end < rows.begin)
+        fail(Errc::invalid_argument, tensor_context(t) + "rows [" + std::to_string(rows.begin) + ", " +
+                                         std::to_string(rows.end) + ") are not within its " + std::to_string(n) +
+                                         " rows");
+}
+
+Reader::LevelSizes Reader::level_row_sizes(const TensorRecord& t, size_t level, RowSpan rows) const {
+    check_rows(t, rows);
+    const Geometry g = t.geometry();
+    LevelSizes z;
+    if (!t.quantized() || level >= t.top_level()) {
+        z.code_bytes = g.rows ? high_bytes(t) / g.rows * rows.size() : 0;
+        return z;
+    }
+    if (rows.size() == 0) return z;
+    const LowScheme& scheme = t.scheme(level);
+    const RowSpan a = scale_aligned_rows(scheme, g, rows);
+    const Geometry ag{a.size(), g.cols};
+    z.code_bytes = scheme.code_bytes(Geometry{rows.size(), g.cols});
+    z.scale_bytes = scheme.scale_bytes(ag);
+    z.zero_point_bytes = scheme.zero_point_bytes(ag);
+    return z;
+}
+
+void Reader::load_high_rows(size_t i, RowSpan rows, void* out, size_t out_size) const {
+    const TensorRecord& t = tensors_.at(i);
+    check_rows(t, rows);
+    with_lazy_context([&] { return tensor_context(t); }, [&] { load_high_of(t, out, out_size, rows); });
+}
+
+void Reader::load_level_rows(size_t i, size_t level, RowSpan rows, void* codes, size_t codes_size, void* scales,
+                             size_t scales_size, void* zero_points, size_t zero_points_size) const {
+    const TensorRecord& t = tensors_.at(i);
+    check_rows(t, rows);
+    with_lazy_context([&] { return tensor_context(t); }, [&] {
+        load_level_rows_of(t, level, rows, codes, codes_size, scales, scales_size, zero_points, zero_points_size);
+    });
+}
+
+void Reader::load_level_rows_of(const TensorRecord& t, size_t level, RowSpan rows, void* codes, size_t codes_size,
+                                void* scales, size_t scales_size, void* zero_points, size_t zero_points_size) const {
+    const std::string& what = kInTensor;
+    if (level >= t.top_level() && t.quantized())
+        fail(Errc::invalid_argument, what + "level " + std::to_string(level) + " is not a low precision");
+    if (!t.quantized() && level != 0) fail(Errc::invalid_argument, what + "a passthrough tensor has only level 0");
+    const LevelSizes z = level_row_sizes(t, level, rows);
+    const uint64_t zp_bytes = zero_points ? z.zero_point_bytes : 0;
+    if (codes_size < z.code_bytes || scales_size < z.scale_bytes || zero_points_size < zp_bytes)
+        fail(Errc::buffer_too_small, what + "buffer too small for rows of precision level " + std::to_string(level) +
+                                         " (need " + std::to_string(z.code_bytes) + " bytes of codes, " +
+                                         std::to_string(z.scale_bytes) + " of scales" +
+                                         (zero_points ? " and " + std::to_string(zp_bytes) + " of zero points" : "") +
+                                         ")");
+    if ((!codes && z.code_bytes) || (!scales && z.scale_bytes)) fail(Errc::invalid_argument, what + "NULL buffer");
+    auto* out_codes = static_cast<uint8_t*>(codes);
+    if (!t.quantized()) {
+        load_passthrough_rows(t, rows, out_codes);
+        return;
+    }
+    if (rows.size() == 0) return;
+    const LowScheme& scheme = t.scheme(level);
+    const Geometry g = t.geometry();
+    const uint64_t rpb = t.rows_per_block;
+    // The native layout of the rows the scales tie together (a tile scheme's whole
+    // tiles), from the internal form of the blocks that hold them.
+    const RowSpan a = scale_aligned_rows(scheme, g, rows);
+    TensorParts parts(*this, t, !options_.verify_checksums && rows.size() < g.rows);
+    InternalLevel l;
+    decode_internal(parts, level, l, nullptr,
+                    BlockSpan{static_cast<size_t>(a.begin / rpb), static_cast<size_t>((a.end + rpb - 1) / rpb)});
+    const Geometry ag{a.size(), g.cols};
+    const uint64_t s0 = first_scale_of_row(scheme, g, a.begin);
+    const LowTensorView v{l.codes + a.begin * g.cols, l.scales.data() + s0,
+                          l.zero_points.empty() ? nullptr : l.zero_points.data() + s0};
+    const bool exact = a.begin == rows.begin && a.end == rows.end;
+    std::vector<uint8_t> code_scratch(exact ? 0 : scheme.code_bytes(ag));
+    std::vector<uint8_t> scale_scratch(scales ? 0 : z.scale_bytes), zp_scratch(zero_points ? 0 : z.zero_point_bytes);
+    scheme.to_native(v, ag, exact ? out_codes : code_scratch.data(),
+                     scales ? static_cast<uint8_t*>(scales) : scale_scratch.data(),
+                     zero_points ? static_cast<uint8_t*>(zero_points) : zp_scratch.data());
+    if (!exact) {
+        const uint64_t row_bytes = scheme.code_bytes(ag) / a.size();
+        std::memcpy(out_codes, code_scratch.data() + (rows.begin - a.begin) * row_bytes, z.code_bytes);
+    }
 }
 
 void Reader::for_each_parallel(size_t count, const std::function<uint64_t(size_t)>& bytes_of,

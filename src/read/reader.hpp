@@ -15,6 +15,7 @@
 #include "container/format.hpp"
 #include "io/byte_source.hpp"
 #include "io/mapped_file.hpp"
+#include "read/row_span.hpp"
 #include "base/metadata.hpp"
 #include "base/reusable_bytes.hpp"
 #include "base/thread_pool.hpp"
@@ -81,6 +82,17 @@ public:
     }
     void view_low(size_t i, const void** codes, const void** scales) const;
     void load_high(size_t i, void* out, size_t out_size) const;
+    // Rows `rows` of tensor i (rows.end <= geometry().rows, else Error(invalid_argument)):
+    // each level in its native layout restricted to those rows (scales and zero points
+    // of the rows; a tile scheme's of the tiles they touch; a per-tensor scheme's one),
+    // the high precision's rows. Only the coding blocks holding the rows are decoded.
+    struct LevelSizes {
+        uint64_t code_bytes = 0, scale_bytes = 0, zero_point_bytes = 0;
+    };
+    LevelSizes level_row_sizes(const TensorRecord& t, size_t level, RowSpan rows) const;
+    void load_level_rows(size_t i, size_t level, RowSpan rows, void* codes, size_t codes_size, void* scales,
+                         size_t scales_size, void* zero_points, size_t zero_points_size) const;
+    void load_high_rows(size_t i, RowSpan rows, void* out, size_t out_size) const;
     // Runs body(k) for k in [0, count) on the handle's threads (tensors decoded in
     // parallel; each load may itself use the pool for its blocks); bytes_of(k) is the
     // output of item k. Consecutive k go to one thread in runs of about equal output, so
@@ -95,6 +107,13 @@ public:
     void verify(const std::function<void(size_t, size_t)>& progress = nullptr) const;
 
 private:
+    // Blocks [begin, end) of a tensor (clamped to its block count): loads of a row range
+    // decode only those.
+    struct BlockSpan {
+        size_t begin, end;
+        BlockSpan within(size_t count) const { return {std::min(begin, count), std::min(end, count)}; }
+        size_t size() const { return end - begin; }
+    };
     struct DecodeScratch;
     struct StagingBuffer;
     class TensorParts;
@@ -105,15 +124,20 @@ private:
     void load_level_of(const TensorRecord& t, size_t level, void* codes, size_t codes_size, void* scales,
                        size_t scales_size, void* zero_points, size_t zero_points_size) const;
     void view_low_of(const TensorRecord& t, const void** codes, const void** scales) const;
-    void load_high_of(const TensorRecord& t, void* out, size_t out_size) const;
-    CodeBlocks code_blocks(TensorParts& parts, const std::string& what) const;
+    void load_high_of(const TensorRecord& t, void* out, size_t out_size, RowSpan rows = {}) const;
+    void load_level_rows_of(const TensorRecord& t, size_t level, RowSpan rows, void* codes, size_t codes_size,
+                            void* scales, size_t scales_size, void* zero_points, size_t zero_points_size) const;
+    void load_passthrough_rows(const TensorRecord& t, RowSpan rows, uint8_t* out) const;
+    void check_rows(const TensorRecord& t, RowSpan rows) const;
+    CodeBlocks code_blocks(TensorParts& parts, const std::string& what, BlockSpan span) const;
     void decode_code_block(const TensorRecord& t, const CodeBlocks& cb, size_t b, uint8_t* codes, DecodeScratch& s,
                            const std::string& what) const;
     // Level k of a quantized tensor in internal form. Raw level-0 codes in internal layout
     // stay in the staged file bytes (out.codes points there). With `deferred` (level 0
     // only), coded level-0 codes are not decoded: their blocks are handed to the caller,
     // which decodes them where it wants (out.codes is then null).
-    void decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred) const;
+    void decode_internal(TensorParts& parts, size_t level, InternalLevel& out, CodeBlocks* deferred,
+                         BlockSpan span = BlockSpan{0, SIZE_MAX}) const;
     void read_level_params(TensorParts& parts, size_t level, InternalLevel& out) const;
     // A part's bytes in the mapping, checksum checked (zero-copy views only; loads read
     // through TensorParts).
