@@ -67,23 +67,22 @@ HttpFile::HttpFile(const std::string& url, const HttpOptions& options, uint64_t 
     setup_.options = &options_;
     origin_ = url_origin(url);
     if (!options_.token.empty()) setup_.auth_header = "Authorization: Bearer " + options_.token;
-    share_ = curl_share_init();
-    if (!share_) fail(Errc::out_of_memory, setup_.name + ": cannot create a curl share handle");
-    curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &lock_share);
-    curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &unlock_share);
-    curl_share_setopt(share_, CURLSHOPT_USERDATA, static_cast<void*>(share_locks_));
-    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    setup_.share = share_;
+    share_.reset(curl_share_init());
+    CURLSH* share = share_.get();
+    if (!share) fail(Errc::out_of_memory, setup_.name + ": cannot create a curl share handle");
+    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &lock_share);
+    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, &unlock_share);
+    curl_share_setopt(share, CURLSHOPT_USERDATA, static_cast<void*>(share_locks_));
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    setup_.share = share;
     first_.resize(std::max<uint64_t>(first_bytes, 1));
     std::vector<Job> jobs(1);
     jobs[0].end = first_.size();
     jobs[0].dst = first_.data();
     run(jobs, true);
 }
-
-HttpFile::~HttpFile() { curl_share_cleanup(share_); }
 
 void HttpFile::check_range(uint64_t begin, uint64_t end) const {
     if (begin > end || end > setup_.size)

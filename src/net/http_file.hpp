@@ -40,7 +40,6 @@ public:
     // is shorter), which are kept: first_chunk(). Errc::io naming the URL (without its
     // credentials) when the server refuses or does not serve ranges.
     HttpFile(const std::string& url, const HttpOptions& options, uint64_t first_bytes);
-    ~HttpFile();
     HttpFile(const HttpFile&) = delete;
     HttpFile& operator=(const HttpFile&) = delete;
 
@@ -68,8 +67,12 @@ private:
     HttpOptions options_;
     TransferSetup setup_;
     std::string origin_;  // of the URL the user gave: the token goes only there
-    CURLSH* share_ = nullptr;
+    struct ShareDeleter {
+        void operator()(CURLSH* s) const { curl_share_cleanup(s); }
+    };
+    // The locks outlive the share (declared first): freed even when opening throws.
     std::mutex share_locks_[CURL_LOCK_DATA_LAST];
+    std::unique_ptr<CURLSH, ShareDeleter> share_;
     std::vector<uint8_t> first_;
     std::atomic<uint64_t> requests_{0}, bytes_{0};
 };
