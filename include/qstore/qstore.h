@@ -342,8 +342,8 @@ QS_API qs_status qs_verify_e(qs_file* file, qs_error* err);
  * bytes an operation needs: opening reads the header, then the metadata, tensor index
  * and directory (which end at qs_prefix_bytes(file, QS_PREFIX_INDEX)), in two calls
  * (a third only when metadata, index and directory together exceed 256 KiB); loads of
- * level k read only inside
- * qs_level_prefix_bytes(file, k). qs_view_low gives QS_ERR_NOT_AVAILABLE.
+ * level k read only inside qs_level_prefix_bytes(file, k). qs_view_low gives
+ * QS_ERR_NOT_AVAILABLE.
  * release(user_data), if not NULL, is called exactly once: when the handle is closed,
  * or when qs_open_source_e fails (also for a bad argument, once source->struct_size
  * is right). */

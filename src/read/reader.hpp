@@ -152,6 +152,7 @@ private:
     // Opening, in order: header and directory, the sections by kind, the metadata and
     // index sections, each tensor's record.
     std::vector<uint8_t> read_bytes(uint64_t offset, uint64_t n) const;
+    void fetch_for_open(uint64_t begin, uint64_t end);
     void read_header_and_directory();
     std::pair<const SectionEntry*, const SectionEntry*> classify_sections();
     std::vector<uint8_t> read_small_section(const SectionEntry& s, const std::string& what) const;
@@ -164,7 +165,6 @@ private:
     // that opening costs at most two reads; emptied when the constructor ends.
     uint64_t open_begin_ = 0;
     std::vector<uint8_t> open_bytes_;
-    void fetch_for_open(uint64_t begin, uint64_t end);
     ReaderOptions options_;
     FileHeader header_;
     std::vector<SectionEntry> sections_;
