@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages qstore needs to build, test and benchmark, if any
-# is missing (python3-numpy: the Python package's tests). Used by .ci/run,
-# examples/demo.sh and tests/run.sh.
+# is missing (python3-numpy: the Python package's tests; nginx: the HTTP tests' server).
+# Used by .ci/run, examples/demo.sh and tests/run.sh.
 #   .ci/install-deps.sh       the packages to build and test
 #   .ci/install-deps.sh ci    also what CI's extra jobs need: clang-14 + libFuzzer
 #                             runtime (tests/fuzz/run.sh), abigail-tools (tests/abi/check.sh);
@@ -26,7 +26,7 @@ install_runtime() {
 }
 install_runtime
 packages=(build-essential cmake pkg-config libzstd-dev liblz4-dev libxxhash-dev nlohmann-json3-dev
-          libcli11-dev catch2 libbenchmark-dev python3 python3-numpy binutils
+          libcli11-dev libcurl4-openssl-dev catch2 libbenchmark-dev python3 python3-numpy binutils nginx
           cargo rustc golang-go)  # the Rust and Go bindings' tests (tests/bindings)
 if [ "${1:-}" = ci ]; then
   packages+=(clang-14 libclang-rt-14-dev abigail-tools)

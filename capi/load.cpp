@@ -1,7 +1,9 @@
 // Loads of whole tensors (one, several, any level), the zero-copy view, and qs_verify.
 #include <cstddef>
+#include <vector>
 
 #include "file_handle.hpp"
+#include "read/fetch_plan.hpp"
 
 using qstore_capi::guarded;
 using qstore_capi::report;
@@ -74,9 +76,13 @@ qs_status qs_load_high_many_e(qs_file* file, size_t count, const size_t* indices
             return report(err, QS_ERR_INVALID_ARGUMENT, "qs_load_high_many: index out of range");
     return guarded(err, [&] {
         const qstore::Reader& r = file->reader;
-        r.for_each_parallel(
-            count, [&](size_t k) { return r.high_bytes(r.tensor(indices[k])); },
-            [&](size_t k) { r.load_high(indices[k], outs[k], out_sizes[k]); });
+        // A remote file's bytes are fetched ahead in batches (read/fetch_plan.hpp).
+        const std::vector<size_t> order(indices, indices + count);
+        qstore::for_each_fetched(r, order, qstore::kHighLevel, false, [&](size_t begin, size_t end) {
+            r.for_each_parallel(
+                end - begin, [&](size_t k) { return r.high_bytes(r.tensor(indices[begin + k])); },
+                [&](size_t k) { r.load_high(indices[begin + k], outs[begin + k], out_sizes[begin + k]); });
+        });
     });
 }
 
@@ -95,13 +101,19 @@ qs_status qs_load_low_many_e(qs_file* file, size_t count, const size_t* indices,
             return report(err, QS_ERR_INVALID_ARGUMENT, "qs_load_low_many: index out of range");
     return guarded(err, [&] {
         const qstore::Reader& r = file->reader;
-        r.for_each_parallel(
-            count,
-            [&](size_t k) {
-                const qstore::TensorRecord& t = r.tensor(indices[k]);
-                return r.low_code_bytes(t) + r.low_scale_bytes(t);
-            },
-            [&](size_t k) { r.load_low(indices[k], codes[k], codes_sizes[k], scales[k], scales_sizes[k]); });
+        const std::vector<size_t> order(indices, indices + count);
+        qstore::for_each_fetched(r, order, 0, false, [&](size_t begin, size_t end) {
+            r.for_each_parallel(
+                end - begin,
+                [&](size_t k) {
+                    const qstore::TensorRecord& t = r.tensor(indices[begin + k]);
+                    return r.low_code_bytes(t) + r.low_scale_bytes(t);
+                },
+                [&](size_t k) {
+                    const size_t j = begin + k;
+                    r.load_low(indices[j], codes[j], codes_sizes[j], scales[j], scales_sizes[j]);
+                });
+        });
     });
 }
 

@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include <fnmatch.h>
+
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 #include "base/error.hpp"
 #include "io/gguf.hpp"
 #include "io/gguf_layout.hpp"
+#include "input.hpp"
 #include "progress.hpp"
 #include "read/gguf_export.hpp"
 #include "read/reader.hpp"
@@ -281,14 +284,25 @@ int unpack_gguf_model(const Reader& r, bool high, size_t level, const std::strin
 
 }  // namespace
 
-int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
-               bool gguf, bool llama_mix) {
-    check_output_path(output, {input});  // before anything is read or written
-    ReaderOptions ro;
-    ro.threads = threads;
-    Reader r(input, ro);
-    // "high", "low" (level 0) or a level number (the top level number is "high").
-    // Passthrough tensors are written as they are at every level.
+namespace {
+
+// The tensors to unpack: all, or those whose names match one of the globs.
+std::vector<size_t> select_tensors(const Reader& r, const std::string& input, const std::vector<std::string>& globs) {
+    std::vector<size_t> out;
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+        bool match = globs.empty();
+        for (const std::string& g : globs) match = match || fnmatch(g.c_str(), r.tensor(i).name.c_str(), 0) == 0;
+        if (match) out.push_back(i);
+    }
+    if (out.empty()) fail(Errc::invalid_argument, input + ": no tensor matches --tensors");
+    return out;
+}
+
+// The level --precision names ("high", "low" = 0, or a number), checked against the
+// selected tensors; kHighLevel for the high precision. Passthrough tensors are written
+// as they are at every level.
+size_t unpack_level(const Reader& r, const std::string& input, const std::string& precision,
+                    const std::vector<size_t>& selected) {
     size_t level = 0;
     bool high = precision == "high";
     if (!high && precision != "low") {
@@ -301,15 +315,34 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     if (!high && level + 1 >= max_levels && max_levels > 1) high = level + 1 == max_levels;
     if (!high && level + 1 > max_levels)
         fail(Errc::invalid_argument, input + ": has no precision level " + precision);
-    for (size_t i = 0; i < r.tensor_count() && !high; ++i)
-        if (r.tensor(i).quantized() && level >= r.tensor(i).top_level())
+    for (size_t i : selected)
+        if (!high && r.tensor(i).quantized() && level >= r.tensor(i).top_level())
             fail(Errc::invalid_argument, input + ": tensor '" + r.tensor(i).name + "' has no low level " + precision);
+    return high ? kHighLevel : level;
+}
+
+}  // namespace
+
+int cmd_unpack(const std::string& input, const std::string& precision, const std::string& output, unsigned threads,
+               bool gguf, bool llama_mix, const std::vector<std::string>& tensor_globs) {
+    check_output_path(output, {input});  // before anything is read or written
+    ReaderOptions ro;
+    ro.threads = threads;
+    Input in(input, ro);
+    const Reader& r = in.reader();
+    const std::vector<size_t> selected = select_tensors(r, r.path(), tensor_globs);
+    const size_t level = unpack_level(r, r.path(), precision, selected);
+    const bool high = level == kHighLevel;
     if (llama_mix && (high || !gguf || !r.gguf_layout()))
         fail(Errc::invalid_argument, "--llama-mix goes with a low precision written as GGUF from a file packed from GGUF");
-    if (gguf && r.gguf_layout()) return unpack_gguf_model(r, high, level, output, llama_mix);
+    if (gguf && r.gguf_layout()) {
+        if (!tensor_globs.empty())
+            fail(Errc::invalid_argument, "--tensors does not go with a GGUF model written back as GGUF");
+        return unpack_gguf_model(r, high, high ? 0 : level, output, llama_mix);
+    }
     std::vector<OutTensor> entries;
-    const std::map<std::string, std::string> metadata = safetensors_metadata(input, r.metadata_json());
-    for (size_t i = 0; i < r.tensor_count(); ++i) {
+    const std::map<std::string, std::string> metadata = safetensors_metadata(r.path(), r.metadata_json());
+    for (size_t i : selected) {
         const auto& t = r.tensor(i);
         if (high || !t.quantized()) {
             entries.push_back({t.name, t.high_dtype, t.shape, r.high_bytes(t), nullptr, {}});
@@ -334,7 +367,10 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     OutFile w(output, gguf, entries, metadata, high ? "high" : std::to_string(level));
     Progress progress("unpacking");
     std::vector<uint8_t> a, b;
-    for (size_t i = 0; i < r.tensor_count(); ++i) {
+    size_t done = 0;
+    // A whole low model is fetched as whole level sections (one request each); a high
+    // model or a selection as the tensors' own bytes.
+    in.for_each(selected, level, !high && tensor_globs.empty(), [&](size_t i) {
         const auto& t = r.tensor(i);
         if (high) {
             a.resize(r.high_bytes(t));
@@ -354,8 +390,8 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
             if (!low_tensor_names(t.scheme(level), t.name).scales.empty()) w.write_next(b.data(), ns);
             if (nz) w.write_next(b.data() + ns, nz);
         }
-        progress.update(i + 1, r.tensor_count(), t.name);
-    }
+        progress.update(++done, selected.size(), t.name);
+    });
     w.finish();
     return 0;
 }
@@ -363,13 +399,14 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
 int cmd_info(const std::string& input, bool json) {
     ReaderOptions ro;
     ro.threads = 1;
-    Reader r(input, ro);
+    Input in(input, ro);
+    const Reader& r = in.reader();
     const Totals tot = totals_of(r);
     const uint64_t separate = tot.high_bytes + tot.low_bytes;
     const auto& h = r.header();
     if (json) {
         nlohmann::ordered_json j;
-        j["file"] = input;
+        j["file"] = r.path();  // a URL without its credentials
         j["file_size"] = r.actual_size();
         j["format_version"] = std::to_string(h.major) + "." + std::to_string(h.minor);
         j["low_prefix_end"] = h.low_prefix_end;
@@ -408,7 +445,7 @@ int cmd_info(const std::string& input, bool json) {
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
-    std::printf("%s: qstore format %u.%u, %zu tensors, %llu bytes\n", input.c_str(), h.major, h.minor,
+    std::printf("%s: qstore format %u.%u, %zu tensors, %llu bytes\n", r.path().c_str(), h.major, h.minor,
                 r.tensor_count(), (unsigned long long)r.actual_size());
     std::printf("\n%-48s %-5s %-18s %-11s %12s %12s %6s\n", "tensor", "dtype", "shape", "low", "low bytes",
                 "resid bytes", "bpw");
@@ -440,12 +477,13 @@ int cmd_info(const std::string& input, bool json) {
 int cmd_verify(const std::string& input, unsigned threads, const std::string& against) {
     ReaderOptions ro;
     ro.threads = threads;
-    Reader r(input, ro);
+    Input in(input, ro);
+    const Reader& r = in.reader();
     {
         Progress progress("verifying");
         r.verify([&](size_t done, size_t total) { progress.update(done, total, r.tensor(done - 1).name); });
     }
-    std::printf("%s: ok (%zu tensors, every checksum and every precision level decoded)\n", input.c_str(), r.tensor_count());
+    std::printf("%s: ok (%zu tensors, every checksum and every precision level decoded)\n", r.path().c_str(), r.tensor_count());
     if (against.empty()) return 0;
     // The original: safetensors, or the GGUF file the .qs was packed from.
     std::unique_ptr<TensorSource> original_source;
@@ -453,7 +491,7 @@ int cmd_verify(const std::string& input, unsigned threads, const std::string& ag
     else original_source = std::make_unique<SafetensorsReader>(against);
     const TensorSource& original = *original_source;
     if (original.tensors().size() != r.tensor_count())
-        fail(Errc::corrupt, input + ": holds " + std::to_string(r.tensor_count()) + " tensors, " + against + " holds " +
+        fail(Errc::corrupt, r.path() + ": holds " + std::to_string(r.tensor_count()) + " tensors, " + against + " holds " +
                                 std::to_string(original.tensors().size()));
     Progress progress("comparing");
     std::vector<uint8_t> high, against_bytes;
@@ -462,15 +500,15 @@ int cmd_verify(const std::string& input, unsigned threads, const std::string& ag
         const SafetensorsTensor* o = original.find(t.name);
         if (!o) fail(Errc::corrupt, against + ": has no tensor '" + t.name + "'");
         if (o->dtype != t.high_dtype || o->shape != t.shape || o->size != r.high_bytes(t))
-            fail(Errc::corrupt, input + ": tensor '" + t.name + "': dtype or shape differs from " + against);
+            fail(Errc::corrupt, r.path() + ": tensor '" + t.name + "': dtype or shape differs from " + against);
         high.resize(r.high_bytes(t));
         r.load_high(i, high.data(), high.size());
         against_bytes.resize(o->size);
         original.read(*o, against_bytes.data());  // pread: the original's pages stay out of RSS
         if (std::memcmp(high.data(), against_bytes.data(), high.size()) != 0)
-            fail(Errc::corrupt, input + ": tensor '" + t.name + "': high precision differs from " + against);
+            fail(Errc::corrupt, r.path() + ": tensor '" + t.name + "': high precision differs from " + against);
         progress.update(i + 1, r.tensor_count(), t.name);
     }
-    std::printf("%s: every tensor's high precision is bit-identical to %s\n", input.c_str(), against.c_str());
+    std::printf("%s: every tensor's high precision is bit-identical to %s\n", r.path().c_str(), against.c_str());
     return 0;
 }

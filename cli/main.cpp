@@ -110,7 +110,7 @@ int run(int argc, char** argv) {
     pack->add_option("-j,--threads", pack_options.threads, "threads (0 = all CPUs)")->capture_default_str();
 
     auto* unpack = app.add_subcommand("unpack", "Write one precision of a .qs file as safetensors or GGUF");
-    unpack->add_option("input", input, "the .qs file")->required();
+    unpack->add_option("input", input, "the .qs file, or its http(s):// URL")->required();
     unpack->add_option("--precision", precision,
                        "high, low (the lowest level) or a level number (0 = lowest) of a chain")
         ->capture_default_str();
@@ -124,13 +124,17 @@ int run(int argc, char** argv) {
     unpack->add_flag("--llama-mix", llama_mix,
                      "GGUF low precision of a file packed from GGUF with --low q8_0 --low q4_0: output.weight from "
                      "the q8_0 level, as llama-quantize's Q4_0 mix");
+    std::vector<std::string> tensor_globs;
+    unpack->add_option("--tensors", tensor_globs,
+                       "write only the tensors whose names match this glob (fnmatch; repeatable); over HTTP only "
+                       "their bytes are fetched");
 
     auto* info = app.add_subcommand("info", "Print the tensor table, section sizes and ratios");
-    info->add_option("input", input, "the .qs file")->required();
+    info->add_option("input", input, "the .qs file, or its http(s):// URL")->required();
     info->add_flag("--json", json, "machine-readable output, with each section's offset and length");
 
     auto* verify = app.add_subcommand("verify", "Check every checksum and decode every tensor at every precision level");
-    verify->add_option("input", input, "the .qs file")->required();
+    verify->add_option("input", input, "the .qs file, or its http(s):// URL")->required();
     verify->add_option("-j,--threads", threads, "threads (0 = all CPUs)");
     std::string against;
     verify->add_option("--against", against,
@@ -143,7 +147,8 @@ int run(int argc, char** argv) {
             return cmd_pack(input, given_file, output, pack_options);
         }
         if (unpack->parsed())
-            return cmd_unpack(input, precision, output, threads, unpack_as_gguf(format, output), llama_mix);
+            return cmd_unpack(input, precision, output, threads, unpack_as_gguf(format, output), llama_mix,
+                              tensor_globs);
         if (info->parsed()) return cmd_info(input, json);
         if (verify->parsed()) return cmd_verify(input, threads, against);
         return 2;

@@ -7,7 +7,7 @@ import pathlib
 import re
 import sys
 
-LAYERS = {"base": 1, "io": 2, "entropy": 3, "schemes": 4, "residual": 5, "container": 6, "read": 7, "pack": 7}
+LAYERS = {"base": 1, "io": 2, "net": 3, "entropy": 4, "schemes": 5, "residual": 6, "container": 7, "read": 8, "pack": 8}
 
 
 def main():

@@ -363,6 +363,28 @@ QS_API qs_status qs_open_source_e(const qs_source* source, const qs_open_options
 QS_API qs_status qs_open_memory_e(const void* data, size_t size, const qs_open_options* options, qs_file** out,
                                   qs_error* err);
 
+/* ---- Opening over HTTP (since 1.4) --------------------------------------- */
+
+/* A .qs file on a web server, by its http:// or https:// URL, read with HTTP range
+ * requests (libcurl). The server must answer a range request with status 206 and the
+ * exact bytes (nginx, Apache, object stores and model hubs do). Opening makes 2
+ * requests: the first 64 KiB (the whole file if smaller), which pins the file's size,
+ * its ETag / Last-Modified and the URL after redirects, then the index and directory.
+ * A load then fetches only the byte runs it reads (a low load only inside the low
+ * prefix); loads from several threads use several connections. Every request is
+ * checked: a server that ignores Range, a wrong Content-Range, a short body, or a
+ * file replaced on the server since it was opened ("changed on the server") fail with
+ * QS_ERR_IO and a message naming the URL without its user:password@ or query string,
+ * never with partial or mixed data; server errors (5xx, 429), timeouts and dropped
+ * connections are retried 4 times with exponential backoff. The environment gives
+ * the bearer token (QSTORE_HTTP_TOKEN, else HF_TOKEN; sent as Authorization only to
+ * the URL's own host, never printed), a cache folder of fetched ranges keyed by URL and
+ * ETag (QSTORE_HTTP_CACHE) and the seconds without data after which a transfer is
+ * retried (QSTORE_HTTP_TIMEOUT, default 30). qs_view_low is not available on such a
+ * handle (QS_ERR_NOT_AVAILABLE). QS_ERR_UNSUPPORTED for another scheme, or when the
+ * library was built without HTTP (CMake option QSTORE_WITH_HTTP=OFF). */
+QS_API qs_status qs_open_url_e(const char* url, const qs_open_options* options, qs_file** out, qs_error* err);
+
 /* Byte lengths of the parts of the file a reader needs, so that a client fetches
  * exactly those bytes. The file holds the header (64 bytes), level 0, then the
  * metadata, tensor index and directory, then the levels above (docs/FORMAT.md §4).

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace qstore {
 
@@ -25,6 +26,18 @@ public:
     // The whole source as memory that stays valid and unchanged while the source lives,
     // or null: zero-copy views (qs_view_low) point into it.
     virtual const uint8_t* contiguous() const { return nullptr; }
+    // False for a source where every byte read costs a transfer (a web server, net/):
+    // read-ahead windows (ReadAhead) then read exactly the range asked for.
+    virtual bool reads_ahead() const { return true; }
+    // For such a source: the reader is about to read the spans ([begin, end) pairs); the
+    // source may fetch them at once (each merged span in one request when `whole`, else
+    // in pieces over parallel connections) and keep them until forget_prefetched().
+    // Thread-safe against concurrent read_at. Other sources ignore both.
+    virtual void prefetch(const std::vector<std::pair<uint64_t, uint64_t>>& spans, bool whole) const {
+        (void)spans;
+        (void)whole;
+    }
+    virtual void forget_prefetched() const {}
 
 protected:
     // Error(internal) unless [offset, offset + n) lies inside size().

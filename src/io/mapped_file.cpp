@@ -62,7 +62,9 @@ const uint8_t* ReadAhead::get(const ByteSource& file, uint64_t begin, uint64_t e
         size_ = forward ? std::min(max_window, 2 * size_) : std::min(kFirstWindow, max_window);
         file_ = nullptr;  // holds nothing if the read fails
         const uint64_t last =
-            std::min<uint64_t>({file.size(), std::max(limit, end), begin + std::max<uint64_t>(size_, end - begin)});
+            file.reads_ahead()
+                ? std::min<uint64_t>({file.size(), std::max(limit, end), begin + std::max<uint64_t>(size_, end - begin)})
+                : end;
         file.read_at(begin, memory, last - begin);
         file_ = &file;
         begin_ = begin;

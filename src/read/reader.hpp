@@ -57,6 +57,8 @@ public:
     uint64_t actual_size() const { return file_.size(); }
     // True when the source is memory (a mapped file, a buffer): zero-copy views work.
     bool has_memory_view() const { return file_.contiguous() != nullptr; }
+    // What the reader reads (read/fetch_plan.hpp asks it to prefetch).
+    const ByteSource& source() const { return file_; }
     // The smallest file size that serves every precision level <= level: the header, the
     // directory, every section that is not level data, and the level sections up to it.
     uint64_t level_prefix_end(size_t level) const;
