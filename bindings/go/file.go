@@ -61,6 +61,24 @@ func OpenWith(path string, options *OpenOptions) (*File, error) {
 	return newFile(raw, nil), nil
 }
 
+// OpenURL opens a .qs file on a web server by its http:// or https:// URL, read with
+// HTTP range requests (qs_open_url_e: docs/API.md, opening over HTTP).
+func OpenURL(url string) (*File, error) {
+	return OpenURLWith(url, nil)
+}
+
+// OpenURLWith opens a .qs file by its URL; nil options are the defaults.
+func OpenURLWith(url string, options *OpenOptions) (*File, error) {
+	curl := C.CString(url)
+	defer C.free(unsafe.Pointer(curl))
+	opts := options.toC()
+	var raw *C.qs_file
+	if err := call(func(e *C.qs_error) C.qs_status { return C.qs_open_url_e(curl, &opts, &raw, e) }); err != nil {
+		return nil, err
+	}
+	return newFile(raw, nil), nil
+}
+
 // OpenMemory opens a .qs file held in memory; the bytes are copied, so data may be
 // reused after the call.
 func OpenMemory(data []byte, options *OpenOptions) (*File, error) {

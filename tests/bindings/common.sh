@@ -44,3 +44,24 @@ QSTORE_TEST_DIR="$work/files"
 QSTORE_TEST_REQUIRE=1
 export QSTORE_TEST_DIR QSTORE_TEST_REQUIRE
 echo "library: $(pkg-config --variable=libdir qstore); real model: $real"
+
+# nginx on localhost serving QSTORE_TEST_DIR (exported as QSTORE_TEST_URL, ending in
+# "/"), stopped when the script exits. Without nginx or python3: skip locally, fail in CI.
+serve_test_dir() {
+  command -v python3 >/dev/null 2>&1 || missing "python3 not found (it starts nginx)"
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing "nginx not found (Debian: apt-get install nginx)"
+  rm -f "$work/url"
+  python3 "$here/serve_http.py" "$QSTORE_TEST_DIR" "$work/nginx" "$work/url" &
+  server_pid=$!
+  trap 'kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true' EXIT
+  tries=0
+  while [ ! -f "$work/url" ]; do
+    kill -0 "$server_pid" 2>/dev/null || { echo "FAILED: nginx did not start"; exit 1; }
+    tries=$((tries + 1))
+    [ "$tries" -le 200 ] || { echo "FAILED: nginx did not start in time"; exit 1; }
+    sleep 0.05
+  done
+  QSTORE_TEST_URL=$(cat "$work/url")
+  export QSTORE_TEST_URL
+  echo "serving $QSTORE_TEST_DIR at $QSTORE_TEST_URL"
+}

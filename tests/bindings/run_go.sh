@@ -7,6 +7,7 @@ binding=go
 . "$(cd "$(dirname "$0")" && pwd)/common.sh"
 command -v go >/dev/null 2>&1 || missing "go not found (Debian: apt-get install golang-go)"
 go version
+serve_test_dir
 [ -n "${HOME:-}" ] || { HOME="$work"; export HOME; }
 cd "$root/bindings/go"
 go vet ./...

@@ -15,6 +15,7 @@ from ._metadata import read_metadata
 
 _HIGH = "high"
 _LOW = "low"
+_URL_SCHEMES = ("http://", "https://")
 
 
 def _pointer(array):
@@ -35,14 +36,17 @@ def _open_options(num_threads, verify_checksums):
 
 
 def open(source, *, num_threads=0, verify_checksums=True):  # noqa: A001 (qstore.open, like io.open)
-    """Opens a .qs file: a path (str, bytes or os.PathLike), or the file's bytes in memory
+    """Opens a .qs file: a path (str, bytes or os.PathLike), an http:// or https:// URL
+    (str; read with HTTP range requests, see qs_open_url_e), or the file's bytes in memory
     (bytes, bytearray, memoryview, mmap or a numpy uint8 array; kept referenced, and must
     not change, while the File is open). Returns a File (a context manager)."""
     options = _open_options(num_threads, verify_checksums)
     handle = ctypes.c_void_p()
     err = err_ptr()
     keep = None
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, str) and source.startswith(_URL_SCHEMES):
+        status = lib.qs_open_url_e(source.encode(), ctypes.byref(options), ctypes.byref(handle), err)
+    elif isinstance(source, (str, os.PathLike)):
         path = os.fsencode(source)
         status = lib.qs_open_e(path, ctypes.byref(options), ctypes.byref(handle), err)
         if status == _errors.IO and not os.path.exists(path):

@@ -33,6 +33,7 @@ _SIGNATURES = {
     "qs_open_options_default": (QsOpenOptions, []),
     "qs_open_e": (c_int, [c_str, P(QsOpenOptions), P(c_ptr), c_ptr]),
     "qs_open_memory_e": (c_int, [c_ptr, c_size, P(QsOpenOptions), P(c_ptr), c_ptr]),
+    "qs_open_url_e": (c_int, [c_str, P(QsOpenOptions), P(c_ptr), c_ptr]),
     "qs_close": (None, [c_ptr]),
     "qs_tensor_count": (c_size, [c_ptr]),
     "qs_tensor_info_get_e": (c_int, [c_ptr, c_size, c_ptr, c_ptr]),  # address of a QsTensorInfo record

@@ -278,6 +278,10 @@ extern "C" {
         data: *const c_void, size: usize, options: *const qs_open_options, out: *mut *mut qs_file,
         err: *mut qs_error,
     ) -> qs_status;
+    // Since 1.4: a file on a web server, read with HTTP range requests.
+    pub fn qs_open_url_e(
+        url: *const c_char, options: *const qs_open_options, out: *mut *mut qs_file, err: *mut qs_error,
+    ) -> qs_status;
     pub fn qs_prefix_bytes_e(file: *const qs_file, which: c_int, bytes: *mut u64, err: *mut qs_error) -> qs_status;
     pub fn qs_level_count(file: *const qs_file) -> u32;
     pub fn qs_level_prefix_bytes_e(file: *const qs_file, level: u32, bytes: *mut u64, err: *mut qs_error)

@@ -73,6 +73,21 @@ impl File {
         File::from_raw(out, None)
     }
 
+    /// Opens a .qs file on a web server by its http:// or https:// URL, read with HTTP
+    /// range requests (qs_open_url_e: docs/API.md, opening over HTTP).
+    pub fn open_url(url: &str) -> Result<File> {
+        File::open_url_with(url, &OpenOptions::default())
+    }
+
+    pub fn open_url_with(url: &str, options: &OpenOptions) -> Result<File> {
+        let curl = c_string(url, "URL")?;
+        let opts = options.raw();
+        let mut out: *mut sys::qs_file = ptr::null_mut();
+        // Safety: valid string, options and out pointer for the duration of the call.
+        call(|e| unsafe { sys::qs_open_url_e(curl.as_ptr(), &opts, &mut out, e) })?;
+        File::from_raw(out, None)
+    }
+
     /// Opens a .qs file held in memory (e.g. fetched over the network); the File keeps
     /// the bytes.
     pub fn from_memory<T: AsRef<[u8]> + Send + Sync + 'static>(data: T) -> Result<File> {
