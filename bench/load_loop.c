@@ -1,12 +1,14 @@
 /* The C API baseline for the bindings' load benchmarks: opens a .qs file and loads every
  * tensor in one precision with a plain loop of C API calls, as a binding's loop does.
  *
- *   load_loop FILE.qs high|low ROUNDS [THREADS]
+ *   load_loop FILE.qs high|low|high-many|low-many ROUNDS [THREADS]
  *
  * high: qs_tensor_info_get_e + qs_load_high_e into buffers allocated (and touched) once
  *       before the rounds, as the Python benchmark's get_tensor(name, out=...) does;
  * low:  qs_level_info_get_e + qs_load_level_e (level 0) into buffers malloc'ed per
  *       tensor and freed at the end of the round, as get_tensor(name, "low") allocates.
+ * high-many, low-many: every tensor into a buffer malloc'ed per tensor, all in one
+ *       qs_load_high_many_e / qs_load_low_many_e call, as File.get_tensors does.
  * THREADS: qs_open_options.num_threads (default 0: one per CPU). Each round (open, the
  * loop, close) is timed alone; one line per round: "<wall ms> <process CPU ms>". */
 #define _POSIX_C_SOURCE 200809L
@@ -88,13 +90,47 @@ static int round_low(const char* path, qs_error* err) {
     return 0;
 }
 
+/* Every tensor's high precision (or low codes and scales) into buffers malloc'ed for
+ * this round, in one batched call. */
+static int round_many(const char* path, int high, qs_error* err) {
+    qs_file* f;
+    if (qs_open_e(path, &g_options, &f, err) != QS_OK) return fail(err, "open");
+    const size_t n = qs_tensor_count(f), slots = n ? n : 1;
+    size_t* idx = malloc(slots * sizeof *idx);
+    size_t* sizes = malloc(2 * slots * sizeof *sizes);
+    void** bufs = calloc(2 * slots, sizeof *bufs);
+    if (!idx || !sizes || !bufs) abort();
+    for (size_t i = 0; i < n; ++i) {
+        qs_tensor_info info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        if (qs_tensor_info_get_e(f, i, &info, err) != QS_OK) return fail(err, "info");
+        idx[i] = i;
+        sizes[i] = high ? info.high_bytes : info.low_code_bytes;
+        sizes[n + i] = high ? 0 : info.low_scale_bytes;
+        bufs[i] = malloc(sizes[i] ? sizes[i] : 1);
+        bufs[n + i] = sizes[n + i] ? malloc(sizes[n + i]) : NULL;
+    }
+    qs_status s = high ? qs_load_high_many_e(f, n, idx, bufs, sizes, err)
+                       : qs_load_low_many_e(f, n, idx, bufs, sizes, bufs + n, sizes + n, err);
+    if (s != QS_OK) return fail(err, high ? "load_high_many" : "load_low_many");
+    for (size_t i = 0; i < 2 * n; ++i) free(bufs[i]);
+    free(bufs);
+    free(sizes);
+    free(idx);
+    qs_close(f);
+    return 0;
+}
+
 int main(int argc, char** argv) {
-    if ((argc != 4 && argc != 5) || (strcmp(argv[2], "high") != 0 && strcmp(argv[2], "low") != 0)) {
-        fprintf(stderr, "usage: load_loop FILE.qs high|low ROUNDS [THREADS]\n");
+    const char* mode = argc == 4 || argc == 5 ? argv[2] : "";
+    const int high = strcmp(mode, "high") == 0;
+    const int many = strcmp(mode, "high-many") == 0 || strcmp(mode, "low-many") == 0;
+    if (!high && !many && strcmp(mode, "low") != 0) {
+        fprintf(stderr, "usage: load_loop FILE.qs high|low|high-many|low-many ROUNDS [THREADS]\n");
         return 2;
     }
     const char* path = argv[1];
-    const int high = strcmp(argv[2], "high") == 0;
     const int rounds = atoi(argv[3]);
     g_options = qs_open_options_default();
     g_options.num_threads = argc == 5 ? (uint32_t)strtoul(argv[4], NULL, 10) : 0;
@@ -104,7 +140,9 @@ int main(int argc, char** argv) {
     if (high && !(buffers = high_buffers(path, err, &count))) return fail(err, "open");
     for (int r = 0; r < rounds; ++r) {
         const double wall = now_ms(CLOCK_MONOTONIC), cpu = now_ms(CLOCK_PROCESS_CPUTIME_ID);
-        if (high ? round_high(path, buffers, err) : round_low(path, err)) return 1;
+        const int failed = many ? round_many(path, mode[0] == 'h', err)
+                                : high ? round_high(path, buffers, err) : round_low(path, err);
+        if (failed) return 1;
         printf("%.3f %.3f\n", now_ms(CLOCK_MONOTONIC) - wall, now_ms(CLOCK_PROCESS_CPUTIME_ID) - cpu);
         fflush(stdout);
     }

@@ -11,6 +11,8 @@ every tensor, close. Two workloads:
   high  every tensor's high precision into buffers allocated once (C: malloc'ed;
         Python: get_tensor(name, out=array)); also Python allocating its arrays;
   low   every tensor's level 0 into arrays allocated per tensor (Python: get_tensor(name, "low")).
+And batched: every tensor into arrays allocated per tensor in one call (C: qs_load_high_many_e /
+qs_load_low_many_e; Python: File.get_tensors(precision="high" / "low")).
 Prints the median of each, wall-clock and process CPU time (all threads; the steadier
 measure on a busy machine), and the ratio Python / C (the goal: within 5%)."""
 import argparse
@@ -84,7 +86,15 @@ def python_rounds(qstore, np, qs, threads):
         with qstore.open(qs, num_threads=threads) as f:
             return {name: f.get_tensor(name, "low") for name in f.keys()}
 
-    return [lambda body=body: timed(body) for body in (high_into, high_alloc, low)]
+    def high_many():
+        with qstore.open(qs, num_threads=threads) as f:
+            return f.get_tensors()
+
+    def low_many():
+        with qstore.open(qs, num_threads=threads) as f:
+            return f.get_tensors(precision="low")
+
+    return [lambda body=body: timed(body) for body in (high_into, high_alloc, low, high_many, low_many)]
 
 
 def main():
@@ -93,16 +103,22 @@ def main():
         qs, exe = prepare(args, work)
         import numpy as np
         import qstore
-        high_into, high_alloc, low = python_rounds(qstore, np, qs, args.threads)
-        for warm_up in (high_into, high_alloc, low):
+        loops = python_rounds(qstore, np, qs, args.threads)
+        high_into, high_alloc, low, high_many, low_many = loops
+        for warm_up in loops:
             warm_up()
-        times = {key: [] for key in ("c_high", "py_high", "py_high_alloc", "c_low", "py_low")}
+        times = {key: [] for key in ("c_high", "py_high", "py_high_alloc", "c_low", "py_low", "c_high_many",
+                                     "py_high_many", "c_low_many", "py_low_many")}
         for _ in range(args.rounds):
             times["c_high"].append(c_round(exe, qs, "high", args.threads))
             times["py_high"].append(high_into())
             times["py_high_alloc"].append(high_alloc())
             times["c_low"].append(c_round(exe, qs, "low", args.threads))
             times["py_low"].append(low())
+            times["c_high_many"].append(c_round(exe, qs, "high-many", args.threads))
+            times["py_high_many"].append(high_many())
+            times["c_low_many"].append(c_round(exe, qs, "low-many", args.threads))
+            times["py_low_many"].append(low_many())
     med = {key: [statistics.median(v[k] for v in values) for k in (0, 1)] for key, values in times.items()}
     print("%s, %d rounds, threads %s, median ms of open + every tensor + close (wall / process CPU)"
           % (os.path.basename(args.qs or args.model), args.rounds, args.threads or "one per CPU"))
@@ -110,7 +126,9 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for label, c, py in (("high, into allocated arrays", "c_high", "py_high"),
                          ("high, Python allocating its arrays", "c_high", "py_high_alloc"),
-                         ("low (level 0), arrays per tensor", "c_low", "py_low")):
+                         ("low (level 0), arrays per tensor", "c_low", "py_low"),
+                         ("high, batched (get_tensors / qs_load_high_many)", "c_high_many", "py_high_many"),
+                         ("low, batched (get_tensors / qs_load_low_many)", "c_low_many", "py_low_many")):
         (cw, cc), (pw, pc) = med[c], med[py]
         print("| %s | %.1f | %.1f | %.3f | %.1f | %.1f | %.3f |" % (label, cw, pw, pw / cw, cc, pc, pc / cc))
 

@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from . import _errors
+from ._batch import load_high_many, load_low_many
 from ._cstructs import QsLevelInfo
 from ._dtypes import widen as _widen, wrap
 from ._errors import check, err_ptr, error_from
@@ -182,6 +183,21 @@ class File:
             return out
         dtype = t.dtype_names[i]
         return _widen(array, dtype) if widen else wrap(array, dtype)
+
+    def get_tensors(self, names=None, precision=_HIGH, *, widen=False):
+        """Many tensors in one call: {name: what get_tensor(name, precision) returns},
+        in the order of `names` (default: every tensor, in file order). precision is
+        "high" or "low"; the tensors are decoded in parallel on the file's threads
+        (qs_load_high_many / qs_load_low_many). widen=True: BF16/F8 high as float32."""
+        handle = self._live()
+        indices = [self._find(n) for n in (self._t.names if names is None else names)]
+        if type(precision) is str and precision == _HIGH:
+            return load_high_many(handle, self._t, indices, widen)
+        if type(precision) is str and precision == _LOW:
+            if widen:
+                raise ValueError("widen=True is for the high precision only")
+            return load_low_many(handle, self._t, indices, lambda i: self._load_level(i, 0, None, None))
+        raise ValueError("get_tensors: precision must be 'high' or 'low', not %r" % (precision,))
 
     def _level(self, i, precision):
         levels = self._t.num_levels[i]

@@ -40,6 +40,8 @@ _SIGNATURES = {
     "qs_level_info_get_e": (c_int, [c_ptr, c_size, c_u32, P(QsLevelInfo), c_ptr]),
     "qs_find_tensor_e": (c_int, [c_ptr, c_str, P(c_size), c_ptr]),
     "qs_load_high_e": (c_int, [c_ptr, c_size, c_ptr, c_size, c_ptr]),
+    "qs_load_high_many_e": (c_int, [c_ptr, c_size, P(c_size), P(c_ptr), P(c_size), c_ptr]),
+    "qs_load_low_many_e": (c_int, [c_ptr, c_size, P(c_size), P(c_ptr), P(c_size), P(c_ptr), P(c_size), c_ptr]),
     "qs_load_level_e": (c_int, [c_ptr, c_size, c_u32, c_ptr, c_size, c_ptr, c_size, c_ptr, c_size, c_ptr]),
     "qs_verify_e": (c_int, [c_ptr, c_ptr]),
     "qs_level_count": (c_u32, [c_ptr]),
