@@ -1,14 +1,18 @@
 """File.get_tensors: many tensors in one call of qs_load_high_many_e / qs_load_low_many_e,
 which decodes them in parallel on the handle's threads (small tensors included)."""
+import collections
 import ctypes
 
 import numpy as np
 
-from ._cstructs import QsLevelInfo
 from ._dtypes import widen as _widen, wrap
 from ._errors import check, err_ptr
 from ._lib import lib
 from ._low import Quantized, empty_parts, scheme_name
+
+
+# Level 0's layout as empty_parts reads it (qs_level_info's fields), from the tensor index.
+_Level0 = collections.namedtuple("_Level0", "code_dtype scale_dtype code_bytes scale_bytes zero_point_bytes")
 
 
 def _address(array):
@@ -36,17 +40,14 @@ def load_high_many(handle, t, indices, widen):
     return {t.names[i]: convert(out, t.dtype_names[i]) for i, out in zip(indices, outs)}
 
 
-def _low_parts(handle, t, i):
+def _low_parts(t, i):
     """Empty arrays for tensor i's low precision: (codes, scales, zero points, codes'
-    dtype name, level info) as get_tensor(name, "low") fills them."""
-    info = QsLevelInfo()
-    info.struct_size = ctypes.sizeof(QsLevelInfo)
-    err = err_ptr()
-    check(lib.qs_level_info_get_e(handle, i, 0, ctypes.byref(info), err), err)
-    scheme = scheme_name(info.scheme, info.group_size)
+    dtype name, scheme name) as get_tensor(name, "low") fills them."""
+    scheme = scheme_name(t.schemes[i], t.group_sizes[i])
     shape = t.shapes[i]
-    codes, scales, zero_points, code_name = empty_parts(info, scheme, shape[0] if shape else 1, shape)
-    return codes, scales, zero_points, code_name, info, scheme
+    codes, scales, zero_points, code_name = empty_parts(_Level0(*t.level0[i]), scheme, shape[0] if shape else 1,
+                                                        shape)
+    return codes, scales, zero_points, code_name, scheme
 
 
 def load_low_many(handle, t, indices, load_level):
@@ -60,7 +61,7 @@ def load_low_many(handle, t, indices, load_level):
             codes.append(np.empty(t.shapes[i], dtype=t.np_dtypes[i]))
             scales.append(None)
             continue
-        part = _low_parts(handle, t, i)
+        part = _low_parts(t, i)
         if part[2] is not None:
             result[t.names[i]] = load_level(i)
             continue
@@ -74,7 +75,7 @@ def load_low_many(handle, t, indices, load_level):
         if i not in parts:
             result[t.names[i]] = wrap(c, t.dtype_names[i])
             continue
-        _, _, _, code_name, info, scheme = parts[i]
-        result[t.names[i]] = Quantized(scheme, info.group_size, 0, t.shapes[i], t.dtype_names[i],
+        _, _, _, code_name, scheme = parts[i]
+        result[t.names[i]] = Quantized(scheme, t.group_sizes[i], 0, t.shapes[i], t.dtype_names[i],
                                        wrap(c, code_name), s, None)
     return {t.names[i]: result[t.names[i]] for i in indices}

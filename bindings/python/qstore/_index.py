@@ -77,6 +77,10 @@ class TensorIndex:
         self.num_levels = records["num_levels"].tolist()
         self.schemes = records["low_scheme"].tolist()
         self.group_sizes = records["low_group_size"].tolist()
+        # level 0's layout (qs_tensor_info describes the lowest level): get_tensors("low")
+        self.level0 = list(zip(*(records[field].tolist() for field in
+                                 ("low_dtype", "low_scale_dtype", "low_code_bytes", "low_scale_bytes",
+                                  "low_zero_point_bytes"))))
         self.by_name = {name: i for i, name in enumerate(self.names)}
 
     def __len__(self):
