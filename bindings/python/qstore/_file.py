@@ -190,7 +190,7 @@ class File:
         "high" or "low"; the tensors are decoded in parallel on the file's threads
         (qs_load_high_many / qs_load_low_many). widen=True: BF16/F8 high as float32."""
         handle = self._live()
-        indices = [self._find(n) for n in (self._t.names if names is None else names)]
+        indices = range(len(self._t)) if names is None else [self._find(n) for n in names]
         if type(precision) is str and precision == _HIGH:
             return load_high_many(handle, self._t, indices, widen)
         if type(precision) is str and precision == _LOW:

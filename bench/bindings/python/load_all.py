@@ -1,0 +1,51 @@
+#!/usr/bin/python3
+"""The Python binding's whole-model load (bench/bindings/run.sh):
+
+    load_all.py FILE.qs PASSES new|reuse|many
+
+After one untimed pass, each pass loads every tensor, high precision then low, and
+prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: every
+tensor into a new array (get_tensor(name), get_tensor(name, "low")); reuse: the high
+precision into arrays made once (get_tensor(name, out=array)), the low one as in new
+(the package has no low load into caller arrays); many: all tensors in one call
+(get_tensors(), get_tensors(precision="low")). The package is imported from the source
+tree, the library from QSTORE_LIBRARY or the usual places (bindings/python/README.md)."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "bindings", "python"))
+import numpy as np  # noqa: E402
+import qstore  # noqa: E402
+
+
+def one_pass(f, names, high, mode, outs):
+    if mode == "many":
+        return f.get_tensors(precision="high" if high else "low")
+    if high and mode == "reuse":
+        return [f.get_tensor(name, out=outs[name]) for name in names]
+    return [f.get_tensor(name, "high" if high else "low") for name in names]
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[3] not in ("new", "reuse", "many"):
+        sys.stderr.write("usage: load_all.py FILE.qs PASSES new|reuse|many\n")
+        return 2
+    passes, mode = int(sys.argv[2]), sys.argv[3]
+    with qstore.open(sys.argv[1]) as f:
+        names = f.keys()
+        outs = {}
+        if mode == "reuse":
+            outs = {name: np.empty(f.info(name).high_bytes, dtype=np.uint8) for name in names}
+        for high in (True, False):
+            one_pass(f, names, high, mode, outs)
+        for _ in range(passes):
+            for high in (True, False):
+                t0 = time.perf_counter()
+                one_pass(f, names, high, mode, outs)
+                print("%s %.6f" % ("high" if high else "low", time.perf_counter() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
