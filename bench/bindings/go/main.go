@@ -2,7 +2,8 @@
 //
 //	qstore-load-all FILE.qs PASSES new|reuse|many
 //
-// After one untimed pass, each pass loads every tensor, high precision then low, and
+// After one untimed pass (none when PASSES is 0: one timed pass, the first loads of a
+// fresh process), each pass loads every tensor, high precision then low, and
 // prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
 // new slices (LoadHigh, LoadLow: typed codes and scales); reuse: into the same slices,
 // made once for the largest tensor (LoadHighInto, LoadLevelInto); many: all tensors
@@ -93,13 +94,15 @@ func run(path string, passes int, mode string) error {
 		}
 		return pass(f, high, b)
 	}
-	if err := onePass(true); err != nil {
-		return err
+	if passes > 0 {
+		if err := onePass(true); err != nil {
+			return err
+		}
+		if err := onePass(false); err != nil {
+			return err
+		}
 	}
-	if err := onePass(false); err != nil {
-		return err
-	}
-	for p := 0; p < passes; p++ {
+	for p := 0; p < passes || p == 0; p++ {
 		for _, high := range []bool{true, false} {
 			t0 := time.Now()
 			if err := onePass(high); err != nil {

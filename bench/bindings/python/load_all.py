@@ -3,7 +3,8 @@
 
     load_all.py FILE.qs PASSES new|reuse|many
 
-After one untimed pass, each pass loads every tensor, high precision then low, and
+After one untimed pass (none when PASSES is 0: one timed pass, the first loads of a
+fresh process), each pass loads every tensor, high precision then low, and
 prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: every
 tensor into a new array (get_tensor(name), get_tensor(name, "low")); reuse: the high
 precision into arrays made once (get_tensor(name, out=array)), the low one as in new
@@ -37,9 +38,9 @@ def main():
         outs = {}
         if mode == "reuse":
             outs = {name: np.empty(f.info(name).high_bytes, dtype=np.uint8) for name in names}
-        for high in (True, False):
+        for high in (True, False) if passes > 0 else ():
             one_pass(f, names, high, mode, outs)
-        for _ in range(passes):
+        for _ in range(max(passes, 1)):
             for high in (True, False):
                 t0 = time.perf_counter()
                 one_pass(f, names, high, mode, outs)

@@ -1,6 +1,7 @@
 // The Rust binding's whole-model load (bench/bindings/run.sh):
 //   qstore-load-all FILE.qs PASSES new|reuse|many
-// After one untimed pass, each pass loads every tensor, high precision then low, and
+// After one untimed pass (none when PASSES is 0: one timed pass, the first loads of a
+// fresh process), each pass loads every tensor, high precision then low, and
 // prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
 // owned vectors (File::load_high, File::load_low: typed codes and scales); reuse: into
 // the same slices, made once for the largest tensor (load_high_into, load_level_into);
@@ -63,9 +64,11 @@ fn run(path: &str, passes: usize, mode: &str) -> qstore::Result<()> {
     let f = qstore::File::open(path)?;
     let mut b = if mode == "reuse" { Some(buffers(&f)?) } else { None };
     let mut one_pass = |high: bool| if mode == "many" { many(&f, high) } else { pass(&f, high, b.as_mut()) };
-    one_pass(true)?;
-    one_pass(false)?;
-    for _ in 0..passes {
+    if passes > 0 {
+        one_pass(true)?;
+        one_pass(false)?;
+    }
+    for _ in 0..passes.max(1) {
         for high in [true, false] {
             let t0 = Instant::now();
             one_pass(high)?;

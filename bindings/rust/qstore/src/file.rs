@@ -27,7 +27,7 @@ impl Default for OpenOptions {
 }
 
 impl OpenOptions {
-    fn raw(&self) -> sys::qs_open_options {
+    pub(crate) fn raw(&self) -> sys::qs_open_options {
         // Safety: no arguments.
         let mut o = unsafe { sys::qs_open_options_default() };
         o.num_threads = self.num_threads;
@@ -106,7 +106,7 @@ impl File {
         File::from_raw(out, Some(data))
     }
 
-    fn from_raw(raw: *mut sys::qs_file, memory: Option<Box<dyn AsRef<[u8]> + Send + Sync>>) -> Result<File> {
+    pub(crate) fn from_raw(raw: *mut sys::qs_file, memory: Option<Box<dyn AsRef<[u8]> + Send + Sync>>) -> Result<File> {
         match NonNull::new(raw) {
             Some(raw) => Ok(File { raw, _memory: memory }),
             None => Err(Error::new(Status::Internal, "open succeeded without a handle")),
