@@ -317,6 +317,15 @@ impl File {
 
     /// Zero-copy view of the low codes and scales (files packed with low codes raw, and
     /// passthrough tensors); status NotAvailable when the codes are entropy-coded.
+    /// The slices borrow the File, so they cannot outlive it (the handle is closed on
+    /// drop, and there is no other way to close it):
+    ///
+    /// ```compile_fail,E0505
+    /// let f = qstore::File::open("model-raw.qs").unwrap();
+    /// let (codes, _) = f.view_low(0).unwrap();
+    /// drop(f);
+    /// println!("{}", codes.len());
+    /// ```
     pub fn view_low(&self, index: usize) -> Result<(&[u8], &[u8])> {
         let info = self.tensor(index)?;
         let (mut codes, mut scales): (*const c_void, *const c_void) = (ptr::null(), ptr::null());
