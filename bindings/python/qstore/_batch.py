@@ -100,26 +100,46 @@ def _low_layout(t, i):
                       None if scales is None else (scales[0], scales[1], None, level0.scale_bytes))
 
 
-def low_layouts(t):
-    """Every tensor's _LowLayout, worked out at the first batched low load of the file."""
-    if t.low_layouts is None:
-        t.low_layouts = [_low_layout(t, i) for i in range(len(t))]
-    return t.low_layouts
+def low_layout(t, i):
+    """Tensor i's _LowLayout, worked out at its first low load and kept in the index."""
+    layouts = t.low_layouts
+    if layouts is None:
+        layouts = t.low_layouts = [None] * len(t)
+    layout = layouts[i]
+    if layout is None:
+        layout = layouts[i] = _low_layout(t, i)
+    return layout
+
+
+def load_low_one(handle, t, i):
+    """get_tensor(name, "low") of a quantized tensor without zero points, in one C call
+    (qs_load_level_e, level 0); None for a scheme with zero points."""
+    layout = low_layout(t, i)
+    if layout.kind != BATCHED:
+        return None
+    codes = _array(*layout.codes[:3], None, 0)
+    scales = None if layout.scales is None else _array(*layout.scales[:3], None, 0)
+    err = err_ptr()
+    status = lib.qs_load_level_e(handle, i, 0, _addressof(_char_from_buffer(codes)) if codes.nbytes else None,
+                                 codes.nbytes, None if scales is None or not scales.nbytes else
+                                 _addressof(_char_from_buffer(scales)), 0 if scales is None else scales.nbytes,
+                                 None, 0, err)
+    check(status, err)
+    return Quantized(layout.scheme, t.group_sizes[i], 0, t.shapes[i], t.dtype_names[i], codes, scales, None)
 
 
 def load_low_many(handle, t, indices, load_level):
     """{name: low precision} (as get_tensor(name, "low") returns it: a Quantized, or the
     array of a tensor stored unquantized). Schemes with zero points (which
     qs_load_low_many does not return) are loaded one by one through load_level(i)."""
-    layouts, names = low_layouts(t), t.names
-    batch = [i for i in indices if layouts[i].kind != ALONE]
-    codes, code_pointers, code_sizes = allocate([layouts[i].codes for i in batch])
-    scales, scale_pointers, scale_sizes = allocate([layouts[i].scales for i in batch])
+    layouts, names = [low_layout(t, i) for i in indices], t.names
+    batch = [i for i, layout in zip(indices, layouts) if layout.kind != ALONE]
+    codes, code_pointers, code_sizes = allocate([layout.codes for layout in layouts if layout.kind != ALONE])
+    scales, scale_pointers, scale_sizes = allocate([layout.scales for layout in layouts if layout.kind != ALONE])
     if batch:
         _call_many(lib.qs_load_low_many_e, handle, batch, (code_pointers, code_sizes), (scale_pointers, scale_sizes))
     result, k = {}, 0
-    for i in indices:
-        layout = layouts[i]
+    for i, layout in zip(indices, layouts):
         if layout.kind == ALONE:
             result[names[i]] = load_level(i)
             continue

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from . import _errors
-from ._batch import load_high_many, load_low_many
+from ._batch import load_high_many, load_low_many, load_low_one
 from ._cstructs import QsLevelInfo
 from ._dtypes import widen as _widen, wrap
 from ._errors import check, err_ptr, error_from
@@ -222,7 +222,8 @@ class File:
             if level != t.num_levels[i] - 1:
                 if out is not None:
                     raise ValueError("out= is for the high precision only")
-                return self._load_level(i, level, first, count)
+                low = load_low_one(self._handle, t, i) if level == 0 and first is None else None
+                return self._load_level(i, level, first, count) if low is None else low
             array = self._load_high(i, first, count, out)
         if out is not None:
             return out
