@@ -1,7 +1,8 @@
 /* The C API's whole-model load, the baseline of the bindings' benchmark (run.sh):
  *   load_all FILE.qs PASSES new|reuse|many
- * After one untimed pass (none when PASSES is 0: one timed pass, the first loads of a
- * fresh process, as a program loading its model once), each pass loads every tensor, first the high precision
+ * After one untimed pass (none when PASSES is 0: then the open ("open SECONDS") and one
+ * pass are timed, the first loads of a fresh process, as a program loading its model
+ * once), each pass loads every tensor, first the high precision
  * (qs_load_high_e), then the low one (qs_load_low_e: codes and scales), and prints
  * "high SECONDS" and "low SECONDS". new: into buffers malloc'd for each tensor (as a
  * program keeping the tensors would), then freed; reuse: into the same buffers, made
@@ -117,9 +118,11 @@ int main(int argc, char** argv) {
         return 2;
     }
     qs_error* err = qs_error_new();
-    qs_file* f;
-    if (!err || qs_open_e(argv[1], NULL, &f, err) != QS_OK) return err ? fail(err) : 1;
     int passes = atoi(argv[2]);
+    qs_file* f;
+    double t0 = now();
+    if (!err || qs_open_e(argv[1], NULL, &f, err) != QS_OK) return err ? fail(err) : 1;
+    if (passes == 0) printf("open %.6f\n", now() - t0);
     int mode = strcmp(argv[3], "reuse") == 0 ? 1 : strcmp(argv[3], "many") == 0 ? 2 : 0;
     if (make_reused_buffers(f, err)) return 1;
     if (passes > 0 && (one_pass(f, 1, mode, err) || one_pass(f, 0, mode, err))) return 1;

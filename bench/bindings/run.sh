@@ -72,23 +72,28 @@ done
 import statistics, sys, os
 out, model, rounds, passes, modes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split()
 names = (("c", "C API"), ("rust", "Rust"), ("go", "Go"), ("python", "Python"))
-lines = [f"Whole-model load of {os.path.basename(model)}, {rounds} rounds x {passes} passes, the four "
-         "programs in turn (new: every tensor into a new buffer; reuse: into the same caller buffers; "
-         "many: new buffers, one batched call). "
-         "Times are medians; ratios are medians of each pass's time over the C pass of the same round "
-         "and pass:", "",
-         "| buffers | binding | high (ms) | high / C | low (ms) | low / C |", "|---|---|---|---|---|---|"]
+cold = passes == "0"
+keys = ("open", "high", "low", "total") if cold else ("high", "low")
+what = ("one fresh process per load: open, then every tensor's high precision, then low; total: "
+        "the three" if cold else f"{passes} passes per process after an untimed one")
+lines = [f"Whole-model load of {os.path.basename(model)}, {rounds} rounds ({what}); in each round and "
+         "mode the four programs in turn. Times are medians; ratios are medians of each run's time "
+         "over the C run's of the same round and pass:", "",
+         "| buffers | binding | " + " | ".join(f"{k} (ms) | {k} / C" for k in keys) + " |",
+         "|---|---|" + "---|---|" * len(keys)]
 for mode in modes:
     times = {}
     for b, _ in names:
-        t = {"high": [], "low": []}
+        t = {k: [] for k in keys}
         for line in open(os.path.join(out, f"times-{b}-{mode}.txt")):
             k, v = line.split()
             t[k].append(float(v))
+        if cold:
+            t["total"] = [sum(x) for x in zip(t["open"], t["high"], t["low"])]
         times[b] = t
     for b, name in names:
         row = [mode, name]
-        for k in ("high", "low"):
+        for k in keys:
             ratios = [x / c for x, c in zip(times[b][k], times["c"][k])]
             row += [f"{statistics.median(times[b][k]) * 1e3:.1f}", f"{statistics.median(ratios):.3f}"]
         lines.append("| " + " | ".join(row) + " |")

@@ -2,8 +2,8 @@
 //
 //	qstore-load-all FILE.qs PASSES new|reuse|many
 //
-// After one untimed pass (none when PASSES is 0: one timed pass, the first loads of a
-// fresh process), each pass loads every tensor, high precision then low, and
+// After one untimed pass (none when PASSES is 0: then the open and one pass are timed,
+// the first loads of a fresh process), each pass loads every tensor, high precision then low, and
 // prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
 // new slices (LoadHigh, LoadLow: typed codes and scales); reuse: into the same slices,
 // made once for the largest tensor (LoadHighInto, LoadLevelInto); many: all tensors
@@ -75,9 +75,13 @@ func many(f *qstore.File, high bool) error {
 }
 
 func run(path string, passes int, mode string) error {
+	t0 := time.Now()
 	f, err := qstore.Open(path)
 	if err != nil {
 		return err
+	}
+	if passes == 0 {
+		fmt.Printf("open %.6f\n", time.Since(t0).Seconds())
 	}
 	defer f.Close()
 	var b *buffers

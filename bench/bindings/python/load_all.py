@@ -3,8 +3,8 @@
 
     load_all.py FILE.qs PASSES new|reuse|many
 
-After one untimed pass (none when PASSES is 0: one timed pass, the first loads of a
-fresh process), each pass loads every tensor, high precision then low, and
+After one untimed pass (none when PASSES is 0: then the open and one pass are timed,
+the first loads of a fresh process), each pass loads every tensor, high precision then low, and
 prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: every
 tensor into a new array (get_tensor(name), get_tensor(name, "low")); reuse: the high
 precision into arrays made once (get_tensor(name, out=array)), the low one as in new
@@ -33,7 +33,10 @@ def main():
         sys.stderr.write("usage: load_all.py FILE.qs PASSES new|reuse|many\n")
         return 2
     passes, mode = int(sys.argv[2]), sys.argv[3]
+    t0 = time.perf_counter()
     with qstore.open(sys.argv[1]) as f:
+        if passes == 0:
+            print("open %.6f" % (time.perf_counter() - t0))
         names = f.keys()
         outs = {}
         if mode == "reuse":

@@ -1,7 +1,7 @@
 // The Rust binding's whole-model load (bench/bindings/run.sh):
 //   qstore-load-all FILE.qs PASSES new|reuse|many
-// After one untimed pass (none when PASSES is 0: one timed pass, the first loads of a
-// fresh process), each pass loads every tensor, high precision then low, and
+// After one untimed pass (none when PASSES is 0: then the open and one pass are timed,
+// the first loads of a fresh process), each pass loads every tensor, high precision then low, and
 // prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
 // owned vectors (File::load_high, File::load_low: typed codes and scales); reuse: into
 // the same slices, made once for the largest tensor (load_high_into, load_level_into);
@@ -61,7 +61,11 @@ fn many(f: &qstore::File, high: bool) -> qstore::Result<()> {
 }
 
 fn run(path: &str, passes: usize, mode: &str) -> qstore::Result<()> {
+    let t0 = Instant::now();
     let f = qstore::File::open(path)?;
+    if passes == 0 {
+        println!("open {:.6}", t0.elapsed().as_secs_f64());
+    }
     let mut b = if mode == "reuse" { Some(buffers(&f)?) } else { None };
     let mut one_pass = |high: bool| if mode == "many" { many(&f, high) } else { pass(&f, high, b.as_mut()) };
     if passes > 0 {
