@@ -4,12 +4,13 @@
     load_all.py FILE.qs PASSES new|reuse|many
 
 After one untimed pass (none when PASSES is 0: then the open and one pass are timed,
-the first loads of a fresh process), each pass loads every tensor, high precision then low, and
-prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: every
-tensor into a new array (get_tensor(name), get_tensor(name, "low")); reuse: the high
-precision into arrays made once (get_tensor(name, out=array)), the low one as in new
-(the package has no low load into caller arrays); many: all tensors in one call
-(get_tensors(), get_tensors(precision="low")). The package is imported from the source
+the first loads of a fresh process), each pass loads every tensor, high precision then
+low, and prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API.
+new: every tensor into new arrays (get_tensor(name), get_tensor(name, "low")); reuse:
+the high precision into one array made once for the largest tensor (get_tensor(name,
+out=a view of it)), the low one as in new (the package has no low load into caller
+arrays); many: all tensors in one call (get_tensors(), get_tensors(precision="low")).
+The package is imported from the source
 tree, the library from QSTORE_LIBRARY or the usual places (bindings/python/README.md)."""
 import os
 import sys
@@ -24,7 +25,7 @@ def one_pass(f, names, high, mode, outs):
     if mode == "many":
         return f.get_tensors(precision="high" if high else "low")
     if high and mode == "reuse":
-        return [f.get_tensor(name, out=outs[name]) for name in names]
+        return [f.get_tensor(name, out=outs[name]) for name in names]  # views of one buffer
     return [f.get_tensor(name, "high" if high else "low") for name in names]
 
 
@@ -39,8 +40,10 @@ def main():
             print("open %.6f" % (time.perf_counter() - t0))
         names = f.keys()
         outs = {}
-        if mode == "reuse":
-            outs = {name: np.empty(f.info(name).high_bytes, dtype=np.uint8) for name in names}
+        if mode == "reuse":  # one buffer for the largest tensor, as load_all.c's
+            sizes = {name: f.info(name).high_bytes for name in names}
+            buffer = np.empty(max(sizes.values(), default=1), dtype=np.uint8)
+            outs = {name: buffer[:size] for name, size in sizes.items()}
         for high in (True, False) if passes > 0 else ():
             one_pass(f, names, high, mode, outs)
         for _ in range(max(passes, 1)):
