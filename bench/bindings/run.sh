@@ -10,9 +10,10 @@
 # mode, in each mode the four programs one after the other, P timed passes each (one
 # pass = every tensor loaded, high precision, then low). Modes (bench/bindings/README.md):
 # `new` (every tensor into a new buffer), `reuse` (into the same caller buffers) and
-# `many` (every tensor into a new buffer, all in one batched call). Prints the median
-# pass time of each and the median of its per-pass ratio to the C pass of the same
-# round, and writes them to OUT/bindings-load.md (default OUT: build-bench/bindings).
+# `many` (every tensor into a new buffer, all in one batched call). --passes 0: one
+# fresh process per load, its open timed too. Prints the median wall and process CPU
+# time of each and the median of its per-pass ratio to the C pass of the same round,
+# and writes them to OUT/bindings-load.md (default OUT: build-bench/bindings).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 model="$repo/../shared/models/maxim-deblurring.bf16.safetensors"
@@ -75,28 +76,30 @@ names = (("c", "C API"), ("rust", "Rust"), ("go", "Go"), ("python", "Python"))
 cold = passes == "0"
 keys = ("open", "high", "low", "total") if cold else ("high", "low")
 what = ("one fresh process per load: open, then every tensor's high precision, then low; total: "
-        "the three" if cold else f"{passes} passes per process after an untimed one")
+        "the three" if cold else f"{passes} timed passes per process after an untimed one")
 lines = [f"Whole-model load of {os.path.basename(model)}, {rounds} rounds ({what}); in each round and "
          "mode the four programs in turn. Times are medians; ratios are medians of each run's time "
-         "over the C run's of the same round and pass:", "",
-         "| buffers | binding | " + " | ".join(f"{k} (ms) | {k} / C" for k in keys) + " |",
-         "|---|---|" + "---|---|" * len(keys)]
-for mode in modes:
-    times = {}
-    for b, _ in names:
-        t = {k: [] for k in keys}
-        for line in open(os.path.join(out, f"times-{b}-{mode}.txt")):
-            k, v = line.split()
-            t[k].append(float(v))
-        if cold:
-            t["total"] = [sum(x) for x in zip(t["open"], t["high"], t["low"])]
-        times[b] = t
-    for b, name in names:
-        row = [mode, name]
-        for k in keys:
-            ratios = [x / c for x, c in zip(times[b][k], times["c"][k])]
-            row += [f"{statistics.median(times[b][k]) * 1e3:.1f}", f"{statistics.median(ratios):.3f}"]
-        lines.append("| " + " | ".join(row) + " |")
+         "over the C run's of the same round and pass. Wall: elapsed time; CPU: the process's CPU "
+         "time, all threads."]
+for column, clock in ((1, "wall"), (2, "CPU")):
+    lines += ["", "| buffers | binding | " + " | ".join(f"{k} {clock} (ms) | / C" for k in keys) + " |",
+              "|---|---|" + "---|---|" * len(keys)]
+    for mode in modes:
+        times = {}
+        for b, _ in names:
+            t = {k: [] for k in keys}
+            for line in open(os.path.join(out, f"times-{b}-{mode}.txt")):
+                fields = line.split()
+                t[fields[0]].append(float(fields[column]))
+            if cold:
+                t["total"] = [sum(x) for x in zip(t["open"], t["high"], t["low"])]
+            times[b] = t
+        for b, name in names:
+            row = [mode, name]
+            for k in keys:
+                ratios = [x / c for x, c in zip(times[b][k], times["c"][k])]
+                row += [f"{statistics.median(times[b][k]) * 1e3:.1f}", f"{statistics.median(ratios):.3f}"]
+            lines.append("| " + " | ".join(row) + " |")
 text = "\n".join(lines) + "\n"
 open(os.path.join(out, "bindings-load.md"), "w").write(text)
 print(text, end="")
