@@ -141,3 +141,37 @@ fn failing_and_panicking_readers_give_errors() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     }
 }
+
+// Fails from its 4th read on, after a failing call of its own (on the same thread when
+// the File decodes on the calling thread): the outer error must stay the outer call's.
+struct Nested(Vec<u8>, AtomicUsize);
+
+impl ReadAt for Nested {
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let inner = File::open("/nonexistent/inner-missing.qs").err().expect("a missing file fails");
+        assert!(inner.message().contains("inner-missing"), "{}", inner);
+        if self.1.fetch_add(1, Ordering::SeqCst) >= 3 {
+            return Err(io::Error::new(io::ErrorKind::Other, "reader fails"));
+        }
+        let start = offset as usize;
+        buf.copy_from_slice(&self.0[start..start + buf.len()]);
+        Ok(())
+    }
+}
+
+#[test]
+fn calls_inside_a_reader_keep_their_own_errors() {
+    let dir = match test_dir() {
+        Some(d) => d,
+        None => return,
+    };
+    let bytes = std::fs::read(dir.join("model.qs")).unwrap();
+    let size = bytes.len() as u64;
+    let options = qstore::OpenOptions { num_threads: 1, ..Default::default() };
+    let f = File::from_read_at_with(Nested(bytes, AtomicUsize::new(0)), size, "outer.qs", &options).unwrap();
+    for i in 0..f.len() {
+        let e = f.load_high(i).err().expect("the load fails");
+        assert_eq!(e.status(), Status::Io, "{}", e);
+        assert!(e.message().contains("outer.qs") && !e.message().contains("inner-missing"), "{}", e);
+    }
+}
