@@ -101,13 +101,20 @@ def _low_layout(t, i):
 
 
 def low_layout(t, i):
-    """Tensor i's _LowLayout, worked out at its first low load and kept in the index."""
+    """Tensor i's _LowLayout, worked out at its first low load and kept in the index
+    (tensors alike in what _low_layout reads share one: models repeat their shapes)."""
     layouts = t.low_layouts
     if layouts is None:
         layouts = t.low_layouts = [None] * len(t)
+        t.low_layouts_alike = {}
     layout = layouts[i]
     if layout is None:
-        layout = layouts[i] = _low_layout(t, i)
+        key = (t.num_levels[i] == 1, t.schemes[i], t.group_sizes[i], t.shapes[i], t.level0[i], t.dtype_names[i],
+               t.high_bytes[i])
+        layout = t.low_layouts_alike.get(key)
+        if layout is None:
+            layout = t.low_layouts_alike[key] = _low_layout(t, i)
+        layouts[i] = layout
     return layout
 
 
