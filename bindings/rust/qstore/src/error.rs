@@ -120,7 +120,7 @@ impl Drop for Spare {
 }
 
 thread_local! {
-    static SPARE: Spare = Spare(Cell::new(ptr::null_mut()));
+    static SPARE: Spare = const { Spare(Cell::new(ptr::null_mut())) };
 }
 
 impl CallError {
