@@ -1,8 +1,10 @@
 /* The C API's whole-model load, the baseline of the bindings' benchmark (run.sh):
  *   load_all FILE.qs PASSES new|reuse|many
- * After one untimed pass, each pass loads every tensor, first the high precision
+ * After one untimed pass (none when PASSES is 0: then the open ("open WALL CPU") and one
+ * pass are timed, the first loads of a fresh process, as a program loading its model
+ * once), each pass loads every tensor, first the high precision
  * (qs_load_high_e), then the low one (qs_load_low_e: codes and scales), and prints
- * "high SECONDS" and "low SECONDS". new: into buffers malloc'd for each tensor (as a
+ * "high WALL CPU" and "low WALL CPU" (seconds; CPU: the process's, all threads). new: into buffers malloc'd for each tensor (as a
  * program keeping the tensors would), then freed; reuse: into the same buffers, made
  * once for the largest tensor; many: every tensor into a new buffer, all in one call
  * (qs_load_high_many_e, qs_load_low_many_e). Every call takes a qs_error, as the
@@ -14,10 +16,24 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
+static double seconds(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Wall and process CPU (all threads) seconds. */
+typedef struct { double wall, cpu; } stamp;
+
+static stamp now(void) {
+    stamp s = {seconds(CLOCK_MONOTONIC), seconds(CLOCK_PROCESS_CPUTIME_ID)};
+    return s;
+}
+
+/* Prints "WHAT WALL CPU": the seconds since t0. */
+static void report(const char* what, stamp t0) {
+    stamp t = now();
+    printf("%s %.6f %.6f\n", what, t.wall - t0.wall, t.cpu - t0.cpu);
 }
 
 static int fail(qs_error* err) {
@@ -116,16 +132,19 @@ int main(int argc, char** argv) {
         return 2;
     }
     qs_error* err = qs_error_new();
-    qs_file* f;
-    if (!err || qs_open_e(argv[1], NULL, &f, err) != QS_OK) return err ? fail(err) : 1;
     int passes = atoi(argv[2]);
+    qs_file* f;
+    stamp t0 = now();
+    if (!err || qs_open_e(argv[1], NULL, &f, err) != QS_OK) return err ? fail(err) : 1;
+    if (passes == 0) report("open", t0);
     int mode = strcmp(argv[3], "reuse") == 0 ? 1 : strcmp(argv[3], "many") == 0 ? 2 : 0;
-    if (make_reused_buffers(f, err) || one_pass(f, 1, mode, err) || one_pass(f, 0, mode, err)) return 1;
-    for (int p = 0; p < passes; ++p) {
+    if (make_reused_buffers(f, err)) return 1;
+    if (passes > 0 && (one_pass(f, 1, mode, err) || one_pass(f, 0, mode, err))) return 1;
+    for (int p = 0; p < passes || p == 0; ++p) {
         for (int high = 1; high >= 0; --high) {
-            double t0 = now();
+            stamp start = now();
             if (one_pass(f, high, mode, err)) return 1;
-            printf("%s %.6f\n", high ? "high" : "low", now() - t0);
+            report(high ? "high" : "low", start);
         }
     }
     qs_close(f);

@@ -1,41 +1,51 @@
 #!/usr/bin/env bash
 # Times each binding's whole-model load against the C API's, in the same run:
 #   bench/bindings/run.sh [--model FILE.safetensors] [--rounds N] [--passes P] [--out DIR]
+#                         [--prefix DIR] [--modes "new reuse many"]
 # Packs the model (default: maxim-deblurring, the largest BF16 model of ../shared/models)
 # with the CLI, builds load_all.c (C API), rust/ (the Rust binding, --release) and go/
-# (the Go binding) against the installed library, then runs the three programs in turn,
-# N rounds of P timed passes each (one pass = every tensor loaded, high precision, then
-# low), in three modes: `new` (every tensor into a new buffer: the bindings' owned
-# loads), `reuse` (into the same caller buffers: the *_into loads) and `many` (every
-# tensor into a new buffer, all in one batched call: load_high_many / LoadHighMany). Prints the
-# median pass time of each and its ratio to C's, and writes them to
-# OUT/bindings-load.md (default OUT: build-bench/bindings).
+# (the Go binding) against the installed library (this tree built and installed under
+# OUT, or the install given by --prefix), then runs them and python/load_all.py (the
+# Python binding, /usr/bin/python3 with numpy) in turn: N rounds, in each round every
+# mode, in each mode the four programs one after the other, P timed passes each (one
+# pass = every tensor loaded, high precision, then low). Modes (bench/bindings/README.md):
+# `new` (every tensor into a new buffer), `reuse` (into the same caller buffers) and
+# `many` (every tensor into a new buffer, all in one batched call). --passes 0: one
+# fresh process per load, its open timed too. Prints the median wall and process CPU
+# time of each and the median of its per-pass ratio to the C pass of the same round,
+# and writes them to OUT/bindings-load.md (default OUT: build-bench/bindings).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 model="$repo/../shared/models/maxim-deblurring.bf16.safetensors"
-rounds=15 passes=1 out="$repo/build-bench/bindings"
+rounds=15 passes=1 out="$repo/build-bench/bindings" prefix="" modes="new reuse many"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --passes) passes=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --prefix) prefix=$(cd "$2" && pwd); shift 2 ;;
+    --modes) modes=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 [ -f "$model" ] || { echo "model $model not found" >&2; exit 1; }
-for tool in cargo go cc pkg-config python3; do
+for tool in cargo go cc pkg-config /usr/bin/python3; do
   command -v "$tool" >/dev/null || { echo "$tool not found (.ci/install-deps.sh installs it)" >&2; exit 1; }
 done
 
 mkdir -p "$out"
-build="$out/build" prefix="$out/prefix"
-cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DQSTORE_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" >/dev/null
-rm -rf "$prefix"
-cmake --install "$build" --prefix "$prefix" >/dev/null
+out=$(cd "$out" && pwd)
+if [ -z "$prefix" ]; then
+  build="$out/build" prefix="$out/prefix"
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DQSTORE_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$build" -j "$(nproc)" >/dev/null
+  rm -rf "$prefix"
+  cmake --install "$build" --prefix "$prefix" >/dev/null
+fi
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-export LD_LIBRARY_PATH="$(pkg-config --variable=libdir qstore)"
+LD_LIBRARY_PATH="$(pkg-config --variable=libdir qstore)"
+export LD_LIBRARY_PATH QSTORE_LIBRARY="$LD_LIBRARY_PATH/libqstore.so.1"
 qs="$out/$(basename "$model" .safetensors).qs"
 "$prefix/bin/qstore" pack "$model" -o "$qs" >/dev/null
 
@@ -44,42 +54,52 @@ cc -O2 -std=c99 -o "$out/load_all_c" "$repo/bench/bindings/load_all.c" $(pkg-con
 CARGO_TARGET_DIR="$out/cargo" cargo build --offline --release --quiet \
   --manifest-path "$repo/bench/bindings/rust/Cargo.toml"
 (cd "$repo/bench/bindings/go" && go build -o "$out/load_all_go" .)
-declare -A prog=([c]="$out/load_all_c" [rust]="$out/cargo/release/qstore-load-all" [go]="$out/load_all_go")
+bindings=(c rust go python)
+declare -A prog=([c]="$out/load_all_c" [rust]="$out/cargo/release/qstore-load-all" [go]="$out/load_all_go"
+                 [python]="$repo/bench/bindings/python/load_all.py")
 
-for mode in new reuse many; do
-  for b in c rust go; do : > "$out/times-$b-$mode.txt"; done
+for mode in $modes; do
+  for b in "${bindings[@]}"; do : > "$out/times-$b-$mode.txt"; done
 done
 for ((r = 1; r <= rounds; r++)); do
-  for mode in new reuse many; do
-    for b in c rust go; do
+  for mode in $modes; do
+    for b in "${bindings[@]}"; do
       "${prog[$b]}" "$qs" "$passes" "$mode" >> "$out/times-$b-$mode.txt"
     done
   done
 done
 
-python3 - "$out" "$model" "$rounds" "$passes" <<'PY'
+/usr/bin/python3 - "$out" "$model" "$rounds" "$passes" "$modes" <<'PY'
 import statistics, sys, os
-out, model, rounds, passes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-lines = [f"Whole-model load of {os.path.basename(model)}, {rounds} rounds x {passes} passes, the three "
-         "programs in turn (new: every tensor into a new buffer; reuse: into the same caller buffers; "
-         "many: new buffers, one batched call). "
-         "Times are medians; ratios are medians of each pass's time over the C pass of the same round "
-         "and pass:", "",
-         "| buffers | binding | high (ms) | high / C | low (ms) | low / C |", "|---|---|---|---|---|---|"]
-for mode in ("new", "reuse", "many"):
-    times = {}
-    for b in ("c", "rust", "go"):
-        t = {"high": [], "low": []}
-        for line in open(os.path.join(out, f"times-{b}-{mode}.txt")):
-            k, v = line.split()
-            t[k].append(float(v))
-        times[b] = t
-    for b, name in (("c", "C API"), ("rust", "Rust"), ("go", "Go")):
-        row = [mode, name]
-        for k in ("high", "low"):
-            ratios = [x / c for x, c in zip(times[b][k], times["c"][k])]
-            row += [f"{statistics.median(times[b][k]) * 1e3:.1f}", f"{statistics.median(ratios):.3f}"]
-        lines.append("| " + " | ".join(row) + " |")
+out, model, rounds, passes, modes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split()
+names = (("c", "C API"), ("rust", "Rust"), ("go", "Go"), ("python", "Python"))
+cold = passes == "0"
+keys = ("open", "high", "low", "total") if cold else ("high", "low")
+what = ("one fresh process per load: open, then every tensor's high precision, then low; total: "
+        "the three" if cold else f"{passes} timed passes per process after an untimed one")
+lines = [f"Whole-model load of {os.path.basename(model)}, {rounds} rounds ({what}); in each round and "
+         "mode the four programs in turn. Times are medians; ratios are medians of each run's time "
+         "over the C run's of the same round and pass. Wall: elapsed time; CPU: the process's CPU "
+         "time, all threads."]
+for column, clock in ((1, "wall"), (2, "CPU")):
+    lines += ["", "| buffers | binding | " + " | ".join(f"{k} {clock} (ms) | / C" for k in keys) + " |",
+              "|---|---|" + "---|---|" * len(keys)]
+    for mode in modes:
+        times = {}
+        for b, _ in names:
+            t = {k: [] for k in keys}
+            for line in open(os.path.join(out, f"times-{b}-{mode}.txt")):
+                fields = line.split()
+                t[fields[0]].append(float(fields[column]))
+            if cold:
+                t["total"] = [sum(x) for x in zip(t["open"], t["high"], t["low"])]
+            times[b] = t
+        for b, name in names:
+            row = [mode, name]
+            for k in keys:
+                ratios = [x / c for x, c in zip(times[b][k], times["c"][k])]
+                row += [f"{statistics.median(times[b][k]) * 1e3:.1f}", f"{statistics.median(ratios):.3f}"]
+            lines.append("| " + " | ".join(row) + " |")
 text = "\n".join(lines) + "\n"
 open(os.path.join(out, "bindings-load.md"), "w").write(text)
 print(text, end="")

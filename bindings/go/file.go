@@ -308,3 +308,32 @@ func (f *File) LevelPrefixBytes(level int) (uint64, error) {
 	})
 	return uint64(n), err
 }
+
+// ViewLow gives the low precision of a tensor whose codes are stored raw
+// (TensorInfo.LowCodesAreRaw: files packed with --low-raw, and passthrough tensors)
+// without copying: codes and scales (nil for passthrough) point into the file's read-only
+// mapping (or the copy made by OpenMemory), 64-byte aligned. They are valid only until
+// Close, which unmaps them: keep the File open while they are used, and never write
+// into them. StatusNotAvailable when the codes are entropy-coded, and for files opened
+// by URL or OpenReaderAt.
+func (f *File) ViewLow(index int) (codes, scales []byte, err error) {
+	if index < 0 {
+		return nil, nil, newError(StatusInvalidArgument, "qstore: tensor index %d", index)
+	}
+	info, err := f.Tensor(index)
+	if err != nil {
+		return nil, nil, err
+	}
+	var c, s unsafe.Pointer
+	err = f.use(func(raw *C.qs_file) error {
+		return call(func(e *C.qs_error) C.qs_status { return C.qs_view_low_e(raw, C.size_t(index), &c, &s, e) })
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	codes = unsafe.Slice((*byte)(c), int(info.LowCodeBytes))
+	if s != nil {
+		scales = unsafe.Slice((*byte)(s), int(info.LowScaleBytes))
+	}
+	return codes, scales, nil
+}

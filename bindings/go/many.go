@@ -34,6 +34,26 @@ package qstore
 //     free(scales);
 //     return s;
 // }
+// /* What the batched loads size their buffers by, for every tensor in one cgo call:
+//  * the high precision's bytes, or level 0's qs_level_info. */
+// static qs_status qsgo_high_sizes(qs_file* f, size_t count, const size_t* indices, size_t* sizes, qs_error* err) {
+//     for (size_t k = 0; k < count; ++k) {
+//         qs_tensor_info info = {sizeof info};
+//         qs_status s = qs_tensor_info_get_e(f, indices[k], &info, err);
+//         if (s != QS_OK) return s;
+//         sizes[k] = (size_t)info.high_bytes;
+//     }
+//     return QS_OK;
+// }
+// static qs_status qsgo_level0_infos(qs_file* f, size_t count, const size_t* indices, qs_level_info* infos,
+//                                    qs_error* err) {
+//     for (size_t k = 0; k < count; ++k) {
+//         infos[k].struct_size = sizeof infos[k];
+//         qs_status s = qs_level_info_get_e(f, indices[k], 0, &infos[k], err);
+//         if (s != QS_OK) return s;
+//     }
+//     return QS_OK;
+// }
 import "C"
 
 import "unsafe"
@@ -81,15 +101,18 @@ func (f *File) LoadHighMany(indices []int) ([][]byte, error) {
 	var a arena
 	offsets := make([]C.size_t, len(indices)+1)
 	sizes := make([]C.size_t, len(indices)+1)
-	for k, i := range indices {
-		n, err := f.highBytes(i)
-		if err != nil {
-			return nil, err
-		}
-		offsets[k], sizes[k] = a.place(n), C.size_t(n)
-	}
-	mem := a.alloc()
+	var mem []byte
 	err = f.use(func(raw *C.qs_file) error {
+		err := call(func(e *C.qs_error) C.qs_status {
+			return C.qsgo_high_sizes(raw, C.size_t(len(indices)), &idx[0], &sizes[0], e)
+		})
+		if err != nil {
+			return err
+		}
+		for k := range indices {
+			offsets[k] = a.place(uint64(sizes[k]))
+		}
+		mem = a.alloc()
 		return call(func(e *C.qs_error) C.qs_status {
 			return C.qsgo_load_high_many(raw, C.size_t(len(indices)), &idx[0], (*C.uchar)(unsafe.Pointer(&mem[0])),
 				&offsets[0], &sizes[0], e)
@@ -124,15 +147,21 @@ func (f *File) LoadLowMany(indices []int) ([]*Level, error) {
 	infos := make([]LevelInfo, len(indices))
 	co, cs := make([]C.size_t, len(indices)+1), make([]C.size_t, len(indices)+1)
 	so, ss := make([]C.size_t, len(indices)+1), make([]C.size_t, len(indices)+1)
-	for k, i := range indices {
-		if infos[k], err = f.LevelInfo(i, 0); err != nil {
-			return nil, err
-		}
-		co[k], cs[k] = a.place(infos[k].CodeBytes), C.size_t(infos[k].CodeBytes)
-		so[k], ss[k] = a.place(infos[k].ScaleBytes), C.size_t(infos[k].ScaleBytes)
-	}
-	mem := a.alloc()
+	var mem []byte
 	err = f.use(func(raw *C.qs_file) error {
+		cInfos := make([]C.qs_level_info, len(indices)+1)
+		err := call(func(e *C.qs_error) C.qs_status {
+			return C.qsgo_level0_infos(raw, C.size_t(len(indices)), &idx[0], &cInfos[0], e)
+		})
+		if err != nil {
+			return err
+		}
+		for k := range indices {
+			infos[k] = levelInfoFromC(0, &cInfos[k])
+			co[k], cs[k] = a.place(infos[k].CodeBytes), C.size_t(infos[k].CodeBytes)
+			so[k], ss[k] = a.place(infos[k].ScaleBytes), C.size_t(infos[k].ScaleBytes)
+		}
+		mem = a.alloc()
 		return call(func(e *C.qs_error) C.qs_status {
 			return C.qsgo_load_low_many(raw, C.size_t(len(indices)), &idx[0], (*C.uchar)(unsafe.Pointer(&mem[0])),
 				&co[0], &cs[0], &so[0], &ss[0], e)

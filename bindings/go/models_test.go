@@ -191,7 +191,16 @@ func TestBatchedLoadsEqualSingleLoads(t *testing.T) {
 		if _, err := f.LoadHighMany([]int{0, f.Len()}); status(err) != StatusInvalidArgument {
 			t.Fatalf("%s: %v", qs, err)
 		}
+		if _, err := f.LoadLowMany([]int{f.Len(), 0}); status(err) != StatusInvalidArgument {
+			t.Fatalf("%s: %v", qs, err)
+		}
 		f.Close()
+		if _, err := f.LoadHighMany([]int{0}); status(err) != StatusInvalidArgument {
+			t.Fatalf("%s: after Close: %v", qs, err)
+		}
+		if _, err := f.LoadLowMany([]int{0}); status(err) != StatusInvalidArgument {
+			t.Fatalf("%s: after Close: %v", qs, err)
+		}
 	}
 }
 

@@ -2,8 +2,9 @@
 //
 //	qstore-load-all FILE.qs PASSES new|reuse|many
 //
-// After one untimed pass, each pass loads every tensor, high precision then low, and
-// prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
+// After one untimed pass (none when PASSES is 0: then the open and one pass are timed,
+// the first loads of a fresh process), each pass loads every tensor, high precision then low, and
+// prints "high WALL CPU" and "low WALL CPU" (seconds), as load_all.c does with the C API. new: into
 // new slices (LoadHigh, LoadLow: typed codes and scales); reuse: into the same slices,
 // made once for the largest tensor (LoadHighInto, LoadLevelInto); many: all tensors
 // in one call (LoadHighMany, LoadLowMany).
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"qstore"
@@ -74,9 +76,13 @@ func many(f *qstore.File, high bool) error {
 }
 
 func run(path string, passes int, mode string) error {
+	t0, cpu0 := time.Now(), cpuSeconds()
 	f, err := qstore.Open(path)
 	if err != nil {
 		return err
+	}
+	if passes == 0 {
+		report("open", t0, cpu0)
 	}
 	defer f.Close()
 	var b *buffers
@@ -93,15 +99,17 @@ func run(path string, passes int, mode string) error {
 		}
 		return pass(f, high, b)
 	}
-	if err := onePass(true); err != nil {
-		return err
+	if passes > 0 {
+		if err := onePass(true); err != nil {
+			return err
+		}
+		if err := onePass(false); err != nil {
+			return err
+		}
 	}
-	if err := onePass(false); err != nil {
-		return err
-	}
-	for p := 0; p < passes; p++ {
+	for p := 0; p < passes || p == 0; p++ {
 		for _, high := range []bool{true, false} {
-			t0 := time.Now()
+			t0, cpu0 := time.Now(), cpuSeconds()
 			if err := onePass(high); err != nil {
 				return err
 			}
@@ -109,10 +117,24 @@ func run(path string, passes int, mode string) error {
 			if high {
 				name = "high"
 			}
-			fmt.Printf("%s %.6f\n", name, time.Since(t0).Seconds())
+			report(name, t0, cpu0)
 		}
 	}
 	return nil
+}
+
+// cpuSeconds is the process's CPU time (user + system, all threads).
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) * 1e-9
+}
+
+// report prints "WHAT WALL CPU": the seconds since (t0, cpu0).
+func report(what string, t0 time.Time, cpu0 float64) {
+	fmt.Printf("%s %.6f %.6f\n", what, time.Since(t0).Seconds(), cpuSeconds()-cpu0)
 }
 
 func main() {

@@ -11,7 +11,7 @@ from ._dtypes import RawFloatArray, widen
 from ._errors import (Error, InvalidArgumentError, IOFailureError, FileMissingError, NotQstoreError,
                       UnsupportedError, CorruptError, TruncatedError, NotFoundError, OutOfMemoryError,
                       NotAvailableError)
-from ._file import File, open
+from ._file import File, open, open_reader
 from ._index import TensorInfo
 from ._lib import lib as _lib
 from ._low import Quantized
@@ -19,6 +19,6 @@ from ._writer import Writer, pack
 
 __version__ = _lib.qs_version_string().decode()
 
-__all__ = ["open", "File", "TensorInfo", "Quantized", "RawFloatArray", "widen", "Writer", "pack", "Error",
+__all__ = ["open", "open_reader", "File", "TensorInfo", "Quantized", "RawFloatArray", "widen", "Writer", "pack", "Error",
            "InvalidArgumentError", "IOFailureError", "FileMissingError", "NotQstoreError", "UnsupportedError",
            "CorruptError", "TruncatedError", "NotFoundError", "OutOfMemoryError", "NotAvailableError"]

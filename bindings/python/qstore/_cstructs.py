@@ -91,3 +91,19 @@ class QsGivenLow(ctypes.Structure):
         ("zero_points", ctypes.c_void_p),
         ("zero_points_size", ctypes.c_size_t),
     ]
+
+
+# int read_at(void* user_data, uint64_t offset, void* buffer, size_t n); void release(void*)
+READ_AT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t)
+RELEASE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class QsSource(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("name", ctypes.c_char_p),
+        ("size", ctypes.c_uint64),
+        ("user_data", ctypes.c_void_p),
+        ("read_at", READ_AT),
+        ("release", RELEASE),
+    ]

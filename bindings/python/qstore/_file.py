@@ -1,11 +1,12 @@
-"""qstore.open and File: a .qs file (path or bytes in memory) read through the C API."""
+"""qstore.open, qstore.open_reader and File: a .qs file (a path, a URL, bytes in memory or a
+read-at callback) read through the C API."""
 import ctypes
 import os
 
 import numpy as np
 
 from . import _errors
-from ._batch import load_high_many, load_low_many
+from ._batch import load_high_many, load_low_many, load_low_one
 from ._cstructs import QsLevelInfo
 from ._dtypes import widen as _widen, wrap
 from ._errors import check, err_ptr, error_from
@@ -13,6 +14,8 @@ from ._lib import lib
 from ._index import TensorIndex
 from ._low import Quantized, empty_parts, scale_rows, scheme_name
 from ._metadata import read_metadata
+from ._source import c_source, callable_filler, file_like_filler, file_size
+from ._view import view_low
 
 _HIGH = "high"
 _LOW = "low"
@@ -38,9 +41,14 @@ def _open_options(num_threads, verify_checksums):
 
 def open(source, *, num_threads=0, verify_checksums=True):  # noqa: A001 (qstore.open, like io.open)
     """Opens a .qs file: a path (str, bytes or os.PathLike), an http:// or https:// URL
-    (str; read with HTTP range requests, see qs_open_url_e), or the file's bytes in memory
-    (bytes, bytearray, memoryview, mmap or a numpy uint8 array; kept referenced, and must
-    not change, while the File is open). Returns a File (a context manager)."""
+    (str; read with HTTP range requests, see qs_open_url_e), a binary file object (with
+    readinto and seek; read through it, kept referenced while the File is open), or the
+    file's bytes in memory (bytes, bytearray, memoryview, mmap or a numpy uint8 array; kept
+    referenced, and must not change, while the File is open). Returns a File (a context
+    manager)."""
+    if hasattr(source, "readinto") and hasattr(source, "seek"):
+        return _open_source(file_like_filler(source), file_size(source), str(getattr(source, "name", "<file>")),
+                            num_threads, verify_checksums)
     options = _open_options(num_threads, verify_checksums)
     handle = ctypes.c_void_p()
     err = err_ptr()
@@ -64,12 +72,50 @@ def open(source, *, num_threads=0, verify_checksums=True):  # noqa: A001 (qstore
     return File(handle, keep)
 
 
+def open_reader(read_at, size, *, name="<source>", num_threads=0, verify_checksums=True):
+    """Opens the `size` bytes that read_at(offset, n) returns (exactly n bytes-like) as a
+    .qs file: an object store client, an archive member... read_at is called from the
+    file's threads, only for the bytes an operation needs, and kept referenced while the
+    File is open; an exception in it makes that load raise IOFailureError. `name` names
+    the file in error messages."""
+    if not callable(read_at):
+        raise TypeError("read_at must be callable, not %s" % type(read_at).__name__)
+    return _open_source(callable_filler(read_at), size, name, num_threads, verify_checksums)
+
+
+def _open_source(fill, size, name, num_threads, verify_checksums):
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError("size must be an int >= 0, not %r" % (size,))
+    source, keep = c_source(fill, size, name)
+    options = _open_options(num_threads, verify_checksums)
+    handle = ctypes.c_void_p()
+    err = err_ptr()
+    check(lib.qs_open_source_e(ctypes.byref(source), ctypes.byref(options), ctypes.byref(handle), err), err)
+    return File(handle, keep)
+
+
+class _Handle:
+    """The C handle and what it reads from; closed when the last reference goes: the
+    File's (close() drops it) or that of an array of File.view_low, which points into the
+    handle's mapping."""
+    __slots__ = ("value", "keep_alive", "__weakref__")
+
+    def __init__(self, value, keep_alive):
+        self.value = value
+        self.keep_alive = keep_alive
+
+    def __del__(self):
+        value, self.value = self.value, None
+        if value and lib is not None:
+            lib.qs_close(value)
+
+
 class File:
     """An open .qs file. Loads may run from several threads at once; close() must not."""
 
     def __init__(self, handle, keep_alive=None):
+        self._owner = _Handle(handle.value, keep_alive)
         self._handle = handle.value
-        self._keep_alive = keep_alive
         try:
             self._t = TensorIndex(self._handle)
         except BaseException:
@@ -78,11 +124,10 @@ class File:
 
     # ---- lifetime ----
     def close(self):
-        """Closes the file (again: nothing). Arrays already returned stay valid."""
-        handle, self._handle = self._handle, None
-        if handle:
-            lib.qs_close(handle)
-        self._keep_alive = None
+        """Closes the file (again: nothing). Arrays already returned stay valid; the C
+        handle lives on until the last array of view_low is gone."""
+        self._handle = None
+        self._owner = None  # closes the handle unless a view holds it
 
     @property
     def closed(self):
@@ -95,7 +140,7 @@ class File:
         self.close()
 
     def __del__(self):
-        if getattr(self, "_handle", None):
+        if getattr(self, "_owner", None):
             self.close()
 
     def _live(self):
@@ -177,12 +222,23 @@ class File:
             if level != t.num_levels[i] - 1:
                 if out is not None:
                     raise ValueError("out= is for the high precision only")
-                return self._load_level(i, level, first, count)
+                low = load_low_one(self._handle, t, i) if level == 0 and first is None else None
+                return self._load_level(i, level, first, count) if low is None else low
             array = self._load_high(i, first, count, out)
         if out is not None:
             return out
         dtype = t.dtype_names[i]
         return _widen(array, dtype) if widen else wrap(array, dtype)
+
+    def view_low(self, name):
+        """The low precision (level 0) of a tensor whose codes are stored raw (files
+        packed with --low-raw, and unquantized tensors), without copying: read-only arrays
+        over the file's mapping, shaped as get_tensor(name, "low") shapes them (a
+        Quantized, or the tensor's array). They keep the mapping alive, also after
+        close(). NotAvailableError for entropy-coded codes, schemes with zero points, and
+        files opened from a URL, a file object or open_reader."""
+        i = self._find(name)
+        return view_low(self._owner, self._t, i)
 
     def get_tensors(self, names=None, precision=_HIGH, *, widen=False):
         """Many tensors in one call: {name: what get_tensor(name, precision) returns},
@@ -190,7 +246,7 @@ class File:
         "high" or "low"; the tensors are decoded in parallel on the file's threads
         (qs_load_high_many / qs_load_low_many). widen=True: BF16/F8 high as float32."""
         handle = self._live()
-        indices = [self._find(n) for n in (self._t.names if names is None else names)]
+        indices = range(len(self._t)) if names is None else [self._find(n) for n in names]
         if type(precision) is str and precision == _HIGH:
             return load_high_many(handle, self._t, indices, widen)
         if type(precision) is str and precision == _LOW:

@@ -82,6 +82,8 @@ class TensorIndex:
                                  ("low_dtype", "low_scale_dtype", "low_code_bytes", "low_scale_bytes",
                                   "low_zero_point_bytes"))))
         self.by_name = {name: i for i, name in enumerate(self.names)}
+        self.low_layouts = None  # _batch.low_layout fills it, tensor by tensor, at their first low load
+        self.low_layouts_alike = None  # _batch.low_layout: layouts by what they are made from
 
     def __len__(self):
         return len(self.names)

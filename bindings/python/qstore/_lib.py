@@ -8,7 +8,7 @@ import ctypes
 import ctypes.util
 import os
 
-from ._cstructs import (QsLevelInfo, QsOpenOptions, QsMetadataEntry, QsWriterOptions,
+from ._cstructs import (QsLevelInfo, QsOpenOptions, QsSource, QsMetadataEntry, QsWriterOptions,
                         QsGivenLow)
 
 MIN_VERSION = 10400  # 1.4.0: the per-call qs_error functions
@@ -34,6 +34,8 @@ _SIGNATURES = {
     "qs_open_e": (c_int, [c_str, P(QsOpenOptions), P(c_ptr), c_ptr]),
     "qs_open_memory_e": (c_int, [c_ptr, c_size, P(QsOpenOptions), P(c_ptr), c_ptr]),
     "qs_open_url_e": (c_int, [c_str, P(QsOpenOptions), P(c_ptr), c_ptr]),
+    "qs_open_source_e": (c_int, [P(QsSource), P(QsOpenOptions), P(c_ptr), c_ptr]),
+    "qs_view_low_e": (c_int, [c_ptr, c_size, P(c_ptr), P(c_ptr), c_ptr]),
     "qs_close": (None, [c_ptr]),
     "qs_tensor_count": (c_size, [c_ptr]),
     "qs_tensor_info_get_e": (c_int, [c_ptr, c_size, c_ptr, c_ptr]),  # address of a QsTensorInfo record

@@ -109,19 +109,26 @@ def scale_rows(scheme, scales, first, stop):
     return scales[first:stop]
 
 
-def empty_parts(level_info, scheme, rows, shape):
-    """Arrays to load a level into: (codes, scales or None, zero points or None, the
-    codes' dtype name)."""
+def part_layout(level_info, scheme, rows, shape):
+    """How a level's parts are laid out: (codes' shape, numpy dtype and dtype name,
+    scales' shape and numpy dtype or None, zero points' shape or None)."""
     code_name, code_dtype = DTYPES[level_info.code_dtype]
     cols = 1
     for d in shape[1:]:
         cols *= d
-    codes = np.empty(code_shape(scheme, rows, shape, level_info.code_bytes // code_dtype.itemsize), dtype=code_dtype)
+    codes = code_shape(scheme, rows, shape, level_info.code_bytes // code_dtype.itemsize)
     scales = zero_points = None
     if level_info.scale_bytes:
         scale_dtype = DTYPES[level_info.scale_dtype][1]
-        count = level_info.scale_bytes // scale_dtype.itemsize
-        scales = np.empty(scale_shape(scheme, rows, cols, count), dtype=scale_dtype)
+        scales = (scale_shape(scheme, rows, cols, level_info.scale_bytes // scale_dtype.itemsize), scale_dtype)
     if level_info.zero_point_bytes:
-        zero_points = np.empty(scale_shape(scheme, rows, cols, level_info.zero_point_bytes), dtype=np.uint8)
-    return codes, scales, zero_points, code_name
+        zero_points = scale_shape(scheme, rows, cols, level_info.zero_point_bytes)
+    return codes, code_dtype, code_name, scales, zero_points
+
+
+def empty_parts(level_info, scheme, rows, shape):
+    """Arrays to load a level into: (codes, scales or None, zero points or None, the
+    codes' dtype name)."""
+    codes, code_dtype, code_name, scales, zero_points = part_layout(level_info, scheme, rows, shape)
+    return (np.empty(codes, dtype=code_dtype), None if scales is None else np.empty(scales[0], dtype=scales[1]),
+            None if zero_points is None else np.empty(zero_points, dtype=np.uint8), code_name)

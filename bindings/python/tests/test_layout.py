@@ -10,7 +10,8 @@ from qstore import _cstructs
 
 STRUCTS = {"qs_tensor_info": _cstructs.QsTensorInfo, "qs_level_info": _cstructs.QsLevelInfo,
            "qs_open_options": _cstructs.QsOpenOptions, "qs_metadata_entry": _cstructs.QsMetadataEntry,
-           "qs_writer_options": _cstructs.QsWriterOptions, "qs_given_low": _cstructs.QsGivenLow}
+           "qs_writer_options": _cstructs.QsWriterOptions, "qs_given_low": _cstructs.QsGivenLow,
+           "qs_source": _cstructs.QsSource}
 
 
 def c_layout(work):

@@ -1,11 +1,35 @@
 // The Rust binding's whole-model load (bench/bindings/run.sh):
 //   qstore-load-all FILE.qs PASSES new|reuse|many
-// After one untimed pass, each pass loads every tensor, high precision then low, and
-// prints "high SECONDS" and "low SECONDS", as load_all.c does with the C API. new: into
+// After one untimed pass (none when PASSES is 0: then the open and one pass are timed,
+// the first loads of a fresh process), each pass loads every tensor, high precision then low, and
+// prints "high WALL CPU" and "low WALL CPU" (seconds), as load_all.c does with the C API. new: into
 // owned vectors (File::load_high, File::load_low: typed codes and scales); reuse: into
 // the same slices, made once for the largest tensor (load_high_into, load_level_into);
 // many: all tensors in one call (load_high_many, load_low_many).
 use std::time::Instant;
+
+#[repr(C)]
+struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+extern "C" {
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+/// The process's CPU seconds, all threads (CLOCK_PROCESS_CPUTIME_ID, Linux).
+fn cpu_seconds() -> f64 {
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // Safety: a valid out pointer; clock 2 is CLOCK_PROCESS_CPUTIME_ID on Linux.
+    unsafe { clock_gettime(2, &mut ts) };
+    ts.sec as f64 + ts.nsec as f64 * 1e-9
+}
+
+/// Prints "WHAT WALL CPU": the seconds since (t0, cpu0).
+fn report(what: &str, t0: Instant, cpu0: f64) {
+    println!("{} {:.6} {:.6}", what, t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+}
 
 struct Buffers {
     high: Vec<u8>,
@@ -60,16 +84,22 @@ fn many(f: &qstore::File, high: bool) -> qstore::Result<()> {
 }
 
 fn run(path: &str, passes: usize, mode: &str) -> qstore::Result<()> {
+    let (t0, cpu0) = (Instant::now(), cpu_seconds());
     let f = qstore::File::open(path)?;
+    if passes == 0 {
+        report("open", t0, cpu0);
+    }
     let mut b = if mode == "reuse" { Some(buffers(&f)?) } else { None };
     let mut one_pass = |high: bool| if mode == "many" { many(&f, high) } else { pass(&f, high, b.as_mut()) };
-    one_pass(true)?;
-    one_pass(false)?;
-    for _ in 0..passes {
+    if passes > 0 {
+        one_pass(true)?;
+        one_pass(false)?;
+    }
+    for _ in 0..passes.max(1) {
         for high in [true, false] {
-            let t0 = Instant::now();
+            let (t0, cpu0) = (Instant::now(), cpu_seconds());
             one_pass(high)?;
-            println!("{} {:.6}", if high { "high" } else { "low" }, t0.elapsed().as_secs_f64());
+            report(if high { "high" } else { "low" }, t0, cpu0);
         }
     }
     Ok(())

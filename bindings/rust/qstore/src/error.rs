@@ -2,8 +2,10 @@
 // from a qs_error owned by the call (never the thread-local qs_last_error_message, which
 // another call on the same thread could overwrite).
 use qstore_sys as sys;
+use std::cell::Cell;
 use std::ffi::CStr;
 use std::fmt;
+use std::ptr;
 
 /// What went wrong, one value per C `qs_status` (`Other` for a status newer than this crate).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,10 +103,33 @@ pub(crate) struct CallError {
     raw: *mut sys::qs_error,
 }
 
+/// Each thread keeps one spare qs_error for its next call, so that a call costs no
+/// allocation. A call takes it out of the slot for its duration: a nested call on the
+/// same thread (a ReadAt callback using another File) finds the slot empty and makes
+/// its own.
+struct Spare(Cell<*mut sys::qs_error>);
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        let raw = self.0.get();
+        if !raw.is_null() {
+            // Safety: the thread's spare, freed once as the thread ends.
+            unsafe { sys::qs_error_free(raw) }
+        }
+    }
+}
+
+thread_local! {
+    static SPARE: Spare = const { Spare(Cell::new(ptr::null_mut())) };
+}
+
 impl CallError {
     pub(crate) fn new() -> Result<CallError> {
-        // Safety: no arguments; NULL only when out of memory.
-        let raw = unsafe { sys::qs_error_new() };
+        let mut raw = SPARE.try_with(|s| s.0.replace(ptr::null_mut())).unwrap_or(ptr::null_mut());
+        if raw.is_null() {
+            // Safety: no arguments; NULL only when out of memory.
+            raw = unsafe { sys::qs_error_new() };
+        }
         if raw.is_null() {
             return Err(Error::new(Status::OutOfMemory, "out of memory"));
         }
@@ -120,7 +145,7 @@ impl CallError {
         if status == sys::QS_OK {
             return Ok(());
         }
-        // Safety: raw is a live qs_error; the message is copied before it is freed.
+        // Safety: raw is a live qs_error; the message is copied before it is reused.
         let message = unsafe { CStr::from_ptr(sys::qs_error_message(self.raw)) };
         Err(Error::new(Status::from_raw(status), message.to_string_lossy().into_owned()))
     }
@@ -128,8 +153,20 @@ impl CallError {
 
 impl Drop for CallError {
     fn drop(&mut self) {
-        // Safety: raw came from qs_error_new and is freed once.
-        unsafe { sys::qs_error_free(self.raw) }
+        let raw = self.raw;
+        let kept = SPARE
+            .try_with(|s| {
+                let empty = s.0.get().is_null();
+                if empty {
+                    s.0.set(raw);
+                }
+                empty
+            })
+            .unwrap_or(false);
+        if !kept {
+            // Safety: raw came from qs_error_new, is in no slot, and is freed once.
+            unsafe { sys::qs_error_free(raw) }
+        }
     }
 }
 

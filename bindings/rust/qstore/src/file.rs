@@ -27,7 +27,7 @@ impl Default for OpenOptions {
 }
 
 impl OpenOptions {
-    fn raw(&self) -> sys::qs_open_options {
+    pub(crate) fn raw(&self) -> sys::qs_open_options {
         // Safety: no arguments.
         let mut o = unsafe { sys::qs_open_options_default() };
         o.num_threads = self.num_threads;
@@ -106,7 +106,7 @@ impl File {
         File::from_raw(out, Some(data))
     }
 
-    fn from_raw(raw: *mut sys::qs_file, memory: Option<Box<dyn AsRef<[u8]> + Send + Sync>>) -> Result<File> {
+    pub(crate) fn from_raw(raw: *mut sys::qs_file, memory: Option<Box<dyn AsRef<[u8]> + Send + Sync>>) -> Result<File> {
         match NonNull::new(raw) {
             Some(raw) => Ok(File { raw, _memory: memory }),
             None => Err(Error::new(Status::Internal, "open succeeded without a handle")),
@@ -317,6 +317,15 @@ impl File {
 
     /// Zero-copy view of the low codes and scales (files packed with low codes raw, and
     /// passthrough tensors); status NotAvailable when the codes are entropy-coded.
+    /// The slices borrow the File, so they cannot outlive it (the handle is closed on
+    /// drop, and there is no other way to close it):
+    ///
+    /// ```compile_fail,E0505
+    /// let f = qstore::File::open("model-raw.qs").unwrap();
+    /// let (codes, _) = f.view_low(0).unwrap();
+    /// drop(f);
+    /// println!("{}", codes.len());
+    /// ```
     pub fn view_low(&self, index: usize) -> Result<(&[u8], &[u8])> {
         let info = self.tensor(index)?;
         let (mut codes, mut scales): (*const c_void, *const c_void) = (ptr::null(), ptr::null());

@@ -19,6 +19,7 @@ mod error;
 mod file;
 mod level;
 mod metadata;
+mod source;
 mod types;
 mod writer;
 
@@ -26,6 +27,7 @@ pub use error::{Error, Result, Status};
 pub use file::{File, OpenOptions, Tensors};
 pub use level::{Codes, Level, Scales};
 pub use metadata::{Entry as MetadataEntry, Value};
+pub use source::ReadAt;
 pub use types::{Dtype, LevelInfo, Scheme, TensorInfo};
 pub use writer::{GivenLow, Writer, WriterOptions};
 
