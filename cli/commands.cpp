@@ -409,6 +409,8 @@ int cmd_info(const std::string& input, bool json) {
         j["file"] = r.path();  // a URL without its credentials
         j["file_size"] = r.actual_size();
         j["format_version"] = std::to_string(h.major) + "." + std::to_string(h.minor);
+        j["container"] = container_name(r.container_kind());
+        j["header_offset"] = r.header_offset();
         j["low_prefix_end"] = h.low_prefix_end;
         // level_prefix_end[k]: the file up to here serves precision levels 0..k.
         std::vector<uint64_t> ends;
@@ -447,6 +449,9 @@ int cmd_info(const std::string& input, bool json) {
     }
     std::printf("%s: qstore format %u.%u, %zu tensors, %llu bytes\n", r.path().c_str(), h.major, h.minor,
                 r.tensor_count(), (unsigned long long)r.actual_size());
+    if (r.container_kind() != ContainerKind::qs)
+        std::printf("%s container of the low model: qstore header at offset %llu\n", container_name(r.container_kind()),
+                    (unsigned long long)r.header_offset());
     std::printf("\n%-48s %-5s %-18s %-11s %12s %12s %6s\n", "tensor", "dtype", "shape", "low", "low bytes",
                 "resid bytes", "bpw");
     for (size_t i = 0; i < r.tensor_count(); ++i) {

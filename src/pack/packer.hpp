@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "container/compat.hpp"
 #include "io/safetensors.hpp"
 #include "io/tensor_source.hpp"
 #include "schemes/scheme.hpp"
@@ -42,6 +43,9 @@ struct PackOptions {
     // A model packed from a GGUF file: its gguf_layout section (io/gguf_layout.hpp), so
     // that the file can be rebuilt byte for byte; empty otherwise.
     std::vector<uint8_t> gguf_layout;
+    // A GGUF or safetensors file of the low model with the .qs file inside
+    // (container/compat.hpp; pack() only, which stores the low codes raw for it).
+    ContainerKind container = ContainerKind::qs;
 };
 
 struct PackStats {
