@@ -102,7 +102,7 @@ void warn_given_low(const std::string& low_file, const PackStats& s) {
 }  // namespace
 
 int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
-             const PackOptions& options_in) {
+             const PackOptions& options_in, bool llama_mix) {
     // The model: a GGUF file (told by its magic; kept byte for byte through its
     // gguf_layout section) or safetensors.
     PackOptions options = options_in;
@@ -115,6 +115,11 @@ int cmd_pack(const std::string& input, const std::string& low_file, const std::s
         high_source = std::make_unique<SafetensorsReader>(input);
     }
     const TensorSource& high = *high_source;
+    if (llama_mix) {
+        options.llama_mix_tensor = llama_mix_tensor(high.tensors());
+        if (options.llama_mix_tensor.empty())
+            fail(Errc::invalid_argument, input + ": --llama-mix: the model has no output.weight or token_embd.weight");
+    }
     // The given low precision: a GGUF file (told by its magic) or safetensors.
     std::unique_ptr<TensorSource> low;
     if (!low_file.empty() && is_gguf_file(low_file)) {

@@ -111,6 +111,10 @@ int run(int argc, char** argv) {
                      "--low-raw; gguf: from a GGUF model, --low q8_0 or q4_0)")
         ->check(CLI::IsMember({"qs", "gguf", "safetensors"}))
         ->capture_default_str();
+    bool pack_llama_mix = false;
+    pack->add_flag("--llama-mix", pack_llama_mix,
+                   "with --low q4_0: the output tensor (output.weight, else token_embd.weight) gets q8_0 codes, "
+                   "as llama-quantize's Q4_0 type mix (for a GGUF container that matches llama-quantize's file)");
     pack->add_option("--exclude", pack_options.exclude, "glob pattern of tensor names to store unquantized (repeatable)");
     pack->add_option("--zstd-level", pack_options.zstd_level, "zstd level of the coded streams")->capture_default_str()
         ->check(CLI::Range(-7, 22));
@@ -154,7 +158,7 @@ int run(int argc, char** argv) {
             pack_options.container = container == "gguf"          ? qstore::ContainerKind::gguf
                                      : container == "safetensors" ? qstore::ContainerKind::safetensors
                                                                   : qstore::ContainerKind::qs;
-            return cmd_pack(input, given_file, output, pack_options);
+            return cmd_pack(input, given_file, output, pack_options, pack_llama_mix);
         }
         if (unpack->parsed())
             return cmd_unpack(input, precision, output, threads, unpack_as_gguf(format, output), llama_mix,

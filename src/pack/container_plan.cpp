@@ -28,15 +28,17 @@ struct LowPart {
 
 // The level-0 parts of every tensor, in the order the writer writes them
 // (pack/tensor_encoder.cpp): codes, scales, zero points; or a passthrough's data.
-std::vector<LowPart> low_parts(const std::vector<SafetensorsTensor>& tensors, const std::vector<bool>& quantized,
-                               const LowScheme& s, const std::string& path) {
+// `level0[i]`: tensor i's level-0 scheme, null for a passthrough tensor.
+std::vector<LowPart> low_parts(const std::vector<SafetensorsTensor>& tensors,
+                               const std::vector<const LowScheme*>& level0, const std::string& path) {
     std::vector<LowPart> parts;
     for (size_t i = 0; i < tensors.size(); ++i) {
         const SafetensorsTensor& t = tensors[i];
-        if (!quantized.at(i)) {
+        if (!level0.at(i)) {
             parts.push_back({t.size, t.name, t.dtype, t.shape});
             continue;
         }
+        const LowScheme& s = *level0[i];
         const Geometry g = geometry_of(t);
         const LowTensorNames names = low_tensor_names(s, t.name);
         parts.push_back({s.code_bytes(g), names.codes, s.code_dtype(), low_code_shape(s, g, t.shape)});
@@ -62,7 +64,7 @@ uint64_t place_parts(const std::vector<uint64_t>& sizes, uint64_t align, std::ve
     return align_up(pos, align);
 }
 
-ContainerPlan plan_gguf(const std::vector<SafetensorsTensor>& tensors, const std::vector<bool>& quantized,
+ContainerPlan plan_gguf(const std::vector<SafetensorsTensor>& tensors, const std::vector<const LowScheme*>& level0,
                         const LowScheme& s, const PackOptions& options, const std::string& path) {
     if (options.gguf_layout.empty())
         fail(Errc::invalid_argument, path + ": a GGUF container holds a model packed from a GGUF file (a "
@@ -78,17 +80,18 @@ ContainerPlan plan_gguf(const std::vector<SafetensorsTensor>& tensors, const std
             fail(Errc::invalid_argument, path + ": a GGUF container needs the tensor infos in data order; '" +
                                              info.name + "' is not");
         uint32_t type = info.type;
-        if (quantized[i] && s.id() == SchemeId::q8_0) type = static_cast<uint32_t>(GgmlType::q8_0);
-        else if (quantized[i] && s.id() == SchemeId::q4_0) type = static_cast<uint32_t>(GgmlType::q4_0);
-        else if (quantized[i])
+        const LowScheme* low = level0[i];
+        if (low && low->id() == SchemeId::q8_0) type = static_cast<uint32_t>(GgmlType::q8_0);
+        else if (low && low->id() == SchemeId::q4_0) type = static_cast<uint32_t>(GgmlType::q4_0);
+        else if (low)
             fail(Errc::invalid_argument, path + ": a GGUF container holds q8_0 or q4_0 codes at the low level, not " +
-                                             s.name() + " (no ggml type a runtime loads): use --container safetensors");
+                                             low->name() + " (no ggml type a runtime loads): use --container safetensors");
         types.push_back(type);
     }
     ContainerPlan plan;
     plan.kind = ContainerKind::gguf;
     std::vector<uint64_t> sizes;
-    for (const LowPart& p : low_parts(tensors, quantized, s, path)) sizes.push_back(p.size);
+    for (const LowPart& p : low_parts(tensors, level0, path)) sizes.push_back(p.size);
     GgufExtraKeys keys;
     keys.add_u64(kContainerOffsetKey, 0);  // the value's bytes are the same size for every value
     keys.add_string(kContainerSchemeKey, s.name());
@@ -103,7 +106,7 @@ ContainerPlan plan_gguf(const std::vector<SafetensorsTensor>& tensors, const std
     for (size_t i = 0, k = 0; i < tensors.size(); ++i) {
         if (plan.part_offsets.at(k) != g.offsets[i] || sizes[k] != g.sizes[i])
             fail(Errc::invalid_argument, path + ": tensor '" + tensors[i].name + "' does not fit its GGUF type");
-        k += quantized[i] ? 2 : 1;
+        k += level0[i] ? 2 : 1;
     }
     plan.prefix = std::move(g.header);
     return plan;
@@ -139,12 +142,12 @@ void safetensors_json(const std::vector<LowPart>& parts, const std::vector<uint6
     plan.json_length = align_up(8 + plan.json_head.size() + plan.json_tail.size() + 2 * kMaxDigits + 3, kAlignment) - 8;
 }
 
-ContainerPlan plan_safetensors(const std::vector<SafetensorsTensor>& tensors, const std::vector<bool>& quantized,
-                               const LowScheme& s, const std::map<std::string, std::string>& metadata,
-                               const std::string& path) {
+ContainerPlan plan_safetensors(const std::vector<SafetensorsTensor>& tensors,
+                               const std::vector<const LowScheme*>& level0, const LowScheme& s,
+                               const std::map<std::string, std::string>& metadata, const std::string& path) {
     ContainerPlan plan;
     plan.kind = ContainerKind::safetensors;
-    const std::vector<LowPart> parts = low_parts(tensors, quantized, s, path);
+    const std::vector<LowPart> parts = low_parts(tensors, level0, path);
     std::set<std::string> names;
     std::vector<uint64_t> sizes;
     for (const LowPart& p : parts) {
@@ -185,9 +188,14 @@ ContainerPlan plan_container(ContainerKind kind, const std::vector<SafetensorsTe
                              const std::vector<bool>& quantized, const std::vector<const LowScheme*>& schemes,
                              const PackOptions& options, const std::map<std::string, std::string>& metadata,
                              const std::string& path) {
-    if (kind == ContainerKind::gguf) return plan_gguf(tensors, quantized, *schemes.at(0), options, path);
-    if (kind == ContainerKind::safetensors) return plan_safetensors(tensors, quantized, *schemes.at(0), metadata, path);
-    return ContainerPlan{};
+    if (kind == ContainerKind::qs) return ContainerPlan{};
+    std::vector<const LowScheme*> level0;
+    for (size_t i = 0; i < tensors.size(); ++i)
+        level0.push_back(!quantized.at(i)                                 ? nullptr
+                         : tensors[i].name == options.llama_mix_tensor ? llama_mix_scheme()
+                                                                         : schemes.at(0));
+    if (kind == ContainerKind::gguf) return plan_gguf(tensors, level0, *schemes.at(0), options, path);
+    return plan_safetensors(tensors, level0, *schemes.at(0), metadata, path);
 }
 
 }  // namespace qstore

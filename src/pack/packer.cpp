@@ -6,6 +6,7 @@
 #include "pack/given_low.hpp"
 #include "pack/tensor_encoder.hpp"
 #include "pack/writer.hpp"
+#include "schemes/registry.hpp"
 
 namespace qstore {
 
@@ -78,6 +79,15 @@ ContainerPlan plan_for(const TensorSource& high, const TensorSource* given_low, 
 
 }  // namespace
 
+const LowScheme* llama_mix_scheme() { return low_scheme(SchemeSpec{SchemeId::q8_0, 0}); }
+
+std::string llama_mix_tensor(const std::vector<SafetensorsTensor>& tensors) {
+    std::string out;
+    for (const SafetensorsTensor& t : tensors)
+        if (t.name == "output.weight" || (t.name == "token_embd.weight" && out.empty())) out = t.name;
+    return out;
+}
+
 PackStats pack(const TensorSource& high, const TensorSource* given_low, const PackOptions& options_in,
                const std::string& out_path) {
     PackOptions options = options_in;
@@ -91,6 +101,8 @@ PackStats pack(const TensorSource& high, const TensorSource* given_low, const Pa
     const std::vector<const LowScheme*> schemes = resolve_schemes(options, out_path);
     if (given_low && schemes.size() != 1)
         fail(Errc::invalid_argument, out_path + ": a given low-precision file makes a pair, not a chain");
+    if (!options.llama_mix_tensor.empty() && given_low)
+        fail(Errc::invalid_argument, out_path + ": llama-quantize's type mix goes with qstore's quantizer, not --low FILE");
     PackStats given_stats;
     GivenLowMatch match;
     if (given_low) match = match_given(high, *given_low, options, schemes, given_stats, out_path);

@@ -31,7 +31,10 @@ std::vector<const LowScheme*> checked_schemes(const std::string& path, const Pac
     if (plan.kind != options.container || (plan.kind != ContainerKind::qs && !options.low_raw))
         fail(Errc::invalid_argument, path + ": a " + container_name(options.container) +
                                          " container is written by pack(), with raw low codes");
-    return resolve_schemes(options, path);
+    std::vector<const LowScheme*> schemes = resolve_schemes(options, path);
+    if (!options.llama_mix_tensor.empty() && (schemes.size() != 1 || schemes[0]->id() != SchemeId::q4_0))
+        fail(Errc::invalid_argument, path + ": llama-quantize's type mix goes with --low q4_0 alone");
+    return schemes;
 }
 
 // The metadata section: the JSON nlohmann::json::dump wrote for it (keys sorted, no
@@ -103,6 +106,7 @@ Writer::Writer(const std::string& path, const PackOptions& options, const std::v
       expected_tensors_(expected_tensors), pool_(options.threads), encoder_(options_, schemes_, pool_),
       container_(path, schemes_.size() + 1, std::move(plan)), inputs_([] { return std::make_unique<ReusableBytes>(); }),
       queue_(pool_.size() + 1, kMinHeldPerSlot), ordered_([this](size_t, Encoded& done) { write_encoded(done); }) {
+    if (!options_.llama_mix_tensor.empty()) mix_schemes_ = {llama_mix_scheme()};
     dispatcher_ = std::thread([this] { dispatch(); });
 }
 
@@ -197,6 +201,7 @@ void Writer::add_tensor(const SafetensorsTensor& t, const std::function<void(uin
             }
             fill(dst);
             job->input.high = dst;
+            if (low == LowSource::quantize && t.name == options_.llama_mix_tensor) job->input.schemes = &mix_schemes_;
             job->given = std::move(given);
             if (low == LowSource::given) job->input.given = &job->given;
         } else {

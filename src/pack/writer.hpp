@@ -93,6 +93,7 @@ private:
     const std::string path_;
     const PackOptions options_;
     const std::vector<const LowScheme*> schemes_;
+    std::vector<const LowScheme*> mix_schemes_;  // those of options.llama_mix_tensor
     const size_t expected_tensors_;
     std::map<std::string, std::string> metadata_;
     std::set<std::string> names_;
