@@ -21,11 +21,12 @@ constexpr uint64_t kMaxSafetensorsHeader = 100u << 20;  // as safetensors reader
 QstoreLocation checked(const ByteSource& file, ContainerKind kind, uint64_t offset, uint64_t not_before) {
     const std::string what = file.name() + ": " + container_name(kind) + " container: " + kContainerOffsetKey + " " +
                              std::to_string(offset);
-    if (offset < not_before || offset > file.size())
-        fail(Errc::corrupt, what + " lies outside the file's qstore part (" + std::to_string(not_before) + " to " +
-                                std::to_string(file.size()) + ")");
-    if (file.size() - offset < kHeaderSize)
-        fail(Errc::truncated, what + ": truncated: the file ends inside its qstore header");
+    if (offset < not_before)
+        fail(Errc::corrupt, what + " lies before the end of the " + container_name(kind) + " tensor data (" +
+                                std::to_string(not_before) + ")");
+    if (offset > file.size() || file.size() - offset < kHeaderSize)
+        fail(Errc::truncated, what + ": truncated, or a damaged key: the file (" + std::to_string(file.size()) +
+                                  " bytes) ends before the end of the qstore header");
     uint8_t magic[8];
     file.read_at(offset, magic, 8);
     if (std::memcmp(magic, kMagic, 8) != 0) fail(Errc::corrupt, what + " does not point at a qstore header");
@@ -74,9 +75,10 @@ QstoreLocation locate_in_safetensors(const ByteSource& file, uint64_t header_len
     const nlohmann::json& value = meta->at(kContainerOffsetKey);
     if (!value.is_string()) fail(Errc::corrupt, what + ": " + kContainerOffsetKey + " is not a string");
     const uint64_t offset = decimal(value.get<std::string>(), what + ": " + kContainerOffsetKey);
+    const uint64_t data_start = 8 + header_length;
+    const QstoreLocation location = checked(file, ContainerKind::safetensors, offset, data_start);
     // The trailing tensor starts at the qstore header.
     const auto t = doc.find(kContainerTensor);
-    const uint64_t data_start = 8 + header_length;
     bool starts_there = false;
     if (t != doc.end() && t->is_object() && t->contains("data_offsets") && t->at("data_offsets").is_array() &&
         t->at("data_offsets").size() == 2 && t->at("data_offsets")[0].is_number_unsigned())
@@ -84,7 +86,7 @@ QstoreLocation locate_in_safetensors(const ByteSource& file, uint64_t header_len
                        offset >= data_start;
     if (!starts_there)
         fail(Errc::corrupt, what + ": tensor " + kContainerTensor + " does not start at " + kContainerOffsetKey);
-    return checked(file, ContainerKind::safetensors, offset, data_start);
+    return location;
 }
 
 }  // namespace
