@@ -11,9 +11,11 @@ struct only).
    file); the low tensors are exactly those of `unpack --precision low` (names, dtypes,
    shapes, bytes); the trailing U8 tensor `__qstore__` starts at `qstore.offset` with a
    qstore header; `qstore verify --against` the input and an unpack of the high
-   precision compared tensor for tensor with the input.
+   precision compared tensor for tensor with the input; the file cut at low_prefix_end
+   still unpacks to the same low model.
 2. A generated GGUF model packed into a GGUF container: `qstore.offset` (u64) points at a
-   qstore header after the tensor data; unpack high gives the input byte for byte.
+   qstore header after the tensor data; unpack high gives the input byte for byte; the
+   low prefix property.
 3. Refusals: a GGUF container of a safetensors model or of a scheme GGUF cannot hold.
 4. Damaged containers: plain safetensors/GGUF files (not a qstore container), bad
    `qstore.offset` values, the trailing tensor not at the offset, truncations, flipped
@@ -197,9 +199,22 @@ def check_safetensors_container(args, model, scheme_args, tag):
     check(read_safetensors(high)[0] == original, f"{tag}: unpack --precision high differs from the model")
     info = json.loads(run(args.cli, "info", out, "--json").stdout)
     check(info["container"] == "safetensors" and info["header_offset"] == offset, f"{tag}: info says {info['container']}")
+    check_low_prefix(args, out, info["low_prefix_end"], low, tag)
     print(f"ok: {tag}: {len(tensors)} low tensors as unpack writes them, __qstore__ from {offset} to "
           f"{len(raw)}; high tensor for tensor")
     return out
+
+
+def check_low_prefix(args, path, end, low, tag):
+    """The container cut at low_prefix_end still gives the low model (and not the high)."""
+    cut = os.path.join(args.work, f"{tag}.prefix" + os.path.splitext(path)[1])
+    with open(cut, "wb") as f:
+        f.write(open(path, "rb").read()[:end])
+    again = os.path.join(args.work, f"{tag}.prefix-low" + os.path.splitext(path)[1])
+    run(args.cli, "unpack", cut, "--precision", "low", "-o", again)
+    check(open(again, "rb").read() == open(low, "rb").read(), f"{tag}: the low prefix gives another low model")
+    r = run(args.cli, "unpack", cut, "--precision", "high", "-o", again + ".high", ok=False)
+    check(r.returncode == 1 and "truncated" in r.stderr, f"{tag}: the low prefix: high unpack {r.stderr.strip()}")
 
 
 def check_gguf_container(args):
@@ -213,6 +228,11 @@ def check_gguf_container(args):
     high = os.path.join(args.work, "fixture.high.gguf")
     run(args.cli, "unpack", out, "--precision", "high", "-o", high)
     check(open(high, "rb").read() == open(model, "rb").read(), "GGUF container: unpack high is not the input")
+    low = os.path.join(args.work, "fixture.low.gguf")
+    run(args.cli, "unpack", out, "--precision", "low", "-o", low)
+    info = json.loads(run(args.cli, "info", out, "--json").stdout)
+    check(info["container"] == "gguf" and info["header_offset"] == offset, f"GGUF container: info {info['container']}")
+    check_low_prefix(args, out, info["low_prefix_end"], low, "fixture-gguf")
     print(f"ok: GGUF container of a generated GGUF: qstore header at {offset}, high byte for byte")
     return model, out
 
