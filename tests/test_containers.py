@@ -283,8 +283,11 @@ def check_damage(args, st_model, st_container, gguf_model_path, gguf_container):
     cases = [
         (edited_header(raw, lambda h: h["__metadata__"].update({"qstore.offset": str(10 ** 12)})), "info",
          ["qstore.offset", "truncated"]),
-        (edited_header(raw, lambda h: h["__metadata__"].update({"qstore.offset": str(data + 64)})), "info",
+        (edited_header(raw, lambda h: (h["__metadata__"].update({"qstore.offset": str(data + 64)}),
+                                       h["__qstore__"]["data_offsets"].__setitem__(0, 64))), "info",
          ["does not point at a qstore header"]),
+        (edited_header(raw, lambda h: h["__metadata__"].update({"qstore.offset": str(data + 64)})), "info",
+         ["__qstore__ does not start at qstore.offset"]),
         (edited_header(raw, lambda h: h["__metadata__"].update({"qstore.offset": "12ab"})), "info",
          ["not a decimal number"]),
         (edited_header(raw, lambda h: h["__metadata__"].update({"qstore.offset": 5})), "info", ["not a string"]),

@@ -17,7 +17,8 @@ namespace {
 constexpr uint64_t kFetchWindow = 64u << 10;        // a GGUF header is read in windows of this size
 constexpr uint64_t kMaxSafetensorsHeader = 100u << 20;  // as safetensors readers allow
 
-// Checks that `offset` holds a qstore header inside the file.
+// Checks that `offset` leaves room for a qstore header inside the file (the caller
+// checks its magic when it reads it).
 QstoreLocation checked(const ByteSource& file, ContainerKind kind, uint64_t offset, uint64_t not_before) {
     const std::string what = file.name() + ": " + container_name(kind) + " container: " + kContainerOffsetKey + " " +
                              std::to_string(offset);
@@ -27,9 +28,6 @@ QstoreLocation checked(const ByteSource& file, ContainerKind kind, uint64_t offs
     if (offset > file.size() || file.size() - offset < kHeaderSize)
         fail(Errc::truncated, what + ": truncated, or a damaged key: the file (" + std::to_string(file.size()) +
                                   " bytes) ends before the end of the qstore header");
-    uint8_t magic[8];
-    file.read_at(offset, magic, 8);
-    if (std::memcmp(magic, kMagic, 8) != 0) fail(Errc::corrupt, what + " does not point at a qstore header");
     return QstoreLocation{kind, offset};
 }
 
@@ -44,7 +42,12 @@ QstoreLocation locate_in_gguf(const ByteSource& file) {
         }
         std::memcpy(dst, window.data() + (offset - window_begin), n);
     };
-    const GgufHeader h = parse_gguf_header(file.size(), fetch, file.name());
+    GgufHeader h;
+    try {
+        h = parse_gguf_header(file.size(), fetch, file.name());
+    } catch (const Error& e) {  // a GGUF file is not qstore's business, unless it names a qstore header
+        fail(Errc::not_qstore, file.name() + ": not a qstore file or container (" + e.what() + ")");
+    }
     for (const GgufKV& kv : h.kvs) {
         if (kv.key != kContainerOffsetKey) continue;
         if (kv.type != kGgufU64)
@@ -66,7 +69,9 @@ QstoreLocation locate_in_safetensors(const ByteSource& file, uint64_t header_len
     std::vector<uint8_t> text(static_cast<size_t>(header_length));
     file.read_at(8, text.data(), text.size());
     const nlohmann::json doc = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-    if (!doc.is_object()) fail(Errc::corrupt, what + ": the header is not a JSON object");
+    if (!doc.is_object())
+        fail(Errc::not_qstore, file.name() + ": not a qstore file or container (a safetensors-like header that is "
+                                             "not a JSON object)");
     const auto meta = doc.find("__metadata__");
     const bool has_key = meta != doc.end() && meta->is_object() && meta->contains(kContainerOffsetKey);
     if (!has_key)
@@ -90,6 +95,11 @@ QstoreLocation locate_in_safetensors(const ByteSource& file, uint64_t header_len
 }
 
 }  // namespace
+
+void container_magic_error(const std::string& path, const QstoreLocation& where) {
+    fail(Errc::corrupt, path + ": " + container_name(where.kind) + " container: " + kContainerOffsetKey + " " +
+                            std::to_string(where.header_offset) + " does not point at a qstore header");
+}
 
 QstoreLocation locate_qstore_header(const ByteSource& file, const uint8_t* first) {
     if (file.size() < 9) return {};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "container/compat.hpp"
 #include "io/byte_source.hpp"
@@ -17,10 +18,14 @@ struct QstoreLocation {
 
 // A file that starts with neither GGUF's magic nor a safetensors header is taken as a
 // .qs file (offset 0; its magic is checked by the caller). A GGUF or safetensors file
-// without the key is Errc::not_qstore ("not a qstore container"); a damaged header or
-// key, or an offset that does not point at a qstore header inside the file, is
-// Errc::corrupt (Errc::truncated when the file ends inside that header), naming the file.
+// without the key, or whose header does not parse, is Errc::not_qstore ("not a qstore
+// container"); a damaged key, or an offset inside the foreign header or tensor data, is
+// Errc::corrupt
+// (Errc::truncated when the file ends before the 64 header bytes), naming the file. The
+// caller checks the magic at the offset (container_magic_error).
 // `first`: the file's first min(9, size) bytes, which the caller has read.
 QstoreLocation locate_qstore_header(const ByteSource& file, const uint8_t* first);
+// Errc::corrupt naming `path`: a container's qstore.offset does not hold the qstore magic.
+[[noreturn]] void container_magic_error(const std::string& path, const QstoreLocation& where);
 
 }  // namespace qstore

@@ -308,7 +308,9 @@ void Reader::read_header_and_directory() {
             fail(Errc::truncated, path + ": truncated: the file ends inside its header");
         fail(Errc::not_qstore, path + ": not a qstore file (too small)");
     }
-    header_ = parse_header(read_bytes(base, kHeaderSize).data(), path);
+    const std::vector<uint8_t> header = read_bytes(base, kHeaderSize);
+    if (base != 0 && std::memcmp(header.data(), kMagic, 8) != 0) container_magic_error(path, location_);
+    header_ = parse_header(header.data(), path);
     if (header_.directory_count > (1u << 16)) fail(Errc::corrupt, path + ": implausible section count");
     if (header_.directory_offset > header_.file_size ||
         directory_size(header_.directory_count) > header_.file_size - header_.directory_offset)
