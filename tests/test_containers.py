@@ -15,7 +15,7 @@ struct only).
    still unpacks to the same low model.
 2. A generated GGUF model packed into a GGUF container: `qstore.offset` (u64) points at a
    qstore header after the tensor data; unpack high gives the input byte for byte; the
-   low prefix property.
+   low prefix property. The same model in a safetensors container gives it back too.
 3. Refusals: a GGUF container of a safetensors model or of a scheme GGUF cannot hold.
 4. Damaged containers: plain safetensors/GGUF files (not a qstore container), bad
    `qstore.offset` values, the trailing tensor not at the offset, truncations, flipped
@@ -233,6 +233,14 @@ def check_gguf_container(args):
     info = json.loads(run(args.cli, "info", out, "--json").stdout)
     check(info["container"] == "gguf" and info["header_offset"] == offset, f"GGUF container: info {info['container']}")
     check_low_prefix(args, out, info["low_prefix_end"], low, "fixture-gguf")
+    # The same GGUF model in a safetensors container (its low model in safetensors layouts).
+    st = os.path.join(args.work, "fixture-gguf.container.safetensors")
+    run(args.cli, "pack", model, "--low", "int8-row", "--container", "safetensors", "-o", st, "-j", "1")
+    tensors, _, order, _ = read_safetensors(st)
+    check(order[-1] == "__qstore__" and "output.SCB" in tensors, f"{st}: tensors {order}")
+    run(args.cli, "verify", st, "--against", model)
+    run(args.cli, "unpack", st, "--precision", "high", "-o", high)
+    check(open(high, "rb").read() == open(model, "rb").read(), "GGUF model in a safetensors container: high differs")
     print(f"ok: GGUF container of a generated GGUF: qstore header at {offset}, high byte for byte")
     return model, out
 
