@@ -85,7 +85,8 @@ ContainerPlan plan_gguf(const std::vector<SafetensorsTensor>& tensors, const std
         else if (low && low->id() == SchemeId::q4_0) type = static_cast<uint32_t>(GgmlType::q4_0);
         else if (low)
             fail(Errc::invalid_argument, path + ": a GGUF container holds q8_0 or q4_0 codes at the low level, not " +
-                                             low->name() + " (no ggml type a runtime loads): use --container safetensors");
+                                             low->name() +
+                                             " (no ggml type a runtime loads): use --container safetensors");
         types.push_back(type);
     }
     ContainerPlan plan;

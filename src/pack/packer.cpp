@@ -102,7 +102,8 @@ PackStats pack(const TensorSource& high, const TensorSource* given_low, const Pa
     if (given_low && schemes.size() != 1)
         fail(Errc::invalid_argument, out_path + ": a given low-precision file makes a pair, not a chain");
     if (!options.llama_mix_tensor.empty() && given_low)
-        fail(Errc::invalid_argument, out_path + ": llama-quantize's type mix goes with qstore's quantizer, not --low FILE");
+        fail(Errc::invalid_argument,
+             out_path + ": llama-quantize's type mix goes with qstore's quantizer, not --low FILE");
     PackStats given_stats;
     GivenLowMatch match;
     if (given_low) match = match_given(high, *given_low, options, schemes, given_stats, out_path);

@@ -273,7 +273,8 @@ void TensorEncoder::collect_parts(const Geometry& g, std::vector<LevelBuffers>& 
         }
         if (k > 0)
             e.levels[k].push_back(PendingPart::of_blocks(PartRole::code_residual, arena.blocks(k * nblocks, nblocks)));
-        e.low_separate_bytes += schemes[k]->code_bytes(g) + schemes[k]->scale_bytes(g) + schemes[k]->zero_point_bytes(g);
+        const LowScheme& sk = *schemes[k];
+        e.low_separate_bytes += sk.code_bytes(g) + sk.scale_bytes(g) + sk.zero_point_bytes(g);
     }
     e.levels[L].push_back(PendingPart::of_blocks(PartRole::residual, arena.blocks(L * nblocks, nblocks)));
 }

@@ -261,7 +261,8 @@ void Writer::write_encoded(Encoded& done) {
         for (const PendingPart& part : e.levels[k]) {
             e.record.levels[k].push_back(container_.write_part(k, part));
             if (k > 0 || plan.kind == ContainerKind::qs) continue;
-            if (low_parts_ >= plan.part_offsets.size() || e.record.levels[k].back().offset != plan.part_offsets[low_parts_])
+            const uint64_t at = e.record.levels[k].back().offset;
+            if (low_parts_ >= plan.part_offsets.size() || at != plan.part_offsets[low_parts_])
                 fail(Errc::internal, path_ + ": tensor '" + e.record.name + "' is not where the container header says");
             ++low_parts_;
         }

@@ -37,7 +37,8 @@ QstoreLocation locate_in_gguf(const ByteSource& file) {
     const GgufFetch fetch = [&](uint64_t offset, uint8_t* dst, size_t n) {
         if (offset < window_begin || offset + n > window_begin + window.size()) {
             window_begin = offset;
-            window.resize(static_cast<size_t>(std::min<uint64_t>(std::max<uint64_t>(n, kFetchWindow), file.size() - offset)));
+            const uint64_t wanted = std::max<uint64_t>(n, kFetchWindow);
+            window.resize(static_cast<size_t>(std::min<uint64_t>(wanted, file.size() - offset)));
             file.read_at(offset, window.data(), window.size());
         }
         std::memcpy(dst, window.data() + (offset - window_begin), n);
