@@ -102,7 +102,7 @@ void warn_given_low(const std::string& low_file, const PackStats& s) {
 }  // namespace
 
 int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
-             const PackOptions& options_in) {
+             const PackOptions& options_in, bool llama_mix) {
     // The model: a GGUF file (told by its magic; kept byte for byte through its
     // gguf_layout section) or safetensors.
     PackOptions options = options_in;
@@ -115,6 +115,11 @@ int cmd_pack(const std::string& input, const std::string& low_file, const std::s
         high_source = std::make_unique<SafetensorsReader>(input);
     }
     const TensorSource& high = *high_source;
+    if (llama_mix) {
+        options.llama_mix_tensor = llama_mix_tensor(high.tensors());
+        if (options.llama_mix_tensor.empty())
+            fail(Errc::invalid_argument, input + ": --llama-mix: the model has no output.weight or token_embd.weight");
+    }
     // The given low precision: a GGUF file (told by its magic) or safetensors.
     std::unique_ptr<TensorSource> low;
     if (!low_file.empty() && is_gguf_file(low_file)) {
@@ -409,6 +414,8 @@ int cmd_info(const std::string& input, bool json) {
         j["file"] = r.path();  // a URL without its credentials
         j["file_size"] = r.actual_size();
         j["format_version"] = std::to_string(h.major) + "." + std::to_string(h.minor);
+        j["container"] = container_name(r.container_kind());
+        j["header_offset"] = r.header_offset();
         j["low_prefix_end"] = h.low_prefix_end;
         // level_prefix_end[k]: the file up to here serves precision levels 0..k.
         std::vector<uint64_t> ends;
@@ -447,6 +454,9 @@ int cmd_info(const std::string& input, bool json) {
     }
     std::printf("%s: qstore format %u.%u, %zu tensors, %llu bytes\n", r.path().c_str(), h.major, h.minor,
                 r.tensor_count(), (unsigned long long)r.actual_size());
+    if (r.container_kind() != ContainerKind::qs)
+        std::printf("%s container of the low model: qstore header at offset %llu\n", container_name(r.container_kind()),
+                    (unsigned long long)r.header_offset());
     std::printf("\n%-48s %-5s %-18s %-11s %12s %12s %6s\n", "tensor", "dtype", "shape", "low", "low bytes",
                 "resid bytes", "bpw");
     for (size_t i = 0; i < r.tensor_count(); ++i) {

@@ -7,7 +7,7 @@
 #include "pack/packer.hpp"
 
 int cmd_pack(const std::string& input, const std::string& low_file, const std::string& output,
-             const qstore::PackOptions& options);
+             const qstore::PackOptions& options, bool llama_mix = false);
 // gguf: write a GGUF file instead of safetensors (docs/FORMAT.md §7.8); llama_mix: see
 // export_gguf_low (read/gguf_export.hpp); tensor_globs: only the tensors matching one of
 // them (all if empty). INPUT may be an http(s) URL.

@@ -104,6 +104,17 @@ int run(int argc, char** argv) {
                    "with --low FILE: fail if a tensor of the file goes unused or a quantizable tensor has no "
                    "usable codes in it (without it: a warning, and those tensors are stored unquantized)");
     pack->add_flag("--low-raw", pack_options.low_raw, "store the low codes raw and 64-byte aligned (zero-copy loads)");
+    std::string container = "qs";
+    pack->add_option("--container", container,
+                     "qs (default), or gguf / safetensors: a GGUF or safetensors file of the low model that "
+                     "runtimes load as it is, with the residual and qstore's index after its tensors (implies "
+                     "--low-raw; gguf: from a GGUF model, --low q8_0 or q4_0)")
+        ->check(CLI::IsMember({"qs", "gguf", "safetensors"}))
+        ->capture_default_str();
+    bool pack_llama_mix = false;
+    pack->add_flag("--llama-mix", pack_llama_mix,
+                   "with --low q4_0: the output tensor (output.weight, else token_embd.weight) gets q8_0 codes, "
+                   "as llama-quantize's Q4_0 type mix (for a GGUF container that matches llama-quantize's file)");
     pack->add_option("--exclude", pack_options.exclude, "glob pattern of tensor names to store unquantized (repeatable)");
     pack->add_option("--zstd-level", pack_options.zstd_level, "zstd level of the coded streams")->capture_default_str()
         ->check(CLI::Range(-7, 22));
@@ -144,7 +155,10 @@ int run(int argc, char** argv) {
     return reporting_errors([&] {
         if (pack->parsed()) {
             const std::string given_file = resolve_lows(lows, given_scheme, pack_options);
-            return cmd_pack(input, given_file, output, pack_options);
+            pack_options.container = container == "gguf"          ? qstore::ContainerKind::gguf
+                                     : container == "safetensors" ? qstore::ContainerKind::safetensors
+                                                                  : qstore::ContainerKind::qs;
+            return cmd_pack(input, given_file, output, pack_options, pack_llama_mix);
         }
         if (unpack->parsed())
             return cmd_unpack(input, precision, output, threads, unpack_as_gguf(format, output), llama_mix,

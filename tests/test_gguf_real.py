@@ -13,6 +13,13 @@ through the qstore CLI, and through llama.cpp itself.
      differ are exactly the documented ones (ffn_down: F32 here, F16 there; with q4_0
      output.weight: Q4_0 here, Q8_0 there); with `--llama-mix` (q8_0, and the chain
      `--low q8_0 --low q4_0` for Q4_0) every tensor holds llama-quantize's bytes.
+  3. the GGUF containers (`pack --low q8_0|q4_0 [--llama-mix] --container gguf` of the
+     f32, f16 and bf16 files): the qstore.offset (u64) and qstore.low_scheme keys; the
+     file up to qstore.offset, with those two pairs left out of its header, is byte for
+     byte the GGUF `unpack --precision low` writes of it; a qstore header at
+     qstore.offset; `unpack --precision high` gives the input's sha256; from f32, every
+     tensor holds llama-quantize's bytes except the documented ones (ffn_down F32 here,
+     F16 there; without --llama-mix, output.weight Q4_0 here, Q8_0 there).
 --mode runtime: llama.cpp (node-llama-cpp 3.21.1's prebuilt CPU binaries in
   tests/runtime/node_modules, installed by .ci/install-deps.sh) generates 100 greedy
   tokens from each file: the shared f32/f16/bf16 files give the text of the shared
@@ -20,7 +27,10 @@ through the qstore CLI, and through llama.cpp itself.
   precision gives the tokens of its original; qstore's q8_0 GGUF, with and without
   --llama-mix, gives the tokens of llama-quantize's q8_0 file, and its --llama-mix Q4_0
   GGUF those of llama-quantize's q4_0 file; its plain q4_0 GGUF loads and generates 100
-  tokens. A missing runtime is a failure, not a skip.
+  tokens. The GGUF containers (`pack --container gguf`): q8_0 ones give the tokens of
+  llama-quantize's q8_0 file, and every container those of its `unpack --precision low`;
+  the f32 q4_0 --llama-mix container unpacked with --llama-mix gives those of
+  llama-quantize's q4_0 file. A missing runtime is a failure, not a skip.
 Exit status: 0 ok, 1 failure, 77 skipped (no shared GGUF folder; CI makes that a failure).
 """
 import argparse
@@ -55,10 +65,14 @@ class Gguf:
         check(self.take(4) == b"GGUF", f"{path}: no GGUF magic")
         self.version, n_tensors, n_kv = struct.unpack("<IQQ", self.take(20))
         self.kvs = []
+        self.kv_bytes = []  # each pair's bytes, as in the file
         for _ in range(n_kv):
+            start = self.pos
             key = self.string()
             (vtype,) = struct.unpack("<I", self.take(4))
             self.kvs.append((key, vtype, self.value(vtype)))
+            self.kv_bytes.append(self.raw[start:self.pos])
+        self.infos_begin = self.pos
         self.infos = []
         for _ in range(n_tensors):
             name = self.string()
@@ -66,8 +80,9 @@ class Gguf:
             ne = struct.unpack(f"<{n_dims}Q", self.take(8 * n_dims))
             ttype, offset = struct.unpack("<IQ", self.take(12))
             self.infos.append((name, ne, ttype, offset))
-        alignment = dict((k, v) for k, _, v in self.kvs).get("general.alignment", 32)
-        self.data = (self.pos + alignment - 1) // alignment * alignment
+        self.infos_end = self.pos
+        self.alignment = dict((k, v) for k, _, v in self.kvs).get("general.alignment", 32)
+        self.data = (self.pos + self.alignment - 1) // self.alignment * self.alignment
 
     def take(self, n):
         check(self.pos + n <= len(self.raw), "GGUF file ends early")
@@ -188,6 +203,63 @@ def check_low_against_llama_quantize(args):
         print(f"ok: {scheme} --llama-mix: all {len(mix.infos)} tensors byte-identical to llama-quantize's")
 
 
+QS_MAGIC = b"\x89QSTORE\n"
+# (scheme, pack options) of the GGUF containers made from each high file.
+CONTAINERS = (("q8_0", ()), ("q4_0", ()), ("q4_0", ("--llama-mix",)))
+
+
+def container(args, precision, scheme, *options):
+    """`qstore pack FILE.gguf --low SCHEME --container gguf`, verified against FILE."""
+    out = os.path.join(args.work, f"{precision}-{scheme}{''.join(options)}.container.gguf")
+    run(args, args.cli, "pack", model(args, precision), "--low", scheme, *options, "--container", "gguf", "-o", out)
+    run(args, args.cli, "verify", out, "--against", model(args, precision))
+    return out
+
+
+def unpacked_container(args, path, level, *options):
+    out = path[:-len(".gguf")] + f"-{level}{''.join(options)}.gguf"
+    run(args, args.cli, "unpack", path, "--precision", level, *options, "-o", out)
+    return out
+
+
+def without_qstore_keys(g, end):
+    """The container's bytes up to `end` (its qstore.offset) with the qstore.* pairs left
+    out of the header: the GGUF header rebuilt from the kept pairs' own bytes and the
+    tensor infos', padded to the alignment, then the data section as it is."""
+    kept = [b for (k, _, _), b in zip(g.kvs, g.kv_bytes) if not k.startswith("qstore.")]
+    head = b"GGUF" + struct.pack("<IQQ", g.version, len(g.infos), len(kept)) + b"".join(kept)
+    head += g.raw[g.infos_begin:g.infos_end]
+    head += bytes(-len(head) % g.alignment)
+    return head + g.raw[g.data:end]
+
+
+def check_gguf_containers(args):
+    for precision in HIGH:
+        for scheme, options in CONTAINERS:
+            what = f"{precision} --low {scheme} {' '.join(options)} --container gguf"
+            path = container(args, precision, scheme, *options)
+            g = Gguf(path)
+            kv = dict((k, (t, v)) for k, t, v in g.kvs)
+            check(kv.get("qstore.low_scheme") == (8, scheme), f"{what}: qstore.low_scheme is {kv.get('qstore.low_scheme')}")
+            check(kv.get("qstore.offset", (None,))[0] == 10, f"{what}: no u64 qstore.offset")
+            offset = kv["qstore.offset"][1]
+            check(g.raw[offset:offset + 8] == QS_MAGIC, f"{what}: qstore.offset {offset} is not a qstore header")
+            low = open(unpacked_container(args, path, "low"), "rb").read()
+            check(without_qstore_keys(g, offset) == low,
+                  f"{what}: the container up to qstore.offset, without its qstore.* keys, is not unpack's low GGUF")
+            high = unpacked_container(args, path, "high")
+            check(sha256(high) == sha256(model(args, precision)), f"{what}: unpack --precision high: other sha256")
+            if precision == "f32":
+                theirs = Gguf(model(args, scheme))
+                for name, _, _, _ in theirs.infos:
+                    (ta, a), (tb, b) = g.tensor(name), theirs.tensor(name)
+                    mix_differs = scheme == "q4_0" and not options and name == "output.weight"
+                    expected = (ta, tb) == (0, 1) and name.endswith("ffn_down.weight") or mix_differs
+                    check((ta, a) == (tb, b) or expected, f"{what}: tensor {name} differs from llama-quantize's")
+            print(f"ok: {what}: a GGUF of the low model (unpack's low GGUF + 2 qstore.* keys) followed by the "
+                  f"qstore part at {offset}; unpack high gives the input's sha256")
+
+
 def greedy(args, path):
     script = os.path.join(args.runtime, "greedy.mjs")
     r = subprocess.run(["node", script, path], capture_output=True, text=True, cwd=args.runtime)
@@ -219,6 +291,28 @@ def check_runtime(args):
     print("ok: q4_0 --llama-mix: qstore's low GGUF gives the tokens of llama-quantize's q4_0 file")
     greedy(args, unpacked(args, packed(args, "f32", "q4_0"), "low"))
     print("ok: q4_0: qstore's low GGUF loads and generates 100 tokens")
+    check_container_runtime(args, q8)
+
+
+def check_container_runtime(args, q8):
+    """llama.cpp runs the GGUF containers as they are."""
+    for precision in HIGH:
+        path = container(args, precision, "q8_0")
+        tokens = greedy(args, path)["tokens"]
+        check(tokens == q8, f"{precision} q8_0 container: other tokens than llama-quantize's q8_0 file")
+        check(greedy(args, unpacked_container(args, path, "low"))["tokens"] == tokens,
+              f"{precision} q8_0 container: other tokens than its unpack --precision low")
+        print(f"ok: {precision}: llama.cpp runs the q8_0 GGUF container: the tokens of llama-quantize's q8_0 file")
+    q4 = greedy(args, model(args, "q4_0"))["tokens"]
+    for precision in HIGH:
+        path = container(args, precision, "q4_0", "--llama-mix")
+        tokens = greedy(args, path)["tokens"]
+        check(greedy(args, unpacked_container(args, path, "low"))["tokens"] == tokens,
+              f"{precision} q4_0 --llama-mix container: other tokens than its unpack --precision low")
+        if precision == "f32":  # unpack's --llama-mix adds the one difference left: ffn_down in F16
+            check(greedy(args, unpacked_container(args, path, "low", "--llama-mix"))["tokens"] == q4,
+                  "f32 q4_0 --llama-mix container, unpacked low --llama-mix: other tokens than llama-quantize's")
+        print(f"ok: {precision}: llama.cpp runs the q4_0 --llama-mix GGUF container (tokens of its low unpack)")
 
 
 def main():
@@ -239,6 +333,7 @@ def main():
         if args.mode == "files":
             check_high_round_trips(args)
             check_low_against_llama_quantize(args)
+            check_gguf_containers(args)
         else:
             check_runtime(args)
     except Failure as e:

@@ -1,5 +1,7 @@
 #include "io/gguf_retype.hpp"
 
+#include <map>
+
 #include "base/byte_io.hpp"
 #include "base/error.hpp"
 
@@ -22,8 +24,33 @@ void put_u32_kv(std::vector<uint8_t>& out, const std::string& key, uint32_t valu
 
 }  // namespace
 
+void GgufExtraKeys::add_u64(const std::string& key, uint64_t value) {
+    put_string(bytes, key);
+    put_u32(bytes, kGgufU64);
+    put_u64(bytes, value);
+    ++count;
+}
+
+void GgufExtraKeys::add_string(const std::string& key, const std::string& value) {
+    put_string(bytes, key);
+    put_u32(bytes, kGgufString);
+    put_string(bytes, value);
+    ++count;
+}
+
+LlamaFileType llama_file_type(const GgufLayout& layout, const std::vector<uint32_t>& types) {
+    std::map<uint32_t, size_t> changed;
+    for (size_t i = 0; i < types.size() && i < layout.header.infos.size(); ++i)
+        if (types[i] != layout.header.infos[i].type) changed[types[i]]++;
+    uint32_t most = static_cast<uint32_t>(GgmlType::q8_0);
+    size_t n = 0;
+    for (const auto& [type, count] : changed)
+        if (count > n) most = type, n = count;
+    return most == static_cast<uint32_t>(GgmlType::q4_0) ? LlamaFileType::mostly_q4_0 : LlamaFileType::mostly_q8_0;
+}
+
 RetypedGguf retype_gguf(const GgufLayout& layout, const std::vector<uint32_t>& types, LlamaFileType file_type,
-                        const std::string& what) {
+                        const std::string& what, const GgufExtraKeys& extra) {
     const GgufHeader& h = layout.header;
     if (types.size() != h.infos.size()) fail(Errc::internal, what + ": one ggml type per tensor expected");
     RetypedGguf out;
@@ -36,12 +63,13 @@ RetypedGguf retype_gguf(const GgufLayout& layout, const std::vector<uint32_t>& t
     put_u32(b, kGgufMagic);
     put_u32(b, 3);
     put_u64(b, h.infos.size());
-    put_u64(b, kept + 2);
+    put_u64(b, kept + 2 + extra.count);
     for (const GgufKV& kv : h.kvs)
         if (kv.key != kQuantVersion && kv.key != kFileType)
             put_bytes(b, layout.header_bytes.data() + kv.begin, static_cast<size_t>(kv.end - kv.begin));
     put_u32_kv(b, kQuantVersion, kGgmlQuantizationVersion);
     put_u32_kv(b, kFileType, static_cast<uint32_t>(file_type));
+    put_bytes(b, extra.bytes.data(), extra.bytes.size());
     uint64_t offset = 0;
     for (size_t i = 0; i < h.infos.size(); ++i) {
         const GgufTensorInfo& t = h.infos[i];

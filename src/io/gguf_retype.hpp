@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "io/gguf_layout.hpp"
@@ -25,10 +26,23 @@ struct RetypedGguf {
     uint32_t alignment = kGgufDefaultAlignment;
 };
 
+// Key/value pairs added after general.file_type (a container's qstore.* keys):
+// `count` pairs, serialized back to back in `bytes`.
+struct GgufExtraKeys {
+    std::vector<uint8_t> bytes;
+    uint64_t count = 0;
+    void add_u64(const std::string& key, uint64_t value);
+    void add_string(const std::string& key, const std::string& value);
+};
+
 // `types`: the new ggml type of each tensor info, in info order (sizes from
 // ggml_tensor_bytes: Errc::unsupported or corrupt, naming `what` and the tensor, if a
 // type cannot hold its shape).
 RetypedGguf retype_gguf(const GgufLayout& layout, const std::vector<uint32_t>& types, LlamaFileType file_type,
-                        const std::string& what);
+                        const std::string& what, const GgufExtraKeys& extra = {});
+
+// llama-quantize's file type for new types `types` (in info order): mostly Q4_0 if
+// most changed tensors became Q4_0, else mostly Q8_0.
+LlamaFileType llama_file_type(const GgufLayout& layout, const std::vector<uint32_t>& types);
 
 }  // namespace qstore

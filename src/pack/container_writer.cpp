@@ -34,10 +34,15 @@ SectionEntry level_section(uint32_t level, uint64_t offset, uint64_t size, uint6
 
 }  // namespace
 
-ContainerWriter::ContainerWriter(const std::string& path, size_t levels) : path_(path), out_(path, false) {
+ContainerWriter::ContainerWriter(const std::string& path, size_t levels, ContainerPlan plan)
+    : path_(path), plan_(std::move(plan)), out_(path, false) {
     for (size_t k = 1; k < levels; ++k) upper_.push_back(std::make_unique<FileSink>(path, true));
-    const std::vector<uint8_t> zero_header(kHeaderSize, 0);
-    out_.write(zero_header.data(), zero_header.size());  // patched by finish()
+    if (plan_.kind != ContainerKind::qs) {
+        out_.write(plan_.prefix.data(), plan_.prefix.size());  // a safetensors one is patched by finish()
+    } else {
+        const std::vector<uint8_t> zero_header(kHeaderSize, 0);
+        out_.write(zero_header.data(), zero_header.size());  // patched by finish()
+    }
     levels_.push_back(Level{&out_, out_.position()});
     out_.restart_checksum();
     for (auto& sink : upper_) levels_.push_back(Level{sink.get(), 0});
@@ -45,7 +50,7 @@ ContainerWriter::ContainerWriter(const std::string& path, size_t levels) : path_
 
 PartRef ContainerWriter::write_part(size_t level, const PendingPart& part) {
     FileSink& sink = *levels_.at(level).sink;
-    sink.pad_to(part.align);
+    sink.pad_to(level == 0 && plan_.kind != ContainerKind::qs ? plan_.part_alignment : part.align);
     PartRef p;
     p.role = part.role;
     p.encoding = part.encoding;
@@ -67,7 +72,14 @@ PartRef ContainerWriter::write_part(size_t level, const PendingPart& part) {
     return p;
 }
 
-SectionEntry ContainerWriter::level_zero_section() const {
+SectionEntry ContainerWriter::level_zero_section() {
+    if (plan_.kind != ContainerKind::qs) {
+        // The data section ends padded (GGUF: each tensor's room is padded); the qstore
+        // header follows at once (safetensors: the trailing tensor starts there).
+        out_.pad_to(plan_.part_alignment);
+        if (out_.position() != plan_.qstore_offset())
+            fail(Errc::internal, path_ + ": the container's data section is not where its header says");
+    }
     return level_section(0, levels_[0].start, out_.position() - levels_[0].start, out_.checksum());
 }
 
@@ -91,6 +103,11 @@ FileHeader ContainerWriter::finish(const std::string& metadata, const std::vecto
                                    const std::vector<uint8_t>& gguf_layout) {
     std::vector<SectionEntry> sections;
     sections.push_back(level_zero_section());
+    if (plan_.kind != ContainerKind::qs) {
+        header_offset_ = out_.position();
+        const std::vector<uint8_t> zero_header(kHeaderSize, 0);
+        out_.write(zero_header.data(), zero_header.size());  // patched below
+    }
     sections.push_back(write_small_section(SectionKind::metadata, std::vector<uint8_t>(metadata.begin(), metadata.end())));
     sections.push_back(write_small_section(SectionKind::tensor_index, index));
     if (!gguf_layout.empty()) sections.push_back(write_small_section(SectionKind::gguf_layout, gguf_layout));
@@ -119,7 +136,11 @@ FileHeader ContainerWriter::finish(const std::string& metadata, const std::vecto
     }
     h.file_size = out_.position();
     const auto header = serialize_header(h);
-    out_.write_at(0, header.data(), header.size());
+    out_.write_at(header_offset_, header.data(), header.size());
+    if (plan_.kind != ContainerKind::qs) {
+        const std::vector<uint8_t> prefix = plan_.final_prefix(h.file_size);
+        out_.write_at(0, prefix.data(), prefix.size());
+    }
     out_.close();
     return h;
 }

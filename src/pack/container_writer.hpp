@@ -13,6 +13,7 @@
 #include "base/reusable_bytes.hpp"
 #include "container/format.hpp"
 #include "io/file_sink.hpp"
+#include "pack/container_plan.hpp"
 
 namespace qstore {
 
@@ -38,11 +39,14 @@ struct PendingPart {
 class ContainerWriter {
 public:
     // A new file at `path` (atomically replaced at finish(), io/atomic_file.hpp) with
-    // level sections 0..levels-1.
-    ContainerWriter(const std::string& path, size_t levels);
+    // level sections 0..levels-1. A container (plan.kind not qs, pack/container_plan.hpp)
+    // starts with the plan's prefix; its level-0 section is the data section, with every
+    // part at a multiple of plan.part_alignment, and its qstore header follows it.
+    ContainerWriter(const std::string& path, size_t levels, ContainerPlan plan = {});
 
     // Appends a part to its level's section; the part's record (offset in the section).
     PartRef write_part(size_t level, const PendingPart& part);
+    const ContainerPlan& plan() const { return plan_; }
 
     // Writes the metadata (JSON text), the tensor index (serialize_index) and, if not
     // empty, the gguf_layout section (io/gguf_layout.hpp), the directory, the upper
@@ -56,10 +60,12 @@ private:
         FileSink* sink;
         uint64_t start;  // the section's offset in its sink
     };
-    SectionEntry level_zero_section() const;
+    SectionEntry level_zero_section();
     SectionEntry write_small_section(SectionKind kind, const std::vector<uint8_t>& raw);
 
     std::string path_;
+    ContainerPlan plan_;
+    uint64_t header_offset_ = 0;  // where the qstore header goes
     FileSink out_;
     std::vector<std::unique_ptr<FileSink>> upper_;  // levels 1..L, unnamed temporary files
     std::vector<Level> levels_;

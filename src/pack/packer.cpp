@@ -2,9 +2,11 @@
 
 #include "base/error.hpp"
 #include "io/atomic_file.hpp"
+#include "pack/container_plan.hpp"
 #include "pack/given_low.hpp"
 #include "pack/tensor_encoder.hpp"
 #include "pack/writer.hpp"
+#include "schemes/registry.hpp"
 
 namespace qstore {
 
@@ -62,10 +64,34 @@ void add_tensors(const TensorSource& high, const TensorSource* given_low, const 
     }
 }
 
+// A container's layout: which tensors get low codes (as add_tensors adds them) decides
+// where each part lands.
+ContainerPlan plan_for(const TensorSource& high, const TensorSource* given_low, const GivenLowMatch& match,
+                       const PackOptions& options, const std::vector<const LowScheme*>& schemes,
+                       const std::string& out_path) {
+    if (options.container == ContainerKind::qs) return ContainerPlan{};
+    const std::vector<SafetensorsTensor>& tensors = high.tensors();
+    std::vector<bool> quantized;
+    for (size_t i = 0; i < tensors.size(); ++i)
+        quantized.push_back(quantizable(tensors[i], options, schemes) && (!given_low || match.of.at(i).codes));
+    return plan_container(options.container, tensors, quantized, schemes, options, high.string_metadata(), out_path);
+}
+
 }  // namespace
 
-PackStats pack(const TensorSource& high, const TensorSource* given_low, const PackOptions& options,
+const LowScheme* llama_mix_scheme() { return low_scheme(SchemeSpec{SchemeId::q8_0, 0}); }
+
+std::string llama_mix_tensor(const std::vector<SafetensorsTensor>& tensors) {
+    std::string out;
+    for (const SafetensorsTensor& t : tensors)
+        if (t.name == "output.weight" || (t.name == "token_embd.weight" && out.empty())) out = t.name;
+    return out;
+}
+
+PackStats pack(const TensorSource& high, const TensorSource* given_low, const PackOptions& options_in,
                const std::string& out_path) {
+    PackOptions options = options_in;
+    if (options.container != ContainerKind::qs) options.low_raw = true;  // the low tensors are the parts
     // Refused before any work: an output that cannot be written, or that is one of the
     // model's own files. The file itself is written atomically (FileSink, AtomicFile).
     std::vector<std::string> inputs;
@@ -75,11 +101,15 @@ PackStats pack(const TensorSource& high, const TensorSource* given_low, const Pa
     const std::vector<const LowScheme*> schemes = resolve_schemes(options, out_path);
     if (given_low && schemes.size() != 1)
         fail(Errc::invalid_argument, out_path + ": a given low-precision file makes a pair, not a chain");
+    if (!options.llama_mix_tensor.empty() && given_low)
+        fail(Errc::invalid_argument,
+             out_path + ": llama-quantize's type mix goes with qstore's quantizer, not --low FILE");
     PackStats given_stats;
     GivenLowMatch match;
     if (given_low) match = match_given(high, *given_low, options, schemes, given_stats, out_path);
 
-    Writer writer(out_path, options, inputs, high.tensors().size());
+    Writer writer(out_path, options, inputs, high.tensors().size(),
+                  plan_for(high, given_low, match, options, schemes, out_path));
     if (given_low) writer.declare_given_low();
     for (const auto& [key, value] : high.string_metadata()) writer.set_metadata(key, value);
     add_tensors(high, given_low, match, options, writer);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "container/compat.hpp"
 #include "io/safetensors.hpp"
 #include "io/tensor_source.hpp"
 #include "schemes/scheme.hpp"
@@ -42,7 +43,19 @@ struct PackOptions {
     // A model packed from a GGUF file: its gguf_layout section (io/gguf_layout.hpp), so
     // that the file can be rebuilt byte for byte; empty otherwise.
     std::vector<uint8_t> gguf_layout;
+    // A GGUF or safetensors file of the low model with the .qs file inside
+    // (container/compat.hpp; pack() only, which stores the low codes raw for it).
+    ContainerKind container = ContainerKind::qs;
+    // llama-quantize's type mix with --low q4_0 (a pair): this tensor (the model's output
+    // tensor, llama_mix_tensor()) gets q8_0 codes instead, as llama-quantize gives it Q8_0.
+    std::string llama_mix_tensor;
 };
+
+// The scheme the llama_mix_tensor gets (q8_0).
+const LowScheme* llama_mix_scheme();
+// The output tensor llama-quantize's mix quantizes to Q8_0 with Q4_0: "output.weight",
+// else "token_embd.weight" (tied embeddings); empty if the model has neither.
+std::string llama_mix_tensor(const std::vector<SafetensorsTensor>& tensors);
 
 struct PackStats {
     uint64_t tensors = 0;

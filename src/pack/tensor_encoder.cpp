@@ -129,14 +129,16 @@ EncodedTensor TensorEncoder::encode(TensorInput& input) {
     const SafetensorsTensor& t = input.tensor;
     EncodedTensor e;
     e.given = input.given;
+    e.schemes = input.schemes ? input.schemes : &schemes_;
+    const std::vector<const LowScheme*>& schemes = *e.schemes;
     TensorRecord& rec = e.record;
     rec.name = t.name;
     rec.high_dtype = t.dtype;
     rec.shape = t.shape;
-    for (const LowScheme* s : schemes_) rec.low.push_back(s->spec());
+    for (const LowScheme* s : schemes) rec.low.push_back(s->spec());
     rec.rows_per_block = rows_per_block(rec.geometry(), options_.block_elements);
     FormatFeatures f;
-    f.chain = schemes_.size() > 1;
+    f.chain = schemes.size() > 1;
     f.scheme_since_1_1 = static_cast<int>(rec.low[0].id) > 5;
     f.rans_model = true;  // residual blocks hold rANS models
     note(f);
@@ -170,19 +172,20 @@ EncodedTensor TensorEncoder::passthrough(TensorInput& input) {
 // qstore's quantizer prepares.
 void TensorEncoder::load_levels(const SafetensorsTensor& t, const EncodedTensor& e, const uint8_t* high,
                                 std::vector<LevelBuffers>& levels) {
+    const std::vector<const LowScheme*>& schemes = *e.schemes;
     const Geometry g = e.record.geometry();
-    levels.resize(schemes_.size());
-    for (size_t k = 0; k < schemes_.size(); ++k) {
+    levels.resize(schemes.size());
+    for (size_t k = 0; k < schemes.size(); ++k) {
         LevelBuffers& lv = levels[k];
         lv.codes.reserve(g.elements());  // all written later
-        lv.scales.resize(schemes_[k]->scale_count(g));
-        lv.zero_points.resize(schemes_[k]->has_zero_points() ? lv.scales.size() : 0);
+        lv.scales.resize(schemes[k]->scale_count(g));
+        lv.zero_points.resize(schemes[k]->has_zero_points() ? lv.scales.size() : 0);
         if (!e.given) {
-            schemes_[k]->prepare(kernels_, high, t.dtype, g, lv.data());
+            schemes[k]->prepare(kernels_, high, t.dtype, g, lv.data());
             continue;
         }
         const GivenLowBytes& given = *e.given;
-        schemes_[k]->from_native(given.codes.data(), given.scales.empty() ? nullptr : given.scales.data(),
+        schemes[k]->from_native(given.codes.data(), given.scales.empty() ? nullptr : given.scales.data(),
                                  given.zero_points.empty() ? nullptr : given.zero_points.data(), g, lv.data());
     }
 }
@@ -192,8 +195,9 @@ void TensorEncoder::load_levels(const SafetensorsTensor& t, const EncodedTensor&
 // residuals, L the residual to the high precision.
 void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTensor& e, const uint8_t* high,
                                   std::vector<LevelBuffers>& levels, BlockArena& arena) {
+    const std::vector<const LowScheme*>& schemes = *e.schemes;
     const Geometry g = e.record.geometry();
-    const size_t L = schemes_.size();
+    const size_t L = schemes.size();
     const uint64_t rpb = e.record.rows_per_block, nblocks = (g.rows + rpb - 1) / rpb;
     for (uint64_t b = 0; b < nblocks; ++b)
         if (residual_block_is_word_layout((std::min(g.rows, (b + 1) * rpb) - b * rpb) * g.cols)) {
@@ -205,7 +209,7 @@ void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTenso
     pool_.parallel_for(nblocks, [&](size_t b) {
         const uint64_t r0 = b * rpb, r1 = std::min(g.rows, r0 + rpb);
         if (!e.given)
-            for (size_t k = 0; k < L; ++k) schemes_[k]->quantize(kernels_, high, t.dtype, g, r0, r1, levels[k].data());
+            for (size_t k = 0; k < L; ++k) schemes[k]->quantize(kernels_, high, t.dtype, g, r0, r1, levels[k].data());
         auto s = scratch_.acquire();
         ByteVector& block = s->block;
         const uint64_t first = r0 * g.cols, n = (r1 - r0) * g.cols;
@@ -217,14 +221,14 @@ void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTenso
         float* const prediction = reinterpret_cast<float*>(s->prediction.reserve(n * sizeof(float)));
         uint8_t* const context = s->context.reserve(n);
         for (size_t k = 0; k < L; ++k) {
-            schemes_[k]->predict(kernels_, levels[k].data().view(), g, first, n, prediction, context);
+            schemes[k]->predict(kernels_, levels[k].data().view(), g, first, n, prediction, context);
             block.clear();
             if (k + 1 < L) {  // the next level's codes, coded on this level's prediction
                 uint8_t* const predicted_codes = s->predicted_codes.reserve(n);
-                schemes_[k + 1]->quantize_with_scales(kernels_, prediction, levels[k + 1].data().view(), g, first,
+                schemes[k + 1]->quantize_with_scales(kernels_, prediction, levels[k + 1].data().view(), g, first,
                                                       n, predicted_codes);
                 encode_code_residual_block(levels[k + 1].codes.data() + first, predicted_codes, context, n,
-                                           *schemes_[k + 1], s->residual.rans, block);
+                                           *schemes[k + 1], s->residual.rans, block);
             } else {
                 encode_residual_block(high + first * dtype_size(t.dtype), t.dtype, prediction, context, n, s->residual,
                                       block);
@@ -238,13 +242,14 @@ void TensorEncoder::encode_blocks(const SafetensorsTensor& t, const EncodedTenso
 // with --low-raw, so that qs_view_low can hand them out in place), each level's scales
 // and zero points, the code residuals, and the residual on top.
 void TensorEncoder::collect_parts(const Geometry& g, std::vector<LevelBuffers>& levels, EncodedTensor& e) {
-    const size_t L = schemes_.size();
+    const std::vector<const LowScheme*>& schemes = *e.schemes;
+    const size_t L = schemes.size();
     const uint64_t rpb = e.record.rows_per_block, nblocks = (g.rows + rpb - 1) / rpb;
     const BlockArena& arena = **e.arena;
     const uint64_t low_align = options_.low_raw ? kAlignment : 1;
     e.levels.resize(L + 1);
     auto s = scratch_.acquire();
-    const LowScheme& s0 = *schemes_[0];
+    const LowScheme& s0 = *schemes[0];
     if (options_.low_raw) {
         ByteVector codes(s0.code_bytes(g)), scales(s0.scale_bytes(g)), zps(s0.zero_point_bytes(g));
         s0.to_native(levels[0].data().view(), g, codes.data(), scales.data(), zps.data());
@@ -257,9 +262,9 @@ void TensorEncoder::collect_parts(const Geometry& g, std::vector<LevelBuffers>& 
     }
     for (size_t k = 0; k < L; ++k) {
         if (k > 0 || !options_.low_raw) {
-            ByteVector blob = encode_scale_planes(s->encoder, *schemes_[k], levels[k].scales);
+            ByteVector blob = encode_scale_planes(s->encoder, *schemes[k], levels[k].scales);
             e.levels[k].push_back(PendingPart::owning(PartRole::scales, PartEncoding::byte_planes, std::move(blob), 1));
-            if (schemes_[k]->has_zero_points()) {
+            if (schemes[k]->has_zero_points()) {
                 blob.clear();
                 s->encoder.encode({{levels[k].zero_points.data(), levels[k].zero_points.size()}}, blob);
                 e.levels[k].push_back(
@@ -268,7 +273,8 @@ void TensorEncoder::collect_parts(const Geometry& g, std::vector<LevelBuffers>& 
         }
         if (k > 0)
             e.levels[k].push_back(PendingPart::of_blocks(PartRole::code_residual, arena.blocks(k * nblocks, nblocks)));
-        e.low_separate_bytes += schemes_[k]->code_bytes(g) + schemes_[k]->scale_bytes(g) + schemes_[k]->zero_point_bytes(g);
+        const LowScheme& sk = *schemes[k];
+        e.low_separate_bytes += sk.code_bytes(g) + sk.scale_bytes(g) + sk.zero_point_bytes(g);
     }
     e.levels[L].push_back(PendingPart::of_blocks(PartRole::residual, arena.blocks(L * nblocks, nblocks)));
 }

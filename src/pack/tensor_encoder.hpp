@@ -63,6 +63,9 @@ struct TensorInput {
     ByteVector bytes;                     // a passthrough tensor's bytes (moved into its part)
     const uint8_t* high = nullptr;        // a quantized tensor's tensor.size bytes
     const GivenLowBytes* given = nullptr; // a quantized tensor's given low precision (nullptr: quantized here)
+    // A quantized tensor's low precisions when they are not the pack's (the output
+    // tensor of llama-quantize's mix, PackOptions::llama_mix_tensor); null: the pack's.
+    const std::vector<const LowScheme*>* schemes = nullptr;
 };
 
 // A tensor encoded in memory; its parts get their offsets when it is written.
@@ -70,6 +73,7 @@ struct EncodedTensor {
     TensorRecord record;                           // levels sized, parts empty
     std::vector<std::vector<PendingPart>> levels;  // per level, in file order
     const GivenLowBytes* given = nullptr;          // the given low precision it was coded with
+    const std::vector<const LowScheme*>* schemes = nullptr;  // its low precisions, lowest first
     uint64_t low_separate_bytes = 0;
     std::optional<ResourcePool<BlockArena>::Lease> arena;  // its blocks (quantized tensors)
 };

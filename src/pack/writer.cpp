@@ -26,9 +26,15 @@ constexpr size_t kSmallInput = size_t{128} << 10;
 
 // The schemes, once the output path passed its checks (the first error a caller sees).
 std::vector<const LowScheme*> checked_schemes(const std::string& path, const PackOptions& options,
-                                              const std::vector<std::string>& inputs) {
+                                              const std::vector<std::string>& inputs, const ContainerPlan& plan) {
     check_output_path(path, inputs);
-    return resolve_schemes(options, path);
+    if (plan.kind != options.container || (plan.kind != ContainerKind::qs && !options.low_raw))
+        fail(Errc::invalid_argument, path + ": a " + container_name(options.container) +
+                                         " container is written by pack(), with raw low codes");
+    std::vector<const LowScheme*> schemes = resolve_schemes(options, path);
+    if (!options.llama_mix_tensor.empty() && (schemes.size() != 1 || schemes[0]->id() != SchemeId::q4_0))
+        fail(Errc::invalid_argument, path + ": llama-quantize's type mix goes with --low q4_0 alone");
+    return schemes;
 }
 
 // The metadata section: the JSON nlohmann::json::dump wrote for it (keys sorted, no
@@ -95,11 +101,12 @@ struct Writer::Job {
 };
 
 Writer::Writer(const std::string& path, const PackOptions& options, const std::vector<std::string>& inputs,
-               size_t expected_tensors)
-    : path_(path), options_(options), schemes_(checked_schemes(path, options, inputs)),
+               size_t expected_tensors, ContainerPlan plan)
+    : path_(path), options_(options), schemes_(checked_schemes(path, options, inputs, plan)),
       expected_tensors_(expected_tensors), pool_(options.threads), encoder_(options_, schemes_, pool_),
-      container_(path, schemes_.size() + 1), inputs_([] { return std::make_unique<ReusableBytes>(); }),
+      container_(path, schemes_.size() + 1, std::move(plan)), inputs_([] { return std::make_unique<ReusableBytes>(); }),
       queue_(pool_.size() + 1, kMinHeldPerSlot), ordered_([this](size_t, Encoded& done) { write_encoded(done); }) {
+    if (!options_.llama_mix_tensor.empty()) mix_schemes_ = {llama_mix_scheme()};
     dispatcher_ = std::thread([this] { dispatch(); });
 }
 
@@ -194,6 +201,7 @@ void Writer::add_tensor(const SafetensorsTensor& t, const std::function<void(uin
             }
             fill(dst);
             job->input.high = dst;
+            if (low == LowSource::quantize && t.name == options_.llama_mix_tensor) job->input.schemes = &mix_schemes_;
             job->given = std::move(given);
             if (low == LowSource::given) job->input.given = &job->given;
         } else {
@@ -248,8 +256,16 @@ void Writer::encode_one(std::unique_ptr<Job> job) {
 
 void Writer::write_encoded(Encoded& done) {
     EncodedTensor& e = done.tensor;
+    const ContainerPlan& plan = container_.plan();
     for (size_t k = 0; k < e.levels.size(); ++k)
-        for (const PendingPart& part : e.levels[k]) e.record.levels[k].push_back(container_.write_part(k, part));
+        for (const PendingPart& part : e.levels[k]) {
+            e.record.levels[k].push_back(container_.write_part(k, part));
+            if (k > 0 || plan.kind == ContainerKind::qs) continue;
+            const uint64_t at = e.record.levels[k].back().offset;
+            if (low_parts_ >= plan.part_offsets.size() || at != plan.part_offsets[low_parts_])
+                fail(Errc::internal, path_ + ": tensor '" + e.record.name + "' is not where the container header says");
+            ++low_parts_;
+        }
     const uint64_t elements = e.record.elements();
     stats_.tensors++;
     stats_.high_bytes += elements * dtype_size(e.record.high_dtype);
@@ -274,6 +290,9 @@ PackStats Writer::finish() {
     if (ordered_.written() != added_) fail(Errc::internal, path_ + ": a tensor was not written");
     FormatFeatures features = encoder_.features();
     features.gguf_layout = !options_.gguf_layout.empty();
+    features.container = options_.container != ContainerKind::qs;
+    if (features.container && low_parts_ != container_.plan().part_offsets.size())
+        fail(Errc::invalid_argument, path_ + ": the container was planned for other tensors than those added");
     const FileHeader h = container_.finish(metadata_text(), serialize_index(records_), format_minor_needed(features),
                                            options_.gguf_layout);
     stats_.file_size = h.file_size;

@@ -41,9 +41,11 @@ class Writer {
 public:
     // Checks `path` at once (check_output_path against `inputs`), resolves the schemes
     // and creates the temporary output. `expected_tensors` is the total that
-    // options.progress is told (0: not known).
+    // options.progress is told (0: not known). A container (options.container) needs its
+    // plan (pack/container_plan.hpp), made for the tensors that will be added, in order,
+    // with options.low_raw.
     Writer(const std::string& path, const PackOptions& options, const std::vector<std::string>& inputs = {},
-           size_t expected_tensors = 0);
+           size_t expected_tensors = 0, ContainerPlan plan = {});
     // Without finish(): aborts (stops the threads; no file, no temporary is left).
     ~Writer();
     Writer(const Writer&) = delete;
@@ -91,12 +93,14 @@ private:
     const std::string path_;
     const PackOptions options_;
     const std::vector<const LowScheme*> schemes_;
+    std::vector<const LowScheme*> mix_schemes_;  // those of options.llama_mix_tensor
     const size_t expected_tensors_;
     std::map<std::string, std::string> metadata_;
     std::set<std::string> names_;
     bool given_low_ = false;
     size_t given_tensors_ = 0, own_tensors_ = 0;  // quantizable tensors by source (strict_given_low)
     size_t added_ = 0;
+    size_t low_parts_ = 0;  // level-0 parts written (a container checks each against its plan)
     bool finished_ = false;
 
     ThreadPool pool_;

@@ -1,7 +1,5 @@
 #include "read/gguf_export.hpp"
 
-#include <map>
-
 #include "base/byte_io.hpp"
 #include "base/error.hpp"
 #include "base/float_bits.hpp"
@@ -79,18 +77,6 @@ void narrow_to_f16(std::vector<uint8_t>& bytes) {
     bytes.resize(2 * n);
 }
 
-// llama-quantize's file type for the scheme most tensors of the level use.
-LlamaFileType file_type_of(const std::vector<uint32_t>& types, const GgufLayout& l) {
-    std::map<uint32_t, size_t> changed;
-    for (size_t i = 0; i < types.size(); ++i)
-        if (types[i] != l.header.infos[i].type) changed[types[i]]++;
-    uint32_t most = static_cast<uint32_t>(GgmlType::q8_0);
-    size_t n = 0;
-    for (const auto& [type, count] : changed)
-        if (count > n) most = type, n = count;
-    return most == static_cast<uint32_t>(GgmlType::q4_0) ? LlamaFileType::mostly_q4_0 : LlamaFileType::mostly_q8_0;
-}
-
 }  // namespace
 
 void export_gguf_high(const Reader& r, const std::string& output, const GgufExportProgress& progress) {
@@ -127,7 +113,7 @@ void export_gguf_low(const Reader& r, size_t level, const std::string& output, c
         to_f16.push_back(llama_mix && f16_fallback(r.tensor(tensor_of(r, info)), info));
         types.push_back(to_f16.back() ? static_cast<uint32_t>(GgmlType::f16) : low_type(r, info, levels[k]));
     }
-    const RetypedGguf g = retype_gguf(l, types, file_type_of(types, l), output);
+    const RetypedGguf g = retype_gguf(l, types, llama_file_type(l, types), output);
     FileSink out(output, false);
     out.write(g.header.data(), g.header.size());
     std::vector<uint8_t> bytes;

@@ -298,14 +298,19 @@ std::vector<uint8_t> Reader::read_bytes(uint64_t offset, uint64_t n) const {
 void Reader::read_header_and_directory() {
     const std::string& path = file_.name();
     const uint64_t size = file_.size();
-    // First read: the header.
+    // First read: the header (of a .qs file; a container's first bytes say where it is).
     fetch_for_open(0, std::min(size, kHeaderSize));
-    if (size < kHeaderSize) {
+    location_ = locate_qstore_header(file_, read_bytes(0, std::min<uint64_t>(size, 9)).data());
+    const uint64_t base = location_.header_offset;
+    if (base != 0) fetch_for_open(base, base + kHeaderSize);
+    if (size - base < kHeaderSize) {
         if (size >= 8 && std::memcmp(read_bytes(0, 8).data(), kMagic, 8) == 0)
             fail(Errc::truncated, path + ": truncated: the file ends inside its header");
         fail(Errc::not_qstore, path + ": not a qstore file (too small)");
     }
-    header_ = parse_header(read_bytes(0, kHeaderSize).data(), path);
+    const std::vector<uint8_t> header = read_bytes(base, kHeaderSize);
+    if (base != 0 && std::memcmp(header.data(), kMagic, 8) != 0) container_magic_error(path, location_);
+    header_ = parse_header(header.data(), path);
     if (header_.directory_count > (1u << 16)) fail(Errc::corrupt, path + ": implausible section count");
     if (header_.directory_offset > header_.file_size ||
         directory_size(header_.directory_count) > header_.file_size - header_.directory_offset)

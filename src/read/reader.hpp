@@ -15,6 +15,7 @@
 #include "base/cpu.hpp"
 #include "container/format.hpp"
 #include "io/gguf_layout.hpp"
+#include "read/container_probe.hpp"
 #include "io/byte_source.hpp"
 #include "io/mapped_file.hpp"
 #include "read/row_span.hpp"
@@ -44,6 +45,10 @@ public:
 
     const std::string& path() const { return file_.name(); }
     const FileHeader& header() const { return header_; }
+    // A container (a GGUF or safetensors file of the low model, container/compat.hpp) or a
+    // .qs file, and where its qstore header lies (0 in a .qs file).
+    ContainerKind container_kind() const { return location_.kind; }
+    uint64_t header_offset() const { return location_.header_offset; }
     const std::vector<SectionEntry>& sections() const { return sections_; }
     const std::string& metadata_json() const { return metadata_json_; }
     // A model packed from a GGUF file: what rebuilds that file, its header parsed (the
@@ -176,6 +181,7 @@ private:
     uint64_t open_begin_ = 0;
     std::vector<uint8_t> open_bytes_;
     ReaderOptions options_;
+    QstoreLocation location_;
     FileHeader header_;
     std::vector<SectionEntry> sections_;
     std::map<uint32_t, const SectionEntry*> level_sections_;

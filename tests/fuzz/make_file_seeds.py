@@ -9,7 +9,8 @@ Writes OUT_DIR/safetensors, OUT_DIR/index, OUT_DIR/gguf, OUT_DIR/reader and OUT_
                "\\n#SHARD#\\n" (fuzz_index.cpp)
   gguf         a hand-written GGUF v3 with every key/value type, arrays, a type qstore
                does not read, and the CLI's GGUF unpack outputs (F32/F16/BF16, Q8_0, Q4_0)
-  reader       fuzz_reader inputs (mode byte + .qs) packed from the hand-written GGUF
+  reader       fuzz_reader inputs (mode byte + .qs) packed from the hand-written GGUF, and
+               GGUF / safetensors containers (pack --container)
   low          scheme byte + the low file the CLI unpacks for each scheme from the
                high model of fuzz_low (QS_FUZZ_WRITE_HIGH), as safetensors and, for
                q8_0 / q4_0, as GGUF (fuzz_low.cpp)
@@ -151,6 +152,17 @@ with tempfile.TemporaryDirectory() as tmp:
         run("pack", g, "-o", qs, "-j", "1", "--low", scheme)
         for mode in (0, 1):
             put("reader", f"gguf-{scheme}.{mode}", bytes([mode]) + open(qs, "rb").read())
+    # containers (FORMAT.md §11): a GGUF container of the hand-written GGUF, safetensors
+    # containers of the small model
+    c = os.path.join(tmp, "c.gguf")
+    run("pack", g, "-o", c, "-j", "1", "--low", "q8_0", "--container", "gguf")
+    for mode in (0, 1):
+        put("reader", f"container-gguf-q8_0.{mode}", bytes([mode]) + open(c, "rb").read())
+    for scheme in ("int8-row", "q4_0", "int4-asym-group:16"):
+        c = os.path.join(tmp, "c.safetensors")
+        run("pack", model, "-o", c, "-j", "1", "--low", scheme, "--container", "safetensors")
+        for mode in (0, 1):
+            put("reader", f"container-st-{scheme.replace(':', '')}.{mode}", bytes([mode]) + open(c, "rb").read())
 
     # ---- low: the high model of fuzz_low, packed and unpacked with each scheme ----
     # (skipped when fuzz_low was not built: run.sh with other targets only)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`qstore info|verify|unpack URL` against real web servers on localhost.
 
-nginx from Debian (tests/http/servers.py) serves a packed pair and a 3-level chain:
+nginx from Debian (tests/http/servers.py) serves a packed pair, a 3-level chain and a
+safetensors container (info and both precisions as the local file's):
 every precision loaded over HTTP equals the local file's load byte for byte, and the
 request budget holds, counted in nginx's access log: opening reads at most 2 ranges,
 the low model one range of the low prefix (one more per chain level), one tensor only
@@ -82,7 +83,9 @@ class Ctx:
         run([args.fixture, model, "7", "2"])
         run([self.cli, "pack", model, "-o", os.path.join(self.root, "pair.qs")])
         run([self.cli, "pack", model, "--low", "int8-row", "--low", "q4_0", "-o", os.path.join(self.root, "chain.qs")])
-        self.info = {f: json.loads(run([self.cli, "info", self.local(f), "--json"]).stdout) for f in ("pair.qs", "chain.qs")}
+        run([self.cli, "pack", model, "--container", "safetensors", "-o", os.path.join(self.root, "container.safetensors")])
+        self.info = {f: json.loads(run([self.cli, "info", self.local(f), "--json"]).stdout)
+                     for f in ("pair.qs", "chain.qs", "container.safetensors")}
         self.n = 0
 
     def local(self, f):
@@ -151,6 +154,21 @@ def t_high(c):
         check(all(r["status"] == 206 for r in reqs), f"{f}: statuses {[r['status'] for r in reqs]}")
         fetched = sum(r["bytes"] for r in reqs[2:])
         check(fetched <= c.info[f]["file_size"], f"{f}: fetched {fetched} bytes for the loads")
+
+
+@test("a safetensors container over HTTP: info and both precisions as the local file's")
+def t_container(c):
+    f = "container.safetensors"
+    start = len(c.nginx.access_lines())
+    j = json.loads(run([c.cli, "info", c.nginx.url + f, "--json"]).stdout)
+    local = dict(c.info[f])
+    check(j.pop("file") == c.nginx.url + f and local.pop("file"), "file names the URL")
+    check(j == local and j["container"] == "safetensors", f"{f}: info --json over HTTP differs from the local one")
+    reqs = log_since(c.nginx, start)
+    check(1 <= len(reqs) <= 4 and all(r["status"] == 206 for r in reqs), f"{f}: opening made requests {reqs}")
+    for precision in ("low", "high"):
+        out, _ = c.unpack_url(c.nginx.url + f, precision)
+        check(same_file(out, c.reference(f, precision)), f"{f} {precision}: bytes differ")
 
 
 @test("one tensor over HTTP (--tensors): the local bytes, only its own bytes fetched")
@@ -293,7 +311,7 @@ def t_client_ranges(c):
         check(p.stdout.split()[5] == str(len(data)), p.stdout)
 
 
-TESTS = [t_capi, t_client_ranges, t_info, t_low, t_high, t_one_tensor, t_verify, t_retries, t_errors, t_replaced_during_high, t_redirect,
+TESTS = [t_capi, t_client_ranges, t_info, t_low, t_high, t_container, t_one_tensor, t_verify, t_retries, t_errors, t_replaced_during_high, t_redirect,
          t_token, t_redacted, t_cache, t_bad_urls]
 
 
