@@ -45,4 +45,6 @@ const char* kernel_set_name(KernelSet set) {
     }
 }
 
+const char* table_lookup_name(TableLookup lookup) { return lookup == TableLookup::gather ? "gather" : "loads"; }
+
 }  // namespace qstore
