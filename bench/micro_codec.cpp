@@ -27,7 +27,7 @@ using qstore_bench::micro_data;
 const qstore::LowScheme& scheme() { return *qstore::low_scheme(qstore::SchemeId::int8_row); }
 // The kernels every benchmark but the per-kernel-set ones runs.
 const qstore::KernelSet kKernels = qstore::kernel_set_detected();
-const qstore::TableLookup kLookup = qstore::kDefaultTableLookup;
+const qstore::TableLookup kLookup = qstore::table_lookup_detected();
 // "avx2 loads": a kernel set and its table lookup, as the labels name them.
 std::string kernels_label(qstore::KernelSet isa, qstore::TableLookup lookup) {
     return std::string(qstore::kernel_set_name(isa)) +

@@ -833,7 +833,7 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
     {  // n = 0, format 1.0: used = 0, payload_size = 16, four states 2^23
         const std::vector<uint8_t> blob = {0, 0, 16, 0, 0, 0x80, 0, 0, 0, 0x80, 0,
                                            0, 0, 0x80, 0, 0, 0, 0x80, 0};
-        qstore::ResidualScratch scratch(qstore::kernel_set_detected(), qstore::kDefaultTableLookup);
+        qstore::ResidualScratch scratch(qstore::kernel_set_detected(), qstore::table_lookup_detected());
         const qstore::Geometry g{0, 4};
         CHECK(thrown_code([&] {
                   qstore::decode_residual_block(blob.data(), blob.size(), DType::bf16, int8_row(), {}, g, 0, 0,

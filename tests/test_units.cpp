@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <fstream>
 #include <set>
 
 #include "base/byte_io.hpp"
@@ -30,6 +31,7 @@
 #include "entropy/rans_word.hpp"
 #include "base/reusable_bytes.hpp"
 #include "io/safetensors.hpp"
+#include "read/reader.hpp"
 #include "entropy/stream_set.hpp"
 
 using namespace qs_test;
@@ -55,6 +57,18 @@ std::vector<uint32_t> f32_inputs(uint64_t random_count) {
 }  // namespace
 
 // ------------------------------------------------------------ float_bits ----
+
+TEST_CASE("the default table lookup: gathers only where Linux reports the CPU unaffected by GDS", "[unit][cpu]") {
+    std::ifstream report("/sys/devices/system/cpu/vulnerabilities/gather_data_sampling");
+    std::string status;
+    std::getline(report, status);
+    CAPTURE(status);
+    CHECK(qstore::table_lookup_detected() ==
+          (status == "Not affected" ? qstore::TableLookup::gather : qstore::TableLookup::loads));
+    CHECK(qstore::ReaderOptions{}.table_lookup == qstore::table_lookup_detected());
+    CHECK(std::string(qstore::table_lookup_name(qstore::TableLookup::gather)) == "gather");
+    CHECK(std::string(qstore::table_lookup_name(qstore::TableLookup::loads)) == "loads");
+}
 
 TEST_CASE("bf16_from_f32 rounds to nearest even (ties, subnormals, overflow, NaN)", "[unit][float_bits]") {
     std::vector<uint32_t> inputs = f32_inputs(2'000'000);
@@ -345,7 +359,7 @@ std::vector<uint8_t> encode_set(const std::vector<StreamCase>& cases, int level)
 
 // Decodes a whole stream set; throws on any error.
 std::vector<std::vector<uint8_t>> decode_set(const uint8_t* blob, size_t size) {
-    qstore::StreamDecoder decoder(qstore::kernel_set_detected(), qstore::kDefaultTableLookup);
+    qstore::StreamDecoder decoder(qstore::kernel_set_detected(), qstore::table_lookup_detected());
     std::vector<std::vector<uint8_t>> out;
     auto refs = qstore::parse_stream_set(blob, size, "test");
     for (const auto& r : refs) {
@@ -552,7 +566,7 @@ TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corru
         enc[0] = k;
         std::vector<uint8_t> dec(v.size());
         CHECK(thrown_code([&] {
-                  qstore::word_rans_decode_stream(qstore::kernel_set_detected(), qstore::kDefaultTableLookup,
+                  qstore::word_rans_decode_stream(qstore::kernel_set_detected(), qstore::table_lookup_detected(),
                                                   enc.data(), enc.size(), dec.data(), dec.size(), table, "t");
               }) == Errc::corrupt);
     }
@@ -653,7 +667,7 @@ TEST_CASE("damaged stream sets throw qstore::Error instead of misbehaving", "[un
     }
     SECTION("a decoded size other than the one asked for is refused") {
         auto refs = qstore::parse_stream_set(blob.data(), blob.size(), "test");
-        qstore::StreamDecoder decoder(qstore::kernel_set_detected(), qstore::kDefaultTableLookup);
+        qstore::StreamDecoder decoder(qstore::kernel_set_detected(), qstore::table_lookup_detected());
         for (const auto& r : refs) {
             std::vector<uint8_t> dst(r.raw_size + 1);
             CHECK(thrown_code([&] { decoder.decode(r, dst.data(), dst.size(), "test"); }) == Errc::corrupt);

@@ -33,9 +33,11 @@ enum class KernelSet : int { scalar = 0, avx2 = 1, avx512 = 2 };
 // the GDS ("Downfall") microcode mitigation. Chosen per Reader (ReaderOptions), like
 // the kernel set.
 enum class TableLookup : int { gather = 0, loads = 1 };
-// The default of ReaderOptions: the faster of the two on the CPU of the run of record
-// (docs/BENCHMARKS.md).
-constexpr TableLookup kDefaultTableLookup = TableLookup::loads;
+// The default of ReaderOptions (detected once): gathers where Linux reports the CPU not
+// affected by GDS (/sys/devices/system/cpu/vulnerabilities/gather_data_sampling), where
+// they are the faster of the two (docs/BENCHMARKS.md); scalar loads where it reports a
+// mitigation, a dependence on the hypervisor, or nothing.
+TableLookup table_lookup_detected();
 const char* table_lookup_name(TableLookup lookup);
 
 // What this CPU runs (detected on the first call; the same answer ever after).

@@ -31,7 +31,7 @@ struct ReaderOptions {
     // decodes the same values).
     KernelSet kernel_set = kernel_set_detected();
     // How its vector rANS kernels look up their tables (same values either way).
-    TableLookup table_lookup = kDefaultTableLookup;
+    TableLookup table_lookup = table_lookup_detected();
 };
 
 class Reader {
