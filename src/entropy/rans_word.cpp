@@ -452,6 +452,13 @@ QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE __m256i avx2_lookup_loads(const uint32_t
     return _mm256_inserti128_si256(_mm256_castsi128_si256(load_quad(slots, i)), load_quad(slots, i + 4), 1);
 }
 
+// slots[idx[k]] for the 8 lanes of idx, by a gather or by scalar loads.
+template <bool kGather>
+QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE __m256i avx2_lookup(const uint32_t* slots, __m256i idx) {
+    if constexpr (kGather) return _mm256_i32gather_epi32(reinterpret_cast<const int*>(slots), idx, 4);
+    else return avx2_lookup_loads(slots, idx);
+}
+
 // The symbols (low bytes) of n = 8 * V table entries, in order.
 template <int V>
 QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE void avx2_pack_symbols(const uint32_t* e, uint8_t* out) {
@@ -499,7 +506,6 @@ QSTORE_TARGET_AVX2 size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const
         0xD8);
     const __m128i sections = _mm_packus_epi16(_mm256_castsi256_si128(k16), _mm256_extracti128_si256(k16, 1));
     const __m128i low4 = _mm_set1_epi8(15);
-    const int* slots = reinterpret_cast<const int*>(t.slots);
     // A group's table entries are kept whole and their symbols packed one group later:
     // the packing's instructions then never wait for a gather in the scheduler, where
     // they would keep the next steps' instructions out. For the same reason each group
@@ -525,7 +531,7 @@ QSTORE_TARGET_AVX2 size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const
                 }
                 idx = _mm256_add_epi32(idx, _mm256_sll_epi32(_mm256_cvtepu8_epi32(sec), shift));
             }
-            const __m256i e = kGather ? _mm256_i32gather_epi32(slots, idx, 4) : avx2_lookup_loads(t.slots, idx);
+            const __m256i e = avx2_lookup<kGather>(t.slots, idx);
             _mm256_store_si256(reinterpret_cast<__m256i*>(e_out + 8 * v), e);
             // x = freq * (x >> S) + bias as (freq - 1) * (x >> S) + (x >> S) + bias, and bias
             // by two shifts: no constants, which 64 lanes (8 state registers) cannot spare.
@@ -572,6 +578,13 @@ QSTORE_TARGET_AVX512 QSTORE_ALWAYS_INLINE __m512i avx512_lookup_loads(const uint
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
+// avx2_lookup for 16 lanes.
+template <bool kGather>
+QSTORE_TARGET_AVX512 QSTORE_ALWAYS_INLINE __m512i avx512_lookup(const uint32_t* slots, __m512i idx) {
+    if constexpr (kGather) return _mm512_i32gather_epi32(idx, slots, 4);
+    else return avx512_lookup_loads(slots, idx);
+}
+
 template <int V, bool kGather>
 QSTORE_TARGET_AVX512 size_t avx512_groups(
     uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end, const WordRansTableView& t, const uint8_t* ctx,
@@ -592,7 +605,7 @@ QSTORE_TARGET_AVX512 size_t avx512_groups(
         for (int v = 0; v < V; ++v) {
             const __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ctx + 16 * v)));
             const __m512i idx = _mm512_add_epi32(_mm512_permutexvar_epi32(c, base), _mm512_and_si512(x[v], mask));
-            const __m512i e = kGather ? _mm512_i32gather_epi32(idx, slots, 4) : avx512_lookup_loads(slots, idx);
+            const __m512i e = avx512_lookup<kGather>(slots, idx);
             const __m512i freq = _mm512_add_epi32(_mm512_srli_epi32(e, 20), one);
             const __m512i bias = _mm512_and_si512(_mm512_srli_epi32(e, 8), low12);
             x[v] = _mm512_add_epi32(_mm512_mullo_epi32(freq, _mm512_srl_epi32(x[v], shift)), bias);
