@@ -27,6 +27,12 @@ using qstore_bench::micro_data;
 const qstore::LowScheme& scheme() { return *qstore::low_scheme(qstore::SchemeId::int8_row); }
 // The kernels every benchmark but the per-kernel-set ones runs.
 const qstore::KernelSet kKernels = qstore::kernel_set_detected();
+const qstore::TableLookup kLookup = qstore::table_lookup_detected();
+// "avx2 loads": a kernel set and its table lookup, as the labels name them.
+std::string kernels_label(qstore::KernelSet isa, qstore::TableLookup lookup) {
+    return std::string(qstore::kernel_set_name(isa)) +
+           (isa == qstore::KernelSet::scalar ? "" : std::string(" ") + qstore::table_lookup_name(lookup));
+}
 
 // Everything derived from the block for one dtype, computed once.
 struct Prepared {
@@ -121,10 +127,11 @@ BENCHMARK_CAPTURE(BM_encode_residual_block, f32, DType::f32);
 
 // The per-block work of qs_load_high once the codes are decoded: prediction from
 // codes and scales, token decoding, extra bits, reconstruction.
-void decode_residual_block_with(benchmark::State& state, DType t, qstore::KernelSet kernels) {
+void decode_residual_block_with(benchmark::State& state, DType t, qstore::KernelSet kernels,
+                                qstore::TableLookup lookup) {
     const auto& d = micro_data();
     const auto& p = prepared(t);
-    qstore::ResidualScratch scratch(kernels);
+    qstore::ResidualScratch scratch(kernels, lookup);
     std::vector<uint8_t> out(size_t(high_bytes(t)));
     const std::string what = "bench";
     for (auto _ : state) {
@@ -139,24 +146,26 @@ void decode_residual_block_with(benchmark::State& state, DType t, qstore::Kernel
     state.counters["residual_bpw"] = 8.0 * double(p.residual.size()) / double(d.n());
 }
 void BM_decode_residual_block(benchmark::State& state, DType t) {
-    decode_residual_block_with(state, t, kKernels);
+    decode_residual_block_with(state, t, kKernels, kLookup);
 }
 BENCHMARK_CAPTURE(BM_decode_residual_block, bf16, DType::bf16);
 BENCHMARK_CAPTURE(BM_decode_residual_block, f16, DType::f16);
 BENCHMARK_CAPTURE(BM_decode_residual_block, f32, DType::f32);
 
 // The same BF16 block with the decoding kernels capped at an instruction set
-// (0 = scalar, 1 = AVX2, 2 = AVX-512; capped at what the CPU runs).
+// (0 = scalar, 1 = AVX2, 2 = AVX-512; capped at what the CPU runs) and their table
+// lookups (0 = gather, 1 = scalar loads): Args = (isa, lookup).
 void BM_decode_residual_block_isa(benchmark::State& state) {
     const auto isa = qstore::kernel_set_capped(static_cast<qstore::KernelSet>(state.range(0)));
-    decode_residual_block_with(state, DType::bf16, isa);
-    state.SetLabel(qstore::kernel_set_name(isa));
+    const auto lookup = static_cast<qstore::TableLookup>(state.range(1));
+    decode_residual_block_with(state, DType::bf16, isa, lookup);
+    state.SetLabel(kernels_label(isa, lookup));
 }
-BENCHMARK(BM_decode_residual_block_isa)->Arg(0)->Arg(1)->Arg(2);
+BENCHMARK(BM_decode_residual_block_isa)->Args({0, 0})->Args({1, 0})->Args({1, 1})->Args({2, 0})->Args({2, 1});
 
 // The word-rANS token decoder alone on the BF16 block's residual tokens (one symbol
 // per weight, 16 context classes), per lane count and instruction set:
-// Args = (lanes, isa). Items = symbols.
+// Args = (lanes, isa, lookup). Items = symbols.
 struct WordTokens {
     std::vector<uint8_t> tokens, context;
     qstore::ByteVector table_bytes, payload;
@@ -203,6 +212,7 @@ const WordTokens& word_tokens(int lanes) {
 void BM_word_rans_decode_tokens(benchmark::State& state) {
     const int lanes = static_cast<int>(state.range(0));
     const auto isa = qstore::kernel_set_capped(static_cast<qstore::KernelSet>(state.range(1)));
+    const auto lookup = static_cast<qstore::TableLookup>(state.range(2));
     const auto& w = word_tokens(lanes);
     const std::string what = "bench";
     qstore::WordRansTableStorage storage;
@@ -211,7 +221,7 @@ void BM_word_rans_decode_tokens(benchmark::State& state) {
     std::vector<uint8_t> out(w.tokens.size());
     for (auto _ : state) {
         qstore::WordRansDecoder dec(w.payload.data(), w.payload.size(), lanes, what);
-        dec.decode(table, w.context.data(), out.size(), out.data(), isa);
+        dec.decode(table, w.context.data(), out.size(), out.data(), isa, lookup);
         dec.finish();
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
@@ -219,18 +229,13 @@ void BM_word_rans_decode_tokens(benchmark::State& state) {
     if (out != w.tokens) state.SkipWithError("tokens do not round-trip");
     state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(out.size()));
     state.counters["token_bits"] = 8.0 * double(w.payload.size()) / double(out.size());
-    state.SetLabel(qstore::kernel_set_name(isa));
+    state.SetLabel(kernels_label(isa, lookup));
 }
 BENCHMARK(BM_word_rans_decode_tokens)
-    ->Args({4, 0})
-    ->Args({32, 0})
-    ->Args({8, 1})
-    ->Args({16, 1})
-    ->Args({32, 1})
-    ->Args({64, 1})
-    ->Args({16, 2})
-    ->Args({32, 2})
-    ->Args({64, 2});
+    ->Args({4, 0, 0})
+    ->Args({32, 0, 0})
+    ->ArgsProduct({{8, 16, 32, 64}, {1}, {0, 1}})
+    ->ArgsProduct({{16, 32, 64}, {2}, {0, 1}});
 
 // StreamEncoder on the block's INT8 codes (one stream, as the packer stores codes).
 // Arg = zstd level (the encoder also tries rANS and keeps the smaller).
@@ -251,7 +256,7 @@ BENCHMARK(BM_stream_encode_codes)->Arg(1)->Arg(3)->Arg(9);
 // parse_stream_set + StreamDecoder::decode of the codes (what qs_load_low does per block).
 void BM_stream_decode_codes(benchmark::State& state) {
     const auto& p = prepared(DType::bf16);
-    qstore::StreamDecoder decoder(kKernels);
+    qstore::StreamDecoder decoder(kKernels, kLookup);
     std::vector<uint8_t> out(p.codes.size());
     const std::string what = "bench";
     int codec = -1;
@@ -298,7 +303,7 @@ void word_rans_encode_codes(const uint8_t* data, size_t n, CoderScratch& s, qsto
 }
 void word_rans_decode_codes(const uint8_t* stored, size_t size, uint8_t* dst, size_t n, CoderScratch& s,
                             const std::string& what) {
-    qstore::word_rans_decode_stream(kKernels, stored, size, dst, n, s.word_table, what);
+    qstore::word_rans_decode_stream(kKernels, kLookup, stored, size, dst, n, s.word_table, what);
 }
 constexpr CodesCoder kByteRans{rans_encode_codes, rans_decode_codes};
 constexpr CodesCoder kWordRans{word_rans_encode_codes, word_rans_decode_codes};
@@ -340,6 +345,29 @@ void BM_decode_codes(benchmark::State& state, CodesCoder coder) {
     benchmark::RegisterBenchmark("BM_word_rans_encode_codes", BM_encode_codes, kWordRans),
     benchmark::RegisterBenchmark("BM_word_rans_decode_codes", BM_decode_codes, kWordRans),
 };
+
+// The word-rANS code stream decoded with the kernels capped at an instruction set and
+// their table lookups: Args = (isa, lookup) as BM_decode_residual_block_isa's.
+void BM_word_rans_decode_codes_isa(benchmark::State& state) {
+    const auto isa = qstore::kernel_set_capped(static_cast<qstore::KernelSet>(state.range(0)));
+    const auto lookup = static_cast<qstore::TableLookup>(state.range(1));
+    const auto& p = prepared(DType::bf16);
+    CoderScratch scratch;
+    qstore::ByteVector stream;
+    word_rans_encode_codes(p.codes.data(), p.codes.size(), scratch, stream);
+    std::vector<uint8_t> out(p.codes.size());
+    const std::string what = "bench";
+    for (auto _ : state) {
+        qstore::word_rans_decode_stream(isa, lookup, stream.data(), stream.size(), out.data(), out.size(),
+                                        scratch.word_table, what);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    if (out != p.codes) state.SkipWithError("codes do not round-trip");
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.codes.size()));
+    state.SetLabel(kernels_label(isa, lookup));
+}
+BENCHMARK(BM_word_rans_decode_codes_isa)->Args({1, 0})->Args({1, 1})->Args({2, 0})->Args({2, 1});
 
 // zstd alone on the same codes, for reference.
 void BM_zstd_decode_codes(benchmark::State& state) {

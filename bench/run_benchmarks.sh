@@ -73,6 +73,8 @@ fi
   # DQ and VBMI).
   echo "cpu family/model: $(lscpu 2>/dev/null | sed -n 's/^CPU family:[[:space:]]*//p' | head -1)/$(lscpu 2>/dev/null | sed -n 's/^Model:[[:space:]]*//p' | head -1)"
   echo "vector extensions: $(grep -m1 -o -w -E 'avx2|f16c|avx512f|avx512bw|avx512vl|avx512dq|avx512vbmi' /proc/cpuinfo 2>/dev/null | sort -u | tr '\n' ' ' | sed 's/ $//')"
+  # Decides the rANS decoders' default table lookup (base/cpu.hpp, table_lookup_detected).
+  echo "gather data sampling (GDS): $(cat /sys/devices/system/cpu/vulnerabilities/gather_data_sampling 2>/dev/null || echo 'not reported')"
   echo "cpus: $(nproc)  (cores per socket: $(lscpu 2>/dev/null | sed -n 's/^Core(s) per socket:[[:space:]]*//p' | head -1), threads per core: $(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core:[[:space:]]*//p' | head -1))"
   echo "memory: $(free -g 2>/dev/null | awk '/^Mem:/ {print $2 " GiB"}')"
   echo "kernel: $(uname -sr)"

@@ -38,6 +38,24 @@ inline std::vector<qstore::KernelSet> kernel_sets() {
     return sets;
 }
 
+// A kernel set and how its rANS decoders look up tables (ReaderOptions): the scalar
+// set once, each vector set with gathers and with scalar loads.
+struct Decoding {
+    qstore::KernelSet isa;
+    qstore::TableLookup lookup;
+};
+inline std::vector<Decoding> decodings() {
+    std::vector<Decoding> all;
+    for (qstore::KernelSet isa : kernel_sets()) {
+        all.push_back({isa, qstore::TableLookup::gather});
+        if (isa != qstore::KernelSet::scalar) all.push_back({isa, qstore::TableLookup::loads});
+    }
+    return all;
+}
+inline std::string decoding_name(const Decoding& d) {
+    return std::string(qstore::kernel_set_name(d.isa)) + " " + qstore::table_lookup_name(d.lookup);
+}
+
 // ---------------------------------------------------------------- files ----
 
 // A fresh folder under $TMPDIR, removed on destruction (kept if QSTORE_KEEP_TEST_FILES is set).

@@ -32,6 +32,9 @@
 using qstore::DType;
 using qstore::Errc;
 using qstore::KernelSet;
+using qs_test::Decoding;
+using qs_test::decoding_name;
+using qs_test::decodings;
 using qs_test::kernel_sets;
 using qs_test::thrown_code;
 
@@ -149,17 +152,17 @@ Case make_case(std::mt19937_64& rng, size_t n, int lanes) {
 // Decodes a payload with one kernel set, in pieces of `piece` symbols (a multiple of
 // lanes); returns the symbols (throws on damage).
 template <class Bytes>
-std::vector<uint8_t> decode_with(const Case& c, const Bytes& payload, size_t n, int lanes, KernelSet isa,
+std::vector<uint8_t> decode_with(const Case& c, const Bytes& payload, size_t n, int lanes, Decoding how,
                                  size_t piece) {
     static const std::string what = "test";
     qstore::WordRansTableStorage storage;
     qstore::ByteReader r(c.table_bytes.data(), c.table_bytes.size(), what);
-    const auto table = qstore::word_rans_read_table(isa, r, c.used, storage, what);
+    const auto table = qstore::word_rans_read_table(how.isa, r, c.used, storage, what);
     qstore::WordRansDecoder dec(payload.data(), payload.size(), lanes, what);
     std::vector<uint8_t> out(n + 64, 0xEE);
     for (size_t at = 0; at < n; at += piece) {
         const size_t m = std::min(piece, n - at);
-        dec.decode(table, c.ctx.data() + at, m, out.data() + at, isa);
+        dec.decode(table, c.ctx.data() + at, m, out.data() + at, how.isa, how.lookup);
     }
     dec.finish();
     out.resize(n);
@@ -345,9 +348,9 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
             CAPTURE(lanes, n, c.scale, c.used);
             REQUIRE(c.payload.size() >= 4u * lanes);
             const size_t piece = static_cast<size_t>(lanes) * (1 + rng() % 40);
-            for (KernelSet isa : kernel_sets()) {
-                CAPTURE(qstore::kernel_set_name(isa));
-                const auto out = decode_with(c, c.payload, n, lanes, isa, piece);
+            for (const Decoding& how : decodings()) {
+                CAPTURE(decoding_name(how));
+                const auto out = decode_with(c, c.payload, n, lanes, how, piece);
                 REQUIRE(out == c.sym);
             }
             // The decoders take a context mod 16 (the kernels look up 4 bits), on every
@@ -355,9 +358,9 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
             if (n % 7 == 0) {
                 Case high = c;
                 for (uint8_t& x : high.ctx) x = static_cast<uint8_t>(x | (rng() % 16) << 4);
-                for (KernelSet isa : kernel_sets()) {
-                    CAPTURE(qstore::kernel_set_name(isa));
-                    REQUIRE(decode_with(high, high.payload, n, lanes, isa, piece) == c.sym);
+                for (const Decoding& how : decodings()) {
+                    CAPTURE(decoding_name(how));
+                    REQUIRE(decode_with(high, high.payload, n, lanes, how, piece) == c.sym);
                 }
             }
             // Encoding is deterministic: the same bytes from every kernel set (the
@@ -459,9 +462,9 @@ TEST_CASE("word rANS kernels agree on damaged payloads, damage gives Errc::corru
             if (rng() % 5 == 0) bad.push_back(0);                  // or longer
             std::vector<std::vector<uint8_t>> outs;
             std::vector<Errc> codes;
-            for (KernelSet isa : kernel_sets()) {
+            for (const Decoding& how : decodings()) {
                 std::vector<uint8_t> out;
-                codes.push_back(thrown_code([&] { out = decode_with(c, bad, n, lanes, isa, 2048); }));
+                codes.push_back(thrown_code([&] { out = decode_with(c, bad, n, lanes, how, 2048); }));
                 outs.push_back(out);
             }
             CAPTURE(lanes, n, round);
@@ -483,8 +486,8 @@ TEST_CASE("word rANS: every truncation of a payload is corrupt", "[rans]") {
         const Case c = make_case(rng, n, lanes);
         for (size_t cut = 0; cut < c.payload.size(); ++cut) {
             const std::vector<uint8_t> part(c.payload.begin(), c.payload.begin() + static_cast<ptrdiff_t>(cut));
-            for (KernelSet isa : kernel_sets())
-                REQUIRE(thrown_code([&] { decode_with(c, part, n, lanes, isa, 256); }) == Errc::corrupt);
+            for (const Decoding& how : decodings())
+                REQUIRE(thrown_code([&] { decode_with(c, part, n, lanes, how, 256); }) == Errc::corrupt);
         }
     }
 }
@@ -521,11 +524,11 @@ TEST_CASE("word rANS: bad lane counts, bad states, bad tables", "[rans]") {
     const auto view = qstore::word_rans_build_table(qstore::kernel_set_detected(), models.data(), 1u << 3, storage);
     std::vector<uint8_t> payload(4 * 4 + 64, 0);
     for (int k = 0; k < 4; ++k) payload[4 * k + 2] = 1;  // states 2^16
-    for (KernelSet isa : kernel_sets()) {
+    for (const Decoding& how : decodings()) {
         qstore::WordRansDecoder d(payload.data(), payload.size(), 4, what);
         const uint8_t ctx[4] = {3, 5, 3, 0};
         uint8_t out[4];
-        d.decode(view, ctx, 4, out, isa);
+        d.decode(view, ctx, 4, out, how.isa, how.lookup);
         CHECK(out[0] == 7);
         CHECK(out[1] == 255);
         CHECK(out[3] == 255);
@@ -772,9 +775,9 @@ BlockData make_block(std::mt19937_64& rng, DType t, uint64_t rows, uint64_t cols
 }
 
 template <class Bytes>
-std::vector<uint8_t> decode_block(const Bytes& blob, DType t, const BlockData& b, KernelSet isa) {
+std::vector<uint8_t> decode_block(const Bytes& blob, DType t, const BlockData& b, Decoding how) {
     static const std::string what = "test";
-    qstore::ResidualScratch scratch(isa);
+    qstore::ResidualScratch scratch(how.isa, how.lookup);
     std::vector<uint8_t> out(b.high.size(), 0xAB);
     qstore::decode_residual_block(blob.data(), blob.size(), t, int8_row(), {b.codes.data(), b.scales.data(), nullptr},
                                   b.g, 0, b.g.elements(), out.data(), scratch, what);
@@ -807,10 +810,13 @@ TEST_CASE("residual blocks: both layouts decode bit-exactly on every kernel set"
             // Size: within 0.5% (+ the lane states) of the 1.0 layout.
             CAPTURE(qstore::dtype_name(t), rows, cols, blob.size(), v10.size());
             CHECK(double(blob.size()) <= 1.005 * double(v10.size()) + 100);
+            for (const Decoding& how : decodings()) {
+                CAPTURE(decoding_name(how));
+                REQUIRE(decode_block(blob, t, b, how) == b.high);
+                REQUIRE(decode_block(v10, t, b, how) == b.high);
+            }
             for (KernelSet isa : kernel_sets()) {
                 CAPTURE(qstore::kernel_set_name(isa));
-                REQUIRE(decode_block(blob, t, b, isa) == b.high);
-                REQUIRE(decode_block(v10, t, b, isa) == b.high);
                 // The encoder's kernels (tokenization) give the same bytes on every set.
                 qstore::ByteVector again;
                 qstore::encode_residual_block(b.high.data(), t, b.pred.data(), b.ctx.data(), n,
@@ -827,7 +833,7 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
     {  // n = 0, format 1.0: used = 0, payload_size = 16, four states 2^23
         const std::vector<uint8_t> blob = {0, 0, 16, 0, 0, 0x80, 0, 0, 0, 0x80, 0,
                                            0, 0, 0x80, 0, 0, 0, 0x80, 0};
-        qstore::ResidualScratch scratch(qstore::kernel_set_detected());
+        qstore::ResidualScratch scratch(qstore::kernel_set_detected(), qstore::table_lookup_detected());
         const qstore::Geometry g{0, 4};
         CHECK(thrown_code([&] {
                   qstore::decode_residual_block(blob.data(), blob.size(), DType::bf16, int8_row(), {}, g, 0, 0,
@@ -844,15 +850,15 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
         for (uint8_t layout : {uint8_t{0}, uint8_t{1}, uint8_t{7}, uint8_t{8}, uint8_t{15}}) {
             std::vector<uint8_t> bad(blob.begin(), blob.end());
             bad[2] = layout;
-            for (KernelSet isa : kernel_sets()) {
-                CHECK(thrown_code([&] { decode_block(bad, t, b, isa); }) == Errc::corrupt);
+            for (const Decoding& how : decodings()) {
+                CHECK(thrown_code([&] { decode_block(bad, t, b, how); }) == Errc::corrupt);
             }
         }
         // Truncations (every byte of the header, then a stride through the rest).
         for (size_t cut = 0; cut < blob.size(); cut += cut < 600 ? 1 : 97) {
             const std::vector<uint8_t> part(blob.begin(), blob.begin() + static_cast<ptrdiff_t>(cut));
-            for (KernelSet isa : kernel_sets()) {
-                REQUIRE(thrown_code([&] { decode_block(part, t, b, isa); }) == Errc::corrupt);
+            for (const Decoding& how : decodings()) {
+                REQUIRE(thrown_code([&] { decode_block(part, t, b, how); }) == Errc::corrupt);
             }
         }
         // Random damage: every kernel set gives the same result, and damage is corrupt
@@ -862,9 +868,9 @@ TEST_CASE("residual blocks: an empty 1.0 block decodes, damaged blocks are corru
             bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
             std::vector<std::vector<uint8_t>> outs;
             std::vector<Errc> codes;
-            for (KernelSet isa : kernel_sets()) {
+            for (const Decoding& how : decodings()) {
                 std::vector<uint8_t> out;
-                codes.push_back(thrown_code([&] { out = decode_block(bad, t, b, isa); }));
+                codes.push_back(thrown_code([&] { out = decode_block(bad, t, b, how); }));
                 outs.push_back(out);
             }
             for (size_t k = 1; k < codes.size(); ++k) {

@@ -303,11 +303,12 @@ TEST_CASE("packing is deterministic: thread count does not change a byte", "[rou
     }
 }
 
-TEST_CASE("every kernel set packs the same bytes and every reader's kernel set loads the same values",
+TEST_CASE("every kernel set packs the same bytes and every reader's kernel set and lookup load the same values",
           "[roundtrip][kernels]") {
     // The kernel set is chosen per pack (PackOptions) and per reader (ReaderOptions):
-    // packs with each set give one file, and readers with each set, side by side in one
-    // process, give the same levels. Blocks large enough for the word-rANS layouts.
+    // packs with each set give one file, and readers with each set and table lookup
+    // (gathers or scalar loads), side by side in one process, give the same levels.
+    // Blocks large enough for the word-rANS layouts.
     Gen g(61);
     const std::vector<Tensor> model = {g.float_tensor("a.weight", DType::bf16, {256, 320}),
                                        g.float_tensor("b.weight", DType::f16, {96, 256}),
@@ -336,9 +337,10 @@ TEST_CASE("every kernel set packs the same bytes and every reader's kernel set l
             CHECK(first_mismatch(read_file(paths.back()), read_file(paths[0])) == -1);
         }
         std::vector<std::unique_ptr<qstore::Reader>> readers;
-        for (qstore::KernelSet isa : kernel_sets()) {
+        for (const qs_test::Decoding& how : qs_test::decodings()) {
             qstore::ReaderOptions ro;
-            ro.kernel_set = isa;
+            ro.kernel_set = how.isa;
+            ro.table_lookup = how.lookup;
             readers.push_back(std::make_unique<qstore::Reader>(paths[0], ro));
         }
         const qstore::Reader& first = *readers[0];

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <fstream>
 #include <set>
 
 #include "base/byte_io.hpp"
@@ -30,6 +31,7 @@
 #include "entropy/rans_word.hpp"
 #include "base/reusable_bytes.hpp"
 #include "io/safetensors.hpp"
+#include "read/reader.hpp"
 #include "entropy/stream_set.hpp"
 
 using namespace qs_test;
@@ -55,6 +57,18 @@ std::vector<uint32_t> f32_inputs(uint64_t random_count) {
 }  // namespace
 
 // ------------------------------------------------------------ float_bits ----
+
+TEST_CASE("the default table lookup: gathers only where Linux reports the CPU unaffected by GDS", "[unit][cpu]") {
+    std::ifstream report("/sys/devices/system/cpu/vulnerabilities/gather_data_sampling");
+    std::string status;
+    std::getline(report, status);
+    CAPTURE(status);
+    CHECK(qstore::table_lookup_detected() ==
+          (status == "Not affected" ? qstore::TableLookup::gather : qstore::TableLookup::loads));
+    CHECK(qstore::ReaderOptions{}.table_lookup == qstore::table_lookup_detected());
+    CHECK(std::string(qstore::table_lookup_name(qstore::TableLookup::gather)) == "gather");
+    CHECK(std::string(qstore::table_lookup_name(qstore::TableLookup::loads)) == "loads");
+}
 
 TEST_CASE("bf16_from_f32 rounds to nearest even (ties, subnormals, overflow, NaN)", "[unit][float_bits]") {
     std::vector<uint32_t> inputs = f32_inputs(2'000'000);
@@ -345,7 +359,7 @@ std::vector<uint8_t> encode_set(const std::vector<StreamCase>& cases, int level)
 
 // Decodes a whole stream set; throws on any error.
 std::vector<std::vector<uint8_t>> decode_set(const uint8_t* blob, size_t size) {
-    qstore::StreamDecoder decoder(qstore::kernel_set_detected());
+    qstore::StreamDecoder decoder(qstore::kernel_set_detected(), qstore::table_lookup_detected());
     std::vector<std::vector<uint8_t>> out;
     auto refs = qstore::parse_stream_set(blob, size, "test");
     for (const auto& r : refs) {
@@ -513,24 +527,32 @@ TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corru
             for (auto& b : v) b = static_cast<uint8_t>(255 - rng() % static_cast<uint64_t>(alphabet));
             qstore::ByteVector enc;
             qstore::word_rans_encode_stream(KernelSet::scalar, v.data(), v.size(), scratch, enc);
-            // Every kernel set writes the same bytes and decodes them.
+            // Every kernel set writes the same bytes; every kernel set and table lookup
+            // decodes them.
             for (KernelSet isa : kernel_sets()) {
                 CAPTURE(qstore::kernel_set_name(isa));
                 qstore::ByteVector again;
                 qstore::word_rans_encode_stream(isa, v.data(), v.size(), scratch, again);
                 REQUIRE(again == enc);
+            }
+            for (const qs_test::Decoding& how : qs_test::decodings()) {
+                CAPTURE(qs_test::decoding_name(how));
+                const KernelSet isa = how.isa;
+                const qstore::TableLookup lookup = how.lookup;
                 std::vector<uint8_t> dec(n, 0xAA);
-                qstore::word_rans_decode_stream(isa, enc.data(), enc.size(), dec.data(), dec.size(), table, "test");
+                qstore::word_rans_decode_stream(isa, lookup, enc.data(), enc.size(), dec.data(), dec.size(), table,
+                                                "test");
                 REQUIRE(first_mismatch(dec, v) == -1);
                 // Truncated, or one byte more: corrupt.
                 std::vector<uint8_t> cut(enc.begin(), enc.end() - 1), longer(enc.begin(), enc.end());
                 longer.push_back(0);
                 CHECK(thrown_code([&] {
-                          qstore::word_rans_decode_stream(isa, cut.data(), cut.size(), dec.data(), n, table, "t");
+                          qstore::word_rans_decode_stream(isa, lookup, cut.data(), cut.size(), dec.data(), n, table,
+                                                          "t");
                       }) == Errc::corrupt);
                 CHECK(thrown_code([&] {
-                          qstore::word_rans_decode_stream(isa, longer.data(), longer.size(), dec.data(), n, table,
-                                                          "t");
+                          qstore::word_rans_decode_stream(isa, lookup, longer.data(), longer.size(), dec.data(), n,
+                                                          table, "t");
                       }) == Errc::corrupt);
             }
         }
@@ -544,8 +566,8 @@ TEST_CASE("word rANS streams round-trip every size and alphabet, damage is corru
         enc[0] = k;
         std::vector<uint8_t> dec(v.size());
         CHECK(thrown_code([&] {
-                  qstore::word_rans_decode_stream(qstore::kernel_set_detected(), enc.data(), enc.size(), dec.data(),
-                                                  dec.size(), table, "t");
+                  qstore::word_rans_decode_stream(qstore::kernel_set_detected(), qstore::table_lookup_detected(),
+                                                  enc.data(), enc.size(), dec.data(), dec.size(), table, "t");
               }) == Errc::corrupt);
     }
 }
@@ -645,7 +667,7 @@ TEST_CASE("damaged stream sets throw qstore::Error instead of misbehaving", "[un
     }
     SECTION("a decoded size other than the one asked for is refused") {
         auto refs = qstore::parse_stream_set(blob.data(), blob.size(), "test");
-        qstore::StreamDecoder decoder(qstore::kernel_set_detected());
+        qstore::StreamDecoder decoder(qstore::kernel_set_detected(), qstore::table_lookup_detected());
         for (const auto& r : refs) {
             std::vector<uint8_t> dst(r.raw_size + 1);
             CHECK(thrown_code([&] { decoder.decode(r, dst.data(), dst.size(), "test"); }) == Errc::corrupt);

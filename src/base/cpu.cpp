@@ -5,6 +5,8 @@
 #endif
 
 #include <algorithm>
+#include <fstream>
+#include <string>
 
 namespace qstore {
 
@@ -44,5 +46,17 @@ const char* kernel_set_name(KernelSet set) {
         default: return "scalar";
     }
 }
+
+TableLookup table_lookup_detected() {
+    static const TableLookup detected = [] {
+        std::ifstream report("/sys/devices/system/cpu/vulnerabilities/gather_data_sampling");
+        std::string status;
+        std::getline(report, status);
+        return status == "Not affected" ? TableLookup::gather : TableLookup::loads;
+    }();
+    return detected;
+}
+
+const char* table_lookup_name(TableLookup lookup) { return lookup == TableLookup::gather ? "gather" : "loads"; }
 
 }  // namespace qstore

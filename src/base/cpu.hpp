@@ -27,6 +27,19 @@ namespace qstore {
 // Kernel sets, in increasing order.
 enum class KernelSet : int { scalar = 0, avx2 = 1, avx512 = 2 };
 
+// How the vector word-rANS decoders of a kernel set look up their tables (the scalar
+// set ignores it): one vector gather per register, or scalar loads inserted into the
+// register. Both decode the same symbols; gathers run 2-3x slower on Intel CPUs with
+// the GDS ("Downfall") microcode mitigation. Chosen per Reader (ReaderOptions), like
+// the kernel set.
+enum class TableLookup : int { gather = 0, loads = 1 };
+// The default of ReaderOptions (detected once): gathers where Linux reports the CPU not
+// affected by GDS (/sys/devices/system/cpu/vulnerabilities/gather_data_sampling), where
+// they are the faster of the two (docs/BENCHMARKS.md); scalar loads where it reports a
+// mitigation, a dependence on the hypervisor, or nothing.
+TableLookup table_lookup_detected();
+const char* table_lookup_name(TableLookup lookup);
+
 // What this CPU runs (detected on the first call; the same answer ever after).
 KernelSet kernel_set_detected();
 // `wanted`, lowered to what this CPU runs. Readers and packs choose their kernel set

@@ -436,6 +436,29 @@ struct Expand8 {
 };
 constexpr Expand8 kExpand8{};
 
+// slots[i[k]] for k < 4 by scalar loads, inserted into a register.
+QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE __m128i load_quad(const uint32_t* slots, const uint32_t* i) {
+    const __m128i lo = _mm_insert_epi32(_mm_cvtsi32_si128(static_cast<int>(slots[i[0]])), static_cast<int>(slots[i[1]]), 1);
+    const __m128i hi = _mm_insert_epi32(_mm_cvtsi32_si128(static_cast<int>(slots[i[2]])), static_cast<int>(slots[i[3]]), 1);
+    return _mm_unpacklo_epi64(lo, hi);
+}
+
+// slots[idx[k]] for the 8 lanes of idx without vpgatherdd (which runs 2-3x slower on
+// Intel CPUs with the GDS microcode mitigation): the indices go through memory, the
+// entries are loaded one by one and inserted into the register.
+QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE __m256i avx2_lookup_loads(const uint32_t* slots, __m256i idx) {
+    alignas(32) uint32_t i[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(i), idx);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(load_quad(slots, i)), load_quad(slots, i + 4), 1);
+}
+
+// slots[idx[k]] for the 8 lanes of idx, by a gather or by scalar loads.
+template <bool kGather>
+QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE __m256i avx2_lookup(const uint32_t* slots, __m256i idx) {
+    if constexpr (kGather) return _mm256_i32gather_epi32(reinterpret_cast<const int*>(slots), idx, 4);
+    else return avx2_lookup_loads(slots, idx);
+}
+
 // The symbols (low bytes) of n = 8 * V table entries, in order.
 template <int V>
 QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE void avx2_pack_symbols(const uint32_t* e, uint8_t* out) {
@@ -463,8 +486,9 @@ QSTORE_TARGET_AVX2 QSTORE_ALWAYS_INLINE void avx2_pack_symbols(const uint32_t* e
     }
 }
 
-// kContexts false: every base is 0 and the contexts are not read.
-template <int V, bool kContexts>
+// kContexts false: every base is 0 and the contexts are not read. kGather false: the
+// table lookups by scalar loads (avx2_lookup_loads).
+template <int V, bool kContexts, bool kGather>
 QSTORE_TARGET_AVX2 size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end,
                                       const WordRansTableView& t, const uint8_t* ctx,
                                       size_t groups, uint8_t* out) {
@@ -482,7 +506,6 @@ QSTORE_TARGET_AVX2 size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const
         0xD8);
     const __m128i sections = _mm_packus_epi16(_mm256_castsi256_si128(k16), _mm256_extracti128_si256(k16, 1));
     const __m128i low4 = _mm_set1_epi8(15);
-    const int* slots = reinterpret_cast<const int*>(t.slots);
     // A group's table entries are kept whole and their symbols packed one group later:
     // the packing's instructions then never wait for a gather in the scheduler, where
     // they would keep the next steps' instructions out. For the same reason each group
@@ -508,7 +531,7 @@ QSTORE_TARGET_AVX2 size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const
                 }
                 idx = _mm256_add_epi32(idx, _mm256_sll_epi32(_mm256_cvtepu8_epi32(sec), shift));
             }
-            const __m256i e = _mm256_i32gather_epi32(slots, idx, 4);
+            const __m256i e = avx2_lookup<kGather>(t.slots, idx);
             _mm256_store_si256(reinterpret_cast<__m256i*>(e_out + 8 * v), e);
             // x = freq * (x >> S) + bias as (freq - 1) * (x >> S) + (x >> S) + bias, and bias
             // by two shifts: no constants, which 64 lanes (8 state registers) cannot spare.
@@ -532,20 +555,37 @@ QSTORE_TARGET_AVX2 size_t avx2_groups(uint32_t* xs, const uint8_t*& p_ref, const
     return g;
 }
 
-template <bool kContexts>
+template <bool kContexts, bool kGather>
 size_t avx2_groups_for(int lanes, uint32_t* xs, const uint8_t*& p, const uint8_t* end, const WordRansTableView& t,
                        const uint8_t* ctx, size_t groups, uint8_t* out) {
     switch (lanes) {
-        case 64: return avx2_groups<8, kContexts>(xs, p, end, t, ctx, groups, out);
-        case 32: return avx2_groups<4, kContexts>(xs, p, end, t, ctx, groups, out);
-        case 16: return avx2_groups<2, kContexts>(xs, p, end, t, ctx, groups, out);
-        default: return avx2_groups<1, kContexts>(xs, p, end, t, ctx, groups, out);
+        case 64: return avx2_groups<8, kContexts, kGather>(xs, p, end, t, ctx, groups, out);
+        case 32: return avx2_groups<4, kContexts, kGather>(xs, p, end, t, ctx, groups, out);
+        case 16: return avx2_groups<2, kContexts, kGather>(xs, p, end, t, ctx, groups, out);
+        default: return avx2_groups<1, kContexts, kGather>(xs, p, end, t, ctx, groups, out);
     }
 }
 
 // ---- AVX-512: 16 lanes per vector ----
 
-template <int V>
+// avx2_lookup_loads for 16 lanes.
+QSTORE_TARGET_AVX512 QSTORE_ALWAYS_INLINE __m512i avx512_lookup_loads(const uint32_t* slots, __m512i idx) {
+    alignas(64) uint32_t i[16];
+    _mm512_store_si512(i, idx);
+    const __m256i lo = _mm256_inserti128_si256(_mm256_castsi128_si256(load_quad(slots, i)), load_quad(slots, i + 4), 1);
+    const __m256i hi =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(load_quad(slots, i + 8)), load_quad(slots, i + 12), 1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+// avx2_lookup for 16 lanes.
+template <bool kGather>
+QSTORE_TARGET_AVX512 QSTORE_ALWAYS_INLINE __m512i avx512_lookup(const uint32_t* slots, __m512i idx) {
+    if constexpr (kGather) return _mm512_i32gather_epi32(idx, slots, 4);
+    else return avx512_lookup_loads(slots, idx);
+}
+
+template <int V, bool kGather>
 QSTORE_TARGET_AVX512 size_t avx512_groups(
     uint32_t* xs, const uint8_t*& p_ref, const uint8_t* end, const WordRansTableView& t, const uint8_t* ctx,
                                           size_t groups, uint8_t* out) {
@@ -565,7 +605,7 @@ QSTORE_TARGET_AVX512 size_t avx512_groups(
         for (int v = 0; v < V; ++v) {
             const __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ctx + 16 * v)));
             const __m512i idx = _mm512_add_epi32(_mm512_permutexvar_epi32(c, base), _mm512_and_si512(x[v], mask));
-            const __m512i e = _mm512_i32gather_epi32(idx, slots, 4);
+            const __m512i e = avx512_lookup<kGather>(slots, idx);
             const __m512i freq = _mm512_add_epi32(_mm512_srli_epi32(e, 20), one);
             const __m512i bias = _mm512_and_si512(_mm512_srli_epi32(e, 8), low12);
             x[v] = _mm512_add_epi32(_mm512_mullo_epi32(freq, _mm512_srl_epi32(x[v], shift)), bias);
@@ -581,25 +621,40 @@ QSTORE_TARGET_AVX512 size_t avx512_groups(
     p_ref = p;
     return g;
 }
+template <bool kGather>
+size_t avx512_groups_for(int lanes, uint32_t* xs, const uint8_t*& p, const uint8_t* end, const WordRansTableView& t,
+                         const uint8_t* ctx, size_t groups, uint8_t* out) {
+    switch (lanes) {
+        case 64: return avx512_groups<4, kGather>(xs, p, end, t, ctx, groups, out);
+        case 32: return avx512_groups<2, kGather>(xs, p, end, t, ctx, groups, out);
+        default: return avx512_groups<1, kGather>(xs, p, end, t, ctx, groups, out);
+    }
+}
 #endif  // QSTORE_X86_KERNELS
 
 }  // namespace
 
-void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, size_t m, uint8_t* out, KernelSet isa) {
+void WordRansDecoder::decode(const WordRansTableView& t, const uint8_t* ctx, size_t m, uint8_t* out, KernelSet isa,
+                             TableLookup lookup) {
     if (ended_) fail(Errc::internal, "word rANS: decode after a partial group");
     const size_t n = static_cast<size_t>(lanes_);
     const size_t groups = m / n;
     size_t done = 0;
     (void)isa;
+    (void)lookup;
 #if QSTORE_X86_KERNELS
+    const bool gather = lookup == TableLookup::gather;
     if (isa == KernelSet::avx512 && lanes_ >= 16) {
-        done = lanes_ == 64   ? avx512_groups<4>(x_, p_, end_, t, ctx, groups, out)
-               : lanes_ == 32 ? avx512_groups<2>(x_, p_, end_, t, ctx, groups, out)
-                              : avx512_groups<1>(x_, p_, end_, t, ctx, groups, out);
+        done = gather ? avx512_groups_for<true>(lanes_, x_, p_, end_, t, ctx, groups, out)
+                      : avx512_groups_for<false>(lanes_, x_, p_, end_, t, ctx, groups, out);
     } else if (isa >= KernelSet::avx2 && lanes_ >= 8) {
         const bool contexts_unused = std::all_of(t.base.begin(), t.base.end(), [](uint32_t b) { return b == 0; });
-        done = contexts_unused ? avx2_groups_for<false>(lanes_, x_, p_, end_, t, ctx, groups, out)
-                               : avx2_groups_for<true>(lanes_, x_, p_, end_, t, ctx, groups, out);
+        if (contexts_unused)
+            done = gather ? avx2_groups_for<false, true>(lanes_, x_, p_, end_, t, ctx, groups, out)
+                          : avx2_groups_for<false, false>(lanes_, x_, p_, end_, t, ctx, groups, out);
+        else
+            done = gather ? avx2_groups_for<true, true>(lanes_, x_, p_, end_, t, ctx, groups, out)
+                          : avx2_groups_for<true, false>(lanes_, x_, p_, end_, t, ctx, groups, out);
     }
 #endif
     scalar_groups(x_, lanes_, p_, end_, t, ctx + done * n, groups - done, out + done * n, what_);
@@ -633,8 +688,8 @@ bool word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n,
     return true;
 }
 
-void word_rans_decode_stream(KernelSet kernels, const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
-                             WordRansTableStorage& storage, const std::string& what) {
+void word_rans_decode_stream(KernelSet kernels, TableLookup lookup, const uint8_t* stored, size_t stored_size,
+                             uint8_t* dst, size_t n, WordRansTableStorage& storage, const std::string& what) {
     ByteReader r(stored, stored_size, what, ": word rANS stream");
     const int lanes_log2 = r.u8();
     if (lanes_log2 < 2 || lanes_log2 > 6) rans_corrupt(what, "bad lane count");
@@ -648,7 +703,7 @@ void word_rans_decode_stream(KernelSet kernels, const uint8_t* stored, size_t st
     static const uint8_t zeros[4096 + 64] = {};
     for (size_t done = 0; done < n;) {
         const size_t m = std::min<size_t>(4096, n - done);
-        dec.decode(table, zeros, m, dst + done, kernels);
+        dec.decode(table, zeros, m, dst + done, kernels, lookup);
         done += m;
     }
     dec.finish();  // (every slot of context 0's model is a symbol: any byte is valid)

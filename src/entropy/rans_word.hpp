@@ -7,7 +7,8 @@
 //     scale among them, which codes the same probabilities), so that one combined slot
 //     table indexed by (context, slot) serves every symbol.
 // The lanes of one group are independent, so the decoder runs them in SIMD registers
-// (AVX2: 8 lanes per vector, AVX-512: 16), with a table gather per vector and the
+// (AVX2: 8 lanes per vector, AVX-512: 16), with a table lookup per vector (a gather or
+// scalar loads: TableLookup) and the
 // renormalization words spread over the lanes that need one. The scalar decoder is the
 // reference; every kernel produces the same symbols and consumes the same bytes.
 #pragma once
@@ -95,9 +96,10 @@ WordRansTableView word_rans_build_table(KernelSet kernels, const RansModel* mode
 class WordRansDecoder {
 public:
     WordRansDecoder(const uint8_t* payload, size_t size, int lanes, const std::string& what);
-    // Decodes m symbols with the kernels of `isa`; symbol k uses the model of
-    // context[k]. Contexts must be < 16.
-    void decode(const WordRansTableView& t, const uint8_t* context, size_t m, uint8_t* symbols, KernelSet isa);
+    // Decodes m symbols with the kernels of `isa`, their table lookups done as `lookup`
+    // says; symbol k uses the model of context[k]. Contexts must be < 16.
+    void decode(const WordRansTableView& t, const uint8_t* context, size_t m, uint8_t* symbols, KernelSet isa,
+                TableLookup lookup);
     // Every state back at kWordRansLow and every payload byte read, else corrupt.
     void finish() const;
 
@@ -131,7 +133,7 @@ bool word_rans_encode_stream(KernelSet kernels, const uint8_t* data, size_t n, c
                              WordRansEncodeScratch& scratch, ByteVector& out, size_t limit = SIZE_MAX);
 // Decodes exactly n symbols from stored[0, stored_size) (Errc::corrupt on any damage),
 // building its table in `storage`.
-void word_rans_decode_stream(KernelSet kernels, const uint8_t* stored, size_t stored_size, uint8_t* dst, size_t n,
-                             WordRansTableStorage& storage, const std::string& what);
+void word_rans_decode_stream(KernelSet kernels, TableLookup lookup, const uint8_t* stored, size_t stored_size,
+                             uint8_t* dst, size_t n, WordRansTableStorage& storage, const std::string& what);
 
 }  // namespace qstore

@@ -154,7 +154,8 @@ std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const 
     return refs;
 }
 
-StreamDecoder::StreamDecoder(KernelSet kernels) : dctx_(ZSTD_createDCtx()), kernels_(kernels) {
+StreamDecoder::StreamDecoder(KernelSet kernels, TableLookup lookup)
+    : dctx_(ZSTD_createDCtx()), kernels_(kernels), lookup_(lookup) {
     if (!dctx_) fail(Errc::out_of_memory, "cannot create a zstd context");
 }
 
@@ -168,7 +169,7 @@ void StreamDecoder::decode(const StreamRef& ref, uint8_t* dst, size_t dst_size, 
         case StreamCodec::constant: std::memset(dst, ref.fill, dst_size); return;
         case StreamCodec::rans: rans_decode(ref.payload, ref.stored_size, dst, dst_size, rans_table_, what); return;
         case StreamCodec::word_rans:
-            word_rans_decode_stream(kernels_, ref.payload, ref.stored_size, dst, dst_size, word_table_, what);
+            word_rans_decode_stream(kernels_, lookup_, ref.payload, ref.stored_size, dst, dst_size, word_table_, what);
             return;
         case StreamCodec::zstd: {
             size_t n = ZSTD_decompressDCtx(dctx_, dst, dst_size, ref.payload, ref.stored_size);

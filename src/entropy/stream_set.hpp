@@ -66,10 +66,11 @@ struct StreamRef {
 std::vector<StreamRef> parse_stream_set(const uint8_t* blob, size_t size, const std::string& what);
 
 // Decodes streams: owns a zstd decompression context and the rANS tables, reused from
-// stream to stream; one per thread. Word-rANS streams are decoded with `kernels`.
+// stream to stream; one per thread. Word-rANS streams are decoded with `kernels` and
+// `lookup`.
 class StreamDecoder {
 public:
-    explicit StreamDecoder(KernelSet kernels);
+    StreamDecoder(KernelSet kernels, TableLookup lookup);
     ~StreamDecoder();
     StreamDecoder(const StreamDecoder&) = delete;
     StreamDecoder& operator=(const StreamDecoder&) = delete;
@@ -80,6 +81,7 @@ public:
 private:
     ZSTD_DCtx* dctx_;
     KernelSet kernels_;
+    TableLookup lookup_;
     RansTable rans_table_;
     WordRansTableStorage word_table_;
 };

@@ -28,7 +28,7 @@ const std::string kInTensor;
 }  // namespace
 
 struct Reader::DecodeScratch {
-    explicit DecodeScratch(KernelSet kernels) : streams(kernels), residual(kernels) {}
+    DecodeScratch(KernelSet kernels, TableLookup lookup) : streams(kernels, lookup), residual(kernels, lookup) {}
     StreamDecoder streams;
     ResidualScratch residual;
 };
@@ -262,7 +262,9 @@ Reader::Reader(std::unique_ptr<ByteSource> source, const ReaderOptions& options)
     }
     pool_ = std::make_unique<ThreadPool>(options_.threads);
     scratch_ = std::make_unique<ResourcePool<DecodeScratch>>(
-        [kernels = options_.kernel_set] { return std::make_unique<DecodeScratch>(kernels); });
+        [kernels = options_.kernel_set, lookup = options_.table_lookup] {
+            return std::make_unique<DecodeScratch>(kernels, lookup);
+        });
     staging_ = std::make_unique<ResourcePool<StagingBuffer>>([] { return std::make_unique<StagingBuffer>(); });
     code_buffers_ = std::make_unique<ResourcePool<ReusableBytes>>([] { return std::make_unique<ReusableBytes>(); });
     std::vector<uint8_t>().swap(open_bytes_);

@@ -31,6 +31,8 @@ struct ReaderOptions {
     // The SIMD kernels the handle decodes with, lowered to what the CPU runs (every set
     // decodes the same values).
     KernelSet kernel_set = kernel_set_detected();
+    // How its vector rANS kernels look up their tables (same values either way).
+    TableLookup table_lookup = table_lookup_detected();
 };
 
 class Reader {

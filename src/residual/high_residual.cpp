@@ -353,7 +353,7 @@ void decode_word_typed(ByteReader& r, const LowScheme& scheme, const LowTensorVi
         const uint64_t m = std::min(kTile, n - tile);
         prefetch_for_write(high + tile * sizeof(U), m * sizeof(U));
         scheme.predict(isa, low, g, first + tile, m, pred, ctx);
-        dec.decode(table, ctx, m, tokens, isa);
+        dec.decode(table, ctx, m, tokens, isa, scratch.lookup);
         tokens_to_z(tokens, m, 8 * sizeof(U), bits, zs, isa, what);
         run_kernel<Reconstruct<T>>(isa, pred, zs, m, high + tile * sizeof(U));
     }

@@ -58,10 +58,11 @@ void encode_residual_block(const uint8_t* high, DType t, const float* prediction
                            ResidualEncodeScratch& scratch, ByteVector& out);
 
 // Reusable decoding scratch (one per thread), and the kernel set its blocks are decoded
-// with (the scheme's predictions included).
+// with (the scheme's predictions included) and how its rANS kernels look up tables.
 struct ResidualScratch {
-    explicit ResidualScratch(KernelSet kernel_set) : kernels(kernel_set) {}
+    ResidualScratch(KernelSet kernel_set, TableLookup table_lookup) : kernels(kernel_set), lookup(table_lookup) {}
     KernelSet kernels;
+    TableLookup lookup;
     std::vector<float> prediction;
     std::vector<uint8_t> context;
     std::vector<uint32_t> z;
