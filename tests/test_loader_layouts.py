@@ -327,8 +327,10 @@ def header_minor(path):
 
 def test_old_chain_file(cli):
     """tests/data/tiny_chain_1.4.qs: `qstore pack tiny_chain.safetensors --low int8-row
-    --low q4_0` by qstore 1.4 (bbde845): its int8-row level (level 1, coded on q4_0) has
-    tiny-scale rows coded with the rule before 1.5 (codes +-127)."""
+    --low int8-group:8` by qstore 1.4 (bbde845): its int8-row level (level 1, coded on
+    the non-zero predictions of int8-group:8) has tiny-scale rows coded with the rule
+    before 1.5 (codes +-127). A reader applying the 1.5 rule to it decodes wrong codes
+    and fails on the residual."""
     old = os.path.join(DATA, "tiny_chain_1.4.qs")
     src = os.path.join(DATA, "tiny_chain.safetensors")
     check(header_minor(old) < 5, "the old chain file must be a format 1.4 file")
@@ -340,7 +342,7 @@ def test_old_chain_file(cli):
     check(tiny.any() and np.all(np.abs(level1[tiny][w[tiny] != 0]) == 127), "old file: level 1 must keep +-127 codes")
     # The same chain packed now: format 1.5, nearest codes, decodes to the original.
     new = cli.file("new_chain.qs")
-    cli.pack(src, new, "--low", "int8-row", "--low", "q4_0")
+    cli.pack(src, new, "--low", "int8-row", "--low", "int8-group:8")
     check(header_minor(new) == 5, "a chain with tiny int8 scales must be format 1.5")
     level1 = cli.unpack(new, cli.file("new_level1.safetensors"), "1")
     check(np.array_equal(level1["t.weight"][1], nearest_int8(w, level1["t.SCB"][1])), "new chain: nearest codes")
