@@ -11,10 +11,14 @@
 
 #include "base/error.hpp"
 #include "base/float_bits.hpp"
+#include "fixtures.hpp"
+#include "pack/packer.hpp"
+#include "qs_util.hpp"
 #include "schemes/layout.hpp"
 #include "schemes/registry.hpp"
 #include "schemes/scheme.hpp"
 
+using namespace qs_test;
 using qstore::DType;
 using qstore::Geometry;
 using qstore::SchemeId;
@@ -198,4 +202,71 @@ TEST_CASE("gptq-int4 accepts rows and columns that are multiples of 8", "[scheme
     CHECK_FALSE(gq.accepts(Geometry{12, 64}));
     CHECK_FALSE(gq.accepts(Geometry{64, 12}));
     CHECK_FALSE(gq.accepts(Geometry{0, 64}));
+}
+
+namespace {
+
+// The GPTQ layout of rows [r0, r1) built from the whole tensor's: columns r0..r1 of
+// qweight [in/8, out] and scales [groups, out], and the rows' zero-point nibbles
+// repacked eight per word from word 0 (the last word's unused nibbles 0).
+LevelBytes gptq_rows(const LevelBytes& whole, uint64_t rows, uint64_t cols, uint64_t groups, uint64_t r0,
+                     uint64_t r1) {
+    const uint64_t n = r1 - r0, words = (rows + 7) / 8, row_words = (n + 7) / 8;
+    LevelBytes e;
+    for (uint64_t k = 0; k < cols / 8; ++k)
+        e.codes.insert(e.codes.end(), whole.codes.begin() + static_cast<std::ptrdiff_t>(4 * (k * rows + r0)),
+                       whole.codes.begin() + static_cast<std::ptrdiff_t>(4 * (k * rows + r1)));
+    e.zero_points.assign(groups * row_words * 4, 0);
+    for (uint64_t g = 0; g < groups; ++g) {
+        e.scales.insert(e.scales.end(), whole.scales.begin() + static_cast<std::ptrdiff_t>(2 * (g * rows + r0)),
+                        whole.scales.begin() + static_cast<std::ptrdiff_t>(2 * (g * rows + r1)));
+        for (uint64_t r = r0; r < r1; ++r) {
+            const uint32_t nibble = (word_at(whole.zero_points, g * words + r / 8) >> (4 * (r % 8))) & 15u;
+            const uint64_t at = 4 * (g * row_words + (r - r0) / 8);
+            uint32_t w = word_at(e.zero_points, at / 4);
+            w |= nibble << (4 * ((r - r0) % 8));
+            std::memcpy(e.zero_points.data() + at, &w, 4);
+        }
+    }
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("gptq-int4: a row range is the layout of the sub-tensor its rows form", "[schemes][gptq][rows]") {
+    TempDir dir;
+    Gen gen(2112);
+    const std::vector<Tensor> model = {gen.float_tensor("q.weight", DType::bf16, {40, 96}),
+                                       gen.float_tensor("k.weight", DType::f16, {16, 200})};
+    qstore::PackOptions o;
+    o.low = {{SchemeId::gptq_int4, 64}};
+    o.block_elements = 512;
+    pack_model(dir, model, "rows.qs", o);
+    auto f = open_qs(dir.file("rows.qs"));
+    REQUIRE(f);
+    qs_error* err = qs_error_new();
+    for (size_t i = 0; i < model.size(); ++i) {
+        const uint64_t rows = model[i].rows(), cols = model[i].cols(), groups = (cols + 63) / 64;
+        LevelBytes whole;
+        REQUIRE(load_level_bytes(f.get(), i, 0, whole) == QS_OK);
+        for (const auto& range : std::vector<std::pair<uint64_t, uint64_t>>{{0, rows}, {3, 12}, {8, 16}, {rows - 1, rows}}) {
+            const uint64_t r0 = range.first, r1 = range.second;
+            INFO(model[i].name << " rows " << r0 << ".." << r1);
+            qs_level_info li{};
+            li.struct_size = sizeof li;
+            REQUIRE(qs_rows_level_info_get_e(f.get(), i, 0, r0, r1 - r0, &li, err) == QS_OK);
+            LevelBytes got;
+            got.codes.assign(li.code_bytes, 0xCD);
+            got.scales.assign(li.scale_bytes, 0xCD);
+            got.zero_points.assign(li.zero_point_bytes, 0xCD);
+            REQUIRE(qs_load_level_rows_e(f.get(), i, 0, r0, r1 - r0, got.codes.data(), got.codes.size(),
+                                         got.scales.data(), got.scales.size(), got.zero_points.data(),
+                                         got.zero_points.size(), err) == QS_OK);
+            const LevelBytes want = gptq_rows(whole, rows, cols, groups, r0, r1);
+            CHECK(got.codes == want.codes);
+            CHECK(got.scales == want.scales);
+            CHECK(got.zero_points == want.zero_points);
+        }
+    }
+    qs_error_free(err);
 }
