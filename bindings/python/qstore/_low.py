@@ -110,7 +110,9 @@ def scale_rows(scheme, scales, first, stop):
         return scales
     if base == "fp8-e4m3-block128":
         return scales[first // 128:(stop - 1) // 128 + 1] if stop > first else scales[:0]
-    if base == "gptq-int4":  # rows are columns of [groups, out]; zero points: a whole load of the rows
+    if base == "gptq-int4":  # rows are columns of [groups, out] (and of qzeros, eight per word)
+        if stop <= first:
+            return scales[:, :0]
         return scales[:, first:stop] if scales.dtype == np.float16 else scales[:, first // 8:(stop + 7) // 8]
     return scales[first:stop]
 
