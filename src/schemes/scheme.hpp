@@ -2,7 +2,7 @@
 // and back into a float32 prediction of each high value plus a context class (0..15)
 // that selects the rANS model the element's correction is coded with. The residual
 // codec (residual/high_residual.hpp) is the same for every scheme; each scheme is one small
-// unit (schemes/int8.*, fp8.hpp, ggml.*, asym.*) listed in schemes/registry.cpp.
+// unit (schemes/int8.*, fp8.hpp, ggml.*, asym.*, gptq.*) listed in schemes/registry.cpp.
 //
 // Every scheme has two forms of its low precision:
 //   internal: one byte per element (a 4-bit code in the low nibble for 4-bit schemes),
