@@ -149,7 +149,8 @@ typedef enum qs_low_scheme {
     /* INT4 asymmetric per group of G along a row: codes packed eight per little-endian
      * int32 along the row (code k of a word in bits 4k..4k+3), [rows x cols/8];
      * scales float16 [rows x ceil(cols/G)]; zero points uint8, same count.
-     * Value ~= (code - zero_point) * scale. Zero points come from qs_load_level. */
+     * Value ~= (code - zero_point) * scale. Zero points come from qs_load_level.
+     * qstore's own layout, not a GPTQ checkpoint (that is QS_LOW_GPTQ_INT4). */
     QS_LOW_INT4_ASYM_GROUP = 10,
     /* UINT8 asymmetric per tensor (ONNX QuantizeLinear): codes uint8, one float32
      * scale, one uint8 zero point (qs_load_level). Value ~= (code - zero_point) * scale. */

@@ -9,7 +9,7 @@
 //   fp8-e4m3-block128        P.weight F8_E4M3, P.weight_scale_inv F32 [ceil(rows/128), ceil(cols/128)] (DeepSeek-V3)
 //   q8_0 / q4_0              P.weight U8 [rows, cols/32 * 34 or 18]: ggml's block bytes
 //   int4-asym-group:G        P.qweight I32 [rows, cols/8], P.scales F16 [rows, ceil(cols/G)],
-//                            P.qzeros U8 [rows, ceil(cols/G)]
+//                            P.qzeros U8 [rows, ceil(cols/G)] (qstore's own, row-major)
 //   uint8-asym-tensor        W_quantized U8 (high shape), W_scale F32 [], W_zero_point U8 []
 //                            (W = the full high name; ONNX QuantizeLinear initializer names)
 //   gptq-int4:G              P.qweight I32 [cols/8, rows], P.qzeros I32 [groups, rows/8],
