@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<std::string>> configs;
     for (const char* n : {"int8-row", "int8-tensor", "int8-group:128", "fp8-e4m3-row", "fp8-e4m3-tensor",
                           "fp8-e4m3-block128", "fp8-e5m2-tensor", "q8_0", "q4_0", "int4-asym-group:128",
-                          "uint8-asym-tensor"})
+                          "uint8-asym-tensor", "gptq-int4:128", "int8-row-ct"})
         configs.push_back({n});
     configs.push_back({"q4_0", "int8-row"});
     configs.push_back({"int4-asym-group:128", "int8-row"});

@@ -13,6 +13,8 @@ namespace {
 static_assert(static_cast<int>(qstore::DType::f8_e5m2) == QS_DTYPE_F8_E5M2, "dtype codes must match");
 static_assert(static_cast<int>(qstore::SchemeId::int8_row) == QS_LOW_INT8_ROW, "scheme codes must match");
 static_assert(static_cast<int>(qstore::SchemeId::fp8_e5m2_tensor) == QS_LOW_FP8_E5M2_TENSOR, "scheme codes must match");
+static_assert(static_cast<int>(qstore::SchemeId::gptq_int4) == QS_LOW_GPTQ_INT4, "scheme codes must match");
+static_assert(static_cast<int>(qstore::SchemeId::int8_row_ct) == QS_LOW_INT8_ROW_CT, "scheme codes must match");
 
 void fill_tensor_info(const qs_file* file, size_t index, qs_tensor_info* info) {
     const qstore::Reader& r = file->reader;

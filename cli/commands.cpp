@@ -361,8 +361,10 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
                 entries.push_back({names.scales, scheme.scale_dtype(), low_scale_shape(scheme, g),
                                    r.level_scale_bytes(t, level), &scheme, g});
             if (!names.zero_points.empty())
-                entries.push_back({names.zero_points, DType::u8, low_scale_shape(scheme, g),
+                entries.push_back({names.zero_points, scheme.zero_point_dtype(), low_zero_point_shape(scheme, g),
                                    r.level_zero_point_bytes(t, level), &scheme, g});
+            if (!names.group_index.empty())
+                entries.push_back({names.group_index, DType::i32, {g.cols}, g.cols * 4, &scheme, g});
         }
     }
     std::set<std::string> names;
@@ -392,8 +394,13 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
             b.resize(ns + nz);
             r.load_level(i, level, a.data(), nc, b.data(), ns, b.data() + ns, nz);
             w.write_next(a.data(), nc);
-            if (!low_tensor_names(t.scheme(level), t.name).scales.empty()) w.write_next(b.data(), ns);
+            const LowTensorNames low_names = low_tensor_names(t.scheme(level), t.name);
+            if (!low_names.scales.empty()) w.write_next(b.data(), ns);
             if (nz) w.write_next(b.data() + ns, nz);
+            if (!low_names.group_index.empty()) {
+                const std::vector<uint8_t> gi = group_index_bytes(t.geometry().cols, t.low[level].group);
+                w.write_next(gi.data(), gi.size());
+            }
         }
         progress.update(++done, selected.size(), t.name);
     });

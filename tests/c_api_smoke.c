@@ -9,7 +9,8 @@
  *   - qs_load_low of a passthrough tensor returns the original bytes, and of an INT8
  *     tensor the codes and scales of the documented quantizer, recomputed here:
  *       scale = max |w| over finite values (float32),
- *       code  = clamp(round_half_even(w * (127.0f / scale)), -127, 127), NaN -> 0, scale 0 -> 0.
+ *       code  = clamp(round_half_even(w * (127.0f / scale)), -127, 127), NaN -> 0, scale 0 -> 0,
+ *       where 127 / scale overflows (format 1.5): (w * 2^64) * (127 / (scale * 2^64)).
  * Exit status 0 only if everything matches.
  */
 #include <math.h>
@@ -160,6 +161,7 @@ static long check_int8(const char* name, const unsigned char* high, qs_dtype t, 
     for (r = 0; r < rows; ++r) {
         float scale = 0.0f;
         volatile float inv;
+        int tiny;
         for (c = 0; c < cols; ++c) {
             float a = fabsf(element(high, t, r * cols + c));
             if (isfinite(a) && a > scale) scale = a;
@@ -168,8 +170,10 @@ static long check_int8(const char* name, const unsigned char* high, qs_dtype t, 
             if (bad++ < 5) fprintf(stderr, "c_api_smoke: %s: row %lu scale %g, expected %g\n", name, (unsigned long)r, scales[r], scale);
         }
         inv = scale > 0.0f ? 127.0f / scale : 0.0f;
+        tiny = isinf(inv);
+        if (tiny) inv = 127.0f / (scale * 18446744073709551616.0f);
         for (c = 0; c < cols; ++c) {
-            volatile float v = element(high, t, r * cols + c) * inv;
+            volatile float v = element(high, t, r * cols + c) * (tiny ? 18446744073709551616.0f : 1.0f) * inv;
             float vv = v;
             int code;
             if (scale == 0.0f || isnan(vv)) code = 0;

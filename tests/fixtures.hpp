@@ -268,6 +268,7 @@ inline float element_as_f32(const uint8_t* data, DType t, uint64_t i) {
 // From the documented formula (schemes/int8.hpp / qstore.h):
 //   scale = max |w| over the row's finite values, as float32
 //   code  = clamp(round_half_even(w * (127.0f / scale)), -127, 127); NaN -> 0; scale 0 -> 0
+//   where 127 / scale overflows (format 1.5): (w * 2^64) * (127 / (scale * 2^64))
 
 struct LowRef {
     std::vector<int8_t> codes;
@@ -288,8 +289,11 @@ inline LowRef ref_quantize(const Tensor& t) {
         out.scales[r] = scale;
         if (scale == 0.0f) continue;  // every code stays 0
         volatile float inv = 127.0f / scale;  // float32, as documented
+        const bool tiny = std::isinf(inv);
+        if (tiny) inv = 127.0f / (scale * 18446744073709551616.0f);
         for (uint64_t c = 0; c < cols; ++c) {
             float w = element_as_f32(t.bytes.data(), t.dtype, r * cols + c);
+            if (tiny) w *= 18446744073709551616.0f;  // exact: |w| <= scale < 2^-121
             volatile float v = w * inv;  // float32 product
             const float vv = v;
             int code;

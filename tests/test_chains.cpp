@@ -40,6 +40,7 @@ const std::vector<std::vector<SchemeSpec>>& chains() {
         {{SchemeId::q4_0, 0}, {SchemeId::q8_0, 0}},
         {{SchemeId::q4_0, 0}, {SchemeId::int8_group, 32}, {SchemeId::fp8_e4m3_row, 0}},
         {{SchemeId::uint8_asym_tensor, 0}, {SchemeId::fp8_e4m3_block, 0}},
+        {{SchemeId::gptq_int4, 64}, {SchemeId::int8_row_ct, 0}, {SchemeId::int8_row, 0}},
     };
     return c;
 }

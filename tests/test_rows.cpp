@@ -32,6 +32,7 @@ const std::vector<std::vector<SchemeSpec>>& low_sets() {
         {{SchemeId::uint8_asym_tensor, 0}}, {{SchemeId::q4_0, 0}, {SchemeId::int8_row, 0}},
         {{SchemeId::uint8_asym_tensor, 0}, {SchemeId::fp8_e4m3_block, 0}},
         {{SchemeId::q4_0, 0}, {SchemeId::int8_group, 32}, {SchemeId::fp8_e4m3_row, 0}},
+        {{SchemeId::int8_row_ct, 0}},
     };
     return s;
 }

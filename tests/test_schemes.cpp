@@ -619,7 +619,7 @@ TEST_CASE("Every scheme predicts the same values and contexts on every kernel se
 }
 
 TEST_CASE("Every scheme (all kSchemeCount ids) round-trips both precisions, raw and coded", "[schemes][all]") {
-    REQUIRE(qstore::kSchemeCount == 12);
+    REQUIRE(qstore::kSchemeCount == 14);
     for (const qstore::SchemeSpec& spec : all_specs()) {
         const qstore::LowScheme* sp = qstore::low_scheme(spec);
         REQUIRE(sp);
@@ -712,9 +712,10 @@ TEST_CASE("Foreign low precision in each scheme's native layout round-trips", "[
             DYNAMIC_SECTION(scheme.name() << (raw ? " raw" : " coded")) {
                 TempDir dir;
                 Gen gen(9000 + static_cast<int>(spec.id) * 3 + spec.group + raw);
+                // Rows a multiple of 8 (gptq-int4), a partial 128-row tile (fp8-e4m3-block128).
                 const std::vector<Tensor> high = {gen.float_tensor("w.weight", DType::bf16, {16, 64}),
-                                                  gen.float_tensor("conv", DType::f16, {4, 2, 2, 8}),
-                                                  gen.float_tensor("big.weight", DType::f32, {130, 192})};
+                                                  gen.float_tensor("conv", DType::f16, {8, 2, 2, 8}),
+                                                  gen.float_tensor("big.weight", DType::f32, {136, 192})};
                 std::vector<Tensor> low;
                 std::vector<LevelBytes> given;
                 for (const Tensor& t : high) {
@@ -747,16 +748,17 @@ TEST_CASE("Foreign low precision in each scheme's native layout round-trips", "[
                         lb.scales = f32_bytes(s);
                     }
                     if (scheme.has_zero_points()) {
-                        lb.zero_points.resize(ns);
-                        const uint64_t zmax = 255;  // int4 too: the native zero points are unpacked bytes
-                        for (auto& z : lb.zero_points) z = static_cast<uint8_t>(gen.uniform(0, zmax));
+                        // Any byte: unpacked zero points (int4-asym-group too), or GPTQ's packed words.
+                        lb.zero_points.resize(scheme.zero_point_bytes(g));
+                        for (auto& z : lb.zero_points) z = static_cast<uint8_t>(gen.uniform(0, 255));
                     }
                     Tensor c{names.codes, scheme.code_dtype(), qstore::low_code_shape(scheme, g, t.shape), lb.codes};
                     low.push_back(c);
                     if (!names.scales.empty() && !lb.scales.empty())
                         low.push_back({names.scales, scheme.scale_dtype(), qstore::low_scale_shape(scheme, g), lb.scales});
                     if (!names.zero_points.empty())
-                        low.push_back({names.zero_points, DType::u8, qstore::low_scale_shape(scheme, g), lb.zero_points});
+                        low.push_back({names.zero_points, scheme.zero_point_dtype(),
+                                       qstore::low_zero_point_shape(scheme, g), lb.zero_points});
                     given.push_back(lb);
                 }
                 qstore::PackOptions o;

@@ -870,7 +870,7 @@ TEST_CASE("tensor index: unknown dtype, scheme or encoding is unsupported, 9 dim
     CHECK(parse(one([](qstore::TensorRecord&) {})) == Errc::ok);
     CHECK(parse(one([](qstore::TensorRecord& t) { t.high_dtype = static_cast<qstore::DType>(16); })) == Errc::unsupported);
     CHECK(parse(one([](qstore::TensorRecord& t) { t.high_dtype = qstore::DType::unknown; })) == Errc::unsupported);
-    CHECK(parse(one([](qstore::TensorRecord& t) { t.low = {{static_cast<qstore::SchemeId>(12), 0}}; })) ==
+    CHECK(parse(one([](qstore::TensorRecord& t) { t.low = {{static_cast<qstore::SchemeId>(14), 0}}; })) ==
           Errc::unsupported);
     CHECK(parse(one([](qstore::TensorRecord& t) { t.low = {{static_cast<qstore::SchemeId>(254), 0}}; })) ==
           Errc::unsupported);

@@ -7,11 +7,11 @@ type CodeKind int
 
 const (
 	CodesRaw        CodeKind = iota // the tensor's own bytes (high level, passthrough): Bytes
-	CodesI8                         // int8-row, int8-tensor, int8-group: I8
+	CodesI8                         // int8-row, int8-tensor, int8-group, int8-row-ct: I8
 	CodesFP8E4M3                    // fp8-e4m3-*: Bytes hold OCP FP8 E4M3 codes
 	CodesFP8E5M2                    // fp8-e5m2-tensor: Bytes hold OCP FP8 E5M2 codes
 	CodesGGMLBlocks                 // q8_0, q4_0: Bytes hold ggml blocks (scales inside)
-	CodesInt4Packed                 // int4-asym-group: Int4 holds eight 4-bit codes per word
+	CodesInt4Packed                 // int4-asym-group, gptq-int4: Int4 holds eight 4-bit codes per word
 	CodesU8                         // uint8-asym-tensor: Bytes hold uint8 codes
 )
 
@@ -31,7 +31,7 @@ type Level struct {
 
 func kindOf(s Scheme) CodeKind {
 	switch s {
-	case Int8Row, Int8Tensor, Int8Group:
+	case Int8Row, Int8Tensor, Int8Group, Int8RowCt:
 		return CodesI8
 	case FP8E4M3Row, FP8E4M3Tensor, FP8E4M3Block128:
 		return CodesFP8E4M3
@@ -39,7 +39,7 @@ func kindOf(s Scheme) CodeKind {
 		return CodesFP8E5M2
 	case Q8_0, Q4_0:
 		return CodesGGMLBlocks
-	case Int4AsymGroup:
+	case Int4AsymGroup, GptqInt4:
 		return CodesInt4Packed
 	case Uint8AsymTensor:
 		return CodesU8

@@ -62,6 +62,8 @@ const (
 	FP8E4M3Block128 Scheme = C.QS_LOW_FP8_E4M3_BLOCK128
 	Int4AsymGroup   Scheme = C.QS_LOW_INT4_ASYM_GROUP
 	Uint8AsymTensor Scheme = C.QS_LOW_UINT8_ASYM_TENSOR
+	GptqInt4        Scheme = C.QS_LOW_GPTQ_INT4   // AutoGPTQ's qweight/qzeros/scales layout
+	Int8RowCt       Scheme = C.QS_LOW_INT8_ROW_CT // compressed-tensors' INT8 per row
 )
 
 // TensorInfo describes one tensor (qs_tensor_info).

@@ -149,11 +149,23 @@ typedef enum qs_low_scheme {
     /* INT4 asymmetric per group of G along a row: codes packed eight per little-endian
      * int32 along the row (code k of a word in bits 4k..4k+3), [rows x cols/8];
      * scales float16 [rows x ceil(cols/G)]; zero points uint8, same count.
-     * Value ~= (code - zero_point) * scale. Zero points come from qs_load_level. */
+     * Value ~= (code - zero_point) * scale. Zero points come from qs_load_level.
+     * qstore's own layout, not a GPTQ checkpoint (that is QS_LOW_GPTQ_INT4). */
     QS_LOW_INT4_ASYM_GROUP = 10,
     /* UINT8 asymmetric per tensor (ONNX QuantizeLinear): codes uint8, one float32
      * scale, one uint8 zero point (qs_load_level). Value ~= (code - zero_point) * scale. */
-    QS_LOW_UINT8_ASYM_TENSOR = 11
+    QS_LOW_UINT8_ASYM_TENSOR = 11,
+    /* Since 1.5. INT4 asymmetric per group of G along a row, in AutoGPTQ's checkpoint
+     * layout (format v1) for a weight [out = rows, in = cols]: codes int32
+     * [cols/8 x rows] (qweight: word (k, r) holds elements (r, 8k..8k+7), code j in bits
+     * 4j..4j+3); scales float16 [groups x rows]; zero points int32 [groups x
+     * ceil(rows/8)] (qzeros: zero point - 1 of rows 8k..8k+7, nibble j in bits 4j..4j+3,
+     * from qs_load_level). Value ~= (code - zero_point) * scale. */
+    QS_LOW_GPTQ_INT4 = 12,
+    /* Since 1.5. INT8 symmetric per row, compressed-tensors' convention: codes int8
+     * -128..127, scales float32 [rows] = max(row absmax / 127.5, FLT_EPSILON).
+     * Value ~= code * scale. */
+    QS_LOW_INT8_ROW_CT = 13
 } qs_low_scheme;
 
 #define QS_MAX_DIMS 8

@@ -37,11 +37,13 @@ FormatFeatures& FormatFeatures::operator|=(const FormatFeatures& o) {
     rans_model = rans_model || o.rans_model;
     gguf_layout = gguf_layout || o.gguf_layout;
     container = container || o.container;
+    scheme_since_1_5 = scheme_since_1_5 || o.scheme_since_1_5;
+    int8_tiny_scale_chain = int8_tiny_scale_chain || o.int8_tiny_scale_chain;
     return *this;
 }
 
 uint16_t format_minor_needed(const FormatFeatures& f) {
-    if (f.container) return 5;
+    if (f.container || f.scheme_since_1_5 || f.int8_tiny_scale_chain) return 5;
     if (f.gguf_layout) return 4;
     if (f.rans_model) return 3;
     if (f.chain || f.scheme_since_1_1 || f.word_layout_block) return 1;

@@ -17,7 +17,8 @@ constexpr uint8_t kMagic[8] = {0x89, 'Q', 'S', 'T', 'O', 'R', 'E', '\n'};
 constexpr uint16_t kFormatMajor = 1;
 constexpr uint16_t kFormatMinor = 5;  // 1.1: schemes 6-11, group sizes, chains, zero points; 1.2: word-rANS streams;
                                       // 1.3: rANS models in syntax 2; 1.4: the gguf_layout section;
-                                      // 1.5: containers (container/compat.hpp)
+                                      // 1.5: containers (container/compat.hpp), schemes 12-13,
+                                      // INT8 codes of tiny scales in chains
 constexpr uint64_t kHeaderSize = 64;
 constexpr uint64_t kDirectoryEntrySize = 48;
 constexpr uint64_t kAlignment = 64;  // sections, and parts of --low-raw files
@@ -51,6 +52,10 @@ struct FormatFeatures {
     bool rans_model = false;
     bool gguf_layout = false;  // 1.4: a gguf_layout section (packed from a GGUF file)
     bool container = false;    // 1.5: a GGUF or safetensors container (the header not at offset 0)
+    bool scheme_since_1_5 = false;  // 1.5: a scheme byte 12 or 13
+    // 1.5: a middle level of a chain in int8-row / int8-tensor with a scale whose 127 / s
+    // overflows: its codes follow the 1.5 rule (schemes/int8.hpp).
+    bool int8_tiny_scale_chain = false;
     FormatFeatures& operator|=(const FormatFeatures& o);
 };
 // The lowest format minor version that reads a file using `f`: the one place where

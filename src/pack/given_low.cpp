@@ -27,9 +27,25 @@ void check_fit(const SafetensorsTensor& t, const GivenLowTensors& g, const LowSc
         fail(Errc::invalid_argument, what + ": scales '" + g.scales->name + "' must be " + dtype_name(s.scale_dtype()) +
                                          " with " + std::to_string(s.scale_bytes(geo) / dtype_size(s.scale_dtype())) +
                                          " values");
-    if (g.zero_points && (g.zero_points->dtype != DType::u8 || g.zero_points->size != s.zero_point_bytes(geo)))
-        fail(Errc::invalid_argument, what + ": zero points '" + g.zero_points->name + "' must be U8 with " +
-                                         std::to_string(s.zero_point_bytes(geo)) + " values");
+    const DType zd = s.zero_point_dtype();
+    if (g.zero_points && (g.zero_points->dtype != zd || g.zero_points->size != s.zero_point_bytes(geo)))
+        fail(Errc::invalid_argument, what + ": zero points '" + g.zero_points->name + "' must be " + dtype_name(zd) +
+                                         " with " + std::to_string(s.zero_point_bytes(geo) / dtype_size(zd)) +
+                                         " values");
+}
+
+// GPTQ's g_idx, when the file has one, must be column / G: other orders (act-order
+// checkpoints) are not this scheme's layout.
+void check_group_index(const SafetensorsTensor& t, const SafetensorsTensor& gi, const TensorSource& low,
+                       const LowScheme& s) {
+    const Geometry geo = geometry_of(t);
+    const std::vector<uint8_t> want = group_index_bytes(geo.cols, s.spec().group);
+    std::vector<uint8_t> have(gi.size);
+    if (gi.dtype == DType::i32 && gi.size == want.size()) low.read(gi, have.data());
+    if (have != want)
+        fail(Errc::invalid_argument, t.source + ": tensor '" + t.name + "': g_idx '" + gi.name +
+                                         "' must be I32 column / " + std::to_string(s.spec().group) +
+                                         " (act-order checkpoints are not supported)");
 }
 
 // The given tensors for quantizable high tensor t; codes == nullptr if the file lacks
@@ -47,6 +63,8 @@ GivenLowTensors find_given(const SafetensorsTensor& t, const TensorSource& low, 
     const bool complete = g.codes && (names.scales.empty() || g.scales) && (names.zero_points.empty() || g.zero_points);
     if (!complete) return {};
     check_fit(t, g, s);
+    g.group_index = names.group_index.empty() ? nullptr : low.find(names.group_index);
+    if (g.group_index) check_group_index(t, *g.group_index, low, s);
     return g;
 }
 
@@ -71,7 +89,7 @@ GivenLowMatch match_given_low(const std::vector<SafetensorsTensor>& high, const 
             m.missing.push_back(t.name);
             continue;
         }
-        for (const SafetensorsTensor* x : {m.of[i].codes, m.of[i].scales, m.of[i].zero_points})
+        for (const SafetensorsTensor* x : {m.of[i].codes, m.of[i].scales, m.of[i].zero_points, m.of[i].group_index})
             if (x) used.insert(x->name);
     }
     for (const std::string& name : low.tensor_names())

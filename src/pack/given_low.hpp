@@ -19,6 +19,7 @@ struct GivenLowTensors {
     const SafetensorsTensor* codes = nullptr;  // nullptr: the file does not quantize this tensor
     const SafetensorsTensor* scales = nullptr;
     const SafetensorsTensor* zero_points = nullptr;
+    const SafetensorsTensor* group_index = nullptr;  // GPTQ's g_idx, checked, if the file has it
 };
 
 struct GivenLowMatch {
@@ -28,8 +29,8 @@ struct GivenLowMatch {
 };
 
 // `quantizable(t)`: whether the pack would quantize high tensor t (dtype, shape, --exclude).
-// A tensor of the low file is used if it is a quantized tensor's codes, scales or zero
-// points, or if it is a high tensor stored as it is, under the same name, dtype and shape
+// A tensor of the low file is used if it is a quantized tensor's codes, scales, zero
+// points or (GPTQ) g_idx, or if it is a high tensor stored as it is, under the same name, dtype and shape
 // (a low file written by `qstore unpack` holds those too). Codes, scales or zero points
 // of the wrong dtype or size are an error (Errc::invalid_argument naming the tensor).
 GivenLowMatch match_given_low(const std::vector<SafetensorsTensor>& high, const TensorSource& low,

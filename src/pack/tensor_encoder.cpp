@@ -8,6 +8,7 @@
 #include "base/float_bits.hpp"
 #include "residual/code_residual.hpp"
 #include "residual/high_residual.hpp"
+#include "schemes/int8.hpp"
 
 namespace qstore {
 
@@ -140,6 +141,7 @@ EncodedTensor TensorEncoder::encode(TensorInput& input) {
     FormatFeatures f;
     f.chain = schemes.size() > 1;
     f.scheme_since_1_1 = static_cast<int>(rec.low[0].id) > 5;
+    for (const SchemeSpec& s : rec.low) f.scheme_since_1_5 = f.scheme_since_1_5 || static_cast<int>(s.id) > 11;
     f.rans_model = true;  // residual blocks hold rANS models
     note(f);
     // Leases given back once encoded (the parts hold no pointer into them).
@@ -148,6 +150,7 @@ EncodedTensor TensorEncoder::encode(TensorInput& input) {
     load_levels(t, e, high, *levels);
     e.arena.emplace(arenas_.acquire());
     encode_blocks(t, e, high, *levels, **e.arena);
+    note_tiny_int8_scales(*levels);
     collect_parts(rec.geometry(), *levels, e);
     rec.levels.assign(e.levels.size(), {});  // parts: filled in when written
     return e;
@@ -166,6 +169,23 @@ EncodedTensor TensorEncoder::passthrough(TensorInput& input) {
     e.low_separate_bytes = t.size;
     e.record.levels.assign(1, {});
     return e;
+}
+
+// A middle level of a chain in int8-row / int8-tensor with a scale whose codes the
+// format 1.5 rule gives (schemes/int8.hpp) needs a 1.5 reader: older ones would
+// predict its codes with the rule before.
+void TensorEncoder::note_tiny_int8_scales(const std::vector<LevelBuffers>& levels) {
+    for (size_t k = 1; k < schemes_.size(); ++k) {
+        const auto* int8 = dynamic_cast<const Int8Scheme*>(schemes_[k]);
+        if (!int8) continue;
+        for (const float s : levels[k].scales)
+            if (int8->tiny_scale(s)) {
+                FormatFeatures f;
+                f.int8_tiny_scale_chain = true;
+                note(f);
+                return;
+            }
+    }
 }
 
 // Every low level in internal form: from the given native layout, or the scales

@@ -96,6 +96,7 @@ private:
     EncodedTensor passthrough(TensorInput& input);
     void load_levels(const SafetensorsTensor& t, const EncodedTensor& e, const uint8_t* high,
                      std::vector<LevelBuffers>& levels);
+    void note_tiny_int8_scales(const std::vector<LevelBuffers>& levels);
     void encode_blocks(const SafetensorsTensor& t, const EncodedTensor& e, const uint8_t* high,
                        std::vector<LevelBuffers>& levels, BlockArena& arena);
     void collect_parts(const Geometry& g, std::vector<LevelBuffers>& levels, EncodedTensor& e);

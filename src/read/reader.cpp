@@ -663,6 +663,7 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
                                "wrong number of code residual blocks");
     uint8_t* codes = out.own_codes(*code_buffers_, g.elements());
     const LowScheme& below = t.scheme(level - 1);
+    const LowScheme& code_rule = chain_code_rule(t.low[level], header_.minor);  // as the file was written
     span = span.within(blocks.size());
     pool_->parallel_for(span.size(), [&](size_t k) {
         const size_t b = span.begin + k;
@@ -671,7 +672,8 @@ void Reader::decode_internal(TensorParts& parts, size_t level, InternalLevel& ou
         std::vector<float> prediction(n);
         std::vector<uint8_t> context(n), predicted(n);
         below.predict(options_.kernel_set, lower.view(), g, first, n, prediction.data(), context.data());
-        scheme.quantize_with_scales(options_.kernel_set, prediction.data(), out.view(), g, first, n, predicted.data());
+        code_rule.quantize_with_scales(options_.kernel_set, prediction.data(), out.view(), g, first, n,
+                                       predicted.data());
         auto s = scratch_->acquire();
         with_lazy_context([&] { return "code residual block " + std::to_string(b); }, [&] {
             decode_code_residual_block(blocks[b].data, blocks[b].size, predicted.data(), context.data(), n, scheme,

@@ -7,12 +7,12 @@
 //
 //   uint8-asym-tensor: qmax 255, one float32 scale and one zero point for the tensor:
 //     ONNX QuantizeLinear as ONNX Runtime's dynamic quantizer computes it for weights.
-//   int4-asym-group:G: qmax 15, per group of G along a row (GPTQ/AWQ-style round-to-
-//     nearest); the scale is stored as float16 (codes are computed with the float32
-//     scale). Native layout: codes packed eight per little-endian int32 along the row
-//     (code k of a word in bits 4k..4k+3: GPTQ's order), [rows, cols/8]; scales float16
-//     [rows, groups]; zero points uint8 [rows, groups] (unpacked, no GPTQ "-1" offset).
-//     Rows must be a multiple of 8 long.
+//   int4-asym-group:G: qmax 15, per group of G along a row (round-to-nearest min/max);
+//     the scale is stored as float16 (codes are computed with the float32 scale).
+//     Native layout, qstore's own (GPTQ loaders do not read it; gptq.hpp is AutoGPTQ's):
+//     codes packed eight per little-endian int32 along the row (code k of a word in
+//     bits 4k..4k+3), [rows, cols/8]; scales float16 [rows, groups]; zero points uint8
+//     [rows, groups] (unpacked, no offset). Rows must be a multiple of 8 long.
 #pragma once
 
 #include "schemes/grid.hpp"

@@ -9,9 +9,13 @@
 //   fp8-e4m3-block128        P.weight F8_E4M3, P.weight_scale_inv F32 [ceil(rows/128), ceil(cols/128)] (DeepSeek-V3)
 //   q8_0 / q4_0              P.weight U8 [rows, cols/32 * 34 or 18]: ggml's block bytes
 //   int4-asym-group:G        P.qweight I32 [rows, cols/8], P.scales F16 [rows, ceil(cols/G)],
-//                            P.qzeros U8 [rows, ceil(cols/G)]
+//                            P.qzeros U8 [rows, ceil(cols/G)] (qstore's own, row-major)
 //   uint8-asym-tensor        W_quantized U8 (high shape), W_scale F32 [], W_zero_point U8 []
 //                            (W = the full high name; ONNX QuantizeLinear initializer names)
+//   gptq-int4:G              P.qweight I32 [cols/8, rows], P.qzeros I32 [groups, rows/8],
+//                            P.scales F16 [groups, rows], P.g_idx I32 [cols] = c / G
+//                            (AutoGPTQ's checkpoint, format v1)
+//   int8-row-ct              P.weight I8 (high shape), P.weight_scale F32 [rows, 1] (compressed-tensors)
 #pragma once
 
 #include <cstdint>
@@ -24,6 +28,7 @@ namespace qstore {
 
 struct LowTensorNames {
     std::string codes, scales, zero_points;  // empty: the scheme has no such tensor
+    std::string group_index;                 // GPTQ's g_idx (derived: column / G), else empty
 };
 
 inline LowTensorNames low_tensor_names(const LowScheme& scheme, const std::string& weight_name) {
@@ -33,14 +38,16 @@ inline LowTensorNames low_tensor_names(const LowScheme& scheme, const std::strin
     const std::string prefix = has_suffix ? weight_name.substr(0, weight_name.size() - suffix.size()) : weight_name;
     switch (scheme.id()) {
         case SchemeId::int8_row:
-        case SchemeId::int8_tensor: return {weight_name, prefix + ".SCB", ""};
-        case SchemeId::fp8_e4m3_block: return {weight_name, prefix + ".weight_scale_inv", ""};
+        case SchemeId::int8_tensor: return {weight_name, prefix + ".SCB", "", ""};
+        case SchemeId::fp8_e4m3_block: return {weight_name, prefix + ".weight_scale_inv", "", ""};
         case SchemeId::q8_0:
-        case SchemeId::q4_0: return {weight_name, "", ""};
-        case SchemeId::int4_asym_group: return {prefix + ".qweight", prefix + ".scales", prefix + ".qzeros"};
+        case SchemeId::q4_0: return {weight_name, "", "", ""};
+        case SchemeId::int4_asym_group: return {prefix + ".qweight", prefix + ".scales", prefix + ".qzeros", ""};
+        case SchemeId::gptq_int4:
+            return {prefix + ".qweight", prefix + ".scales", prefix + ".qzeros", prefix + ".g_idx"};
         case SchemeId::uint8_asym_tensor:
-            return {weight_name + "_quantized", weight_name + "_scale", weight_name + "_zero_point"};
-        default: return {weight_name, prefix + ".weight_scale", ""};
+            return {weight_name + "_quantized", weight_name + "_scale", weight_name + "_zero_point", ""};
+        default: return {weight_name, prefix + ".weight_scale", "", ""};
     }
 }
 
@@ -50,6 +57,7 @@ inline std::vector<uint64_t> low_code_shape(const LowScheme& scheme, const Geome
         case SchemeId::q8_0:
         case SchemeId::q4_0:
         case SchemeId::int4_asym_group: return {g.rows, scheme.code_bytes(g) / g.rows / dtype_size(scheme.code_dtype())};
+        case SchemeId::gptq_int4: return {g.cols / 8, g.rows};
         default: return high_shape;
     }
 }
@@ -62,11 +70,30 @@ inline std::vector<uint64_t> low_scale_shape(const LowScheme& scheme, const Geom
         case SchemeId::int8_tensor:
         case SchemeId::fp8_e4m3_tensor:
         case SchemeId::fp8_e5m2_tensor: return {n};
-        case SchemeId::fp8_e4m3_row: return {n, 1};
+        case SchemeId::fp8_e4m3_row:
+        case SchemeId::int8_row_ct: return {n, 1};
+        case SchemeId::gptq_int4: return {n / g.rows, g.rows};  // [groups, out]
         case SchemeId::uint8_asym_tensor: return {};
         case SchemeId::fp8_e4m3_block: return {(g.rows + 127) / 128, n / ((g.rows + 127) / 128)};
         default: return {g.rows, n / g.rows};  // groups and GGUF blocks along the row
     }
+}
+
+// Shape of the zero points tensor (packed int32 words for GPTQ).
+inline std::vector<uint64_t> low_zero_point_shape(const LowScheme& scheme, const Geometry& g) {
+    if (scheme.id() == SchemeId::gptq_int4) return {scheme.scale_count(g) / g.rows, (g.rows + 7) / 8};
+    return low_scale_shape(scheme, g);
+}
+
+// GPTQ's g_idx of a tensor with `cols` columns and groups of `group`: int32 c / group,
+// little-endian.
+inline std::vector<uint8_t> group_index_bytes(uint64_t cols, uint32_t group) {
+    std::vector<uint8_t> out(cols * 4);
+    for (uint64_t c = 0; c < cols; ++c) {
+        const auto v = static_cast<uint32_t>(c / group);
+        for (int b = 0; b < 4; ++b) out[4 * c + static_cast<uint64_t>(b)] = static_cast<uint8_t>(v >> (8 * b));
+    }
+    return out;
 }
 
 }  // namespace qstore

@@ -8,6 +8,7 @@
 #include "schemes/asym.hpp"
 #include "schemes/fp8.hpp"
 #include "schemes/ggml.hpp"
+#include "schemes/gptq.hpp"
 #include "schemes/int8.hpp"
 
 namespace qstore {
@@ -28,6 +29,7 @@ const LowScheme* fixed_scheme(SchemeId id) {
                                           Fp8Scheme::Granularity::tile128);
     static const GgmlScheme q8_0(false), q4_0(true);
     static const AsymScheme uint8_asym_tensor(0);
+    static const Int8Scheme int8_row_ct(Int8Scheme::Granularity::row_ct, 0);
     switch (id) {
         case SchemeId::int8_row: return &int8_row;
         case SchemeId::int8_tensor: return &int8_tensor;
@@ -38,6 +40,7 @@ const LowScheme* fixed_scheme(SchemeId id) {
         case SchemeId::q8_0: return &q8_0;
         case SchemeId::q4_0: return &q4_0;
         case SchemeId::uint8_asym_tensor: return &uint8_asym_tensor;
+        case SchemeId::int8_row_ct: return &int8_row_ct;
         default: return nullptr;
     }
 }
@@ -50,6 +53,7 @@ const LowScheme* grouped_scheme(const SchemeSpec& spec) {
     auto& slot = made[{static_cast<int>(spec.id), spec.group}];
     if (!slot) {
         if (spec.id == SchemeId::int8_group) slot = std::make_unique<Int8Scheme>(Int8Scheme::Granularity::group, spec.group);
+        else if (spec.id == SchemeId::gptq_int4) slot = std::make_unique<GptqScheme>(spec.group);
         else slot = std::make_unique<AsymScheme>(spec.group);
     }
     return slot.get();
@@ -57,7 +61,8 @@ const LowScheme* grouped_scheme(const SchemeSpec& spec) {
 
 const char* const kBaseNames[kSchemeCount] = {
     nullptr,         "int8-row", "int8-tensor", "fp8-e4m3-row",      "fp8-e4m3-tensor", "fp8-e5m2-tensor",
-    "int8-group",    "q8_0",     "q4_0",        "fp8-e4m3-block128", "int4-asym-group", "uint8-asym-tensor"};
+    "int8-group",    "q8_0",     "q4_0",        "fp8-e4m3-block128", "int4-asym-group", "uint8-asym-tensor",
+    "gptq-int4",     "int8-row-ct"};
 
 }  // namespace
 
@@ -83,6 +88,14 @@ const LowScheme* low_scheme_by_name(const std::string& full) {
         return low_scheme(SchemeSpec{id, static_cast<uint32_t>(std::stoul(digits))});
     }
     return nullptr;
+}
+
+const LowScheme& chain_code_rule(const SchemeSpec& spec, uint16_t format_minor) {
+    static const Int8Scheme int8_row_1_4(Int8Scheme::Granularity::row, 0, false);
+    static const Int8Scheme int8_tensor_1_4(Int8Scheme::Granularity::tensor, 0, false);
+    if (format_minor < 5 && spec.id == SchemeId::int8_row) return int8_row_1_4;
+    if (format_minor < 5 && spec.id == SchemeId::int8_tensor) return int8_tensor_1_4;
+    return *low_scheme(spec);
 }
 
 std::string low_scheme_names() {

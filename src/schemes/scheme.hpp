@@ -2,7 +2,7 @@
 // and back into a float32 prediction of each high value plus a context class (0..15)
 // that selects the rANS model the element's correction is coded with. The residual
 // codec (residual/high_residual.hpp) is the same for every scheme; each scheme is one small
-// unit (schemes/int8.*, fp8.hpp, ggml.*, asym.*) listed in schemes/registry.cpp.
+// unit (schemes/int8.*, fp8.hpp, ggml.*, asym.*, gptq.*) listed in schemes/registry.cpp.
 //
 // Every scheme has two forms of its low precision:
 //   internal: one byte per element (a 4-bit code in the low nibble for 4-bit schemes),
@@ -36,8 +36,10 @@ enum class SchemeId : uint8_t {
     fp8_e4m3_block = 9,     // OCP FP8 E4M3, float32 scale per 128x128 tile (DeepSeek-V3)
     int4_asym_group = 10,   // INT4 asymmetric per group of G: float16 scale + zero point
     uint8_asym_tensor = 11, // UINT8 asymmetric per tensor (ONNX QuantizeLinear): scale + zero point
+    gptq_int4 = 12,         // INT4 asymmetric per group of G: AutoGPTQ's v1 checkpoint layout
+    int8_row_ct = 13,       // INT8 symmetric per row, compressed-tensors' scale = absmax/127.5
 };
-constexpr int kSchemeCount = 12;
+constexpr int kSchemeCount = 14;
 constexpr int kContextClasses = 16;
 constexpr uint32_t kDefaultGroupSize = 128;
 // The one NaN a prediction may be (positive quiet NaN, no payload): schemes map every
@@ -45,7 +47,9 @@ constexpr uint32_t kDefaultGroupSize = 128;
 constexpr uint32_t kCanonicalNaN = 0x7FC00000u;
 
 // Schemes with a group size parameter (stored in the tensor index after the scheme byte).
-inline bool scheme_has_group(SchemeId id) { return id == SchemeId::int8_group || id == SchemeId::int4_asym_group; }
+inline bool scheme_has_group(SchemeId id) {
+    return id == SchemeId::int8_group || id == SchemeId::int4_asym_group || id == SchemeId::gptq_int4;
+}
 
 // A scheme and its parameter: what the tensor index stores per precision level.
 struct SchemeSpec {
@@ -98,6 +102,8 @@ public:
     virtual uint64_t code_bytes(const Geometry& g) const { return g.elements(); }
     virtual uint64_t scale_bytes(const Geometry& g) const { return scale_count(g) * dtype_size(scale_dtype()); }
     virtual uint64_t zero_point_bytes(const Geometry& g) const { return has_zero_points() ? scale_count(g) : 0; }
+    // Element type of the native zero points: u8, or i32 (packed 4-bit zero points).
+    virtual DType zero_point_dtype() const { return DType::u8; }
     // True if the native codes are the internal codes byte for byte (and the native
     // scales/zero points the stored ones): loads can then decode in place.
     virtual bool native_is_internal() const { return scale_dtype() == DType::f32; }

@@ -23,7 +23,8 @@ namespace {
 
 const char* const kSchemes[] = {"int8-row",        "int8-tensor",  "fp8-e4m3-row",      "fp8-e4m3-tensor",
                                 "fp8-e5m2-tensor", "int8-group:16", "q8_0",             "q4_0",
-                                "fp8-e4m3-block128", "int4-asym-group:16", "uint8-asym-tensor"};
+                                "fp8-e4m3-block128", "int4-asym-group:16", "uint8-asym-tensor",
+                                "gptq-int4:16",    "int8-row-ct"};
 constexpr size_t kSchemeCount = sizeof kSchemes / sizeof kSchemes[0];
 
 // Deterministic values with some structure: zero rows, ±0, a large outlier, and (in the

@@ -331,7 +331,7 @@ class File:
         if count == 0:  # no rows: the whole level's layout with zero rows
             whole = self._load_level(i, level, None, None)
             whole.shape = (0,) + whole.shape[1:]
-            whole.codes = whole.codes[first:first]
+            whole.codes = whole.codes[:, first:first] if whole.scheme.startswith("gptq-int4") else whole.codes[first:first]
             whole.scales = scale_rows(whole.scheme, whole.scales, first, first)
             whole.zero_points = scale_rows(whole.scheme, whole.zero_points, first, first)
             return whole

@@ -9,10 +9,10 @@ from ._dtypes import DTYPES
 SCHEMES = {
     0: "passthrough", 1: "int8-row", 2: "int8-tensor", 3: "fp8-e4m3-row", 4: "fp8-e4m3-tensor",
     5: "fp8-e5m2-tensor", 6: "int8-group", 7: "q8_0", 8: "q4_0", 9: "fp8-e4m3-block128",
-    10: "int4-asym-group", 11: "uint8-asym-tensor",
+    10: "int4-asym-group", 11: "uint8-asym-tensor", 12: "gptq-int4", 13: "int8-row-ct",
 }
 SCHEME_NUMBERS = {name: number for number, name in SCHEMES.items()}
-_GROUPED = ("int8-group", "int4-asym-group")
+_GROUPED = ("int8-group", "int4-asym-group", "gptq-int4")
 _PER_VECTOR = ("int8-row", "int8-tensor", "fp8-e4m3-tensor", "fp8-e5m2-tensor")
 
 # ggml's blocks of 32 elements along a row: float16 d, then the codes
@@ -42,6 +42,8 @@ def code_shape(scheme, rows, shape, count):
     scheme = scheme.partition(":")[0]
     if scheme in ("q8_0", "q4_0", "int4-asym-group"):
         return (rows, count // rows if rows else 0)
+    if scheme == "gptq-int4":  # AutoGPTQ's qweight [in/8, out]
+        return (count // rows if rows else 0, rows)
     return (rows,) + tuple(shape[1:])
 
 
@@ -50,8 +52,10 @@ def scale_shape(scheme, rows, cols, count):
     scheme = scheme.partition(":")[0]
     if scheme in _PER_VECTOR:
         return (count,)
-    if scheme == "fp8-e4m3-row":
+    if scheme in ("fp8-e4m3-row", "int8-row-ct"):
         return (count, 1)
+    if scheme == "gptq-int4":  # [groups, out]
+        return (count // rows if rows else 0, rows)
     if scheme == "uint8-asym-tensor":
         return ()
     if scheme == "fp8-e4m3-block128":
@@ -68,7 +72,7 @@ class Quantized:
     shape        the tensor's shape (of the rows loaded); dtype: its high dtype name
     codes        int8 / uint8 / int32 array; F8 codes are uint8 with .qstore_dtype
     scales       float32 or float16 array, or None (q8_0 / q4_0 keep d inside the blocks)
-    zero_points  uint8 array (int4-asym-group, uint8-asym-tensor) or None
+    zero_points  uint8 array (int4-asym-group, uint8-asym-tensor), int32 qzeros (gptq-int4) or None
     """
     __slots__ = ("scheme", "group_size", "level", "shape", "dtype", "codes", "scales", "zero_points")
 
@@ -106,12 +110,16 @@ def scale_rows(scheme, scales, first, stop):
         return scales
     if base == "fp8-e4m3-block128":
         return scales[first // 128:(stop - 1) // 128 + 1] if stop > first else scales[:0]
+    if base == "gptq-int4":  # rows are columns of [groups, out] (and of qzeros, eight per word)
+        if stop <= first:
+            return scales[:, :0]
+        return scales[:, first:stop] if scales.dtype == np.float16 else scales[:, first // 8:(stop + 7) // 8]
     return scales[first:stop]
 
 
 def part_layout(level_info, scheme, rows, shape):
     """How a level's parts are laid out: (codes' shape, numpy dtype and dtype name,
-    scales' shape and numpy dtype or None, zero points' shape or None)."""
+    scales' shape and numpy dtype or None, zero points' shape and numpy dtype or None)."""
     code_name, code_dtype = DTYPES[level_info.code_dtype]
     cols = 1
     for d in shape[1:]:
@@ -121,8 +129,11 @@ def part_layout(level_info, scheme, rows, shape):
     if level_info.scale_bytes:
         scale_dtype = DTYPES[level_info.scale_dtype][1]
         scales = (scale_shape(scheme, rows, cols, level_info.scale_bytes // scale_dtype.itemsize), scale_dtype)
-    if level_info.zero_point_bytes:
-        zero_points = scale_shape(scheme, rows, cols, level_info.zero_point_bytes)
+    if level_info.zero_point_bytes and scheme.partition(":")[0] == "gptq-int4":  # qzeros [groups, ceil(out/8)]
+        words = (rows + 7) // 8
+        zero_points = ((level_info.zero_point_bytes // 4 // words, words), np.dtype(np.int32))
+    elif level_info.zero_point_bytes:
+        zero_points = (scale_shape(scheme, rows, cols, level_info.zero_point_bytes), np.dtype(np.uint8))
     return codes, code_dtype, code_name, scales, zero_points
 
 
@@ -131,4 +142,4 @@ def empty_parts(level_info, scheme, rows, shape):
     codes' dtype name)."""
     codes, code_dtype, code_name, scales, zero_points = part_layout(level_info, scheme, rows, shape)
     return (np.empty(codes, dtype=code_dtype), None if scales is None else np.empty(scales[0], dtype=scales[1]),
-            None if zero_points is None else np.empty(zero_points, dtype=np.uint8), code_name)
+            None if zero_points is None else np.empty(zero_points[0], dtype=zero_points[1]), code_name)

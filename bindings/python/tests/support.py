@@ -87,7 +87,7 @@ def low_names(scheme, name):
         return name, prefix + ".weight_scale_inv", None
     if base in ("q8_0", "q4_0"):
         return name, None, None
-    if base == "int4-asym-group":
+    if base in ("int4-asym-group", "gptq-int4"):
         return prefix + ".qweight", prefix + ".scales", prefix + ".qzeros"
     if base == "uint8-asym-tensor":
         return name + "_quantized", name + "_scale", name + "_zero_point"

@@ -12,7 +12,8 @@ from support import (MODELS, ST_DTYPES, TempDir, as_bytes, low_names, np, qstore
                      write_safetensors)
 
 SCHEMES = ["int8-row", "int8-tensor", "fp8-e4m3-row", "fp8-e4m3-tensor", "fp8-e5m2-tensor", "int8-group:32",
-           "q8_0", "q4_0", "fp8-e4m3-block128", "int4-asym-group:32", "uint8-asym-tensor"]
+           "q8_0", "q4_0", "fp8-e4m3-block128", "int4-asym-group:32", "uint8-asym-tensor", "gptq-int4:32",
+           "int8-row-ct"]
 
 
 def bf16_bits(values):
@@ -101,9 +102,22 @@ class ModelCheck:
             self.assertEqual(as_bytes(part), raw, "%s %s %s" % (name, got.scheme, st_name))
 
 
+def gptq_zero_rows(qzeros, first, stop):
+    """gptq-int4's qzeros of rows [first, stop): their nibbles repacked from word 0."""
+    words = qzeros.view(np.uint32)
+    nibbles = (words[:, :, None] >> (4 * np.arange(8, dtype=np.uint32))) & 15  # [groups, words, 8]
+    rows = nibbles.reshape(words.shape[0], -1)[:, first:stop]
+    padded = np.zeros((rows.shape[0], (rows.shape[1] + 7) // 8 * 8), dtype=np.uint32)
+    padded[:, :rows.shape[1]] = rows
+    packed = (padded.reshape(rows.shape[0], -1, 8) << (4 * np.arange(8, dtype=np.uint32))).sum(axis=2, dtype=np.uint32)
+    return packed.view(np.int32)
+
+
 def expected_scale_rows(scheme, scales, first, stop):
     """The scales (or zero points) of rows [first, stop) as the C API gives them."""
     base = scheme.split(":")[0]
+    if base == "gptq-int4":  # rows are columns of [groups, out]; qzeros repacked
+        return scales[:, first:stop] if scales.dtype == np.float16 else gptq_zero_rows(scales, first, stop)
     if base in ("int8-tensor", "fp8-e4m3-tensor", "fp8-e5m2-tensor", "uint8-asym-tensor"):
         return scales  # one for the tensor
     if base == "fp8-e4m3-block128":
@@ -137,8 +151,9 @@ class RowsCheck:
             whole = f.get_tensor(name, level)
             part = f.get_tensor(name, level, rows=slice(first, stop))
             self.assertEqual(part.shape, (stop - first,) + info.shape[1:])
-            self.assertEqual(as_bytes(part.codes), as_bytes(whole.codes[first:stop]))
-            self.assertEqual(part.codes.shape, whole.codes[first:stop].shape)
+            rows_of = (lambda a: a[:, first:stop]) if whole.scheme.startswith("gptq-int4") else (lambda a: a[first:stop])
+            self.assertEqual(as_bytes(part.codes), as_bytes(rows_of(whole.codes)))
+            self.assertEqual(part.codes.shape, rows_of(whole.codes).shape)
             for got, full in ((part.scales, whole.scales), (part.zero_points, whole.zero_points)):
                 if full is None:
                     self.assertIsNone(got)

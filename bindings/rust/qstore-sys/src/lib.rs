@@ -60,6 +60,8 @@ pub const QS_LOW_Q4_0: qs_low_scheme = 8;
 pub const QS_LOW_FP8_E4M3_BLOCK128: qs_low_scheme = 9;
 pub const QS_LOW_INT4_ASYM_GROUP: qs_low_scheme = 10;
 pub const QS_LOW_UINT8_ASYM_TENSOR: qs_low_scheme = 11;
+pub const QS_LOW_GPTQ_INT4: qs_low_scheme = 12;
+pub const QS_LOW_INT8_ROW_CT: qs_low_scheme = 13;
 
 pub type qs_value_type = c_uint;
 pub const QS_VALUE_STRING: qs_value_type = 0;

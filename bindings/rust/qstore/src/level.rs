@@ -40,7 +40,8 @@ pub struct Level {
     pub info: LevelInfo,
     pub codes: Codes,
     pub scales: Scales,
-    /// uint8 zero points (int4-asym-group, uint8-asym-tensor), else empty.
+    /// uint8 zero points (int4-asym-group, uint8-asym-tensor), the bytes of the packed
+    /// int32 qzeros (gptq-int4), else empty.
     pub zero_points: Vec<u8>,
 }
 
@@ -120,7 +121,7 @@ impl CodeBuf {
         let n = info.code_bytes;
         Ok(match info.scheme {
             Scheme::Passthrough => CodeBuf::Bytes(Filling::new(n, "codes")?, Codes::Raw),
-            Scheme::Int8Row | Scheme::Int8Tensor | Scheme::Int8Group => {
+            Scheme::Int8Row | Scheme::Int8Tensor | Scheme::Int8Group | Scheme::Int8RowCt => {
                 CodeBuf::I8(Filling::new(n, "codes")?)
             }
             Scheme::Fp8E4M3Row | Scheme::Fp8E4M3Tensor | Scheme::Fp8E4M3Block128 => {
@@ -128,7 +129,7 @@ impl CodeBuf {
             }
             Scheme::Fp8E5M2Tensor => CodeBuf::Bytes(Filling::new(n, "codes")?, Codes::Fp8E5M2),
             Scheme::Q8_0 | Scheme::Q4_0 => CodeBuf::Bytes(Filling::new(n, "codes")?, Codes::GgmlBlocks),
-            Scheme::Int4AsymGroup => CodeBuf::I32(Filling::new(n, "codes")?),
+            Scheme::Int4AsymGroup | Scheme::GptqInt4 => CodeBuf::I32(Filling::new(n, "codes")?),
             Scheme::Uint8AsymTensor => CodeBuf::Bytes(Filling::new(n, "codes")?, Codes::U8),
             Scheme::Other(_) => CodeBuf::Bytes(Filling::new(n, "codes")?, Codes::Raw),
         })

@@ -83,11 +83,15 @@ pub enum Scheme {
     Fp8E4M3Block128,
     Int4AsymGroup,
     Uint8AsymTensor,
+    /// AutoGPTQ's checkpoint layout: codes `qweight` int32 [in/8, out], zero points the
+    /// bytes of `qzeros` int32 [groups, out/8].
+    GptqInt4,
+    Int8RowCt,
     /// A scheme newer than this crate (its C number).
     Other(u32),
 }
 
-const SCHEMES: [(Scheme, sys::qs_low_scheme); 12] = [
+const SCHEMES: [(Scheme, sys::qs_low_scheme); 14] = [
     (Scheme::Passthrough, sys::QS_LOW_PASSTHROUGH),
     (Scheme::Int8Row, sys::QS_LOW_INT8_ROW),
     (Scheme::Int8Tensor, sys::QS_LOW_INT8_TENSOR),
@@ -100,6 +104,8 @@ const SCHEMES: [(Scheme, sys::qs_low_scheme); 12] = [
     (Scheme::Fp8E4M3Block128, sys::QS_LOW_FP8_E4M3_BLOCK128),
     (Scheme::Int4AsymGroup, sys::QS_LOW_INT4_ASYM_GROUP),
     (Scheme::Uint8AsymTensor, sys::QS_LOW_UINT8_ASYM_TENSOR),
+    (Scheme::GptqInt4, sys::QS_LOW_GPTQ_INT4),
+    (Scheme::Int8RowCt, sys::QS_LOW_INT8_ROW_CT),
 ];
 
 impl Scheme {
