@@ -61,8 +61,8 @@ constexpr uint64_t kWord64Elements = 65536;
 // (classes + 1) x 2^S entries, which should stay in the first-level caches.
 constexpr int kWordMaxScaleBits = 10;
 
-// 16-bit blocks from this size count their tokens in two tables (encode_typed).
-constexpr uint64_t kTwoTablesFrom = 16384;
+// 16-bit blocks from this size count their tokens in four tables (encode_typed).
+constexpr uint64_t kSplitCountsFrom = 16384;
 
 int word_lanes_for(uint64_t n) {
     if (n >= kWord64Elements) return 64;
@@ -132,16 +132,17 @@ using CountTable = std::array<std::array<uint64_t, 256>, kContextClasses>;
 
 // A tile's tokens counted per context class. With 16-bit dtypes most elements fall on
 // a few tokens, and each increment of a counter waits for the previous one of the same
-// counter: in large blocks (`two_tables`) the odd elements are counted in a second
-// table, added to the first at the end (F32 tokens are spread wider; there a second
-// table only costs cache).
-inline void count_tokens(const uint8_t* tok, const uint8_t* c, uint64_t m, bool two_tables,
-                         ResidualEncodeScratch& s) {
+// counter: in large blocks (`split`) elements 1, 2 and 3 mod 4 are counted in three
+// more tables, added to the first at the end (F32 tokens are spread wider; there more
+// tables only cost cache).
+inline void count_tokens(const uint8_t* tok, const uint8_t* c, uint64_t m, bool split, ResidualEncodeScratch& s) {
     uint64_t k = 0;
-    if (two_tables)
-        for (; k + 2 <= m; k += 2) {
+    if (split)
+        for (; k + 4 <= m; k += 4) {
             ++s.count[c[k]][tok[k]];
-            ++s.count_odd[c[k + 1]][tok[k + 1]];
+            ++s.count_more[0][c[k + 1]][tok[k + 1]];
+            ++s.count_more[1][c[k + 2]][tok[k + 2]];
+            ++s.count_more[2][c[k + 3]][tok[k + 3]];
         }
     for (; k < m; ++k) ++s.count[c[k]][tok[k]];
 }
@@ -169,7 +170,7 @@ inline void append_extra_bits(const uint32_t* extra, const uint8_t* nbits, uint6
 // Pass 1 over a block, tile by tile: tokens into `tokens`, their counts into the
 // scratch's tables, extra bits into `bits`.
 template <DType T>
-void tokenize_block(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n, bool two_tables,
+void tokenize_block(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n, bool split_counts,
                     ResidualEncodeScratch& s, uint8_t* tokens, BitWriter& bits) {
     using U = typename HighBits<T>::U;
     alignas(64) uint32_t extra[kTile];
@@ -177,14 +178,15 @@ void tokenize_block(const uint8_t* high, const float* pred, const uint8_t* ctx, 
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
         run_kernel<Tokenize<T>>(s.kernels, high + tile * sizeof(U), pred + tile, m, tokens + tile, extra, nbits);
-        count_tokens(tokens + tile, ctx + tile, m, two_tables, s);
+        count_tokens(tokens + tile, ctx + tile, m, split_counts, s);
         append_extra_bits<U>(extra, nbits, m, bits);
     }
-    if (two_tables)
-        for (int c = 0; c < kContextClasses; ++c) {
-            for (int t = 0; t < 256; ++t) s.count[c][t] += s.count_odd[c][t];
-            s.count_odd[c].fill(0);
-        }
+    if (split_counts)
+        for (auto& more : s.count_more)
+            for (int c = 0; c < kContextClasses; ++c) {
+                for (int t = 0; t < 256; ++t) s.count[c][t] += more[c][t];
+                more[c].fill(0);
+            }
 }
 
 // The context classes present: from the context bytes when the block has fewer
@@ -243,9 +245,9 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
                 if (used & (1u << c)) count[c].fill(0);
         }
     } clear_on_exit{scratch.count};
-    const bool two_tables = sizeof(U) == 2 && n >= kTwoTablesFrom && n <= UINT32_MAX;
+    const bool split_counts = sizeof(U) == 2 && n >= kSplitCountsFrom && n <= UINT32_MAX;
     BitWriter bit_writer(bits);
-    tokenize_block<T>(high, pred, ctx, n, two_tables, scratch, tokens, bit_writer);
+    tokenize_block<T>(high, pred, ctx, n, split_counts, scratch, tokens, bit_writer);
     uint8_t* const bits_end = bit_writer.finish();
     const uint16_t used = classes_used(ctx, n, scratch.count);
     clear_on_exit.used = used;
