@@ -118,6 +118,30 @@ QSTORE_TARGET_AVX512 inline void f32_from_f16_avx512(const uint8_t* in, size_t n
         out[k] = f32_from_f16(h);
     }
 }
+// The same 8 at a time, where the CPU runs AVX2 (whose kernel set requires F16C).
+QSTORE_TARGET_AVX2 inline void f32_from_f16_f16c(const uint8_t* in, size_t n, float* out) {
+    const __m256i exp_mask = _mm256_set1_epi32(0x7C00);
+    const __m256i mant_mask = _mm256_set1_epi32(0x3FF);
+    const __m256i zero = _mm256_setzero_si256();
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * k));
+        const __m256i wide = _mm256_cvtepu16_epi32(h);
+        const __m256i mant = _mm256_and_si256(wide, mant_mask);
+        const __m256i nan = _mm256_andnot_si256(_mm256_cmpeq_epi32(mant, zero),
+                                                _mm256_cmpeq_epi32(_mm256_and_si256(wide, exp_mask), exp_mask));
+        const __m256i special = _mm256_or_si256(
+            _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(wide, 15), 31), _mm256_set1_epi32(0x7F800000)),
+            _mm256_slli_epi32(mant, 13));
+        const __m256 f = _mm256_blendv_ps(_mm256_cvtph_ps(h), _mm256_castsi256_ps(special), _mm256_castsi256_ps(nan));
+        _mm256_storeu_ps(out + k, f);
+    }
+    for (; k < n; ++k) {
+        uint16_t h;
+        std::memcpy(&h, in + 2 * k, 2);
+        out[k] = f32_from_f16(h);
+    }
+}
 #endif
 
 // The binary16 pattern a float32 came from (inverse of f32_from_f16, NaN payloads

@@ -135,6 +135,8 @@ struct WidenRow {
 #if QSTORE_X86_KERNELS
         if constexpr (K == KernelSet::avx512)
             if (t == DType::f16) return f32_from_f16_avx512(src, n, dst);  // F16C: the same values
+        if constexpr (K == KernelSet::avx2)
+            if (t == DType::f16) return f32_from_f16_f16c(src, n, dst);
 #endif
         high_to_f32(src, t, n, dst);
     }
