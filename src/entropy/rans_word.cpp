@@ -27,6 +27,9 @@ namespace {
 // is a float64 division of exact operands: its rounding cannot cross an integer (x /
 // f is an integer or at least 1/f >= 2^-12 from one; half an ulp of a value below
 // 2^32 is at most 2^-21), so its truncation is exact.
+// kOneModel (context is null): see `table` below; a separate build, so that the
+// contexts' build keeps those registers for itself.
+template <bool kOneModel>
 QSTORE_TARGET_AVX512 uint8_t* avx512_encode_groups(
     const uint8_t* symbols, const uint8_t* context, size_t groups, int lanes, const uint32_t* packed, int scale_bits,
                                                    uint32_t* xs, uint8_t* p, bool& no_freq) {
@@ -38,14 +41,15 @@ QSTORE_TARGET_AVX512 uint8_t* avx512_encode_groups(
     // One model (no contexts): its 256 entries in 16 registers, looked up by permutes
     // (8 of 32 entries each, then 3 selects by the symbol's top bits) instead of a gather.
     __m512i table[16];
-    for (int k = 0; k < 16; ++k) table[k] = _mm512_loadu_si512(packed + 16 * k);
+    if constexpr (kOneModel)
+        for (int k = 0; k < 16; ++k) table[k] = _mm512_loadu_si512(packed + 16 * k);
     for (size_t g = groups; g-- > 0;) {
         for (int v = vectors; v-- > 0;) {
             const size_t i0 = g * static_cast<size_t>(lanes) + 16 * static_cast<size_t>(v);
             __m512i x = _mm512_loadu_si512(xs + 16 * v);
             const __m512i sym = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(symbols + i0)));
             __m512i e;
-            if (context) {
+            if constexpr (!kOneModel) {
                 const __m512i index = _mm512_or_si512(
                     sym, _mm512_slli_epi32(
                              _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(context + i0))), 8));
@@ -267,8 +271,10 @@ void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* 
     }
 #if QSTORE_X86_KERNELS
     if (stop && kernels == KernelSet::avx512)
-        p = avx512_encode_groups(symbols, context, stop / static_cast<size_t>(lanes), lanes, packed.data(), scale_bits,
-                                 x, p, no_freq);
+        p = context ? avx512_encode_groups<false>(symbols, context, stop / static_cast<size_t>(lanes), lanes,
+                                                  packed.data(), scale_bits, x, p, no_freq)
+                    : avx512_encode_groups<true>(symbols, nullptr, stop / static_cast<size_t>(lanes), lanes,
+                                                 packed.data(), scale_bits, x, p, no_freq);
     else if (stop)
         p = avx2_encode_groups(symbols, context, stop / static_cast<size_t>(lanes), lanes, packed.data(), scale_bits, x,
                                p, no_freq);
