@@ -384,6 +384,59 @@ TEST_CASE("word rANS round trip: every lane count, every tail, random distributi
     }
 }
 
+TEST_CASE("word rANS streams of one model: the same bytes on every kernel set, every symbol value, every tail",
+          "[rans]") {
+    // The AVX-512 encoder looks a one-model stream's entries up by permutes over the
+    // symbol's bits (no contexts): symbols of every value, narrow and wide spreads.
+    std::mt19937_64 rng(4242);
+    std::vector<qstore::WordRansEncodeScratch> reused(3);  // by kernel set
+    std::vector<size_t> sizes;
+    for (size_t base : {size_t{4096}, qstore::kWordStream32Lanes, qstore::kWordStream64Lanes})
+        for (size_t tail : {size_t{0}, size_t{1}, size_t{15}, size_t{17}, size_t{63}}) sizes.push_back(base + tail);
+    for (size_t n : sizes) {
+        for (int spread : {0, 2, 16, 256}) {
+            std::vector<uint8_t> data(n);
+            for (size_t i = 0; i < n; ++i)
+                data[i] = static_cast<uint8_t>(spread == 0 ? 5 + (i % 2) : 200 + rng() % static_cast<uint64_t>(spread));
+            if (spread == 256)
+                for (int v = 0; v < 256; ++v) data[static_cast<size_t>(v) * 13 % n] = static_cast<uint8_t>(v);
+            CAPTURE(n, spread);
+            std::vector<qstore::ByteVector> outs;
+            for (KernelSet isa : kernel_sets()) {
+                CAPTURE(qstore::kernel_set_name(isa));
+                outs.emplace_back();
+                qstore::word_rans_encode_stream(isa, data.data(), n, reused[static_cast<size_t>(isa)], outs.back());
+                REQUIRE(outs.back() == outs.front());
+                std::vector<uint8_t> back(n);
+                qstore::WordRansTableStorage storage;
+                qstore::word_rans_decode_stream(isa, outs.back().data(), outs.back().size(), back.data(), n, storage,
+                                                "test");
+                REQUIRE(back == data);
+            }
+        }
+    }
+    // A symbol without frequency in a one-model stream is refused by every kernel set.
+    std::array<qstore::RansModel, 16> models{};
+    models[0].scale_bits = 4;
+    models[0].freq[7] = 10;
+    models[0].freq[200] = 6;
+    models[0].start[200] = 10;
+    models[0].symbols = 201;
+    for (KernelSet isa : kernel_sets()) {
+        CAPTURE(qstore::kernel_set_name(isa));
+        qstore::WordRansEncodeScratch scratch;
+        for (size_t bad_at : {size_t{0}, size_t{4095}}) {
+            std::vector<uint8_t> sym(4096, 7);
+            sym[200] = 200;
+            sym[bad_at] = 199;  // frequency 0
+            qstore::ByteVector out;
+            CHECK(thrown_code([&] {
+                      qstore::word_rans_encode(isa, sym.data(), nullptr, sym.size(), 16, models.data(), 4, scratch, out);
+                  }) == Errc::internal);
+        }
+    }
+}
+
 TEST_CASE("word rANS encoder refuses a symbol without frequency and a context out of range, on every kernel set",
           "[rans]") {
     std::array<qstore::RansModel, 16> models{};

@@ -192,6 +192,52 @@ TEST_CASE("f16_from_f32_avx512 (hardware rounding) equals f16_from_f32 on every 
     }
     check_hardware_f16(qstore::f16_from_f32_avx512);
 }
+
+namespace {
+// A hardware binary16 -> float32 widening against f32_from_f16 on every half value.
+void check_hardware_widening(void (*widen)(const uint8_t*, size_t, float*)) {
+    // Every pattern, then the same at an odd byte offset and with a tail of 7 (the scalar rest).
+    std::vector<uint8_t> in(2 * 0x10000 + 1 + 14);
+    for (uint32_t h = 0; h < 0x10000u; ++h) {
+        in[2 * h] = static_cast<uint8_t>(h);
+        in[2 * h + 1] = static_cast<uint8_t>(h >> 8);
+    }
+    for (size_t offset : {size_t{0}, size_t{1}}) {
+        std::vector<uint8_t> src(in.size());
+        std::memcpy(src.data() + offset, in.data(), 2 * 0x10000);
+        for (size_t i = 0; i < 7; ++i) std::memcpy(src.data() + offset + 2 * (0x10000 + i), in.data() + 2 * (0x7C01 + 97 * i), 2);
+        const size_t n = 0x10000 + 7;
+        std::vector<float> out(n);
+        widen(src.data() + offset, n, out.data());
+        size_t mismatches = 0;
+        for (size_t k = 0; k < n; ++k) {
+            uint16_t h;
+            std::memcpy(&h, src.data() + offset + 2 * k, 2);
+            if (bits_of(out[k]) != bits_of(qstore::f32_from_f16(h))) ++mismatches;
+        }
+        CAPTURE(offset);
+        CHECK(mismatches == 0);
+    }
+}
+}  // namespace
+
+TEST_CASE("f32_from_f16_f16c (AVX2's hardware widening) equals f32_from_f16 on every half value, NaNs included",
+          "[unit][float_bits]") {
+    if (qstore::kernel_set_detected() < qstore::KernelSet::avx2) {
+        WARN("this CPU has no AVX2: the hardware conversion is not used here, nothing to compare");
+        return;
+    }
+    check_hardware_widening(qstore::f32_from_f16_f16c);
+}
+
+TEST_CASE("f32_from_f16_avx512 (hardware widening) equals f32_from_f16 on every half value, NaNs included",
+          "[unit][float_bits]") {
+    if (qstore::kernel_set_detected() < qstore::KernelSet::avx512) {
+        WARN("this CPU has no AVX-512: the hardware conversion is not used here, nothing to compare");
+        return;
+    }
+    check_hardware_widening(qstore::f32_from_f16_avx512);
+}
 #endif
 
 TEST_CASE("f32_from_f16 is exact for every half value", "[unit][float_bits]") {

@@ -74,11 +74,14 @@ void check_safetensors_tiling(std::vector<DataRange> ranges, uint64_t data_size,
     });
     uint64_t expected = 0;  // where the next tensor must begin
     for (const DataRange& r : ranges) {
-        const std::string what = file + ": tensor '" + printable_name(r.name) + "': data_offsets [" +
-                                 std::to_string(r.begin) + ", " + std::to_string(r.end) + "] ";
-        if (r.end < r.begin) fail(Errc::corrupt, what + "end before they begin");
+        // Built only for an error: this runs for every tensor of the file.
+        const auto what = [&] {
+            return file + ": tensor '" + printable_name(r.name) + "': data_offsets [" + std::to_string(r.begin) +
+                   ", " + std::to_string(r.end) + "] ";
+        };
+        if (r.end < r.begin) fail(Errc::corrupt, what() + "end before they begin");
         if (r.begin != expected)
-            fail(Errc::corrupt, what + (r.begin < expected ? "overlap the tensor before" : "leave a gap") +
+            fail(Errc::corrupt, what() + (r.begin < expected ? "overlap the tensor before" : "leave a gap") +
                                     " (by offset, tensors must follow each other from byte " +
                                     std::to_string(expected) + ")");
         expected = r.end;

@@ -27,6 +27,9 @@ namespace {
 // is a float64 division of exact operands: its rounding cannot cross an integer (x /
 // f is an integer or at least 1/f >= 2^-12 from one; half an ulp of a value below
 // 2^32 is at most 2^-21), so its truncation is exact.
+// kOneModel (context is null): see `table` below; a separate build, so that the
+// contexts' build keeps those registers for itself.
+template <bool kOneModel>
 QSTORE_TARGET_AVX512 uint8_t* avx512_encode_groups(
     const uint8_t* symbols, const uint8_t* context, size_t groups, int lanes, const uint32_t* packed, int scale_bits,
                                                    uint32_t* xs, uint8_t* p, bool& no_freq) {
@@ -35,18 +38,34 @@ QSTORE_TARGET_AVX512 uint8_t* avx512_encode_groups(
     const __m128i up = _mm_cvtsi32_si128(32 - scale_bits);
     const __m128i scale = _mm_cvtsi32_si128(scale_bits);
     const __m512i low16 = _mm512_set1_epi32(0xFFFF);
+    // One model (no contexts): its 256 entries in 16 registers, looked up by permutes
+    // (8 of 32 entries each, then 3 selects by the symbol's top bits) instead of a gather.
+    __m512i table[16];
+    if constexpr (kOneModel)
+        for (int k = 0; k < 16; ++k) table[k] = _mm512_loadu_si512(packed + 16 * k);
     for (size_t g = groups; g-- > 0;) {
         for (int v = vectors; v-- > 0;) {
             const size_t i0 = g * static_cast<size_t>(lanes) + 16 * static_cast<size_t>(v);
             __m512i x = _mm512_loadu_si512(xs + 16 * v);
             const __m512i sym = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(symbols + i0)));
-            __m512i index = sym;
-            if (context)
-                index = _mm512_or_si512(
-                    index, _mm512_slli_epi32(_mm512_cvtepu8_epi32(
-                                                 _mm_loadu_si128(reinterpret_cast<const __m128i*>(context + i0))),
-                                             8));
-            const __m512i e = _mm512_i32gather_epi32(index, packed, 4);
+            __m512i e;
+            if constexpr (!kOneModel) {
+                const __m512i index = _mm512_or_si512(
+                    sym, _mm512_slli_epi32(
+                             _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(context + i0))), 8));
+                e = _mm512_i32gather_epi32(index, packed, 4);
+            } else {
+                __m512i part[8];
+                for (int k = 0; k < 8; ++k) part[k] = _mm512_permutex2var_epi32(table[2 * k], sym, table[2 * k + 1]);
+                const __mmask16 b5 = _mm512_test_epi32_mask(sym, _mm512_set1_epi32(32));
+                const __mmask16 b6 = _mm512_test_epi32_mask(sym, _mm512_set1_epi32(64));
+                const __mmask16 b7 = _mm512_test_epi32_mask(sym, _mm512_set1_epi32(128));
+                const __m512i q0 = _mm512_mask_blend_epi32(b6, _mm512_mask_blend_epi32(b5, part[0], part[1]),
+                                                           _mm512_mask_blend_epi32(b5, part[2], part[3]));
+                const __m512i q1 = _mm512_mask_blend_epi32(b6, _mm512_mask_blend_epi32(b5, part[4], part[5]),
+                                                           _mm512_mask_blend_epi32(b5, part[6], part[7]));
+                e = _mm512_mask_blend_epi32(b7, q0, q1);
+            }
             const __m512i f = _mm512_and_si512(e, low16);
             missing |= _mm512_testn_epi32_mask(f, f);
             const __m512i start = _mm512_srli_epi32(e, 16);
@@ -252,8 +271,10 @@ void word_rans_encode(KernelSet kernels, const uint8_t* symbols, const uint8_t* 
     }
 #if QSTORE_X86_KERNELS
     if (stop && kernels == KernelSet::avx512)
-        p = avx512_encode_groups(symbols, context, stop / static_cast<size_t>(lanes), lanes, packed.data(), scale_bits,
-                                 x, p, no_freq);
+        p = context ? avx512_encode_groups<false>(symbols, context, stop / static_cast<size_t>(lanes), lanes,
+                                                  packed.data(), scale_bits, x, p, no_freq)
+                    : avx512_encode_groups<true>(symbols, nullptr, stop / static_cast<size_t>(lanes), lanes,
+                                                 packed.data(), scale_bits, x, p, no_freq);
     else if (stop)
         p = avx2_encode_groups(symbols, context, stop / static_cast<size_t>(lanes), lanes, packed.data(), scale_bits, x,
                                p, no_freq);

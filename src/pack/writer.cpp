@@ -127,31 +127,32 @@ void Writer::set_metadata(const std::string& key, const std::string& value) {
 }
 
 void Writer::check_tensor(const SafetensorsTensor& t, LowSource low, const GivenLowBytes& given) {
-    const std::string what = path_ + ": tensor '" + printable_name(t.name) + "'";
-    if (finished_) fail(Errc::invalid_argument, what + ": added after the writer finished");
+    // Built only for an error: this runs for every tensor of the model.
+    const auto what = [&] { return path_ + ": tensor '" + printable_name(t.name) + "'"; };
+    if (finished_) fail(Errc::invalid_argument, what() + ": added after the writer finished");
     const std::string problem = name_problem(t.name);
-    if (!problem.empty()) fail(Errc::invalid_argument, what + ": " + problem);
-    if (names_.count(t.name)) fail(Errc::invalid_argument, what + ": a tensor of that name was already added");
-    if (!dtype_is_valid(static_cast<uint8_t>(t.dtype))) fail(Errc::invalid_argument, what + ": unknown dtype");
-    if (t.shape.size() > 8) fail(Errc::invalid_argument, what + ": more than 8 dimensions");
+    if (!problem.empty()) fail(Errc::invalid_argument, what() + ": " + problem);
+    if (names_.count(t.name)) fail(Errc::invalid_argument, what() + ": a tensor of that name was already added");
+    if (!dtype_is_valid(static_cast<uint8_t>(t.dtype))) fail(Errc::invalid_argument, what() + ": unknown dtype");
+    if (t.shape.size() > 8) fail(Errc::invalid_argument, what() + ": more than 8 dimensions");
     bool overflow = false;
     const uint64_t elements = checked_elements(t.shape, overflow);
-    if (overflow) fail(Errc::invalid_argument, what + ": the shape's size overflows");
+    if (overflow) fail(Errc::invalid_argument, what() + ": the shape's size overflows");
     if (t.size != elements * dtype_size(t.dtype))
-        fail(Errc::invalid_argument, what + ": " + std::to_string(t.size) + " bytes given, its shape of " +
+        fail(Errc::invalid_argument, what() + ": " + std::to_string(t.size) + " bytes given, its shape of " +
                                          dtype_name(t.dtype) + " holds " +
                                          std::to_string(elements * dtype_size(t.dtype)));
     if (low != LowSource::given) return;
     if (schemes_.size() != 1)
-        fail(Errc::invalid_argument, what + ": a given low precision makes a pair, not a chain");
+        fail(Errc::invalid_argument, what() + ": a given low precision makes a pair, not a chain");
     if (!quantizable(t, options_, schemes_))
         fail(Errc::invalid_argument,
-             what + ": low codes given for a tensor that is stored as it is (dtype, shape or exclude pattern)");
+             what() + ": low codes given for a tensor that is stored as it is (dtype, shape or exclude pattern)");
     const LowScheme& s = *schemes_[0];
     const Geometry g = geometry_of(t);
     if (given.codes.size() != s.code_bytes(g) || given.scales.size() != s.scale_bytes(g) ||
         given.zero_points.size() != s.zero_point_bytes(g))
-        fail(Errc::invalid_argument, what + ": given " + s.name() + " low precision of " +
+        fail(Errc::invalid_argument, what() + ": given " + s.name() + " low precision of " +
                                          std::to_string(given.codes.size()) + "/" + std::to_string(given.scales.size()) +
                                          "/" + std::to_string(given.zero_points.size()) +
                                          " bytes of codes/scales/zero points, the shape needs " +

@@ -9,6 +9,7 @@
 #include "base/error.hpp"
 #include "base/float_bits.hpp"
 #include "base/float_env.hpp"
+#include "base/simd.hpp"
 #include "entropy/bit_writer.hpp"
 #include "entropy/rans.hpp"
 #include "entropy/rans_tokens.hpp"
@@ -61,8 +62,8 @@ constexpr uint64_t kWord64Elements = 65536;
 // (classes + 1) x 2^S entries, which should stay in the first-level caches.
 constexpr int kWordMaxScaleBits = 10;
 
-// 16-bit blocks from this size count their tokens in two tables (encode_typed).
-constexpr uint64_t kTwoTablesFrom = 16384;
+// 16-bit blocks from this size count their tokens in four tables (encode_typed).
+constexpr uint64_t kSplitCountsFrom = 16384;
 
 int word_lanes_for(uint64_t n) {
     if (n >= kWord64Elements) return 64;
@@ -132,35 +133,89 @@ using CountTable = std::array<std::array<uint64_t, 256>, kContextClasses>;
 
 // A tile's tokens counted per context class. With 16-bit dtypes most elements fall on
 // a few tokens, and each increment of a counter waits for the previous one of the same
-// counter: in large blocks (`two_tables`) the odd elements are counted in a second
-// table, added to the first at the end (F32 tokens are spread wider; there a second
-// table only costs cache).
-inline void count_tokens(const uint8_t* tok, const uint8_t* c, uint64_t m, bool two_tables,
-                         ResidualEncodeScratch& s) {
+// counter: in large blocks (`split`) elements 1, 2 and 3 mod 4 are counted in three
+// more tables, added to the first at the end (F32 tokens are spread wider; there more
+// tables only cost cache).
+inline void count_tokens(const uint8_t* tok, const uint8_t* c, uint64_t m, bool split, ResidualEncodeScratch& s) {
     uint64_t k = 0;
-    if (two_tables)
-        for (; k + 2 <= m; k += 2) {
+    if (split)
+        for (; k + 4 <= m; k += 4) {
             ++s.count[c[k]][tok[k]];
-            ++s.count_odd[c[k + 1]][tok[k + 1]];
+            ++s.count_more[0][c[k + 1]][tok[k + 1]];
+            ++s.count_more[1][c[k + 2]][tok[k + 2]];
+            ++s.count_more[2][c[k + 3]][tok[k + 3]];
         }
     for (; k < m; ++k) ++s.count[c[k]][tok[k]];
 }
 
+// A 16-bit tile's extra bits (<= 13 an element) joined four elements at a time (<= 52
+// bits, one BitWriter::put each): joined[j] holds elements 4j..4j+3, element 4j in the
+// low bits, and width[j] their bit count. m / 4 groups; the caller puts the rest.
+struct JoinExtraBits {
+    template <KernelSet K>
+    QSTORE_ALWAYS_INLINE static void run(const uint32_t* extra, const uint8_t* nbits, uint64_t m, uint64_t* joined,
+                                         uint8_t* width) {
+        uint64_t j = 0;
+#if QSTORE_X86_KERNELS
+        if constexpr (K == KernelSet::avx512) j = join_avx512(extra, nbits, m, joined, width);
+#endif
+        for (; 4 * j + 4 <= m; ++j) {
+            const uint64_t k = 4 * j;
+            const uint32_t n0 = nbits[k], n01 = n0 + nbits[k + 1], n012 = n01 + nbits[k + 2];
+            joined[j] = static_cast<uint64_t>(extra[k]) | static_cast<uint64_t>(extra[k + 1]) << n0 |
+                        static_cast<uint64_t>(extra[k + 2]) << n01 | static_cast<uint64_t>(extra[k + 3]) << n012;
+            width[j] = static_cast<uint8_t>(n012 + nbits[k + 3]);
+        }
+    }
+#if QSTORE_X86_KERNELS
+    // 32 elements a step: pairs in the 64-bit lanes of the two halves (element 2i in the
+    // low half, 2i + 1 shifted above it), then even and odd pairs brought together by
+    // one permute each and joined the same way. Returns the groups done.
+    QSTORE_TARGET_AVX512 static uint64_t join_avx512(const uint32_t* extra,
+                                                                          const uint8_t* nbits, uint64_t m,
+                                                                          uint64_t* joined, uint8_t* width) {
+        const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
+        const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+        const __m512i odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+        uint64_t j = 0;
+        for (; 4 * j + 32 <= m; j += 8) {
+            const uint64_t k = 4 * j;
+            __m512i pair[2], pair_bits[2];
+            for (int h = 0; h < 2; ++h) {
+                const __m512i e = _mm512_loadu_si512(extra + k + 16 * static_cast<uint64_t>(h));
+                const __m512i n = _mm512_cvtepu8_epi32(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(nbits + k + 16 * static_cast<uint64_t>(h))));
+                const __m512i n_lo = _mm512_and_si512(n, low32);
+                pair[h] = _mm512_or_si512(_mm512_and_si512(e, low32), _mm512_sllv_epi64(_mm512_srli_epi64(e, 32), n_lo));
+                pair_bits[h] = _mm512_add_epi64(n_lo, _mm512_srli_epi64(n, 32));
+            }
+            const __m512i lo = _mm512_permutex2var_epi64(pair[0], even, pair[1]);
+            const __m512i hi = _mm512_permutex2var_epi64(pair[0], odd, pair[1]);
+            const __m512i lo_bits = _mm512_permutex2var_epi64(pair_bits[0], even, pair_bits[1]);
+            const __m512i hi_bits = _mm512_permutex2var_epi64(pair_bits[0], odd, pair_bits[1]);
+            _mm512_storeu_si512(joined + j, _mm512_or_si512(lo, _mm512_sllv_epi64(hi, lo_bits)));
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(width + j), _mm512_cvtepi64_epi8(_mm512_add_epi64(lo_bits, hi_bits)));
+        }
+        return j;
+    }
+#endif
+};
+
 // A tile's extra bits appended to the block's bit stream (§7.5). The chain through the
 // writer's fill is the cost: with 16-bit dtypes (<= 13 extra bits an element) each step
-// appends four elements' bits, joined beforehand. The writer is copied into a local
-// for the loop, which keeps its state in registers.
+// appends four elements' bits, joined beforehand (JoinExtraBits). The writer is copied
+// into a local for the loop, which keeps its state in registers.
 template <class U>
-inline void append_extra_bits(const uint32_t* extra, const uint8_t* nbits, uint64_t m, BitWriter& bits) {
+inline void append_extra_bits(KernelSet kernels, const uint32_t* extra, const uint8_t* nbits, uint64_t m,
+                              BitWriter& bits) {
     BitWriter w = bits;
     uint64_t k = 0;
     if constexpr (sizeof(U) == 2) {
-        for (; k + 4 <= m; k += 4) {
-            const uint32_t n0 = nbits[k], n01 = n0 + nbits[k + 1], n012 = n01 + nbits[k + 2];
-            w.put(static_cast<uint64_t>(extra[k]) | static_cast<uint64_t>(extra[k + 1]) << n0 |
-                      static_cast<uint64_t>(extra[k + 2]) << n01 | static_cast<uint64_t>(extra[k + 3]) << n012,
-                  static_cast<int>(n012 + nbits[k + 3]));
-        }
+        alignas(64) uint64_t joined[kTile / 4];
+        alignas(64) uint8_t width[kTile / 4];
+        run_kernel<JoinExtraBits>(kernels, extra, nbits, m, joined, width);
+        for (uint64_t j = 0; j < m / 4; ++j) w.put(joined[j], width[j]);
+        k = m / 4 * 4;
     }
     for (; k < m; ++k) w.put(extra[k], nbits[k]);  // <= 29 bits (F32)
     bits = w;
@@ -169,7 +224,7 @@ inline void append_extra_bits(const uint32_t* extra, const uint8_t* nbits, uint6
 // Pass 1 over a block, tile by tile: tokens into `tokens`, their counts into the
 // scratch's tables, extra bits into `bits`.
 template <DType T>
-void tokenize_block(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n, bool two_tables,
+void tokenize_block(const uint8_t* high, const float* pred, const uint8_t* ctx, uint64_t n, bool split_counts,
                     ResidualEncodeScratch& s, uint8_t* tokens, BitWriter& bits) {
     using U = typename HighBits<T>::U;
     alignas(64) uint32_t extra[kTile];
@@ -177,14 +232,15 @@ void tokenize_block(const uint8_t* high, const float* pred, const uint8_t* ctx, 
     for (uint64_t tile = 0; tile < n; tile += kTile) {
         const uint64_t m = std::min(kTile, n - tile);
         run_kernel<Tokenize<T>>(s.kernels, high + tile * sizeof(U), pred + tile, m, tokens + tile, extra, nbits);
-        count_tokens(tokens + tile, ctx + tile, m, two_tables, s);
-        append_extra_bits<U>(extra, nbits, m, bits);
+        count_tokens(tokens + tile, ctx + tile, m, split_counts, s);
+        append_extra_bits<U>(s.kernels, extra, nbits, m, bits);
     }
-    if (two_tables)
-        for (int c = 0; c < kContextClasses; ++c) {
-            for (int t = 0; t < 256; ++t) s.count[c][t] += s.count_odd[c][t];
-            s.count_odd[c].fill(0);
-        }
+    if (split_counts)
+        for (auto& more : s.count_more)
+            for (int c = 0; c < kContextClasses; ++c) {
+                for (int t = 0; t < 256; ++t) s.count[c][t] += more[c][t];
+                more[c].fill(0);
+            }
 }
 
 // The context classes present: from the context bytes when the block has fewer
@@ -243,9 +299,9 @@ void encode_typed(const uint8_t* high, const float* pred, const uint8_t* ctx, ui
                 if (used & (1u << c)) count[c].fill(0);
         }
     } clear_on_exit{scratch.count};
-    const bool two_tables = sizeof(U) == 2 && n >= kTwoTablesFrom && n <= UINT32_MAX;
+    const bool split_counts = sizeof(U) == 2 && n >= kSplitCountsFrom && n <= UINT32_MAX;
     BitWriter bit_writer(bits);
-    tokenize_block<T>(high, pred, ctx, n, two_tables, scratch, tokens, bit_writer);
+    tokenize_block<T>(high, pred, ctx, n, split_counts, scratch, tokens, bit_writer);
     uint8_t* const bits_end = bit_writer.finish();
     const uint16_t used = classes_used(ctx, n, scratch.count);
     clear_on_exit.used = used;

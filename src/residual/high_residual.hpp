@@ -45,9 +45,9 @@ struct ResidualEncodeScratch {
     // Token counts per context class, zero between blocks: a block clears the rows it
     // used (not all 32 KB: blocks of small tensors are a few elements).
     std::array<std::array<uint64_t, 256>, kContextClasses> count{};
-    // The odd elements' counts of large 16-bit blocks (encode_residual_block), zero
-    // between blocks.
-    std::array<std::array<uint32_t, 256>, kContextClasses> count_odd{};
+    // The counts of elements 1, 2 and 3 mod 4 of large 16-bit blocks
+    // (encode_residual_block), zero between blocks.
+    std::array<std::array<std::array<uint32_t, 256>, kContextClasses>, 3> count_more{};
     // A class without a model has scale 0, which the rANS encoders skip.
     std::array<RansModel, kContextClasses> models;
     RansEncodeScratch rans;

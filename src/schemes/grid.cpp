@@ -130,8 +130,14 @@ namespace {
 // and its blocks' statistics. One body each, built for every kernel set (run_kernel):
 // integer operations and exact conversions, the same values on every set.
 struct WidenRow {
-    template <KernelSet>
+    template <KernelSet K>
     QSTORE_ALWAYS_INLINE static void run(const uint8_t* src, DType t, uint64_t n, float* dst) {
+#if QSTORE_X86_KERNELS
+        if constexpr (K == KernelSet::avx512)
+            if (t == DType::f16) return f32_from_f16_avx512(src, n, dst);  // F16C: the same values
+        if constexpr (K == KernelSet::avx2)
+            if (t == DType::f16) return f32_from_f16_f16c(src, n, dst);
+#endif
         high_to_f32(src, t, n, dst);
     }
 };
