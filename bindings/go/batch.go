@@ -67,7 +67,10 @@ package qstore
 // }
 import "C"
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Batch is the layout of a fixed list of tensors' high precision (File.HighBatch) or low
 // precision (File.LowBatch) in one arena: a []byte that the caller owns and may reuse.
@@ -172,7 +175,15 @@ func (f *File) LowBatch(indices []int) (*Batch, error) {
 func (b *Batch) Len() int { return len(b.indices) - 1 }
 
 // Index is the file index of the batch's k-th tensor.
-func (b *Batch) Index(k int) int { return int(b.indices[k]) }
+func (b *Batch) Index(k int) int { return int(b.indices[b.at(k)]) }
+
+// at is k, or a panic when k is not a tensor of the batch (as a slice index would).
+func (b *Batch) at(k int) int {
+	if k < 0 || k >= b.Len() {
+		panic(fmt.Sprintf("qstore: tensor %d of a batch of %d", k, b.Len()))
+	}
+	return k
+}
 
 // ArenaBytes is the size an arena of this batch must have at least.
 func (b *Batch) ArenaBytes() int { return int(b.bytes) }
@@ -213,12 +224,14 @@ func (b *Batch) LoadInto(arena []byte) error {
 
 // High is the k-th tensor's high precision in arena (filled by LoadInto of a HighBatch).
 func (b *Batch) High(arena []byte, k int) []byte {
+	k = b.at(k)
 	return sub(arena, b.codeOff[k], b.codeSize[k])
 }
 
 // Low is the k-th tensor's low precision in arena (filled by LoadInto of a LowBatch),
-// typed as by LoadLow; its slices are views of arena.
+// typed as by LoadLow; its slices are views of arena. Only for a LowBatch.
 func (b *Batch) Low(arena []byte, k int) *Level {
+	k = b.at(k)
 	l, _ := typedLevel(b.infos[k], sub(arena, b.codeOff[k], b.codeSize[k]),
 		sub(arena, b.scaleOff[k], b.scaleSize[k])) // LowBatch checked the scale dtypes
 	if b.zpSize[k] > 0 {

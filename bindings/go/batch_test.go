@@ -85,6 +85,16 @@ func TestBatchErrors(t *testing.T) {
 	if err := lb.LoadInto(shifted[1:]); status(err) != StatusInvalidArgument {
 		t.Fatalf("misaligned arena: %v", err)
 	}
+	for _, k := range []int{-1, hb.Len()} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatalf("High(arena, %d) of a batch of %d did not panic", k, hb.Len())
+				}
+			}()
+			hb.High(high, k)
+		}()
+	}
 	empty, err := f.HighBatch(nil)
 	if err != nil || empty.Len() != 0 || empty.ArenaBytes() != 0 || empty.LoadInto(nil) != nil {
 		t.Fatalf("empty batch: %v", err)
