@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times each binding's whole-model load against the C API's, in the same run:
 #   bench/bindings/run.sh [--model FILE.safetensors] [--rounds N] [--passes P] [--out DIR]
-#                         [--prefix DIR] [--modes "new reuse many"]
+#                         [--prefix DIR] [--modes "new reuse many batch"]
 # Packs the model (default: maxim-deblurring, the largest BF16 model of ../shared/models)
 # with the CLI, builds load_all.c (C API), rust/ (the Rust binding, --release) and go/
 # (the Go binding) against the installed library (this tree built and installed under
@@ -10,14 +10,15 @@
 # mode, in each mode the four programs one after the other, P timed passes each (one
 # pass = every tensor loaded, high precision, then low). Modes (bench/bindings/README.md):
 # `new` (every tensor into a new buffer), `reuse` (into the same caller buffers) and
-# `many` (every tensor into a new buffer, all in one batched call). --passes 0: one
+# `many` (every tensor into a new buffer, all in one batched call), `batch` (every tensor
+# into arenas made once, in one batched call; the C API and Go only). --passes 0: one
 # fresh process per load, its open timed too. Prints the median wall and process CPU
 # time of each and the median of its per-pass ratio to the C pass of the same round,
 # and writes them to OUT/bindings-load.md (default OUT: build-bench/bindings).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 model="$repo/../shared/models/maxim-deblurring.bf16.safetensors"
-rounds=15 passes=1 out="$repo/build-bench/bindings" prefix="" modes="new reuse many"
+rounds=15 passes=1 out="$repo/build-bench/bindings" prefix="" modes="new reuse many batch"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
@@ -54,16 +55,18 @@ cc -O2 -std=c99 -o "$out/load_all_c" "$repo/bench/bindings/load_all.c" $(pkg-con
 CARGO_TARGET_DIR="$out/cargo" cargo build --offline --release --quiet \
   --manifest-path "$repo/bench/bindings/rust/Cargo.toml"
 (cd "$repo/bench/bindings/go" && go build -o "$out/load_all_go" .)
-bindings=(c rust go python)
+# The programs of a mode: batch has no Rust or Python counterpart.
+bindings_of() { if [ "$1" = batch ]; then echo c go; else echo c rust go python; fi; }
 declare -A prog=([c]="$out/load_all_c" [rust]="$out/cargo/release/qstore-load-all" [go]="$out/load_all_go"
                  [python]="$repo/bench/bindings/python/load_all.py")
 
 for mode in $modes; do
-  for b in "${bindings[@]}"; do : > "$out/times-$b-$mode.txt"; done
+  rm -f "$out"/times-*-"$mode".txt
+  for b in $(bindings_of "$mode"); do : > "$out/times-$b-$mode.txt"; done
 done
 for ((r = 1; r <= rounds; r++)); do
   for mode in $modes; do
-    for b in "${bindings[@]}"; do
+    for b in $(bindings_of "$mode"); do
       "${prog[$b]}" "$qs" "$passes" "$mode" >> "$out/times-$b-$mode.txt"
     done
   done
@@ -78,7 +81,7 @@ keys = ("open", "high", "low", "total") if cold else ("high", "low")
 what = ("one fresh process per load: open, then every tensor's high precision, then low; total: "
         "the three" if cold else f"{passes} timed passes per process after an untimed one")
 lines = [f"Whole-model load of {os.path.basename(model)}, {rounds} rounds ({what}); in each round and "
-         "mode the four programs in turn. Times are medians; ratios are medians of each run's time "
+         "mode the programs in turn. Times are medians; ratios are medians of each run's time "
          "over the C run's of the same round and pass. Wall: elapsed time; CPU: the process's CPU "
          "time, all threads."]
 for column, clock in ((1, "wall"), (2, "CPU")):
@@ -86,7 +89,8 @@ for column, clock in ((1, "wall"), (2, "CPU")):
               "|---|---|" + "---|---|" * len(keys)]
     for mode in modes:
         times = {}
-        for b, _ in names:
+        present = [(b, name) for b, name in names if os.path.exists(os.path.join(out, f"times-{b}-{mode}.txt"))]
+        for b, _ in present:
             t = {k: [] for k in keys}
             for line in open(os.path.join(out, f"times-{b}-{mode}.txt")):
                 fields = line.split()
@@ -94,7 +98,7 @@ for column, clock in ((1, "wall"), (2, "CPU")):
             if cold:
                 t["total"] = [sum(x) for x in zip(t["open"], t["high"], t["low"])]
             times[b] = t
-        for b, name in names:
+        for b, name in present:
             row = [mode, name]
             for k in keys:
                 ratios = [x / c for x, c in zip(times[b][k], times["c"][k])]

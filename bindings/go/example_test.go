@@ -30,3 +30,38 @@ func ExampleOpen() {
 		fmt.Println("error:", err)
 	}
 }
+
+// The README's batch example: the low precision of every tensor reloaded into the
+// same arena (compiled by go test).
+func reloadLow(f *qstore.File, reloads int) error {
+	indices := make([]int, f.Len())
+	for i := range indices {
+		indices[i] = i
+	}
+	b, err := f.LowBatch(indices) // once
+	if err != nil {
+		return err
+	}
+	arena := b.NewArena() // once
+	for r := 0; r < reloads; r++ {
+		if err := b.LoadInto(arena); err != nil { // each reload: one call, every tensor
+			return err
+		}
+	}
+	for k := 0; k < b.Len(); k++ {
+		low := b.Low(arena, k) // typed view, valid until the next LoadInto
+		fmt.Println(b.Index(k), len(low.I8), len(low.ScalesF32))
+	}
+	return nil
+}
+
+func ExampleBatch() {
+	f, err := qstore.Open("model.qs")
+	if err == nil {
+		defer f.Close()
+		err = reloadLow(f, 2)
+	}
+	if err != nil {
+		fmt.Println("error:", err)
+	}
+}

@@ -11,4 +11,10 @@ serve_test_dir
 [ -n "${HOME:-}" ] || { HOME="$work"; export HOME; }
 cd "$root/bindings/go"
 go vet ./...
-go test -count=1 ./...
+# Complete cgo pointer checking (also every pointer write, for Go pointers stored in C
+# memory), proving the cgo rules hold for the batched loads: GODEBUG=cgocheck=2 up to
+# Go 1.20, the build experiment cgocheck2 since Go 1.21 (which refuses the GODEBUG form).
+case "$(go env GOVERSION)" in
+  go1.19*|go1.20*) GODEBUG=cgocheck=2 go test -count=1 ./... ;;
+  *) GOEXPERIMENT=cgocheck2 go test -count=1 ./... ;;
+esac

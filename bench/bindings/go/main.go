@@ -1,13 +1,14 @@
 // The Go binding's whole-model load (bench/bindings/run.sh):
 //
-//	qstore-load-all FILE.qs PASSES new|reuse|many
+//	qstore-load-all FILE.qs PASSES new|reuse|many|batch
 //
 // After one untimed pass (none when PASSES is 0: then the open and one pass are timed,
 // the first loads of a fresh process), each pass loads every tensor, high precision then low, and
 // prints "high WALL CPU" and "low WALL CPU" (seconds), as load_all.c does with the C API. new: into
 // new slices (LoadHigh, LoadLow: typed codes and scales); reuse: into the same slices,
 // made once for the largest tensor (LoadHighInto, LoadLevelInto); many: all tensors
-// in one call (LoadHighMany, LoadLowMany).
+// in one call (LoadHighMany, LoadLowMany); batch: all tensors in one call into two arenas
+// made once (HighBatch, LowBatch, Batch.LoadInto).
 package main
 
 import (
@@ -75,6 +76,36 @@ func many(f *qstore.File, high bool) error {
 	return err
 }
 
+// arenas are batch mode's: every tensor's high and low precision, each in an arena made
+// once and reloaded by every pass.
+type arenas struct {
+	high, low           *qstore.Batch
+	highArena, lowArena []byte
+}
+
+func makeArenas(f *qstore.File) (*arenas, error) {
+	all := make([]int, f.Len())
+	for i := range all {
+		all[i] = i
+	}
+	high, err := f.HighBatch(all)
+	if err != nil {
+		return nil, err
+	}
+	low, err := f.LowBatch(all)
+	if err != nil {
+		return nil, err
+	}
+	return &arenas{high, low, high.NewArena(), low.NewArena()}, nil
+}
+
+func (a *arenas) load(high bool) error {
+	if high {
+		return a.high.LoadInto(a.highArena)
+	}
+	return a.low.LoadInto(a.lowArena)
+}
+
 func run(path string, passes int, mode string) error {
 	t0, cpu0 := time.Now(), cpuSeconds()
 	f, err := qstore.Open(path)
@@ -93,7 +124,16 @@ func run(path string, passes int, mode string) error {
 		}
 		b = makeBuffers(tensors)
 	}
+	var a *arenas
+	if mode == "batch" {
+		if a, err = makeArenas(f); err != nil {
+			return err
+		}
+	}
 	onePass := func(high bool) error {
+		if a != nil {
+			return a.load(high)
+		}
 		if mode == "many" {
 			return many(f, high)
 		}
@@ -139,7 +179,7 @@ func report(what string, t0 time.Time, cpu0 float64) {
 
 func main() {
 	if len(os.Args) != 4 {
-		fmt.Fprintf(os.Stderr, "usage: %s FILE.qs PASSES new|reuse|many\n", os.Args[0])
+		fmt.Fprintf(os.Stderr, "usage: %s FILE.qs PASSES new|reuse|many|batch\n", os.Args[0])
 		os.Exit(2)
 	}
 	passes, err := strconv.Atoi(os.Args[2])
