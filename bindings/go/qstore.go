@@ -96,7 +96,7 @@ func call(f func(e *C.qs_error) C.qs_status) error {
 	return nil
 }
 
-// Version is the version of the linked libqstore, e.g. "1.4.0".
+// Version is the version of the linked libqstore, e.g. "1.5.0".
 func Version() string {
 	return C.GoString(C.qs_version_string())
 }

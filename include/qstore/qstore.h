@@ -53,7 +53,7 @@ extern "C" {
 /* ---- Version ------------------------------------------------------------- */
 
 #define QS_VERSION_MAJOR 1
-#define QS_VERSION_MINOR 4
+#define QS_VERSION_MINOR 5
 #define QS_VERSION_PATCH 0
 /* MAJOR*10000 + MINOR*100 + PATCH, e.g. 10200 for 1.2.0 */
 #define QS_VERSION_NUMBER (QS_VERSION_MAJOR * 10000 + QS_VERSION_MINOR * 100 + QS_VERSION_PATCH)

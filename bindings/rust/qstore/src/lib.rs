@@ -31,7 +31,7 @@ pub use source::ReadAt;
 pub use types::{Dtype, LevelInfo, Scheme, TensorInfo};
 pub use writer::{GivenLow, Writer, WriterOptions};
 
-/// The version of the linked libqstore, e.g. "1.4.0".
+/// The version of the linked libqstore, e.g. "1.5.0".
 pub fn version() -> String {
     // Safety: a static NUL-terminated string.
     unsafe { std::ffi::CStr::from_ptr(qstore_sys::qs_version_string()) }.to_string_lossy().into_owned()
