@@ -34,7 +34,8 @@ QS_MAGIC = b"\x89QSTORE\n"
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
                "U16": 2, "U32": 4, "U64": 8, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
 SCHEMES = ("int8-row", "int8-tensor", "int8-group:64", "fp8-e4m3-row", "fp8-e4m3-tensor", "fp8-e5m2-tensor",
-           "fp8-e4m3-block128", "q8_0", "q4_0", "int4-asym-group:64", "uint8-asym-tensor")
+           "fp8-e4m3-block128", "q8_0", "q4_0", "int4-asym-group:64", "uint8-asym-tensor", "gptq-int4:128",
+           "int8-row-ct")
 
 
 class Failure(Exception):
