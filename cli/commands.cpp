@@ -361,7 +361,8 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
                 if (!specs.parts[k].name.empty())
                     entries.push_back({specs.parts[k].name, specs.parts[k].dtype, specs.parts[k].shape, stored[k],
                                        &scheme, g});
-            for (const LowTensorSpec& d : specs.derived) entries.push_back({d.name, d.dtype, d.shape, d.bytes, &scheme, g});
+            for (const LowTensorSpec& d : specs.derived)
+                entries.push_back({d.name, d.dtype, d.shape, d.bytes, &scheme, g});
         }
     }
     std::set<std::string> names;

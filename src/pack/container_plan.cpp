@@ -62,7 +62,8 @@ LowModel low_model(const std::vector<SafetensorsTensor>& tensors, const std::vec
         }
         for (const LowTensorSpec& d : specs.derived) {
             const std::vector<uint8_t> bytes = group_index_bytes(g.cols, s.spec().group);
-            if (bytes.size() != d.bytes) fail(Errc::internal, path + ": '" + d.name + "' has another size than declared");
+            if (bytes.size() != d.bytes)
+                fail(Errc::internal, path + ": '" + d.name + "' has another size than declared");
             m.derived.push_back(d);
             m.derived_data.insert(m.derived_data.end(), bytes.begin(), bytes.end());
         }

@@ -106,7 +106,8 @@ inline LowTensorSpecs low_tensor_specs(const LowScheme& scheme, const std::strin
                                        const std::vector<uint64_t>& high_shape) {
     const LowTensorNames names = low_tensor_names(scheme, weight_name);
     LowTensorSpecs out;
-    out.parts.push_back({names.codes, scheme.code_dtype(), low_code_shape(scheme, g, high_shape), scheme.code_bytes(g)});
+    out.parts.push_back(
+        {names.codes, scheme.code_dtype(), low_code_shape(scheme, g, high_shape), scheme.code_bytes(g)});
     out.parts.push_back({names.scales, scheme.scale_dtype(), low_scale_shape(scheme, g), scheme.scale_bytes(g)});
     if (scheme.has_zero_points())
         out.parts.push_back({names.zero_points, scheme.zero_point_dtype(), low_zero_point_shape(scheme, g),
