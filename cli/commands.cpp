@@ -354,17 +354,15 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
         } else {
             const LowScheme& scheme = t.scheme(level);
             const Geometry g = t.geometry();
-            const LowTensorNames names = low_tensor_names(scheme, t.name);
-            entries.push_back({names.codes, scheme.code_dtype(), low_code_shape(scheme, g, t.shape),
-                               r.level_code_bytes(t, level), &scheme, g});
-            if (!names.scales.empty())
-                entries.push_back({names.scales, scheme.scale_dtype(), low_scale_shape(scheme, g),
-                                   r.level_scale_bytes(t, level), &scheme, g});
-            if (!names.zero_points.empty())
-                entries.push_back({names.zero_points, scheme.zero_point_dtype(), low_zero_point_shape(scheme, g),
-                                   r.level_zero_point_bytes(t, level), &scheme, g});
-            if (!names.group_index.empty())
-                entries.push_back({names.group_index, DType::i32, {g.cols}, g.cols * 4, &scheme, g});
+            const LowTensorSpecs specs = low_tensor_specs(scheme, t.name, g, t.shape);
+            const uint64_t stored[] = {r.level_code_bytes(t, level), r.level_scale_bytes(t, level),
+                                       r.level_zero_point_bytes(t, level)};
+            for (size_t k = 0; k < specs.parts.size(); ++k)
+                if (!specs.parts[k].name.empty())
+                    entries.push_back({specs.parts[k].name, specs.parts[k].dtype, specs.parts[k].shape, stored[k],
+                                       &scheme, g});
+            for (const LowTensorSpec& d : specs.derived)
+                entries.push_back({d.name, d.dtype, d.shape, d.bytes, &scheme, g});
         }
     }
     std::set<std::string> names;

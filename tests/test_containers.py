@@ -34,7 +34,8 @@ QS_MAGIC = b"\x89QSTORE\n"
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
                "U16": 2, "U32": 4, "U64": 8, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
 SCHEMES = ("int8-row", "int8-tensor", "int8-group:64", "fp8-e4m3-row", "fp8-e4m3-tensor", "fp8-e5m2-tensor",
-           "fp8-e4m3-block128", "q8_0", "q4_0", "int4-asym-group:64", "uint8-asym-tensor")
+           "fp8-e4m3-block128", "q8_0", "q4_0", "int4-asym-group:64", "uint8-asym-tensor", "gptq-int4:128",
+           "int8-row-ct")
 
 
 class Failure(Exception):
@@ -184,6 +185,8 @@ def check_safetensors_container(args, model, scheme_args, tag):
     check(dtype == "U8" and shape == [len(raw) - offset] and raw[offset:offset + 8] == QS_MAGIC,
           f"{tag}: __qstore__ ({dtype} {shape}) does not span the qstore part from qstore.offset {offset}")
     check(data + sum(len(t[2]) for t in tensors.values()) == offset, f"{tag}: the low tensors do not end at qstore.offset")
+    if scheme_args[-1].startswith("gptq-int4:"):
+        check_group_index(tensors, int(scheme_args[-1].split(":")[1]), tag)
     low = os.path.join(args.work, f"{tag}.low.safetensors")
     run(args.cli, "unpack", out, "--precision", "low", "-o", low)
     expected, expected_meta, _, _ = read_safetensors(low)
@@ -203,6 +206,22 @@ def check_safetensors_container(args, model, scheme_args, tag):
     print(f"ok: {tag}: {len(tensors)} low tensors as unpack writes them, __qstore__ from {offset} to "
           f"{len(raw)}; high tensor for tensor")
     return out
+
+
+def check_group_index(tensors, group, tag):
+    """A GPTQ checkpoint: each P.qweight I32 [cols/8, rows] comes with P.qzeros I32
+    [groups, rows/8] and P.g_idx I32 [cols] holding c // group (AutoGPTQ, format v1)."""
+    quantized = [n[:-len(".qweight")] for n in tensors if n.endswith(".qweight")]
+    check(quantized, f"{tag}: no GPTQ tensor")
+    for p in quantized:
+        words, rows = tensors[p + ".qweight"][1]
+        cols, groups = 8 * words, -(-8 * words // group)
+        check(tensors[p + ".qweight"][0] == "I32", f"{tag}: {p}.qweight is {tensors[p + '.qweight'][0]}")
+        check(tensors[p + ".qzeros"][:2] == ("I32", [groups, -(-rows // 8)]),
+              f"{tag}: {p}.qzeros {tensors[p + '.qzeros'][:2]}")
+        check(tensors[p + ".scales"][:2] == ("F16", [groups, rows]), f"{tag}: {p}.scales {tensors[p + '.scales'][:2]}")
+        want = struct.pack(f"<{cols}i", *(c // group for c in range(cols)))
+        check(p + ".g_idx" in tensors and tensors[p + ".g_idx"] == ("I32", [cols], want), f"{tag}: {p}.g_idx")
 
 
 def check_low_prefix(args, path, end, low, tag):
@@ -282,7 +301,7 @@ def damaged(args, raw, name):
     return path
 
 
-def check_damage(args, st_model, st_container, gguf_model_path, gguf_container):
+def check_damage(args, st_model, st_container, gptq_container, gguf_model_path, gguf_container):
     expect_error(args, st_model, "info", ["not a qstore container"], "plain safetensors")
     expect_error(args, gguf_model_path, "info", ["not a qstore container"], "plain GGUF")
     raw = open(st_container, "rb").read()
@@ -307,6 +326,11 @@ def check_damage(args, st_model, st_container, gguf_model_path, gguf_container):
         (raw[:data + 3] + bytes([raw[data + 3] ^ 1]) + raw[data + 4:], "verify", ["checksum"]),
         (raw[:-40] + bytes([raw[-40] ^ 1]) + raw[-39:], "verify", []),
     ]
+    # A GPTQ container's g_idx, which no index record references, is in the level-0
+    # section's checksum.
+    qraw = open(gptq_container, "rb").read()
+    in_g_idx = int(read_safetensors(gptq_container)[1]["qstore.offset"]) - 10
+    cases.append((qraw[:in_g_idx] + bytes([qraw[in_g_idx] ^ 1]) + qraw[in_g_idx + 1:], "verify", ["checksum"]))
     graw = open(gguf_container, "rb").read()
     at = gguf_u64_value(graw, "qstore.offset")
     for value, words in ((len(graw) + 4096, ["qstore.offset"]), (0, ["qstore.offset"]), (8, ["qstore.offset"]),
@@ -341,7 +365,7 @@ def main():
             print(f"note: no {shared}: the shared model's containers were not checked")
         gguf_model_path, gguf_container = check_gguf_container(args)
         check_refusals(args, model, gguf_model_path)
-        check_damage(args, model, containers["int8-row"], gguf_model_path, gguf_container)
+        check_damage(args, model, containers["int8-row"], containers["gptq-int4:128"], gguf_model_path, gguf_container)
     except Failure as e:
         print(f"FAILED: {e}")
         return 1

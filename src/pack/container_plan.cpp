@@ -17,40 +17,58 @@ namespace {
 
 constexpr uint64_t kMaxDigits = 20;  // of a u64 in decimal
 
-// One level-0 part: its bytes, and the safetensors tensor it is (name empty: none, a
-// part of 0 bytes the layout has no tensor for).
-struct LowPart {
-    uint64_t size = 0;
-    std::string name;
-    DType dtype = DType::u8;
-    std::vector<uint64_t> shape;
+// The low model's tensors: the level-0 parts of every tensor, in the order the writer
+// writes them (pack/tensor_encoder.cpp): codes, scales, zero points, or a passthrough's
+// data; and the tensors derived from the shapes (GPTQ's g_idx), which the .qs index does
+// not reference, with their bytes. Dtypes, shapes and names: schemes/layout.hpp.
+struct LowModel {
+    std::vector<LowTensorSpec> parts, derived;
+    std::vector<uint8_t> derived_data;
 };
 
-// The level-0 parts of every tensor, in the order the writer writes them
-// (pack/tensor_encoder.cpp): codes, scales, zero points; or a passthrough's data.
+// A scheme's low tensors must declare as many bytes as their dtypes and shapes hold (a
+// safetensors reader checks it).
+void check_sizes(const std::vector<LowTensorSpec>& tensors, const std::string& path) {
+    for (const LowTensorSpec& t : tensors) {
+        if (t.name.empty()) continue;
+        uint64_t n = dtype_size(t.dtype);
+        for (uint64_t d : t.shape) n *= d;
+        if (n != t.bytes)
+            fail(Errc::internal, path + ": low tensor '" + t.name + "' has " + std::to_string(t.bytes) +
+                                     " bytes, its dtype and shape " + std::to_string(n));
+    }
+}
+
 // `level0[i]`: tensor i's level-0 scheme, null for a passthrough tensor.
-std::vector<LowPart> low_parts(const std::vector<SafetensorsTensor>& tensors,
-                               const std::vector<const LowScheme*>& level0, const std::string& path) {
-    std::vector<LowPart> parts;
+LowModel low_model(const std::vector<SafetensorsTensor>& tensors, const std::vector<const LowScheme*>& level0,
+                   const std::string& path) {
+    LowModel m;
     for (size_t i = 0; i < tensors.size(); ++i) {
         const SafetensorsTensor& t = tensors[i];
         if (!level0.at(i)) {
-            parts.push_back({t.size, t.name, t.dtype, t.shape});
+            m.parts.push_back({t.name, t.dtype, t.shape, t.size});
             continue;
         }
         const LowScheme& s = *level0[i];
         const Geometry g = geometry_of(t);
-        const LowTensorNames names = low_tensor_names(s, t.name);
-        parts.push_back({s.code_bytes(g), names.codes, s.code_dtype(), low_code_shape(s, g, t.shape)});
-        parts.push_back({s.scale_bytes(g), names.scales, s.scale_dtype(), low_scale_shape(s, g)});
-        if (s.has_zero_points())
-            parts.push_back({s.zero_point_bytes(g), names.zero_points, DType::u8, low_scale_shape(s, g)});
-        for (size_t k = parts.size() - (s.has_zero_points() ? 3 : 2); k < parts.size(); ++k)
-            if (parts[k].name.empty() && parts[k].size != 0)
+        const LowTensorSpecs specs = low_tensor_specs(s, t.name, g, t.shape);
+        check_sizes(specs.parts, path);
+        check_sizes(specs.derived, path);
+        for (const LowTensorSpec& p : specs.parts) {
+            if (p.name.empty() && p.bytes != 0)
                 fail(Errc::invalid_argument, path + ": scheme " + s.name() + " has no safetensors layout for '" +
                                                  t.name + "'");
+            m.parts.push_back(p);
+        }
+        for (const LowTensorSpec& d : specs.derived) {
+            const std::vector<uint8_t> bytes = group_index_bytes(g.cols, s.spec().group);
+            if (bytes.size() != d.bytes)
+                fail(Errc::internal, path + ": '" + d.name + "' has another size than declared");
+            m.derived.push_back(d);
+            m.derived_data.insert(m.derived_data.end(), bytes.begin(), bytes.end());
+        }
     }
-    return parts;
+    return m;
 }
 
 // Offsets of the parts in a data section whose parts start at multiples of `align`.
@@ -92,7 +110,7 @@ ContainerPlan plan_gguf(const std::vector<SafetensorsTensor>& tensors, const std
     ContainerPlan plan;
     plan.kind = ContainerKind::gguf;
     std::vector<uint64_t> sizes;
-    for (const LowPart& p : low_parts(tensors, level0, path)) sizes.push_back(p.size);
+    for (const LowTensorSpec& p : low_model(tensors, level0, path).parts) sizes.push_back(p.bytes);
     GgufExtraKeys keys;
     keys.add_u64(kContainerOffsetKey, 0);  // the value's bytes are the same size for every value
     keys.add_string(kContainerSchemeKey, s.name());
@@ -122,8 +140,9 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
 }
 
 // The safetensors header up to the trailing tensor's shape, and its `data_offsets`
-// before the end; `offset` is the qstore header's absolute offset.
-void safetensors_json(const std::vector<LowPart>& parts, const std::vector<uint64_t>& offsets,
+// before the end; `offset` is the qstore header's absolute offset. `tensors[k]` lies at
+// `offsets[k]` of the data section.
+void safetensors_json(const std::vector<LowTensorSpec>& tensors, const std::vector<uint64_t>& offsets,
                       std::map<std::string, std::string> metadata, const LowScheme& s, uint64_t data_size,
                       uint64_t offset, ContainerPlan& plan) {
     metadata[kContainerOffsetKey] = std::to_string(offset);
@@ -131,11 +150,11 @@ void safetensors_json(const std::vector<LowPart>& parts, const std::vector<uint6
     std::string t = "{\"__metadata__\":{";
     for (const auto& [k, v] : metadata) t += (t.back() == '{' ? "" : ",") + quoted(k) + ":" + quoted(v);
     t += "}";
-    for (size_t k = 0; k < parts.size(); ++k) {
-        if (parts[k].name.empty()) continue;
-        t += "," + quoted(parts[k].name) + ":{\"dtype\":" + quoted(dtype_name(parts[k].dtype)) +
-             ",\"shape\":" + shape_text(parts[k].shape) + ",\"data_offsets\":[" + std::to_string(offsets[k]) + "," +
-             std::to_string(offsets[k] + parts[k].size) + "]}";
+    for (size_t k = 0; k < tensors.size(); ++k) {
+        if (tensors[k].name.empty()) continue;
+        t += "," + quoted(tensors[k].name) + ":{\"dtype\":" + quoted(dtype_name(tensors[k].dtype)) +
+             ",\"shape\":" + shape_text(tensors[k].shape) + ",\"data_offsets\":[" + std::to_string(offsets[k]) +
+             "," + std::to_string(offsets[k] + tensors[k].bytes) + "]}";
     }
     plan.json_head = t + "," + quoted(kContainerTensor) + ":{\"dtype\":\"U8\",\"shape\":[";
     plan.json_tail = "],\"data_offsets\":[" + std::to_string(data_size) + ",";
@@ -143,28 +162,35 @@ void safetensors_json(const std::vector<LowPart>& parts, const std::vector<uint6
     plan.json_length = align_up(8 + plan.json_head.size() + plan.json_tail.size() + 2 * kMaxDigits + 3, kAlignment) - 8;
 }
 
+// The level-0 parts back to back, then the derived tensors (their bytes written after
+// the last part, inside the level-0 section), then the trailing tensor.
 ContainerPlan plan_safetensors(const std::vector<SafetensorsTensor>& tensors,
                                const std::vector<const LowScheme*>& level0, const LowScheme& s,
                                const std::map<std::string, std::string>& metadata, const std::string& path) {
     ContainerPlan plan;
     plan.kind = ContainerKind::safetensors;
-    const std::vector<LowPart> parts = low_parts(tensors, level0, path);
+    LowModel m = low_model(tensors, level0, path);
+    std::vector<LowTensorSpec> all = m.parts;
+    all.insert(all.end(), m.derived.begin(), m.derived.end());
     std::set<std::string> names;
     std::vector<uint64_t> sizes;
-    for (const LowPart& p : parts) {
-        sizes.push_back(p.size);
+    for (const LowTensorSpec& p : all) {
+        sizes.push_back(p.bytes);
         if (p.name.empty()) continue;
         if (p.name == "__metadata__" || p.name == kContainerTensor || !names.insert(p.name).second)
             fail(Errc::invalid_argument, path + ": the low model would have a tensor named '" + p.name +
                                              "' twice, or one of the names a safetensors container keeps (" +
                                              kContainerTensor + ", __metadata__)");
     }
-    plan.data_size = place_parts(sizes, 1, plan.part_offsets);
+    std::vector<uint64_t> offsets;
+    plan.data_size = place_parts(sizes, 1, offsets);
+    plan.part_offsets.assign(offsets.begin(), offsets.begin() + static_cast<std::ptrdiff_t>(m.parts.size()));
+    plan.derived_data = std::move(m.derived_data);
     // The header's length holds the qstore header's offset in decimal: settle both.
     uint64_t length = 0;
     do {
         length = plan.json_length;
-        safetensors_json(parts, plan.part_offsets, metadata, s, plan.data_size, 8 + length + plan.data_size, plan);
+        safetensors_json(all, offsets, metadata, s, plan.data_size, 8 + length + plan.data_size, plan);
     } while (plan.json_length != length);
     plan.prefix = plan.final_prefix(0);
     return plan;

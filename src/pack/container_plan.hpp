@@ -21,6 +21,9 @@ struct ContainerPlan {
     uint64_t part_alignment = 1;         // level-0 parts start at file offsets that are multiples of this
     std::vector<uint64_t> part_offsets;  // each level-0 part's offset in the data section, in write order
     uint64_t data_size = 0;              // the data section, padded to part_alignment
+    // Bytes after the last level-0 part, inside the level-0 section: the tensors of the
+    // low model's layout that the .qs index does not reference (GPTQ's g_idx).
+    std::vector<uint8_t> derived_data;
     // The absolute offset of the qstore header: right after the data section.
     uint64_t qstore_offset() const { return prefix.size() + data_size; }
     // The prefix once the file's size is known, of the same size: a safetensors header

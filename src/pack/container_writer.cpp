@@ -76,6 +76,7 @@ SectionEntry ContainerWriter::level_zero_section() {
     if (plan_.kind != ContainerKind::qs) {
         // The data section ends padded (GGUF: each tensor's room is padded); the qstore
         // header follows at once (safetensors: the trailing tensor starts there).
+        out_.write(plan_.derived_data.data(), plan_.derived_data.size());
         out_.pad_to(plan_.part_alignment);
         if (out_.position() != plan_.qstore_offset())
             fail(Errc::internal, path_ + ": the container's data section is not where its header says");

@@ -85,6 +85,37 @@ inline std::vector<uint64_t> low_zero_point_shape(const LowScheme& scheme, const
     return low_scale_shape(scheme, g);
 }
 
+// One safetensors tensor of a tensor's low precision: what `unpack --precision low`
+// writes and a safetensors container declares. An empty name: a part the layout has no
+// tensor for (the empty scales of q8_0 / q4_0).
+struct LowTensorSpec {
+    std::string name;
+    DType dtype = DType::u8;
+    std::vector<uint64_t> shape;
+    uint64_t bytes = 0;
+};
+
+// The low tensors of high tensor `weight_name`: its level-0 parts in part order (codes,
+// scales, zero points if the scheme has them; their bytes are the native layout's,
+// §6.1), then in `derived` the tensors made from the shape alone (GPTQ's g_idx).
+struct LowTensorSpecs {
+    std::vector<LowTensorSpec> parts, derived;
+};
+
+inline LowTensorSpecs low_tensor_specs(const LowScheme& scheme, const std::string& weight_name, const Geometry& g,
+                                       const std::vector<uint64_t>& high_shape) {
+    const LowTensorNames names = low_tensor_names(scheme, weight_name);
+    LowTensorSpecs out;
+    out.parts.push_back(
+        {names.codes, scheme.code_dtype(), low_code_shape(scheme, g, high_shape), scheme.code_bytes(g)});
+    out.parts.push_back({names.scales, scheme.scale_dtype(), low_scale_shape(scheme, g), scheme.scale_bytes(g)});
+    if (scheme.has_zero_points())
+        out.parts.push_back({names.zero_points, scheme.zero_point_dtype(), low_zero_point_shape(scheme, g),
+                             scheme.zero_point_bytes(g)});
+    if (!names.group_index.empty()) out.derived.push_back({names.group_index, DType::i32, {g.cols}, g.cols * 4});
+    return out;
+}
+
 // GPTQ's g_idx of a tensor with `cols` columns and groups of `group`: int32 c / group,
 // little-endian.
 inline std::vector<uint8_t> group_index_bytes(uint64_t cols, uint32_t group) {
