@@ -9,7 +9,7 @@ use std::os::raw::{c_char, c_int, c_uint, c_void};
 // ---- Version ----------------------------------------------------------------
 
 pub const QS_VERSION_MAJOR: c_uint = 1;
-pub const QS_VERSION_MINOR: c_uint = 4;
+pub const QS_VERSION_MINOR: c_uint = 5;
 pub const QS_VERSION_PATCH: c_uint = 0;
 pub const QS_VERSION_NUMBER: c_uint = QS_VERSION_MAJOR * 10000 + QS_VERSION_MINOR * 100 + QS_VERSION_PATCH;
 
