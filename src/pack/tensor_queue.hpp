@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace qstore {
 
@@ -54,12 +55,14 @@ public:
         if (waiting_ && held_bytes_ <= bound() / 2) room_.notify_all();
     }
 
-    // The next tensor, once there is one; nullptr once the queue is closed and empty, or
-    // stopped. The front stays queued: one thread (the dispatcher) looks.
-    Job* wait_front() {
+    // Waits for the next tensor and tells whether `test(front)` holds; nothing once the
+    // queue is closed and empty, or stopped. The front stays queued, and is looked at
+    // only under the lock: stop() may free it as soon as the lock is let go.
+    std::optional<bool> wait_front(const std::function<bool(const Job&)>& test) {
         std::unique_lock<std::mutex> lock(mutex_);
         work_.wait(lock, [&] { return !queue_.empty() || closed_ || stopped_; });
-        return stopped_ || queue_.empty() ? nullptr : queue_.front().get();
+        if (stopped_ || queue_.empty()) return std::nullopt;
+        return test(*queue_.front());
     }
     // Takes the next tensor, waiting for one, if `take(front)`; nullptr once the queue is
     // closed and empty, or stopped, or if the next tensor is not to be taken.

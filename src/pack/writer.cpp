@@ -1,6 +1,7 @@
 #include "pack/writer.hpp"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/error.hpp"
 #include "base/input_checks.hpp"
@@ -226,8 +227,8 @@ void Writer::add_tensor(const SafetensorsTensor& t, const std::function<void(uin
 // complete; larger tensors are encoded alone, their blocks in parallel.
 void Writer::dispatch() {
     try {
-        while (const Job* next = queue_.wait_front()) {
-            if (next->one_block && pool_.size() > 1) pool_.parallel_for(pool_.size(), [this](size_t) { encode_run(); });
+        while (const std::optional<bool> one_block = queue_.wait_front([](const Job& j) { return j.one_block; })) {
+            if (*one_block && pool_.size() > 1) pool_.parallel_for(pool_.size(), [this](size_t) { encode_run(); });
             else encode_one(queue_.pop_if([](const Job&) { return true; }));
         }
     } catch (...) {
