@@ -406,57 +406,58 @@ int cmd_unpack(const std::string& input, const std::string& precision, const std
     return 0;
 }
 
-int cmd_info(const std::string& input, bool json) {
-    ReaderOptions ro;
-    ro.threads = 1;
-    Input in(input, ro);
-    const Reader& r = in.reader();
-    const Totals tot = totals_of(r);
+namespace {
+
+// `qstore info --json`: the file's layout, metadata, tensors and totals.
+void print_info_json(const Reader& r, const Totals& tot) {
     const uint64_t separate = tot.high_bytes + tot.low_bytes;
     const auto& h = r.header();
-    if (json) {
-        nlohmann::ordered_json j;
-        j["file"] = r.path();  // a URL without its credentials
-        j["file_size"] = r.actual_size();
-        j["format_version"] = std::to_string(h.major) + "." + std::to_string(h.minor);
-        j["container"] = container_name(r.container_kind());
-        j["header_offset"] = r.header_offset();
-        j["low_prefix_end"] = h.low_prefix_end;
-        // level_prefix_end[k]: the file up to here serves precision levels 0..k.
-        std::vector<uint64_t> ends;
-        for (const auto& s : r.sections())
-            if (static_cast<SectionKind>(s.kind) == SectionKind::level_data && ends.size() <= s.level)
-                ends.resize(s.level + 1, 0);
-        for (size_t k = 0; k < ends.size(); ++k) ends[k] = r.level_prefix_end(k);
-        j["level_prefix_end"] = ends;
-        j["metadata"] = r.metadata_json().empty() ? nlohmann::json::object() : nlohmann::json::parse(r.metadata_json());
-        j["sections"] = nlohmann::json::array();
-        for (const auto& s : r.sections())
-            j["sections"].push_back({{"kind", section_name(s.kind)}, {"level", s.level}, {"offset", s.offset},
-                                     {"length", s.stored_size}, {"raw_length", s.raw_size}, {"checksum", s.checksum}});
-        j["tensors"] = nlohmann::json::array();
-        for (size_t i = 0; i < r.tensor_count(); ++i) {
-            const auto& t = r.tensor(i);
-            j["tensors"].push_back({{"name", t.name}, {"dtype", dtype_name(t.high_dtype)}, {"shape", t.shape},
-                                    {"scheme", scheme_name(t)}, {"high_bytes", r.high_bytes(t)},
-                                    {"low_code_bytes", r.low_code_bytes(t)}, {"low_scale_bytes", r.low_scale_bytes(t)},
-                                    {"stored_low_bytes", r.stored_bytes(t, 0)},
-                                    {"stored_residual_bytes", t.quantized() ? r.stored_bytes(t, t.top_level()) : 0},
-                                    {"stored_level_bytes", level_sizes(r, t)},
-                                    {"low_codes_raw", r.low_codes_raw(t)}});
-        }
-        j["totals"] = {{"elements", tot.elements},
-                       {"quantized_elements", tot.quantized_elements},
-                       {"separate_high_bytes", tot.high_bytes},
-                       {"separate_low_bytes", tot.low_bytes},
-                       {"stored_low_bytes", tot.stored_low},
-                       {"stored_residual_bytes", tot.stored_residual},
-                       {"percent_of_separate", pct(r.actual_size(), separate)},
-                       {"bits_per_weight", bpw(r.actual_size(), tot.elements)},
-                       {"quantized_bits_per_weight", bpw(tot.quantized_stored, tot.quantized_elements)}};
-        std::printf("%s\n", j.dump(2).c_str());
-        return 0;
+    nlohmann::ordered_json j;
+    j["file"] = r.path();  // a URL without its credentials
+    j["file_size"] = r.actual_size();
+    j["format_version"] = std::to_string(h.major) + "." + std::to_string(h.minor);
+    j["container"] = container_name(r.container_kind());
+    j["header_offset"] = r.header_offset();
+    j["low_prefix_end"] = h.low_prefix_end;
+    // level_prefix_end[k]: the file up to here serves precision levels 0..k.
+    std::vector<uint64_t> ends;
+    for (const auto& s : r.sections())
+        if (static_cast<SectionKind>(s.kind) == SectionKind::level_data && ends.size() <= s.level)
+            ends.resize(s.level + 1, 0);
+    for (size_t k = 0; k < ends.size(); ++k) ends[k] = r.level_prefix_end(k);
+    j["level_prefix_end"] = ends;
+    j["metadata"] = r.metadata_json().empty() ? nlohmann::json::object() : nlohmann::json::parse(r.metadata_json());
+    j["sections"] = nlohmann::json::array();
+    for (const auto& s : r.sections())
+        j["sections"].push_back({{"kind", section_name(s.kind)}, {"level", s.level}, {"offset", s.offset},
+                                 {"length", s.stored_size}, {"raw_length", s.raw_size}, {"checksum", s.checksum}});
+    j["tensors"] = nlohmann::json::array();
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+        const auto& t = r.tensor(i);
+        j["tensors"].push_back({{"name", t.name}, {"dtype", dtype_name(t.high_dtype)}, {"shape", t.shape},
+                                {"scheme", scheme_name(t)}, {"high_bytes", r.high_bytes(t)},
+                                {"low_code_bytes", r.low_code_bytes(t)}, {"low_scale_bytes", r.low_scale_bytes(t)},
+                                {"stored_low_bytes", r.stored_bytes(t, 0)},
+                                {"stored_residual_bytes", t.quantized() ? r.stored_bytes(t, t.top_level()) : 0},
+                                {"stored_level_bytes", level_sizes(r, t)},
+                                {"low_codes_raw", r.low_codes_raw(t)}});
     }
+    j["totals"] = {{"elements", tot.elements},
+                   {"quantized_elements", tot.quantized_elements},
+                   {"separate_high_bytes", tot.high_bytes},
+                   {"separate_low_bytes", tot.low_bytes},
+                   {"stored_low_bytes", tot.stored_low},
+                   {"stored_residual_bytes", tot.stored_residual},
+                   {"percent_of_separate", pct(r.actual_size(), separate)},
+                   {"bits_per_weight", bpw(r.actual_size(), tot.elements)},
+                   {"quantized_bits_per_weight", bpw(tot.quantized_stored, tot.quantized_elements)}};
+    std::printf("%s\n", j.dump(2).c_str());
+}
+
+// `qstore info`: the tensor table, the sections and the sizes against the separate files.
+void print_info_text(const Reader& r, const Totals& tot) {
+    const uint64_t separate = tot.high_bytes + tot.low_bytes;
+    const auto& h = r.header();
     std::printf("%s: qstore format %u.%u, %zu tensors, %llu bytes\n", r.path().c_str(), h.major, h.minor,
                 r.tensor_count(), (unsigned long long)r.actual_size());
     if (r.container_kind() != ContainerKind::qs)
@@ -486,6 +487,18 @@ int cmd_info(const std::string& input, bool json) {
                 bpw(tot.quantized_stored, tot.quantized_elements));
     std::printf("low precision prefix: %llu bytes = %.1f%% of the separate low file\n",
                 (unsigned long long)h.low_prefix_end, pct(h.low_prefix_end, tot.low_bytes));
+}
+
+}  // namespace
+
+int cmd_info(const std::string& input, bool json) {
+    ReaderOptions ro;
+    ro.threads = 1;
+    Input in(input, ro);
+    const Reader& r = in.reader();
+    const Totals tot = totals_of(r);
+    if (json) print_info_json(r, tot);
+    else print_info_text(r, tot);
     return 0;
 }
 

@@ -77,48 +77,60 @@ int reporting_errors(Command&& command) {
     return 1;
 }
 
-int run(int argc, char** argv) {
-    CLI::App app{"qstore: one file, two precisions of a neural network, losslessly"};
-    app.set_version_flag("--version", std::string("qstore ") + qstore::version_string());
-    app.require_subcommand(1);
+// `qstore pack`'s command line, parsed into these.
+struct PackArgs {
+    std::vector<std::string> lows = {"int8-row"};
+    std::string given_scheme;
+    std::string container = "qs";
+    bool llama_mix = false;
+    qstore::PackOptions options;
+};
 
-    std::string input, output, given_scheme, precision = "high";
-    qstore::PackOptions pack_options;
-    unsigned threads = 0;
-    bool json = false;
-
-    auto* pack = app.add_subcommand("pack", "Pack a safetensors model (file or sharded folder) or a GGUF model into a .qs file");
+CLI::App* add_pack_command(CLI::App& app, std::string& input, std::string& output, PackArgs& args) {
+    CLI::App* pack = app.add_subcommand(
+        "pack", "Pack a safetensors model (file or sharded folder) or a GGUF model into a .qs file");
     pack->add_option("input", input, "model.safetensors, model.safetensors.index.json, a folder, or model.gguf")
         ->required();
     pack->add_option("-o,--output", output, "output .qs file")->required();
-    std::vector<std::string> lows = {"int8-row"};
-    pack->add_option("--low", lows,
+    pack->add_option("--low", args.lows,
                      "low precision: a scheme (" + qstore::low_scheme_names() +
                          "; G = group size, default 128), or an existing low-precision safetensors or GGUF file "
                          "to use instead of quantizing (layouts in docs/FORMAT.md). Repeat to store a chain, highest "
                          "first: --low int8-row --low q4_0")
         ->capture_default_str();
-    pack->add_option("--low-scheme", given_scheme,
+    pack->add_option("--low-scheme", args.given_scheme,
                      "with --low FILE: the scheme the file follows (default int8-row)");
-    pack->add_flag("--strict", pack_options.strict_given_low,
+    pack->add_flag("--strict", args.options.strict_given_low,
                    "with --low FILE: fail if a tensor of the file goes unused or a quantizable tensor has no "
                    "usable codes in it (without it: a warning, and those tensors are stored unquantized)");
-    pack->add_flag("--low-raw", pack_options.low_raw, "store the low codes raw and 64-byte aligned (zero-copy loads)");
-    std::string container = "qs";
-    pack->add_option("--container", container,
+    pack->add_flag("--low-raw", args.options.low_raw, "store the low codes raw and 64-byte aligned (zero-copy loads)");
+    pack->add_option("--container", args.container,
                      "qs (default), or gguf / safetensors: a GGUF or safetensors file of the low model that "
                      "runtimes load as it is, with the residual and qstore's index after its tensors (implies "
                      "--low-raw; gguf: from a GGUF model, --low q8_0 or q4_0)")
         ->check(CLI::IsMember({"qs", "gguf", "safetensors"}))
         ->capture_default_str();
-    bool pack_llama_mix = false;
-    pack->add_flag("--llama-mix", pack_llama_mix,
+    pack->add_flag("--llama-mix", args.llama_mix,
                    "with --low q4_0: the output tensor (output.weight, else token_embd.weight) gets q8_0 codes, "
                    "as llama-quantize's Q4_0 type mix (for a GGUF container that matches llama-quantize's file)");
-    pack->add_option("--exclude", pack_options.exclude, "glob pattern of tensor names to store unquantized (repeatable)");
-    pack->add_option("--zstd-level", pack_options.zstd_level, "zstd level of the coded streams")->capture_default_str()
+    pack->add_option("--exclude", args.options.exclude, "glob pattern of tensor names to store unquantized (repeatable)");
+    pack->add_option("--zstd-level", args.options.zstd_level, "zstd level of the coded streams")->capture_default_str()
         ->check(CLI::Range(-7, 22));
-    pack->add_option("-j,--threads", pack_options.threads, "threads (0 = all CPUs)")->capture_default_str();
+    pack->add_option("-j,--threads", args.options.threads, "threads (0 = all CPUs)")->capture_default_str();
+    return pack;
+}
+
+int run(int argc, char** argv) {
+    CLI::App app{"qstore: one file, two precisions of a neural network, losslessly"};
+    app.set_version_flag("--version", std::string("qstore ") + qstore::version_string());
+    app.require_subcommand(1);
+
+    std::string input, output, precision = "high";
+    unsigned threads = 0;
+    bool json = false;
+
+    PackArgs pack_args;
+    CLI::App* pack = add_pack_command(app, input, output, pack_args);
 
     auto* unpack = app.add_subcommand("unpack", "Write one precision of a .qs file as safetensors or GGUF");
     unpack->add_option("input", input, "the .qs file, or its http(s):// URL")->required();
@@ -154,11 +166,12 @@ int run(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     return reporting_errors([&] {
         if (pack->parsed()) {
-            const std::string given_file = resolve_lows(lows, given_scheme, pack_options);
-            pack_options.container = container == "gguf"          ? qstore::ContainerKind::gguf
-                                     : container == "safetensors" ? qstore::ContainerKind::safetensors
-                                                                  : qstore::ContainerKind::qs;
-            return cmd_pack(input, given_file, output, pack_options, pack_llama_mix);
+            PackArgs& p = pack_args;
+            const std::string given_file = resolve_lows(p.lows, p.given_scheme, p.options);
+            p.options.container = p.container == "gguf"          ? qstore::ContainerKind::gguf
+                                  : p.container == "safetensors" ? qstore::ContainerKind::safetensors
+                                                                 : qstore::ContainerKind::qs;
+            return cmd_pack(input, given_file, output, p.options, p.llama_mix);
         }
         if (unpack->parsed())
             return cmd_unpack(input, precision, output, threads, unpack_as_gguf(format, output), llama_mix,
