@@ -183,6 +183,15 @@ func (f *File) Find(name string) (int, error) {
 
 // LevelInfo describes level `level` (0 = lowest .. NumLevels-1 = high) of tensor index.
 func (f *File) LevelInfo(index, level int) (LevelInfo, error) {
+	return f.levelInfo(index, level, func(raw *C.qs_file, c *C.qs_level_info, e *C.qs_error) C.qs_status {
+		return C.qs_level_info_get_e(raw, C.size_t(index), C.uint32_t(level), c, e)
+	})
+}
+
+// levelInfo checks the arguments and fills a LevelInfo through `get`, one of the C
+// API's level-info functions (the whole tensor, or a range of its rows).
+func (f *File) levelInfo(index, level int,
+	get func(raw *C.qs_file, c *C.qs_level_info, e *C.qs_error) C.qs_status) (LevelInfo, error) {
 	var info LevelInfo
 	if index < 0 || level < 0 {
 		return info, newError(StatusInvalidArgument, "qstore: tensor %d level %d", index, level)
@@ -190,9 +199,7 @@ func (f *File) LevelInfo(index, level int) (LevelInfo, error) {
 	err := f.use(func(raw *C.qs_file) error {
 		var c C.qs_level_info
 		c.struct_size = C.size_t(unsafe.Sizeof(c))
-		err := call(func(e *C.qs_error) C.qs_status {
-			return C.qs_level_info_get_e(raw, C.size_t(index), C.uint32_t(level), &c, e)
-		})
+		err := call(func(e *C.qs_error) C.qs_status { return get(raw, &c, e) })
 		if err == nil {
 			info = levelInfoFromC(level, &c)
 		}

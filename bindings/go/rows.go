@@ -9,23 +9,10 @@ import "unsafe"
 // (dimension 0): sizes, and for schemes whose scales span several rows, the scales of
 // the touched tiles.
 func (f *File) RowsLevelInfo(index, level int, firstRow, rowCount uint64) (LevelInfo, error) {
-	var info LevelInfo
-	if index < 0 || level < 0 {
-		return info, newError(StatusInvalidArgument, "qstore: tensor %d level %d", index, level)
-	}
-	err := f.use(func(raw *C.qs_file) error {
-		var c C.qs_level_info
-		c.struct_size = C.size_t(unsafe.Sizeof(c))
-		err := call(func(e *C.qs_error) C.qs_status {
-			return C.qs_rows_level_info_get_e(raw, C.size_t(index), C.uint32_t(level), C.uint64_t(firstRow),
-				C.uint64_t(rowCount), &c, e)
-		})
-		if err == nil {
-			info = levelInfoFromC(level, &c)
-		}
-		return err
+	return f.levelInfo(index, level, func(raw *C.qs_file, c *C.qs_level_info, e *C.qs_error) C.qs_status {
+		return C.qs_rows_level_info_get_e(raw, C.size_t(index), C.uint32_t(level), C.uint64_t(firstRow),
+			C.uint64_t(rowCount), c, e)
 	})
-	return info, err
 }
 
 // LoadHighRows loads rows [firstRow, firstRow+rowCount) of the high precision,
