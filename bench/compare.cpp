@@ -951,6 +951,35 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     sr("zstd3_low", "zstd -3 decompress, INT8 file");
     sr("lz4_low", "lz4 decompress, INT8 file");
 
+    // The load targets as ratios paired within each round (both operations timed
+    // back to back), then the median over rounds: steadier than a ratio of two medians
+    // on a machine whose speed drifts between rounds.
+    const std::string S5 = "Load ratios, paired per round (median over " + std::to_string(opt.runs) + " rounds)";
+    json& pr = j["paired_ratios"];
+    auto per_round = [&](const std::string& key, bool n_threads) {
+        const Samples& m = samples[key];
+        std::vector<double> v;
+        for (double t : n_threads ? m.tn : m.t1) v.push_back(static_cast<double>(m.bytes) / t);
+        return v;
+    };
+    auto ratio_row = [&](const std::string& key, const std::string& label, const std::vector<double>& num,
+                         const std::vector<double>& den) {
+        std::vector<double> r;
+        for (size_t i = 0; i < std::min(num.size(), den.size()); ++i) r.push_back(num[i] / den[i]);
+        pr[key] = r.empty() ? 0.0 : median(r);
+        R.push_back({S5, label, format("%.2f", pr[key].get<double>())});
+    };
+    ratio_row("load_high_kept_open_over_zstd3", "qs_load_high_many kept open / zstd -3 -d high, 1 thread",
+              per_round("qs_load_high_many_open", false), per_round("zstd3_high", false));
+    ratio_row("load_high_over_zstd3", "qs_load_high (open + loads + close) / zstd -3 -d high, 1 thread",
+              per_round("qs_load_high_coded", false), per_round("zstd3_high", false));
+    ratio_row("load_low_over_zstd3", "qs_load_low coded / zstd -3 -d INT8, 1 thread", per_round("qs_load_low_coded", false),
+              per_round("zstd3_low", false));
+    ratio_row("load_high_kept_open_threads", "qs_load_high_many kept open, " + std::to_string(N) + " threads / 1",
+              per_round("qs_load_high_many_open", true), per_round("qs_load_high_many_open", false));
+    ratio_row("zstd3_high_threads", "zstd -3 -d high (a pool), " + std::to_string(N) + " threads / 1",
+              per_round("zstd3_high", true), per_round("zstd3_high", false));
+
     const std::string S4 = "Memory: peak RSS of a child process";
     json& mm = j["peak_rss_bytes"];
     mm["largest_tensor_bytes"] = largest;
