@@ -441,6 +441,49 @@ double entropy_bits(const uint8_t* data, size_t size, size_t elem) {
     return bits;
 }
 
+// log2 of the spacing of the values of `dtype` around v (its unit in the last place;
+// the subnormal spacing at zero).
+double log2_ulp(float v, qs_dtype dtype) {
+    const int mantissa_bits = dtype == QS_DTYPE_F32 ? 23 : dtype == QS_DTYPE_F16 ? 10 : 7;
+    const int min_exponent = dtype == QS_DTYPE_F16 ? -14 : -126;
+    int e = min_exponent + 1;  // zero: the subnormals' spacing
+    if (v != 0.0f) std::frexp(v, &e);  // v = m * 2^e, 0.5 <= |m| < 1: the binade of 2^(e-1)
+    return static_cast<double>(std::max(e - 1, min_exponent) - mantissa_bits);
+}
+
+// Bits of an ideal residual for one int8-row tensor that needs no tables. Given the
+// code q and the row's step s (its absmax / 127), the high value lies in the bin
+// [(q - 0.5)s, (q + 0.5)s], clipped to [-127s, 127s]; each value of the bin gets a
+// probability in proportion to its spacing (a flat density inside the bin). Code-0
+// bins, which reach down to the smallest values, get the smaller of that and the
+// order-0 entropy of their values. NaN where the tensor is not coded by row.
+double flat_bin_residual_bits(const Unit& high, const int8_t* codes, const float* scales, uint64_t scale_count) {
+    const size_t n = high.size / high.elem;
+    if (high.elem == 1 || n == 0 || scale_count != high.rows || n % high.rows) return std::nan("");
+    const size_t cols = n / high.rows;
+    double bits = 0.0, zero_bin_bits = 0.0;
+    std::vector<uint8_t> zero_bin;  // the code-0 values' bit patterns, for their order-0 entropy
+    for (size_t i = 0; i < n; ++i) {
+        float v;
+        if (high.elem == 4) std::memcpy(&v, high.data + 4 * i, 4);
+        else {
+            uint16_t h;
+            std::memcpy(&h, high.data + 2 * i, 2);
+            v = high.dtype == QS_DTYPE_F16 ? qstore::f32_from_f16(h) : qstore::f32_from_bf16(h);
+        }
+        const double s = scales[i / cols] / 127.0, q = codes[i];  // scales are the rows' absmax
+        const double lo = std::max((q - 0.5) * s, -127.0 * s), hi = std::min((q + 0.5) * s, 127.0 * s);
+        const double cost = hi > lo ? std::max(0.0, std::log2(hi - lo) - log2_ulp(v, high.dtype)) : 0.0;
+        if (codes[i] != 0) {
+            bits += cost;
+            continue;
+        }
+        zero_bin_bits += cost;
+        zero_bin.insert(zero_bin.end(), high.data + i * high.elem, high.data + (i + 1) * high.elem);
+    }
+    return bits + std::min(zero_bin_bits, entropy_bits(zero_bin.data(), zero_bin.size(), high.elem));
+}
+
 // ---------------------------------------------------------------------------
 // Chunked copy / read helpers for the memcpy and read() baselines.
 
@@ -718,6 +761,26 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     });
     double h_row_bits = 0;
     for (double b : h_row) h_row_bits += b;
+    // The table-free in-bin residual's bits per int8-row tensor (0 for passthrough).
+    std::vector<double> flat_bin(high_units.size(), 0.0);
+    std::vector<size_t> low_offset(infos.size());
+    for (size_t i = 0, off = 0; i < infos.size(); off += infos[i].low_code_bytes + infos[i].low_scale_bytes, ++i)
+        low_offset[i] = off;
+    poolN.parallel_for(high_units.size(), [&](size_t i) {
+        const TensorInfo& t = infos[i];
+        if (t.scheme == QS_LOW_PASSTHROUGH) return;
+        if (t.scheme != QS_LOW_INT8_ROW) {
+            flat_bin[i] = std::nan("");
+            return;
+        }
+        const uint8_t* codes = low_all.data() + low_offset[i];
+        std::vector<float> scales(t.low_scale_bytes / 4);
+        std::memcpy(scales.data(), codes + t.low_code_bytes, scales.size() * 4);
+        flat_bin[i] = flat_bin_residual_bits(high_units[i], reinterpret_cast<const int8_t*>(codes), scales.data(),
+                                             scales.size());
+    });
+    double flat_bin_bits = 0;
+    for (double b : flat_bin) flat_bin_bits += b;
 
     // ---- speeds: decompression of the separate files, memcpy, read(), qstore loads ----
     log("%s: timing loads (%d rounds)", name.c_str(), opt.runs);
@@ -904,6 +967,13 @@ ModelResult measure_model(const std::string& path, const Options& opt, const std
     sz["h_row_class_over_h0_high"] = h0_bits > 0 ? h_row_bits / h0_bits : 0.0;
     R.push_back({S1, "H(high | row class) / H0(high): the floor of row-adaptive order-0 models",
                  format("%.3f", sz["h_row_class_over_h0_high"].get<double>())});
+    // The pair with today's low prefix and an ideal table-free residual that knows the
+    // row's bins: how near a residual that adapts to the row gets to H0(high).
+    const double flat_pair_bits = 8.0 * to_double(stats_coded.low_prefix_end) + flat_bin_bits;
+    sz["low_prefix_plus_flat_bin_over_h0_high"] =
+        h0_bits > 0 && std::isfinite(flat_pair_bits) ? json(flat_pair_bits / h0_bits) : json(nullptr);
+    R.push_back({S1, "(qstore low prefix + in-bin residual floor, flat density, no tables) / H0(high)",
+                 std::isfinite(flat_pair_bits) && h0_bits > 0 ? format("%.3f", flat_pair_bits / h0_bits) : "-"});
 
     const std::string S2 = "Low precision: bits per weight (% of separate INT8 file raw)";
     json& lz = j["low_prefix"];

@@ -11,7 +11,9 @@
 #   3. the Google Benchmark micro-benchmarks of the codec kernels -> micro.{txt,json}
 #   4. qstore_schemes on every model: the pair's size and load speeds per low-precision
 #      scheme -> schemes.md
-#   5. machine.txt (CPU and its vector extensions, cores, compiler, git commit) and
+#   5. qstore_load_ratio on every model and the synthetic one: one-thread loads of a
+#      kept-open handle against zstd -d of the same bytes, CPU time -> load-ratio.txt
+#   6. machine.txt (CPU and its vector extensions, cores, compiler, git commit) and
 #      summary.md with everything.
 #
 # Options:
@@ -50,12 +52,15 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
   cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DQSTORE_BUILD_BENCH=ON
 fi
-make -C "$BUILD" -j"$JOBS" qstore_compare qstore_micro_bench qstore_gen_synthetic qstore_schemes >/dev/null
+make -C "$BUILD" -j"$JOBS" qstore_compare qstore_micro_bench qstore_gen_synthetic qstore_schemes qstore_load_ratio \
+  qstore_cli >/dev/null
 COMPARE="$BUILD/bench/qstore_compare"
 MICROBIN="$BUILD/bench/qstore_micro_bench"
 
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
+WORK="$(mktemp -d)"  # the .qs files of step 5 and the synthetic model
+trap 'rm -rf "$WORK"' EXIT
 
 shopt -s nullglob
 MODEL_FILES=("$MODELS"/*.safetensors)
@@ -101,7 +106,7 @@ cat "$OUT/compare-models.md"
 
 if [[ -n "$SYNTHETIC" ]]; then
   echo "== qstore_compare on a SYNTHETIC $SYNTHETIC-parameter model"
-  "$COMPARE" --synthetic "$SYNTHETIC" --runs "$(( RUNS < 3 ? RUNS : 3 ))" --pack-runs "$(( RUNS < 3 ? RUNS : 3 ))" \
+  "$COMPARE" --synthetic "$SYNTHETIC" --synthetic-out "$WORK/synthetic-$SYNTHETIC.safetensors" --runs "$(( RUNS < 3 ? RUNS : 3 ))" --pack-runs "$(( RUNS < 3 ? RUNS : 3 ))" \
     --json "$OUT/compare-synthetic-$SYNTHETIC.json" --md "$OUT/compare-synthetic-$SYNTHETIC.md" \
     2> "$OUT/compare-synthetic-$SYNTHETIC.log" >/dev/null
   cat "$OUT/compare-synthetic-$SYNTHETIC.md"
@@ -110,6 +115,17 @@ fi
 echo "== qstore_schemes on ${#MODEL_FILES[@]} models"
 "$BUILD/bench/qstore_schemes" --runs "$(( RUNS < 3 ? RUNS : 3 ))" "${MODEL_FILES[@]}" > "$OUT/schemes.md"
 cat "$OUT/schemes.md"
+
+echo "== qstore_load_ratio (one thread, CPU time)"
+RATIO_MODELS=("${MODEL_FILES[@]}")
+[[ -n "$SYNTHETIC" ]] && RATIO_MODELS+=("$WORK/synthetic-$SYNTHETIC.safetensors")
+for model in "${RATIO_MODELS[@]}"; do
+  qs="$WORK/$(basename "$model" .safetensors).qs"
+  "$BUILD/cli/qstore" pack "$model" -o "$qs" >/dev/null
+  taskset -c 0 "$BUILD/bench/qstore_load_ratio" "$qs" "$(( RUNS < 11 ? 11 : RUNS ))"
+  rm -f "$qs"
+done > "$OUT/load-ratio.txt"
+cat "$OUT/load-ratio.txt"
 
 if [[ "$MICRO" == 1 ]]; then
   echo "== micro-benchmarks"
@@ -138,6 +154,12 @@ fi
   echo "## Every low-precision scheme"
   echo
   cat "$OUT/schemes.md"
+  echo
+  echo "## One-thread loads against zstd -d (qstore_load_ratio, CPU time)"
+  echo
+  echo '```'
+  cat "$OUT/load-ratio.txt"
+  echo '```'
   if [[ "$MICRO" == 1 ]]; then
     echo
     echo "## Micro-benchmarks (one 2^18-element block of synthetic weights)"
