@@ -8,8 +8,10 @@
  * the same for the low precision (qs_load_low_many against frames of each tensor's
  * codes followed by its scales). Times are the CPU time of the calling thread, so
  * preemption by other processes does not count; the ratios are paired per round and
- * the medians over rounds are printed. Pin the process (taskset -c N) for steadier
- * figures.
+ * the medians over rounds are printed. Then each tensor is loaded alone with
+ * qs_load_high (best of three, in file order), and the time per weight is printed by
+ * tensor size: what small tensors pay. Pin the
+ * process (taskset -c N) for steadier figures.
  *
  * usage: qstore_load_ratio FILE.qs [ROUNDS]
  */
@@ -39,6 +41,8 @@ typedef struct {
     size_t* scale_sizes;
     Frame* high_frames;
     Frame* low_frames;
+    uint64_t* elements;
+    int* coded; /* 1 if the tensor has a residual (not passthrough) */
     double high_bytes, low_bytes;
 } Model;
 
@@ -100,11 +104,15 @@ static Model prepare(qs_file* file) {
     m.scale_sizes = xmalloc(m.count * sizeof(size_t));
     m.high_frames = xmalloc(m.count * sizeof(Frame));
     m.low_frames = xmalloc(m.count * sizeof(Frame));
+    m.elements = xmalloc(m.count * sizeof(uint64_t));
+    m.coded = xmalloc(m.count * sizeof(int));
     for (size_t i = 0; i < m.count; ++i) {
         qs_tensor_info t;
         t.struct_size = sizeof t;
         if (qs_tensor_info_get(file, i, &t) != QS_OK) die("qs_tensor_info_get");
         m.indices[i] = i;
+        m.elements[i] = t.num_elements;
+        m.coded[i] = t.low_scheme != QS_LOW_PASSTHROUGH;
         m.high_sizes[i] = (size_t)t.high_bytes;
         m.code_sizes[i] = (size_t)t.low_code_bytes;
         m.scale_sizes[i] = (size_t)t.low_scale_bytes;
@@ -131,6 +139,37 @@ static double zstd_seconds(ZSTD_DCtx* dctx, const Frame* frames, size_t count) {
             frames[i].size)
             die("ZSTD_decompressDCtx");
     return thread_cpu_seconds() - t0;
+}
+
+/* qs_load_high of each tensor alone, best of three passes in file order, summed by
+ * tensor size (elements, powers of 4 from 1024): what small tensors cost per weight. */
+static void print_per_tensor_costs(qs_file* file, const Model* m) {
+    enum { kBuckets = 6 };
+    const uint64_t upper[kBuckets] = {1u << 10, 1u << 12, 1u << 14, 1u << 16, 1u << 18, UINT64_MAX};
+    const char* const label[kBuckets] = {"< 1K", "< 4K", "< 16K", "< 64K", "< 256K", ">= 256K"};
+    double seconds[kBuckets] = {0}, weights[kBuckets] = {0}, all_seconds = 0, all_weights = 0;
+    size_t tensors[kBuckets] = {0};
+    for (size_t i = 0; i < m->count; ++i) {
+        if (!m->coded[i]) continue;
+        double best = 1e30;
+        for (int pass = 0; pass < 3; ++pass) {
+            const double t0 = thread_cpu_seconds();
+            if (qs_load_high(file, i, m->high[i], m->high_sizes[i]) != QS_OK) die("qs_load_high");
+            const double t = thread_cpu_seconds() - t0;
+            if (t < best) best = t;
+        }
+        int b = 0;
+        while (m->elements[i] >= upper[b]) ++b;
+        seconds[b] += best, weights[b] += (double)m->elements[i], ++tensors[b];
+        all_seconds += best, all_weights += (double)m->elements[i];
+    }
+    printf("  qs_load_high of each tensor with a residual alone (best of 3), by elements:\n");
+    for (int b = 0; b < kBuckets; ++b) {
+        if (!tensors[b]) continue;
+        printf("    %-8s %5zu tensors, %5.1f%% of the weights, %5.1f%% of the time, %6.2f ns per weight\n", label[b],
+               tensors[b],
+               100.0 * weights[b] / all_weights, 100.0 * seconds[b] / all_seconds, seconds[b] / weights[b] * 1e9);
+    }
 }
 
 int main(int argc, char** argv) {
@@ -172,6 +211,7 @@ int main(int argc, char** argv) {
            median(rh, rounds));
     printf("  low:  qs_load_low_many  %.0f, zstd -d %.0f, paired ratio %.2f\n", median(ql, rounds), median(zl, rounds),
            median(rl, rounds));
+    print_per_tensor_costs(file, &m);
     ZSTD_freeDCtx(dctx);
     qs_close(file);
     return 0;

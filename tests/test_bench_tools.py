@@ -2,7 +2,7 @@
 """The benchmark programs still run and report what docs/BENCHMARKS.md quotes.
 
 On a real model (tinystories, from ../shared/models): `qstore_load_ratio` prints its two
-paired ratios and fails on a damaged file; `qstore_compare` writes the paired load
+paired ratios and the time per weight of every tensor size, and fails on a damaged file; `qstore_compare` writes the paired load
 ratios and the in-bin residual floor into its JSON, and that floor lies between the
 order-0 floor of row-adaptive models and the file qstore actually wrote. No timing is
 asserted: the ratios only have to be positive numbers.
@@ -33,6 +33,9 @@ def check_load_ratio(cli, load_ratio, model, work):
     ratios = dict(re.findall(r"^\s+(high|low):.*paired ratio ([0-9.]+)$", r.stdout, re.M))
     assert set(ratios) == {"high", "low"}, r.stdout
     assert all(float(v) > 0 for v in ratios.values()), r.stdout
+    sizes = re.findall(r"^\s+(<|>=) \S+\s+(\d+) tensors, .* ([0-9.]+) ns per weight$", r.stdout, re.M)
+    assert sum(int(n) for _, n, _ in sizes) == 15, r.stdout  # tinystories: 15 tensors with a residual
+    assert all(float(ns) > 0 for _, _, ns in sizes), r.stdout
     # A file cut inside its residual opens (the low prefix is whole) but cannot load
     # the high precision: the tool must report that, not time it.
     cut = os.path.join(work, "cut.qs")
