@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "base/error.hpp"
@@ -87,9 +89,11 @@ void check_output_path(const std::string& target, const std::vector<std::string>
     if (::stat(final_path.c_str(), &out) != 0) return;  // a new file: no input can be it
     if (S_ISDIR(out.st_mode)) fail(Errc::invalid_argument, target + ": is a directory; give a file name");
     if (!S_ISREG(out.st_mode)) fail(Errc::invalid_argument, target + ": is not a regular file");
+    // A model's tensors name their file each: every distinct path is looked up once.
+    std::unordered_set<std::string_view> seen;
     for (const std::string& in : inputs) {
         struct stat ist;
-        if (in.empty() || ::stat(in.c_str(), &ist) != 0) continue;
+        if (in.empty() || !seen.insert(in).second || ::stat(in.c_str(), &ist) != 0) continue;
         if (ist.st_dev == out.st_dev && ist.st_ino == out.st_ino)
             fail(Errc::invalid_argument, target + ": is the same file as the input " + in +
                                              "; writing it would destroy the input (choose another output name)");

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "base/error.hpp"
+#include "net/curl_library.hpp"
 #include "net/url.hpp"
 
 namespace qstore::net {
@@ -11,11 +12,6 @@ namespace qstore::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-void global_init() {
-    static const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (code != CURLE_OK) fail(Errc::io, std::string("cannot initialise libcurl: ") + curl_easy_strerror(code));
-}
 
 void lock_share(CURL*, curl_lock_data data, curl_lock_access, void* locks) {
     static_cast<std::mutex*>(locks)[data].lock();
@@ -26,22 +22,22 @@ void unlock_share(CURL*, curl_lock_data data, void* locks) { static_cast<std::mu
 // A multi handle that lets go of the transfers still added when it is left early.
 class Multi {
 public:
-    Multi() : m_(curl_multi_init()) {
+    Multi() : m_(curl().multi_init()) {
         if (!m_) fail(Errc::out_of_memory, "cannot create a curl multi handle");
     }
     ~Multi() {
-        for (CURL* e : added_) curl_multi_remove_handle(m_, e);
-        curl_multi_cleanup(m_);
+        for (CURL* e : added_) curl().multi_remove_handle(m_, e);
+        curl().multi_cleanup(m_);
     }
     Multi(const Multi&) = delete;
     Multi& operator=(const Multi&) = delete;
     CURLM* get() const { return m_; }
     void add(CURL* e) {
-        curl_multi_add_handle(m_, e);
+        curl().multi_add_handle(m_, e);
         added_.push_back(e);
     }
     void remove(CURL* e) {
-        curl_multi_remove_handle(m_, e);
+        curl().multi_remove_handle(m_, e);
         added_.erase(std::find(added_.begin(), added_.end(), e));
     }
 
@@ -61,21 +57,21 @@ struct HttpFile::Job {
 };
 
 HttpFile::HttpFile(const std::string& url, const HttpOptions& options, uint64_t first_bytes) : options_(options) {
-    global_init();
+    curl();  // loaded now: a URL that cannot be opened fails here, not on its first read
     setup_.url = url;
     setup_.name = redact_url(url);
     setup_.options = &options_;
     origin_ = url_origin(url);
     if (!options_.token.empty()) setup_.auth_header = "Authorization: Bearer " + options_.token;
-    share_.reset(curl_share_init());
+    share_.reset(curl().share_init());
     CURLSH* share = share_.get();
     if (!share) fail(Errc::out_of_memory, setup_.name + ": cannot create a curl share handle");
-    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &lock_share);
-    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, &unlock_share);
-    curl_share_setopt(share, CURLSHOPT_USERDATA, static_cast<void*>(share_locks_));
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl().share_setopt(share, CURLSHOPT_LOCKFUNC, &lock_share);
+    curl().share_setopt(share, CURLSHOPT_UNLOCKFUNC, &unlock_share);
+    curl().share_setopt(share, CURLSHOPT_USERDATA, static_cast<void*>(share_locks_));
+    curl().share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl().share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl().share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     setup_.share = share;
     first_.resize(std::max<uint64_t>(first_bytes, 1));
     std::vector<Job> jobs(1);
@@ -131,7 +127,7 @@ void HttpFile::run(std::vector<Job>& jobs, bool opening) {
                 continue;
             }
             j.transfer = std::make_unique<RangeTransfer>(setup_, j.begin, j.end, j.dst, opening);
-            curl_easy_setopt(j.transfer->easy(), CURLOPT_PRIVATE, static_cast<void*>(&j));
+            curl().easy_setopt(j.transfer->easy(), CURLOPT_PRIVATE, static_cast<void*>(&j));
             multi.add(j.transfer->easy());
             ++j.attempts;
             ++requests_;
@@ -139,12 +135,12 @@ void HttpFile::run(std::vector<Job>& jobs, bool opening) {
             it = waiting.erase(it);
         }
         int running = 0;
-        curl_multi_perform(multi.get(), &running);
+        curl().multi_perform(multi.get(), &running);
         int left = 0;
-        while (CURLMsg* msg = curl_multi_info_read(multi.get(), &left)) {
+        while (CURLMsg* msg = curl().multi_info_read(multi.get(), &left)) {
             if (msg->msg != CURLMSG_DONE) continue;
             void* priv = nullptr;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            curl().easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
             Job& j = *static_cast<Job*>(priv);
             const Outcome outcome = j.transfer->finish(msg->data.result);
             bytes_ += j.transfer->received();
@@ -182,7 +178,7 @@ void HttpFile::run(std::vector<Job>& jobs, bool opening) {
             const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(soonest - Clock::now()).count();
             wait_ms = static_cast<int>(std::clamp<long long>(ms, 1, 100));
         }
-        curl_multi_poll(multi.get(), nullptr, 0, wait_ms, nullptr);
+        curl().multi_poll(multi.get(), nullptr, 0, wait_ms, nullptr);
     }
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "net/curl_library.hpp"
 #include "net/http_options.hpp"
 #include "net/range_transfer.hpp"
 
@@ -68,7 +69,7 @@ private:
     TransferSetup setup_;
     std::string origin_;  // of the URL the user gave: the token goes only there
     struct ShareDeleter {
-        void operator()(CURLSH* s) const { curl_share_cleanup(s); }
+        void operator()(CURLSH* s) const { curl().share_cleanup(s); }
     };
     // The locks outlive the share (declared first): freed even when opening throws.
     std::mutex share_locks_[CURL_LOCK_DATA_LAST];

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/version.hpp"
+#include "net/curl_library.hpp"
 
 namespace qstore::net {
 
@@ -55,46 +56,46 @@ bool transient(CURLcode code) {
 
 RangeTransfer::RangeTransfer(const TransferSetup& setup, uint64_t begin, uint64_t end, uint8_t* dst, bool opening)
     : setup_(setup), begin_(begin), end_(end), dst_(dst), opening_(opening), expected_(end - begin) {
-    easy_ = curl_easy_init();
+    easy_ = curl().easy_init();
     if (!easy_) fail(Errc::out_of_memory, setup.name + ": cannot create a curl handle");
     const std::string range = std::to_string(begin) + "-" + std::to_string(end - 1);
-    if (!setup.auth_header.empty()) headers_ = curl_slist_append(headers_, setup.auth_header.c_str());
+    if (!setup.auth_header.empty()) headers_ = curl().slist_append(headers_, setup.auth_header.c_str());
     // A strong ETag is enforced with If-Match (412 when the file changed); a weak one
     // or a date with If-Range (200 with the whole file when it changed, refused below).
     const Validators& p = setup.pinned;
     if (!p.etag.empty() && p.etag.rfind("W/", 0) != 0)
-        headers_ = curl_slist_append(headers_, ("If-Match: " + p.etag).c_str());
+        headers_ = curl().slist_append(headers_, ("If-Match: " + p.etag).c_str());
     else if (!p.etag.empty() || !p.last_modified.empty())
-        headers_ = curl_slist_append(headers_, ("If-Range: " + (p.etag.empty() ? p.last_modified : p.etag)).c_str());
+        headers_ = curl().slist_append(headers_, ("If-Range: " + (p.etag.empty() ? p.last_modified : p.etag)).c_str());
     const HttpOptions& o = *setup.options;
     const std::string agent = std::string("qstore/") + version_string();
-    curl_easy_setopt(easy_, CURLOPT_URL, setup.url.c_str());
-    curl_easy_setopt(easy_, CURLOPT_RANGE, range.c_str());
-    curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
-    curl_easy_setopt(easy_, CURLOPT_USERAGENT, agent.c_str());
-    curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy_, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy_, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT, static_cast<long>(o.connect_timeout_s));
-    curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_TIME, static_cast<long>(o.stall_timeout_s));
-    if (setup.share) curl_easy_setopt(easy_, CURLOPT_SHARE, setup.share);
-    curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &RangeTransfer::on_header);
-    curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
-    curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &RangeTransfer::on_body);
-    curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+    curl().easy_setopt(easy_, CURLOPT_URL, setup.url.c_str());
+    curl().easy_setopt(easy_, CURLOPT_RANGE, range.c_str());
+    curl().easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
+    curl().easy_setopt(easy_, CURLOPT_USERAGENT, agent.c_str());
+    curl().easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl().easy_setopt(easy_, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl().easy_setopt(easy_, CURLOPT_FOLLOWLOCATION, 1L);
+    curl().easy_setopt(easy_, CURLOPT_MAXREDIRS, 10L);
+    curl().easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+    curl().easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT, static_cast<long>(o.connect_timeout_s));
+    curl().easy_setopt(easy_, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl().easy_setopt(easy_, CURLOPT_LOW_SPEED_TIME, static_cast<long>(o.stall_timeout_s));
+    if (setup.share) curl().easy_setopt(easy_, CURLOPT_SHARE, setup.share);
+    curl().easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &RangeTransfer::on_header);
+    curl().easy_setopt(easy_, CURLOPT_HEADERDATA, this);
+    curl().easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &RangeTransfer::on_body);
+    curl().easy_setopt(easy_, CURLOPT_WRITEDATA, this);
 }
 
 RangeTransfer::~RangeTransfer() {
-    curl_easy_cleanup(easy_);
-    curl_slist_free_all(headers_);
+    curl().easy_cleanup(easy_);
+    curl().slist_free_all(headers_);
 }
 
 std::string RangeTransfer::effective_url() const {
     char* url = nullptr;
-    curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &url);
+    curl().easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &url);
     return url ? url : setup_.url;
 }
 
@@ -197,7 +198,7 @@ Outcome RangeTransfer::finish(CURLcode code) {
     if (failed_) return Outcome::failed;
     if (status_ == 0 || (status_ == 206 && code != CURLE_OK)) {
         if (code == CURLE_OK) return fail_with("no HTTP response");
-        message_ = curl_easy_strerror(code);
+        message_ = curl().easy_strerror(code);
         return transient(code) ? Outcome::retry : fail_with(message_);
     }
     return outcome_of_status(code);
