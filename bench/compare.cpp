@@ -356,6 +356,18 @@ void decompress_units(const std::vector<Unit>& units, const Frames& f, Codec cod
     });
 }
 
+// Element i of a float tensor (F32, F16 or BF16 bytes of element size `elem`) as float32.
+float float_value(const uint8_t* data, size_t i, size_t elem, qs_dtype dtype) {
+    if (elem == 4) {
+        float f;
+        std::memcpy(&f, data + 4 * i, 4);
+        return f;
+    }
+    uint16_t h;
+    std::memcpy(&h, data + 2 * i, 2);
+    return dtype == QS_DTYPE_F16 ? qstore::f32_from_f16(h) : qstore::f32_from_bf16(h);
+}
+
 // Order-0 entropy (bits) of the element bit patterns of one tensor, each row's values
 // counted apart by the class of the row's largest finite |x| (quarter octaves; rows =
 // shape[0], as int8-row's scales). The yardstick for modelling that adapts to the row
@@ -366,21 +378,11 @@ double row_class_entropy_bits(const uint8_t* data, size_t size, size_t elem, qs_
     const size_t n = size / elem;
     if (rows == 0 || n % rows) rows = 1;
     const size_t cols = n / rows;
-    auto value_at = [&](size_t i) -> float {
-        if (elem == 4) {
-            float f;
-            std::memcpy(&f, data + 4 * i, 4);
-            return f;
-        }
-        uint16_t h;
-        std::memcpy(&h, data + 2 * i, 2);
-        return dtype == QS_DTYPE_F16 ? qstore::f32_from_f16(h) : qstore::f32_from_bf16(h);
-    };
     std::vector<uint64_t> keys(n);
     for (size_t r = 0; r < rows; ++r) {
         float absmax = 0.0f;
         for (size_t c = 0; c < cols; ++c) {
-            const float a = std::fabs(value_at(r * cols + c));
+            const float a = std::fabs(float_value(data, r * cols + c, elem, dtype));
             if (std::isfinite(a) && a > absmax) absmax = a;
         }
         // Class 0: rows without a nonzero finite value; else 1 + quarter octave + an offset.
@@ -464,13 +466,7 @@ double flat_bin_residual_bits(const Unit& high, const int8_t* codes, const float
     double bits = 0.0, zero_bin_bits = 0.0;
     std::vector<uint8_t> zero_bin;  // the code-0 values' bit patterns, for their order-0 entropy
     for (size_t i = 0; i < n; ++i) {
-        float v;
-        if (high.elem == 4) std::memcpy(&v, high.data + 4 * i, 4);
-        else {
-            uint16_t h;
-            std::memcpy(&h, high.data + 2 * i, 2);
-            v = high.dtype == QS_DTYPE_F16 ? qstore::f32_from_f16(h) : qstore::f32_from_bf16(h);
-        }
+        const float v = float_value(high.data, i, high.elem, high.dtype);
         const double s = scales[i / cols] / 127.0, q = codes[i];  // scales are the rows' absmax
         const double lo = std::max((q - 0.5) * s, -127.0 * s), hi = std::min((q + 0.5) * s, 127.0 * s);
         const double cost = hi > lo ? std::max(0.0, std::log2(hi - lo) - log2_ulp(v, high.dtype)) : 0.0;
